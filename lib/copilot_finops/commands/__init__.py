@@ -1,0 +1,1 @@
+"""Sub-commands of the CLI. Each module defines `register(subparsers)` and keeps heavy imports lazy."""

@@ -1,0 +1,38 @@
+"""Options every command shares: --warehouse, --params, --json."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .. import DEFAULT_PARAMS, DEFAULT_WAREHOUSE
+
+
+def add_parser(subparsers, name: str, help: str, description: str, example: str) -> argparse.ArgumentParser:
+    """A sub-command parser whose --help ends with a worked example."""
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_common(parser: argparse.ArgumentParser, json_output: bool = False) -> None:
+    parser.add_argument(
+        "--warehouse", default=DEFAULT_WAREHOUSE, metavar="FILE",
+        help=f"DuckDB warehouse file (default: {DEFAULT_WAREHOUSE})",
+    )
+    parser.add_argument(
+        "--params", default=DEFAULT_PARAMS, metavar="DIR",
+        help=f"folder with org.yaml and teams/*.yaml (default: {DEFAULT_PARAMS}/)",
+    )
+    if json_output:
+        parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
+
+
+def print_json(document: Any) -> None:
+    json.dump(document, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")

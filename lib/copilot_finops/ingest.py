@@ -1,0 +1,463 @@
+"""Ingest: the raw zone into the warehouse, replacing rows by natural key, quarantining what it cannot read.
+
+NDJSON reports are split into lines and parsed by DuckDB (`from_json` with the schemas below),
+so a 1M-line report never passes through pandas. JSON documents (seats, teams, billing,
+delivery) are small and parsed in Python. Each file kind is loaded in one transaction
+together with its `ingest_file` bookkeeping, so a crash leaves the warehouse usable and a
+rerun picks up where it stopped.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from . import ingest_docs, warehouse
+from .errors import UserError
+
+NDJSON_KINDS = ("users-28-day", "organization-28-day", "users-1-day", "user-teams-1-day", "organization-1-day")
+DOC_KINDS = ("seats", "teams", "ai-credit-usage", "premium-request-usage")
+DELIVERY_KINDS = ingest_docs.DELIVERY_KINDS
+KINDS = NDJSON_KINDS + DOC_KINDS + DELIVERY_KINDS
+IGNORED_NAMES = {"manifest.jsonl", "ground_truth.json"}
+BATCH_BYTES = 192 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
+
+COUNTERS = (
+    "user_initiated_interaction_count", "code_generation_activity_count", "code_acceptance_activity_count",
+    "loc_suggested_to_add_sum", "loc_suggested_to_delete_sum", "loc_added_sum", "loc_deleted_sum",
+)
+_C = {c: "BIGINT" for c in COUNTERS}
+_C6 = {c: "BIGINT" for c in COUNTERS[1:]}
+USER_SCHEMA = {
+    "user_id": "BIGINT", "user_login": "VARCHAR", "day": "DATE", "organization_id": "VARCHAR",
+    "enterprise_id": "VARCHAR", **_C,
+    "used_agent": "BOOLEAN", "used_chat": "BOOLEAN", "used_cli": "BOOLEAN",
+    "used_copilot_code_review_active": "BOOLEAN", "used_copilot_code_review_passive": "BOOLEAN",
+    "used_copilot_coding_agent": "BOOLEAN", "used_copilot_cloud_agent": "BOOLEAN",
+    "ai_credits_used": "DOUBLE", "ai_adoption_phase": {"phase_number": "INTEGER"},
+    "totals_by_ide": [{"ide": "VARCHAR", **_C}],
+    "totals_by_feature": [{"feature": "VARCHAR", **_C}],
+    "totals_by_language_feature": [{"language": "VARCHAR", "feature": "VARCHAR", **_C6}],
+    "totals_by_model_feature": [{"model": "VARCHAR", "feature": "VARCHAR", **_C}],
+    "totals_by_cli": {"session_count": "BIGINT", "request_count": "BIGINT", "prompt_count": "BIGINT",
+                      "token_usage": {"output_tokens_sum": "BIGINT", "prompt_tokens_sum": "BIGINT"},
+                      "last_known_cli_version": {"cli_version": "VARCHAR"}},
+}
+USER_TEAM_SCHEMA = {"user_id": "BIGINT", "user_login": "VARCHAR", "day": "DATE", "organization_id": "VARCHAR",
+                    "team_id": "BIGINT", "slug": "VARCHAR"}
+_ORG_DAY = {
+    "day": "DATE", "organization_id": "VARCHAR", "enterprise_id": "VARCHAR",
+    "daily_active_users": "BIGINT", "weekly_active_users": "BIGINT", "monthly_active_users": "BIGINT",
+    "monthly_active_chat_users": "BIGINT", "monthly_active_agent_users": "BIGINT", "daily_active_cli_users": "BIGINT",
+    **_C,
+    "totals_by_cli": {"session_count": "BIGINT", "request_count": "BIGINT", "prompt_count": "BIGINT",
+                      "token_usage": {"output_tokens_sum": "BIGINT", "prompt_tokens_sum": "BIGINT"}},
+    "pull_requests": {"total_created": "BIGINT", "total_reviewed": "BIGINT", "total_merged": "BIGINT",
+                      "median_minutes_to_merge": "DOUBLE", "total_created_by_copilot": "BIGINT",
+                      "total_reviewed_by_copilot": "BIGINT", "total_merged_created_by_copilot": "BIGINT"},
+}
+ORG_28_SCHEMA = {"organization_id": "VARCHAR", "enterprise_id": "VARCHAR", "day_totals": [_ORG_DAY]}
+
+
+@dataclass(frozen=True)
+class RawFile:
+    path: Path
+    rel: str  # path relative to the raw zone, with forward slashes
+    kind: str
+    repo: str | None  # owner/name for delivery files
+
+    def fingerprint(self) -> str:
+        st = self.path.stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    raw_dir: str
+    files_seen: int = 0
+    files_ingested: int = 0
+    files_unchanged: int = 0
+    rows_loaded: int = 0
+    lines_quarantined: int = 0
+    by_kind: dict = field(default_factory=dict)
+    quarantined_files: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _kind_of(rel_parts: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """A file's kind from the nearest folder named after a kind, or, under delivery/<owner>/<repo>/, its name."""
+    name = rel_parts[-1]
+    if name in IGNORED_NAMES or name.endswith(".tmp") or name.startswith("."):
+        return None, None
+    if len(rel_parts) >= 4 and rel_parts[-4] == "delivery":
+        stem = name.split(".", 1)[0]
+        for kind in sorted(DELIVERY_KINDS, key=len, reverse=True):
+            if stem == kind or stem.startswith(kind + "-") and not any(
+                    stem.startswith(k + "-") or stem == k for k in DELIVERY_KINDS if len(k) > len(kind)):
+                return kind, f"{rel_parts[-3]}/{rel_parts[-2]}"
+        return None, None
+    for folder in reversed(rel_parts[:-1]):
+        if folder in KINDS and folder not in DELIVERY_KINDS:
+            return folder, None
+    return None, None
+
+
+def discover(raw_dir: Path) -> tuple[list[RawFile], list[str]]:
+    """Every ingestible file under the raw zone, in a stable order, and the files of no known kind."""
+    files, unknown = [], []
+    for root, dirs, names in os.walk(raw_dir):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root) / name
+            rel_parts = path.relative_to(raw_dir).parts
+            kind, repo = _kind_of(rel_parts)
+            rel = "/".join(rel_parts)
+            if kind:
+                files.append(RawFile(path, rel, kind, repo))
+            elif name not in IGNORED_NAMES and not name.endswith(".tmp") and not name.startswith("."):
+                unknown.append(rel)
+    return files, unknown
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _normalise_ndjson(f: RawFile, tmpdir: Path) -> tuple[Path | None, str | None]:
+    """A plain-NDJSON path DuckDB can read for `f`: gzip is inflated, a JSON-array body becomes lines.
+
+    Returns (path, None), or (None, error) when the whole file is unreadable.
+    """
+    src = f.path
+    if src.name.endswith(".gz"):
+        out = tmpdir / (uuid.uuid4().hex + ".ndjson")
+        try:
+            with gzip.open(src, "rb") as zin, open(out, "wb") as zout:
+                shutil.copyfileobj(zin, zout, 1 << 20)
+        except (OSError, EOFError) as exc:
+            return None, f"cannot decompress gzip: {exc}"
+        src = out
+    with open(src, "rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"["):
+        text = src.read_bytes().decode("utf-8-sig", errors="replace")
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return None, f"JSON array body does not parse: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        out = tmpdir / (uuid.uuid4().hex + ".ndjson")
+        with open(out, "w") as fh:
+            for item in items:
+                fh.write(json.dumps(item) + "\n")
+        return out, None
+    return src, None
+
+
+def _line_error(text: str) -> str:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc.msg} at column {exc.colno}"
+    return "not a JSON object"
+
+
+class Ingestor:
+    """Loads files into an open warehouse connection; one instance per ingest run."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, raw_dir: Path, summary: IngestSummary):
+        self.con = con
+        self.raw_dir = raw_dir
+        self.summary = summary
+        self.now = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def quarantine(self, rows: list[tuple[str, int, str, str, str]]) -> None:
+        """rows: (path, line, kind, error, raw_text). Replaces earlier entries for the same path and line."""
+        if not rows:
+            return
+        self.con.executemany("DELETE FROM quarantine WHERE path = ? AND line = ?", [(r[0], r[1]) for r in rows])
+        self.con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+                             [(p, ln, k, e, (t or "")[:20000], self.now) for p, ln, k, e, t in rows])
+        self.summary.lines_quarantined += len(rows)
+        for p in sorted({r[0] for r in rows}):
+            if p not in self.summary.quarantined_files:
+                self.summary.quarantined_files.append(p)
+
+    def mark_ingested(self, f: RawFile, rows: int, quarantined: int) -> None:
+        self.con.execute("DELETE FROM ingest_file WHERE path = ?", [f.rel])
+        self.con.execute("INSERT INTO ingest_file VALUES (?, ?, ?, ?, ?, ?)",
+                         [f.rel, f.kind, f.fingerprint(), rows, quarantined, self.now])
+        self.summary.files_ingested += 1
+        self.summary.rows_loaded += rows
+        self.summary.by_kind[f.kind] = self.summary.by_kind.get(f.kind, 0) + rows
+
+    # -- NDJSON reports -------------------------------------------------------------------------
+    def load_ndjson(self, kind: str, files: list[RawFile], tmpdir: Path) -> None:
+        readable: list[tuple[RawFile, Path]] = []
+        for f in files:
+            path, error = _normalise_ndjson(f, tmpdir)
+            if error:
+                self.con.execute("BEGIN")
+                self.quarantine([(f.rel, 0, kind, error, "")])
+                self.mark_ingested(f, 0, 1)
+                self.con.execute("COMMIT")
+            else:
+                readable.append((f, path))
+        batch: list[tuple[RawFile, Path]] = []
+        size = 0
+        for item in readable:
+            batch.append(item)
+            size += item[1].stat().st_size
+            if size >= BATCH_BYTES:
+                self._load_ndjson_checked(kind, batch, tmpdir)
+                batch, size = [], 0
+        if batch:
+            self._load_ndjson_checked(kind, batch, tmpdir)
+
+    def _load_ndjson_checked(self, kind: str, batch: list[tuple[RawFile, Path]], tmpdir: Path) -> None:
+        try:
+            self._load_ndjson_batch(kind, batch)
+        except duckdb.InvalidInputException as exc:
+            if "UTF" not in str(exc).upper():
+                raise
+            # Bytes that are not UTF-8: keep every line, with the bad bytes replaced, rather than lose the file.
+            self.con.execute("ROLLBACK")
+            fixed = []
+            for f, p in batch:
+                out = tmpdir / (uuid.uuid4().hex + ".ndjson")
+                out.write_text(p.read_bytes().decode("utf-8", errors="replace"))
+                fixed.append((f, out))
+            self._load_ndjson_batch(kind, fixed)
+
+    def _load_ndjson_batch(self, kind: str, batch: list[tuple[RawFile, Path]]) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        con.execute("CREATE OR REPLACE TEMP TABLE batch_file (filename VARCHAR, rel VARCHAR, ord INTEGER)")
+        con.executemany("INSERT INTO batch_file VALUES (?, ?, ?)", [(str(p), f.rel, i) for i, (f, p) in enumerate(batch)])
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE raw_line AS
+            WITH split AS (
+                SELECT filename, string_split(replace(content, chr(13), ''), chr(10)) AS lines FROM read_text(?)
+            ), numbered AS (
+                SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_no FROM split
+            )
+            SELECT b.rel, b.ord, n.line_no, ltrim(n.line, chr(65279)) AS line
+            FROM numbered n JOIN batch_file b USING (filename)
+            WHERE trim(ltrim(n.line, chr(65279))) <> ''
+        """, [[str(p) for _, p in batch]])
+        bad = con.execute("""
+            SELECT rel, line_no, line FROM raw_line
+            WHERE NOT coalesce(json_valid(line), false) OR json_type(line) <> 'OBJECT'
+        """).fetchall()
+        quarantined = [(rel, int(ln), kind, _line_error(text), text) for rel, ln, text in bad]
+        loader = {"users-1-day": self._users, "users-28-day": self._users, "user-teams-1-day": self._user_teams,
+                  "organization-1-day": self._org_days, "organization-28-day": self._org_days}[kind]
+        quarantined += loader(kind)
+        self.quarantine(quarantined)
+        counts = dict(con.execute("SELECT rel, count(*) FROM raw_line GROUP BY rel").fetchall())
+        per_file_bad: dict[str, int] = {}
+        for q in quarantined:
+            per_file_bad[q[0]] = per_file_bad.get(q[0], 0) + 1
+        for f, _ in batch:
+            self.mark_ingested(f, int(counts.get(f.rel, 0)) - per_file_bad.get(f.rel, 0), per_file_bad.get(f.rel, 0))
+        con.execute("DROP TABLE raw_line")
+        con.execute("COMMIT")
+
+    def _parsed(self, schema: dict, required: dict[str, str], kind: str, expand: str | None = None) -> list:
+        """Parse `raw_line` into temp table `parsed(rel, ord, line_no, r)`; quarantine records missing a key."""
+        con = self.con
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE parsed AS
+            SELECT rel, ord, line_no, line, from_json(line, '{json.dumps(schema)}') AS r
+            FROM raw_line WHERE coalesce(json_valid(line), false) AND json_type(line) = 'OBJECT'
+        """)
+        if expand:  # 28-day org files: one object holding day_totals[]
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE parsed AS
+                SELECT rel, ord, line_no, line, d AS r, r.organization_id AS outer_org
+                FROM (SELECT *, unnest(r.{expand}) AS d FROM parsed)
+            """)
+        cond = " OR ".join(f"r.{c} IS NULL" for c in required)
+        missing = con.execute(f"SELECT rel, line_no, line, {', '.join(f'r.{c} IS NULL' for c in required)} "
+                              f"FROM parsed WHERE {cond}").fetchall()
+        out = []
+        for rel, ln, text, *nulls in missing:
+            names = [f"{c} ({required[c]})" for c, is_null in zip(required, nulls) if is_null]
+            out.append((rel, int(ln), kind, "missing or invalid " + ", ".join(names), text))
+        con.execute(f"DELETE FROM parsed WHERE {cond}")
+        return out
+
+    def _newest(self, keys: str) -> None:
+        """Keep one parsed record per natural key: the last file in sorted order, then the last line, wins."""
+        self.con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE parsed AS SELECT * FROM parsed
+            QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY ord DESC, line_no DESC) = 1
+        """)
+
+    def _users(self, kind: str) -> list:
+        con = self.con
+        bad = self._parsed(USER_SCHEMA, {"user_id": "integer", "day": "YYYY-MM-DD"}, kind)
+        self._newest("r.day, r.user_id")
+        if kind == "users-28-day":  # bootstrap only: never overrides a 1-day row
+            con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM user_day u WHERE u.day = p.r.day
+                           AND u.user_id = p.r.user_id AND u.source_kind = 'users-1-day')""")
+        con.execute("CREATE OR REPLACE TEMP TABLE new_key AS SELECT DISTINCT r.day AS day, r.user_id AS user_id FROM parsed")
+        for table in ("user_day", "user_day_feature", "user_day_model_feature", "user_day_language_feature", "user_day_ide"):
+            con.execute(f"DELETE FROM {table} t USING new_key k WHERE t.day = k.day AND t.user_id = k.user_id")
+        counters = ", ".join(f"r.{c}" for c in COUNTERS)
+        con.execute(f"""
+            INSERT INTO user_day SELECT r.day, r.user_id, r.user_login, r.organization_id, r.enterprise_id, {counters},
+                r.used_agent, r.used_chat, r.used_cli, r.used_copilot_code_review_active,
+                r.used_copilot_code_review_passive, coalesce(r.used_copilot_cloud_agent, r.used_copilot_coding_agent),
+                r.ai_credits_used, r.totals_by_cli.session_count, r.totals_by_cli.request_count,
+                r.totals_by_cli.prompt_count, r.totals_by_cli.token_usage.prompt_tokens_sum,
+                r.totals_by_cli.token_usage.output_tokens_sum, r.totals_by_cli.last_known_cli_version.cli_version,
+                r.ai_adoption_phase.phase_number, '{kind}', rel, line::JSON
+            FROM parsed
+        """)
+        for table, field_, keys, cols in (
+            ("user_day_feature", "totals_by_feature", ("feature",), COUNTERS),
+            ("user_day_model_feature", "totals_by_model_feature", ("model", "feature"), COUNTERS),
+            ("user_day_language_feature", "totals_by_language_feature", ("language", "feature"), COUNTERS[1:]),
+            ("user_day_ide", "totals_by_ide", ("ide",), COUNTERS),
+        ):
+            sel = ", ".join([f"coalesce(b.{k}, 'unknown')" for k in keys] + [f"sum(b.{c})" for c in cols])
+            con.execute(f"""
+                INSERT INTO {table}
+                SELECT day, user_id, {sel} FROM (
+                    SELECT r.day AS day, r.user_id AS user_id, unnest(r.{field_}) AS b FROM parsed
+                ) GROUP BY ALL
+            """)
+        return bad
+
+    def _user_teams(self, kind: str) -> list:
+        con = self.con
+        bad = self._parsed(USER_TEAM_SCHEMA, {"user_id": "integer", "day": "YYYY-MM-DD", "team_id": "integer"}, kind)
+        self._newest("r.day, r.user_id, r.team_id")
+        con.execute("""DELETE FROM user_team_day t USING parsed p
+                       WHERE t.day = p.r.day AND t.user_id = p.r.user_id AND t.team_id = p.r.team_id""")
+        con.execute("""INSERT INTO user_team_day SELECT r.day, r.user_id, r.team_id, r.slug, r.user_login,
+                       r.organization_id FROM parsed""")
+        return bad
+
+    def _org_days(self, kind: str) -> list:
+        con = self.con
+        if kind == "organization-28-day":
+            bad = self._parsed(ORG_28_SCHEMA, {"day_totals": "list of day records"}, kind, expand="day_totals")
+        else:
+            bad = self._parsed(_ORG_DAY, {"day": "YYYY-MM-DD"}, kind)
+        outer = "outer_org" if kind == "organization-28-day" else "NULL"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, coalesce(r.organization_id, {outer}, '') AS org_id FROM parsed")
+        self._newest("r.day, org_id")
+        if kind == "organization-28-day":
+            con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM org_day o WHERE o.day = p.r.day
+                           AND o.organization_id = p.org_id AND o.source_kind = 'organization-1-day')""")
+        con.execute("""DELETE FROM org_day o USING parsed p
+                       WHERE o.day = p.r.day AND o.organization_id = p.org_id""")
+        counters = ", ".join(f"r.{c}" for c in COUNTERS)
+        con.execute(f"""
+            INSERT INTO org_day SELECT r.day, org_id, r.enterprise_id, r.daily_active_users,
+                r.weekly_active_users, r.monthly_active_users, r.monthly_active_chat_users,
+                r.monthly_active_agent_users, r.daily_active_cli_users, {counters},
+                r.totals_by_cli.session_count, r.totals_by_cli.request_count, r.totals_by_cli.prompt_count,
+                r.totals_by_cli.token_usage.prompt_tokens_sum, r.totals_by_cli.token_usage.output_tokens_sum,
+                r.pull_requests.total_created, r.pull_requests.total_reviewed, r.pull_requests.total_merged,
+                r.pull_requests.median_minutes_to_merge, r.pull_requests.total_created_by_copilot,
+                r.pull_requests.total_reviewed_by_copilot, r.pull_requests.total_merged_created_by_copilot,
+                '{kind}', rel, {'line::JSON' if kind == 'organization-1-day' else 'to_json(r)'}
+            FROM parsed
+        """)
+        return bad
+
+    # -- JSON documents ---------------------------------------------------------------------------
+    def load_document(self, f: RawFile) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            rows, bad = ingest_docs.load(con, f, self.now)
+        except ingest_docs.FileRejected as exc:
+            rows, bad = 0, [(f.rel, exc.line, f.kind, exc.message, exc.excerpt)]
+        self.quarantine(bad)
+        self.mark_ingested(f, rows, len(bad))
+        con.execute("COMMIT")
+
+
+def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, full: bool = False,
+               progress: bool = False, files: list[RawFile] | None = None) -> IngestSummary:
+    """Load a raw zone into the warehouse.
+
+    Parameters
+    ----------
+    raw_dir : the raw zone (see DESIGN.md, "Raw zone").
+    warehouse_path : DuckDB file, created if missing.
+    full : re-read every file, not only new or changed ones (the result is the same; slower).
+    progress : show a progress bar per kind on stderr.
+    files : only these files (used by `import`); default: everything under `raw_dir`.
+
+    Returns
+    -------
+    IngestSummary: files seen, ingested and unchanged, rows loaded, lines quarantined (with their files).
+    """
+    raw = Path(raw_dir)
+    if not raw.is_dir():
+        raise UserError(f"raw zone {raw} is not a folder: pass the folder that `generate` or `fetch` wrote "
+                        "(it holds metrics/, seats/, billing/ …)")
+    if files is None:
+        files, _unknown = discover(raw)
+    summary = IngestSummary(run_id=uuid.uuid4().hex[:12], raw_dir=str(raw_dir), files_seen=len(files))
+    con = warehouse.connect(warehouse_path)
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    ingestor = Ingestor(con, raw, summary)
+    try:
+        done = dict(con.execute("SELECT path, sha256 FROM ingest_file").fetchall())
+        todo = [f for f in files if full or done.get(f.rel) != f.fingerprint()]
+        summary.files_unchanged = len(files) - len(todo)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(todo), desc="ingest", unit="file", leave=False)
+        with tempfile.TemporaryDirectory(prefix="copilot-finops-ingest-") as tmp:
+            for kind in KINDS:  # 28-day before 1-day, so 1-day rows win
+                batch = [f for f in todo if f.kind == kind]
+                if not batch:
+                    continue
+                if bar is not None:
+                    bar.set_description(f"ingest {kind}")
+                if kind in NDJSON_KINDS:
+                    ingestor.load_ndjson(kind, batch, Path(tmp))
+                else:
+                    for f in batch:
+                        ingestor.load_document(f)
+                if bar is not None:
+                    bar.update(len(batch))
+        if bar is not None:
+            bar.close()
+        con.execute("INSERT INTO ingest_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')", [
+            summary.run_id, started, datetime.now(timezone.utc).replace(tzinfo=None), str(raw_dir),
+            summary.files_seen, summary.files_ingested, summary.files_unchanged, summary.rows_loaded,
+            summary.lines_quarantined])
+    except Exception:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    finally:
+        con.close()
+    return summary

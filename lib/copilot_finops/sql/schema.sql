@@ -1,0 +1,248 @@
+-- Warehouse tables: one per source grain, each with its natural key (see DESIGN.md).
+-- Ingest replaces rows by these keys, so re-ingesting the same raw zone changes nothing.
+
+CREATE TABLE IF NOT EXISTS user_day (
+    day DATE NOT NULL,
+    user_id BIGINT NOT NULL,
+    user_login VARCHAR,
+    organization_id VARCHAR,
+    enterprise_id VARCHAR,
+    user_initiated_interaction_count BIGINT,
+    code_generation_activity_count BIGINT,
+    code_acceptance_activity_count BIGINT,
+    loc_suggested_to_add_sum BIGINT,
+    loc_suggested_to_delete_sum BIGINT,
+    loc_added_sum BIGINT,
+    loc_deleted_sum BIGINT,
+    used_agent BOOLEAN,
+    used_chat BOOLEAN,
+    used_cli BOOLEAN,
+    used_copilot_code_review_active BOOLEAN,
+    used_copilot_code_review_passive BOOLEAN,
+    used_copilot_cloud_agent BOOLEAN,     -- also fed by the older name used_copilot_coding_agent
+    ai_credits_used DOUBLE,               -- NULL before GitHub started reporting it (2026-06-19)
+    cli_sessions BIGINT,
+    cli_requests BIGINT,
+    cli_prompts BIGINT,
+    cli_prompt_tokens BIGINT,
+    cli_output_tokens BIGINT,
+    cli_version VARCHAR,
+    adoption_phase INTEGER,
+    source_kind VARCHAR,                  -- users-1-day or users-28-day (1-day rows win)
+    source_path VARCHAR,
+    record JSON                           -- the whole source line: nothing GitHub sends is lost
+);
+
+CREATE TABLE IF NOT EXISTS user_day_feature (
+    day DATE NOT NULL, user_id BIGINT NOT NULL, feature VARCHAR NOT NULL,
+    user_initiated_interaction_count BIGINT, code_generation_activity_count BIGINT,
+    code_acceptance_activity_count BIGINT, loc_suggested_to_add_sum BIGINT,
+    loc_suggested_to_delete_sum BIGINT, loc_added_sum BIGINT, loc_deleted_sum BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS user_day_model_feature (
+    day DATE NOT NULL, user_id BIGINT NOT NULL, model VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+    user_initiated_interaction_count BIGINT, code_generation_activity_count BIGINT,
+    code_acceptance_activity_count BIGINT, loc_suggested_to_add_sum BIGINT,
+    loc_suggested_to_delete_sum BIGINT, loc_added_sum BIGINT, loc_deleted_sum BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS user_day_language_feature (
+    day DATE NOT NULL, user_id BIGINT NOT NULL, language VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+    code_generation_activity_count BIGINT, code_acceptance_activity_count BIGINT,
+    loc_suggested_to_add_sum BIGINT, loc_suggested_to_delete_sum BIGINT,
+    loc_added_sum BIGINT, loc_deleted_sum BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS user_day_ide (
+    day DATE NOT NULL, user_id BIGINT NOT NULL, ide VARCHAR NOT NULL,
+    user_initiated_interaction_count BIGINT, code_generation_activity_count BIGINT,
+    code_acceptance_activity_count BIGINT, loc_suggested_to_add_sum BIGINT,
+    loc_suggested_to_delete_sum BIGINT, loc_added_sum BIGINT, loc_deleted_sum BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS user_team_day (
+    day DATE NOT NULL, user_id BIGINT NOT NULL, team_id BIGINT NOT NULL,
+    team_slug VARCHAR, user_login VARCHAR, organization_id VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS org_day (
+    day DATE NOT NULL,
+    organization_id VARCHAR NOT NULL,
+    enterprise_id VARCHAR,
+    daily_active_users BIGINT,
+    weekly_active_users BIGINT,
+    monthly_active_users BIGINT,
+    monthly_active_chat_users BIGINT,
+    monthly_active_agent_users BIGINT,
+    daily_active_cli_users BIGINT,
+    user_initiated_interaction_count BIGINT,
+    code_generation_activity_count BIGINT,
+    code_acceptance_activity_count BIGINT,
+    loc_suggested_to_add_sum BIGINT,
+    loc_suggested_to_delete_sum BIGINT,
+    loc_added_sum BIGINT,
+    loc_deleted_sum BIGINT,
+    cli_sessions BIGINT,
+    cli_requests BIGINT,
+    cli_prompts BIGINT,
+    cli_prompt_tokens BIGINT,
+    cli_output_tokens BIGINT,
+    pr_total_created BIGINT,
+    pr_total_reviewed BIGINT,
+    pr_total_merged BIGINT,
+    pr_median_minutes_to_merge DOUBLE,
+    pr_total_created_by_copilot BIGINT,
+    pr_total_reviewed_by_copilot BIGINT,
+    pr_total_merged_created_by_copilot BIGINT,
+    source_kind VARCHAR,
+    source_path VARCHAR,
+    record JSON
+);
+
+CREATE TABLE IF NOT EXISTS seat (
+    snapshot_day DATE NOT NULL,
+    user_id BIGINT NOT NULL,
+    user_login VARCHAR,
+    plan_type VARCHAR,
+    created_at TIMESTAMP,
+    pending_cancellation_date DATE,
+    last_activity_at TIMESTAMP,
+    last_activity_editor VARCHAR,
+    last_authenticated_at TIMESTAMP,
+    assigning_team_slug VARCHAR,
+    source_path VARCHAR,
+    record JSON
+);
+
+CREATE TABLE IF NOT EXISTS credit_usage (
+    period VARCHAR NOT NULL,              -- YYYY-MM
+    user_login VARCHAR NOT NULL,          -- '' for an org-level (unfiltered) response
+    model VARCHAR NOT NULL,
+    sku VARCHAR NOT NULL,
+    product VARCHAR NOT NULL,
+    billing_kind VARCHAR,                 -- ai-credit-usage or premium-request-usage
+    unit_type VARCHAR,
+    price_per_unit DOUBLE,
+    gross_quantity DOUBLE,
+    gross_amount DOUBLE,
+    discount_quantity DOUBLE,
+    discount_amount DOUBLE,
+    net_quantity DOUBLE,
+    net_amount DOUBLE,
+    source_path VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS team (
+    team_id BIGINT NOT NULL,
+    slug VARCHAR,
+    name VARCHAR,
+    parent_slug VARCHAR,
+    last_seen_day DATE,
+    record JSON
+);
+
+CREATE TABLE IF NOT EXISTS team_member (
+    snapshot_day DATE NOT NULL, team_id BIGINT NOT NULL, user_id BIGINT NOT NULL,
+    user_login VARCHAR, team_slug VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS pull_request (
+    repo VARCHAR NOT NULL,
+    number BIGINT NOT NULL,
+    author_login VARCHAR,
+    author_id BIGINT,
+    title VARCHAR,
+    state VARCHAR,
+    draft BOOLEAN,
+    created_at TIMESTAMP,
+    closed_at TIMESTAMP,
+    merged_at TIMESTAMP,
+    merge_commit_sha VARCHAR,
+    head_ref VARCHAR,
+    head_sha VARCHAR,
+    record JSON
+);
+
+CREATE TABLE IF NOT EXISTS pull_request_file (
+    repo VARCHAR NOT NULL, number BIGINT NOT NULL, filename VARCHAR NOT NULL,
+    status VARCHAR, additions BIGINT, deletions BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS review (
+    repo VARCHAR NOT NULL, number BIGINT NOT NULL, review_id BIGINT NOT NULL,
+    reviewer_login VARCHAR, state VARCHAR, submitted_at TIMESTAMP, commit_id VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS deployment (
+    repo VARCHAR NOT NULL,
+    deployment_id BIGINT NOT NULL,
+    sha VARCHAR,
+    ref VARCHAR,
+    environment VARCHAR,
+    created_at TIMESTAMP,
+    creator_login VARCHAR,
+    record JSON
+);
+
+CREATE TABLE IF NOT EXISTS deployment_status (
+    repo VARCHAR NOT NULL, deployment_id BIGINT NOT NULL, status_id BIGINT NOT NULL,
+    state VARCHAR, environment VARCHAR, created_at TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS incident (
+    repo VARCHAR NOT NULL,
+    number BIGINT NOT NULL,
+    title VARCHAR,
+    state VARCHAR,
+    created_at TIMESTAMP,
+    closed_at TIMESTAMP,
+    root_cause_sha VARCHAR,               -- from "root cause: <sha>" in the body, when given
+    labels VARCHAR[],
+    body VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    path VARCHAR NOT NULL,                -- relative to the raw zone
+    line BIGINT NOT NULL,                 -- 1-based line (NDJSON) or element index (JSON documents); 0 = whole file
+    kind VARCHAR,
+    error VARCHAR,
+    raw_text VARCHAR,
+    quarantined_at TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS ingest_file (
+    path VARCHAR NOT NULL,
+    kind VARCHAR,
+    sha256 VARCHAR,
+    rows BIGINT,
+    quarantined BIGINT,
+    ingested_at TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS ingest_run (
+    run_id VARCHAR NOT NULL,
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP,
+    raw_dir VARCHAR,
+    files_seen BIGINT,
+    files_ingested BIGINT,
+    files_unchanged BIGINT,
+    rows_loaded BIGINT,
+    lines_quarantined BIGINT,
+    status VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS access_audit (
+    accessed_at TIMESTAMP NOT NULL,
+    actor VARCHAR,
+    incident_id VARCHAR,
+    reason VARCHAR,
+    scope VARCHAR,
+    output VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS warehouse_meta (
+    key VARCHAR NOT NULL,
+    value VARCHAR
+);
