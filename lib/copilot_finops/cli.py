@@ -12,9 +12,14 @@ from .errors import UserError
 COMMAND_MODULES = [
     "demo",
     "generate",
+    "fetch",
     "ingest",
     "report",
-    "fetch",
+    "guardrails",
+    "export",
+    "patterns",
+    "delivery",
+    "purge",
 ]
 
 DESCRIPTION = """\

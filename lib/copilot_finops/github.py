@@ -271,7 +271,7 @@ class GitHubClient:
         items: list = []
         for page in range(1, MAX_PAGES + 1):
             resp = self.request(op, what=f"{what} (page {page})", needs=needs, per_page=per_page, page=page, **params)
-            batch = _json(resp, what)
+            batch = response_json(resp, what)
             if not isinstance(batch, list):
                 raise GitHubError(f"{what}: expected a JSON array from {resp.request.url.path}, got {type(batch).__name__}")
             items.extend(batch)
@@ -291,7 +291,7 @@ class GitHubClient:
         for page in range(1, MAX_PAGES + 1):
             resp = self.request(self.api.copilot.list_copilot_seats, what=f"the Copilot seats of {org} (page {page})",
                                 needs=NEEDS_SEATS, org=org, per_page=100, page=page)
-            doc = _json(resp, "the Copilot seats")
+            doc = response_json(resp, "the Copilot seats")
             pages.append(doc)
             seen += len(doc.get("seats") or [])
             if not doc.get("seats") or seen >= int(doc.get("total_seats") or 0):
@@ -374,7 +374,7 @@ def _message(resp: httpx2.Response) -> str:
     return str(body.get("message", body)) if isinstance(body, dict) else str(body)[:300]
 
 
-def _json(resp: httpx2.Response, what: str) -> Any:
+def response_json(resp: httpx2.Response, what: str) -> Any:
     try:
         return json.loads(resp.content)
     except ValueError:

@@ -1,0 +1,86 @@
+"""`copilot-finops ingest` and `copilot-finops import`: raw files into the warehouse."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+from .common import add_common, add_parser, print_json
+
+
+def register(sub) -> None:
+    p = add_parser(
+        sub, "ingest", "load a raw zone into the DuckDB warehouse",
+        "Load every file of a known kind under RAWDIR into the warehouse. Rows are replaced by their\n"
+        "natural key, so running it twice changes nothing; only new or changed files are read unless\n"
+        "--full. Lines that cannot be read go to the `quarantine` table with their file and line.",
+        "copilot-finops ingest raw/ --warehouse data/warehouse.duckdb")
+    p.add_argument("raw", metavar="RAWDIR", help="raw-zone folder (from `generate` or `fetch`)")
+    p.add_argument("--full", action="store_true", help="re-read every file, not only new or changed ones")
+    add_common(p, json_output=True)
+    p.set_defaults(func=run_ingest)
+
+    q = add_parser(
+        sub, "import", "copy hand-downloaded report files into the raw zone and ingest them",
+        "Take files an analyst downloaded by hand (NDJSON, or a JSON array; .gz is fine), copy them\n"
+        "into RAW/imports/<kind>/<checksum>/ (raw files are never edited in place), then ingest them.",
+        "copilot-finops import --kind users-1-day ~/Downloads/copilot-usage-2026-10-*.ndjson")
+    q.add_argument("files", nargs="+", metavar="FILE")
+    q.add_argument("--kind", required=True, help="what the files hold, e.g. users-1-day, user-teams-1-day, "
+                                                 "organization-1-day, seats, ai-credit-usage")
+    q.add_argument("--raw", default="raw", metavar="DIR", help="raw-zone folder to copy into (default raw/)")
+    add_common(q, json_output=True)
+    q.set_defaults(func=run_import)
+
+
+def _report(summary, as_json: bool) -> int:
+    doc = summary.as_dict()
+    if as_json:
+        print_json(doc)
+        return 0
+    print(f"ingested {summary.files_ingested} files ({summary.rows_loaded:,} rows); "
+          f"{summary.files_unchanged} unchanged files skipped")
+    for kind, rows in sorted(summary.by_kind.items()):
+        print(f"  {kind:<22} {rows:>10,} rows")
+    if summary.lines_quarantined:
+        print(f"{summary.lines_quarantined} lines quarantined (see the `quarantine` table) from:", file=sys.stderr)
+        for path in summary.quarantined_files[:20]:
+            print(f"  {path}", file=sys.stderr)
+    return 0
+
+
+def run_ingest(args) -> int:
+    from ..ingest import ingest_raw
+
+    summary = ingest_raw(args.raw, args.warehouse, full=args.full, progress=not args.json and sys.stderr.isatty())
+    return _report(summary, args.json)
+
+
+def run_import(args) -> int:
+    from ..ingest import DELIVERY_KINDS, KINDS, RawFile, ingest_raw
+
+    if args.kind not in KINDS or args.kind in DELIVERY_KINDS:
+        allowed = ", ".join(k for k in KINDS if k not in DELIVERY_KINDS)
+        raise UserError(f"--kind {args.kind!r} is not a kind import takes; allowed: {allowed} "
+                        "(delivery files go under RAW/delivery/<owner>/<repo>/)")
+    raw = Path(args.raw)
+    dest = raw / "imports" / args.kind
+    dest.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name in args.files:
+        src = Path(name)
+        if not src.is_file():
+            raise UserError(f"{src}: no such file")
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
+        target = dest / digest / src.name  # keeps the name: seats and teams files are named by their day
+        target.parent.mkdir(exist_ok=True)
+        if not target.exists():
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, target)
+        files.append(RawFile(target, "/".join(target.relative_to(raw).parts), args.kind, None))
+    summary = ingest_raw(raw, args.warehouse, files=files, full=True)
+    return _report(summary, args.json)

@@ -1,0 +1,327 @@
+"""The fetch job: pull every kind of Copilot data from GitHub into the raw zone, incrementally.
+
+Kinds are a small registry (`KINDS`); each kind module (`fetch_reports`, `fetch_org`,
+`fetch_delivery`) fetches its units (a day, a month, a snapshot, a repo) through one loop,
+`run_units`, that keeps the summary and the progress bar. What is already complete in the raw
+zone (manifest checksums) is skipped, except the last three days, which GitHub may still
+revise. A rerun after any interruption completes the raw zone.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from .errors import UserError
+from .fetch_rawzone import RawZone
+from .github import (DEFAULT_API_URL, GitHubAccessError, GitHubAuthError, GitHubClient, GitHubError, RetryPolicy,
+                     WaitBudgetExceeded, token_from_env)
+
+SETTLE_DAYS = 3  # GitHub finalises a day within three full UTC days: re-pull those every run
+HISTORY_DAYS = 365  # usage reports go back one year
+ORG_FIRST_DAY = date(2025, 12, 12)  # first day of organization-level reports
+ENTERPRISE_FIRST_DAY = date(2025, 10, 10)  # first day of enterprise-level reports
+CREDITS_SINCE = date(2026, 6, 1)  # AI credits replaced premium requests on this day
+
+REPORT_KINDS = ("users-1-day", "user-teams-1-day", "organization-1-day")
+BOOTSTRAP_KINDS = ("users-28-day", "organization-28-day")
+ENTERPRISE_KINDS = ("enterprise-1-day", "enterprise-28-day")
+BILLING_KINDS = ("ai-credit-usage", "premium-request-usage")
+DELIVERY_KINDS = ("pulls", "reviews", "pull-files", "deployments", "deployment-statuses", "issues")
+DEFAULT_KINDS = REPORT_KINDS + ("seats", "teams") + BILLING_KINDS + ("delivery",)
+KIND_ORDER = REPORT_KINDS + BOOTSTRAP_KINDS + ENTERPRISE_KINDS + ("seats", "teams") + BILLING_KINDS + ("delivery",)
+GROUPS = {"all": DEFAULT_KINDS, "metrics": REPORT_KINDS, "bootstrap": BOOTSTRAP_KINDS, "billing": BILLING_KINDS,
+          **{k: ("delivery",) for k in DELIVERY_KINDS}}
+
+
+@dataclass
+class FetchConfig:
+    """What one fetch run asks for. Dates are UTC days; `None` means the default described per field."""
+
+    org: str
+    raw_dir: Path
+    since: date | None = None  # default: the earliest day already in the raw zone, else until - 27
+    until: date | None = None  # default: today - 2 (GitHub publishes a day within two UTC days)
+    enterprise: str | None = None  # user reports at enterprise scope (data from 2025-10-10)
+    api_url: str = DEFAULT_API_URL
+    repos: list[str] = field(default_factory=list)
+    all_repos: bool = False
+    kinds: list[str] | None = None  # default: DEFAULT_KINDS (28-day reports only when asked for)
+    incident_label: str = "incident"
+    today: date | None = None  # default: today in UTC; tests pin it
+    progress: bool | None = None  # None: progress bars on a terminal only
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass
+class KindResult:
+    """Outcome of one kind: units (days, months, snapshots, repos) by what happened to them."""
+
+    unit: str
+    fetched: int = 0
+    skipped: int = 0
+    empty: int = 0  # 204: GitHub has no report for that day
+    retried: int = 0  # requests retried (5xx, connection, rate limit, expired or truncated download)
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def resolve_kinds(requested: list[str] | None, enterprise: str | None) -> list[str]:
+    """Expand group names, check every name, and order kinds so billing sees this run's seats and reports."""
+    if not requested:
+        return list(DEFAULT_KINDS)
+    chosen: set[str] = set()
+    for name in requested:
+        if name in GROUPS:
+            chosen.update(GROUPS[name])
+        elif name in KIND_ORDER:
+            chosen.add(name)
+        else:
+            raise UserError(f"--kinds: unknown kind {name!r}; choose from {', '.join(KIND_ORDER)} "
+                            f"or the groups {', '.join(g for g in GROUPS if g not in DELIVERY_KINDS)}")
+    if chosen & set(ENTERPRISE_KINDS) and not enterprise:
+        raise UserError(f"--kinds {', '.join(sorted(chosen & set(ENTERPRISE_KINDS)))} needs --enterprise ENTERPRISE")
+    return [k for k in KIND_ORDER if k in chosen]
+
+
+class FetchContext:
+    """Everything a kind module needs: the resolved window, the client, the raw zone, the summary."""
+
+    def __init__(self, config: FetchConfig, client: GitHubClient | None, raw: RawZone, today: date,
+                 since: date, until: date, kinds: list[str]):
+        self.config, self.client, self.raw = config, client, raw
+        self.today, self.since, self.until, self.kinds = today, since, until, kinds
+        self.results: dict[str, KindResult] = {}
+        self.notes: list[str] = []
+        self.seat_pages: list[dict] | None = None  # this run's seats, for the billing queries
+
+    def recent(self, day: date) -> bool:
+        """Within the days GitHub may still revise: always re-pulled."""
+        return day >= self.today - timedelta(days=SETTLE_DAYS)
+
+    def report_floor(self, kind: str) -> date:
+        enterprise_scope = bool(self.config.enterprise) and kind not in ("organization-1-day", "organization-28-day")
+        return ENTERPRISE_FIRST_DAY if enterprise_scope else ORG_FIRST_DAY
+
+    def source(self, path: str, **query) -> str:
+        """Where data came from, for the manifest: the API request, never a signed link or a token."""
+        q = "&".join(f"{k}={v}" for k, v in query.items() if v is not None)
+        return f"{self.config.api_url.rstrip('/')}{path}" + (f"?{q}" if q else "")
+
+    def progress(self, kind: str, total: int, unit: str):
+        from tqdm import tqdm
+        return tqdm(total=total, desc=f"{kind:<22}", unit=unit, file=sys.stderr, leave=True,
+                    disable=False if self.config.progress else None if self.config.progress is None else True)
+
+
+def run_units(ctx: FetchContext, kind: str, units: list, fetch_one: Callable, unit: str,
+              refusal_stops_kind: bool = True, label: Callable = str) -> KindResult:
+    """Fetch `units` one by one; `fetch_one(unit)` returns "fetched", "skipped" or "empty".
+
+    A 403/404 stops an org-wide kind (every unit would be refused alike) but only fails one
+    repo; a unit that fails after its retries is counted and the run moves on; a 401 or a spent
+    wait budget stops the whole run.
+    """
+    result = ctx.results.setdefault(kind, KindResult(unit))
+    bar = ctx.progress(kind, len(units), unit)
+    try:
+        for i, item in enumerate(units):
+            before = ctx.client.retries if ctx.client else 0
+            try:
+                outcome = fetch_one(item)
+                setattr(result, outcome, getattr(result, outcome) + 1)
+            except (GitHubAuthError, WaitBudgetExceeded):
+                raise
+            except GitHubAccessError as exc:
+                result.errors.append(ctx.client.redact(str(exc)))
+                if refusal_stops_kind:
+                    result.failed += len(units) - i
+                    break
+                result.failed += 1
+            except GitHubError as exc:
+                result.failed += 1
+                result.errors.append(f"{label(item)}: {ctx.client.redact(str(exc))}")
+            finally:
+                result.retried += (ctx.client.retries if ctx.client else 0) - before
+                bar.update(1)
+    finally:
+        bar.close()
+    return result
+
+
+def resolve_window(config: FetchConfig, raw: RawZone, kinds: list[str], today: date) -> tuple[date, date, list[str]]:
+    """(since, until, notes) after defaults and GitHub's limits; raises UserError on an impossible window."""
+    until = config.until or today - timedelta(days=2)
+    if until > today:
+        raise UserError(f"--until {until} is after today ({today} UTC); GitHub has no data for the future")
+    since = config.since
+    notes = []
+    if since is None:
+        known = [date.fromisoformat(line["day"]) for line in raw.lines
+                 if line.get("kind") in REPORT_KINDS and len(str(line.get("day", ""))) == 10]
+        since = min(known) if known else until - timedelta(days=27)
+        notes.append(f"--since defaulted to {since} ({'the earliest day in the raw zone' if known else '28 days'})")
+    if since > until:
+        raise UserError(f"--since {since} is after --until {until}; swap them")
+    oldest = today - timedelta(days=HISTORY_DAYS)
+    if since < oldest and any(k in REPORT_KINDS + BOOTSTRAP_KINDS + ENTERPRISE_KINDS for k in kinds):
+        raise UserError(
+            f"--since {since} is {(today - since).days} days back, but GitHub keeps usage reports for one year: "
+            f"use --since {oldest} or later (billing and delivery reach further: fetch them alone with "
+            f"--kinds billing,seats,teams,delivery)")
+    return since, until, notes
+
+
+def run_fetch(config: FetchConfig, client: GitHubClient | None = None, dry_run: bool = False,
+              assume_users: int | None = None) -> dict:
+    """Fetch the configured kinds into the raw zone and return the summary document.
+
+    Parameters
+    ----------
+    config : what to fetch (org, window, kinds, repos, raw folder).
+    client : a ready `GitHubClient` (tests inject one with a virtual clock); by default one is
+        built from GITHUB_TOKEN / GH_TOKEN and `config.api_url`.
+    dry_run : plan only: list what would be fetched and estimate the requests; no token needed.
+    assume_users : head count for the dry-run estimate when the raw zone has no seats yet.
+
+    Returns
+    -------
+    dict with `status` ("complete", "incomplete" or "stopped"), the window, per-kind results
+    (fetched, skipped, empty, retried, failed, errors), request counts, seconds waited and notes.
+    """
+    from . import fetch_delivery, fetch_org, fetch_reports  # kind modules import this one
+
+    today = config.today or datetime.now(timezone.utc).date()
+    kinds = resolve_kinds(config.kinds, config.enterprise)
+    raw = RawZone(config.raw_dir)
+    if dry_run:
+        raw.lines = raw.read_manifest()
+        since, until, notes = resolve_window(config, raw, kinds, today)
+        return plan(FetchContext(config, None, raw, today, since, until, kinds), notes, assume_users)
+    own_client = client is None
+    if own_client:
+        token, source = token_from_env()
+        client = GitHubClient(token, config.api_url, config.policy, token_source=source)
+    status, stop_message = "complete", None
+    with raw.locked():
+        since, until, notes = resolve_window(config, raw, kinds, today)
+        ctx = FetchContext(config, client, raw, today, since, until, kinds)
+        ctx.notes.extend(notes)
+        runners = {**{k: fetch_reports.run for k in REPORT_KINDS + BOOTSTRAP_KINDS + ENTERPRISE_KINDS},
+                   "seats": fetch_org.run_seats, "teams": fetch_org.run_teams,
+                   **{k: fetch_org.run_billing for k in BILLING_KINDS}, "delivery": fetch_delivery.run}
+        try:
+            for kind in kinds:
+                runners[kind](ctx, kind)
+        except WaitBudgetExceeded as exc:
+            status, stop_message = "stopped", client.redact(str(exc))
+        finally:
+            if own_client:
+                client.close()
+    if status == "complete" and any(r.failed for r in ctx.results.values()):
+        status = "incomplete"
+    return summary(ctx, status, stop_message)
+
+
+def summary(ctx: FetchContext, status: str, stop_message: str | None = None) -> dict:
+    results = {k: asdict(r) for k, r in ctx.results.items()}
+    totals = {key: sum(r[key] for r in results.values()) for key in ("fetched", "skipped", "empty", "retried", "failed")}
+    doc = {"status": status, "org": ctx.config.org, "enterprise": ctx.config.enterprise,
+           "since": ctx.since.isoformat(), "until": ctx.until.isoformat(), "raw": str(ctx.raw.root),
+           "kinds": results, "totals": totals, "requests": ctx.client.requests, "downloads": ctx.client.download_count,
+           "waited_seconds": round(ctx.client.waited, 3), "notes": ctx.notes}
+    if stop_message:
+        doc["stopped"] = stop_message
+    return doc
+
+
+def format_summary(doc: dict) -> str:
+    """The closing summary as a small table, for people."""
+    lines = [f"fetch {doc['org']} {doc['since']}..{doc['until']} into {doc['raw']}: {doc['status']}",
+             f"{'kind':<22} {'unit':<9} {'fetched':>7} {'skipped':>7} {'empty':>6} {'retried':>7} {'failed':>6}"]
+    for kind, r in doc["kinds"].items():
+        lines.append(f"{kind:<22} {r['unit']:<9} {r['fetched']:>7} {r['skipped']:>7} {r['empty']:>6} "
+                     f"{r['retried']:>7} {r['failed']:>6}")
+    t = doc["totals"]
+    lines.append(f"{'total':<32} {t['fetched']:>7} {t['skipped']:>7} {t['empty']:>6} {t['retried']:>7} {t['failed']:>6}")
+    lines.append(f"{doc['requests']} API requests, {doc['downloads']} report downloads, waited {doc['waited_seconds']:.0f} s")
+    lines += [f"note: {n}" for n in doc["notes"]]
+    for kind, r in doc["kinds"].items():
+        lines += [f"error ({kind}): {e}" for e in r["errors"][:5]]
+        if len(r["errors"]) > 5:
+            lines.append(f"error ({kind}): … and {len(r['errors']) - 5} more")
+    if doc.get("stopped"):
+        lines.append(doc["stopped"])
+    elif doc["status"] == "incomplete":
+        lines.append("some units failed: rerun the same command to fetch what is missing")
+    return "\n".join(lines)
+
+
+# -- planning and cost ------------------------------------------------------------------------
+def estimate_requests(users: int, days: int, *, months: int | None = None, teams: int = 0, repos: int = 0,
+                      pulls_per_repo: int = 0, deployments_per_repo: int = 0, records_per_shard: int = 5000,
+                      rate_per_hour: int = 5000, seconds_per_request: float = 0.3) -> dict:
+    """API requests (and report downloads) for one full fetch, and how long it takes.
+
+    Parameters
+    ----------
+    users : seated users (billing is queried once per user per month; seats come 100 a page).
+    days : days of 1-day reports (three report kinds, one request each per day).
+    months : calendar months the window touches (default: a `days` window not aligned to months).
+    teams : teams in the org (one members request each, up to 100 members).
+    repos, pulls_per_repo, deployments_per_repo : delivery data (per PR: reviews and files; per deployment: statuses).
+    records_per_shard : user records per report download link.
+    rate_per_hour : primary rate limit (5,000 for a token; 15,000 for an app on GHEC).
+    seconds_per_request : typical latency, for the wall-clock estimate of a sequential fetch.
+
+    Returns
+    -------
+    dict: requests per kind, `api_requests`, `downloads` (signed links: not rate-limited),
+    `quota_hours` (api_requests / rate_per_hour) and `wall_hours` (the larger of latency-bound
+    and quota-bound time).
+    """
+    months = months if months is not None else math.ceil(days / 30) + 1
+    pages = lambda n: max(1, math.ceil(n / 100))  # noqa: E731 - per_page=100 everywhere
+    by_kind = {
+        "reports (3 kinds x days)": 3 * days,
+        "seats": pages(users),
+        "billing (users x months)": users * months,
+        "teams and members": (pages(teams) + teams) if teams else 1,
+        "delivery": repos * (pages(pulls_per_repo) + 2 * pulls_per_repo + pages(deployments_per_repo)
+                             + deployments_per_repo + 1),
+    }
+    api = sum(by_kind.values())
+    shards = max(1, math.ceil(users / records_per_shard))
+    downloads = days * (shards + 2)
+    latency_hours = (api + downloads) * seconds_per_request / 3600
+    quota_hours = api / rate_per_hour
+    if seconds_per_request * rate_per_hour >= 3600 or api <= rate_per_hour:
+        wall = latency_hours  # the quota refills faster than a sequential fetch can spend it
+    else:  # each spent quota waits out the rest of its hour; the last partial quota runs at latency speed
+        full = api // rate_per_hour
+        wall = full + ((api - full * rate_per_hour) + downloads) * seconds_per_request / 3600
+    return {"by_kind": by_kind, "api_requests": api, "downloads": downloads, "quota_hours": round(quota_hours, 3),
+            "wall_hours": round(wall, 3), "assumptions": {"users": users, "days": days, "months": months,
+                                                          "teams": teams, "repos": repos, "rate_per_hour": rate_per_hour}}
+
+
+def plan(ctx: FetchContext, notes: list[str], assume_users: int | None) -> dict:
+    """The dry run: units to fetch or skip per kind (from the manifest), and a request estimate."""
+    from .fetch_reports import days_to_fetch
+    kinds = {}
+    for kind in ctx.kinds:
+        if kind in REPORT_KINDS + ENTERPRISE_KINDS[:1]:
+            todo, skip = days_to_fetch(ctx, kind)
+            kinds[kind] = {"unit": "day", "to_fetch": len(todo), "skip": len(skip)}
+    seats = next((line for line in reversed(ctx.raw.lines) if line.get("kind") == "seats"), None)
+    users = assume_users or (seats or {}).get("rows") or 1000
+    days = (ctx.until - ctx.since).days + 1
+    months = len({(ctx.since + timedelta(days=i)).strftime("%Y-%m") for i in range(days)})
+    estimate = estimate_requests(users, days, months=months, repos=len(ctx.config.repos))
+    notes = notes + [f"estimate for {users} users ({'from --assume-users' if assume_users else 'latest seats in the raw zone' if seats else 'assumed'}),"
+                     f" {days} days, {months} month(s), all units fetched, delivery not counted per PR"]
+    return {"status": "dry-run", "org": ctx.config.org, "since": ctx.since.isoformat(), "until": ctx.until.isoformat(),
+            "raw": str(ctx.raw.root), "kinds": kinds, "estimate": estimate, "notes": notes}

@@ -1,0 +1,261 @@
+"""Report fan-out: papermill runs every report notebook per team, renders HTML, and writes the index.
+
+Executors are a small registry keyed by name (`local` process pool by default); adding one
+touches one place. One failing team never stops the others: failures are collected, shown in
+the index and the summary, and make the command exit non-zero.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import render
+from .errors import UserError
+
+ORG_TEAM = "__org__"  # the team parameter of org-level notebooks (00_*), run once per period
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class ReportTask:
+    notebook: str  # path of the source notebook
+    team: str
+    period: str
+    warehouse: str  # relative to cwd, as papermill stores paths verbatim
+    params: str
+    out_dir: str  # outputs/<period>/<team-dir>
+    cwd: str
+    extra: tuple = ()  # extra (name, value) parameters, e.g. incident mode
+
+    @property
+    def name(self) -> str:
+        return Path(self.notebook).stem
+
+
+@dataclass
+class ReportResult:
+    task: ReportTask
+    ok: bool
+    seconds: float
+    html: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class ReportRun:
+    period: str
+    out_dir: Path
+    results: list[ReportResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ReportResult]:
+        return [r for r in self.results if not r.ok]
+
+
+def team_dirname(team: str) -> str:
+    """A folder name for a team that cannot escape outputs/: the slug if it is safe, else a cleaned, hashed one."""
+    if SAFE_NAME.match(team) and ".." not in team:
+        return team
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", team).strip("_")[:40] or "team"
+    return f"{cleaned}-{hashlib.sha256(team.encode()).hexdigest()[:8]}"
+
+
+def discover_notebooks(folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """(org notebooks 00_*, team notebooks 01_* and up), in number order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"notebook folder {folder} not found: pass --notebooks with the folder of the report notebooks")
+    books = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    return [p for p in books if p.name.startswith("00_")], [p for p in books if not p.name.startswith("00_")]
+
+
+def _relative(path: str | Path, cwd: Path) -> str:
+    p = Path(path)
+    if not p.is_absolute():
+        return str(p)
+    try:
+        return os.path.relpath(p, cwd)
+    except ValueError:
+        return str(p)
+
+
+def run_task(task: ReportTask) -> ReportResult:
+    """Execute one notebook with papermill and render it to HTML next to the executed .ipynb."""
+    import nbformat
+    import papermill
+
+    started = time.perf_counter()
+    out_dir = Path(task.cwd, task.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_nb = out_dir / f"{task.name}.ipynb"
+    parameters = {"team": task.team, "period": task.period, "warehouse": task.warehouse, "params": task.params}
+    parameters.update(dict(task.extra))
+    error = None
+    try:
+        papermill.execute_notebook(
+            task.notebook, str(out_nb), parameters=parameters, cwd=task.cwd, kernel_name="python3",
+            progress_bar=False, log_output=False, request_save_on_cancel=False)
+    except Exception as exc:  # papermill wraps the cell's error; one team's failure must not stop the run
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}"
+    html_path = None
+    if out_nb.exists():
+        nb = nbformat.read(out_nb, as_version=4)
+        label = "organization" if task.team == ORG_TEAM else task.team
+        title = f"{task.name.split('_', 1)[-1].replace('_', ' ').capitalize()}: {label}, {task.period}"
+        restricted = dict(task.extra).get("restricted")
+        html_path = out_dir / f"{task.name}.html"
+        html_path.write_text(render.page(title, render.notebook_body(nb),
+                                         crumbs=[(f"{task.period} reports", "../index.html"), (label, None)],
+                                         restricted=restricted))
+    return ReportResult(task, error is None, time.perf_counter() - started,
+                        str(html_path) if html_path else None, error)
+
+
+# -- executors: name -> function(tasks, workers, on_done) -> results ------------------------------
+def _local_pool(tasks: list[ReportTask], workers: int, on_done: Callable[[ReportResult], None], **_) -> list[ReportResult]:
+    results = []
+    if workers <= 1:
+        for t in tasks:
+            r = run_task(t)
+            on_done(r)
+            results.append(r)
+        return results
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_task, t): t for t in tasks}
+        for fut in as_completed(futures):
+            try:
+                r = fut.result()
+            except Exception as exc:  # a worker died: report it as that task's failure
+                r = ReportResult(futures[fut], False, 0.0, None, f"worker failed: {exc!r}")
+            on_done(r)
+            results.append(r)
+    return results
+
+
+EXECUTORS: dict[str, Callable] = {"local": _local_pool}
+
+
+def register_executor(name: str, runner: Callable) -> None:
+    EXECUTORS[name] = runner
+
+
+def plan_tasks(teams: Iterable[str], period: str, warehouse: str | Path, params: str | Path, out: str | Path,
+               notebooks_dir: str | Path, cwd: Path | None = None, include_org: bool = True,
+               extra: tuple = ()) -> list[ReportTask]:
+    cwd = Path(cwd or Path.cwd()).resolve()
+    org_books, team_books = discover_notebooks(notebooks_dir)
+    wh, pr = _relative(warehouse, cwd), _relative(params, cwd)
+    base = Path(_relative(out, cwd)) / period
+    tasks = []
+    if include_org:
+        tasks += [ReportTask(str(nb.resolve()), ORG_TEAM, period, wh, pr, str(base / "org"), str(cwd), extra)
+                  for nb in org_books]
+    for team in teams:
+        tasks += [ReportTask(str(nb.resolve()), team, period, wh, pr, str(base / team_dirname(team)), str(cwd), extra)
+                  for nb in team_books]
+    return tasks
+
+
+def run_reports(tasks: list[ReportTask], executor: str = "local", workers: int | None = None,
+                progress: bool = True, **executor_options) -> list[ReportResult]:
+    """Run the tasks on the named executor; a progress bar counts teams done."""
+    if executor not in EXECUTORS:
+        if executor == "dask":
+            from . import reports_dask  # noqa: F401  (registers itself)
+        if executor not in EXECUTORS:
+            raise UserError(f"unknown executor {executor!r}; available: {', '.join(sorted(EXECUTORS))}")
+    workers = workers or min(len(tasks), os.cpu_count() or 1) or 1
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(tasks), desc="reports", unit="notebook")
+
+    def on_done(result: ReportResult) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"{result.task.team}/{result.task.name}{'' if result.ok else ' FAILED'}")
+            bar.update(1)
+
+    try:
+        results = EXECUTORS[executor](tasks, workers, on_done, **executor_options)
+    finally:
+        if bar is not None:
+            bar.close()
+    order = {id(t): i for i, t in enumerate(tasks)}
+    return sorted(results, key=lambda r: order.get(id(r.task), 0))
+
+
+def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
+                restricted: str | None = None) -> Path:
+    """outputs/<period>/index.html: the org overview first, then every team with its headline numbers and links."""
+    esc = render.esc
+    by_team: dict[str, list[ReportResult]] = {}
+    for r in results:
+        by_team.setdefault(r.task.team, []).append(r)
+
+    def links(rs: list[ReportResult]) -> str:
+        items = []
+        for r in rs:
+            label = r.task.name.split("_", 1)[-1].replace("_", " ")
+            if r.html:
+                rel = os.path.relpath(r.html, out)
+                items.append(f'<a href="{esc(rel)}">{esc(label)}</a>' + ("" if r.ok else ' <span class="badge failed">failed</span>'))
+            else:
+                items.append(f'{esc(label)} <span class="badge failed">failed</span>')
+        return " · ".join(items)
+
+    body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>",
+            '<p class="muted">Aggregate and pseudonymous. Figures over fewer than k developers are suppressed.</p>']
+    if ORG_TEAM in by_team:
+        body.append(f"<h2>Organization overview</h2><p>{links(by_team[ORG_TEAM])}</p>")
+    body.append('<h2>Teams</h2><table class="index"><thead><tr><th>Team</th><th>Segment</th>'
+                "<th>Active developers</th><th>Requests / developer</th><th>Accepted-output ratio</th>"
+                "<th>AI credits</th><th>Reports</th></tr></thead><tbody>")
+    for team in sorted(t for t in by_team if t != ORG_TEAM):
+        h = headlines.get(team, {})
+        body.append(
+            f"<tr><td>{esc(team)}</td><td>{esc(h.get('segment', ''))}</td><td>{esc(h.get('active_developers', 'n/a'))}</td>"
+            f"<td>{esc(h.get('requests_per_active_developer', 'n/a'))}</td><td>{esc(h.get('accepted_output_ratio', 'n/a'))}</td>"
+            f"<td>{esc(h.get('ai_credits_used', 'n/a'))}</td><td>{links(by_team[team])}</td></tr>")
+    body.append("</tbody></table>")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        body.append(f"<h2>Failed</h2><ul>" + "".join(
+            f"<li>{esc(r.task.team)} / {esc(r.task.name)}: {esc(r.error)}</li>" for r in failed) + "</ul>")
+    out.mkdir(parents=True, exist_ok=True)
+    index = out / "index.html"
+    index.write_text(render.page(f"Copilot FinOps reports, {period}", "\n".join(body),
+                                 crumbs=[(f"{period}", None)], restricted=restricted))
+    (out / "run.json").write_text(json.dumps(
+        {"period": period, "results": [{**{k: v for k, v in asdict(r).items() if k != "task"},
+                                        "team": r.task.team, "notebook": r.task.name} for r in results]},
+        indent=2, default=str))
+    return index
+
+
+def team_headlines(con, teams: list[str], period, params) -> dict[str, dict]:
+    """Formatted headline numbers per team for the index (suppressed teams say so)."""
+    from . import usage
+
+    k = params.privacy.k_anonymity
+    out = {}
+    for team in teams:
+        s = usage.team_period_summary(con, team, period, k)
+        t = s["team"]
+        if s["suppressed"]:
+            cells = dict.fromkeys(["active_developers", "requests_per_active_developer", "accepted_output_ratio",
+                                   "ai_credits_used"], f"suppressed (< {k})")
+        else:
+            cells = {"active_developers": usage._fmt(t["active_developers"]),
+                     "requests_per_active_developer": usage._fmt(t["requests_per_active_developer"]),
+                     "accepted_output_ratio": usage._fmt(t["accepted_output_ratio"], pct=True),
+                     "ai_credits_used": usage._fmt(t["ai_credits_used"])}
+        out[team] = {"segment": params.segment_of(team), **cells}
+    return out

@@ -1,0 +1,11 @@
+-- Team usage per day and Copilot feature (IDE surfaces; the CLI is reported apart by GitHub).
+SELECT m.team_slug, f.day, f.feature,
+       count(DISTINCT f.user_id) AS users,
+       sum(f.user_initiated_interaction_count) AS interactions,
+       sum(f.code_generation_activity_count) AS generations,
+       sum(f.code_acceptance_activity_count) AS acceptances,
+       sum(f.loc_suggested_to_add_sum) AS loc_suggested,
+       sum(f.loc_added_sum) AS loc_added
+FROM stg_user_team_day m
+JOIN user_day_feature f USING (day, user_id)
+GROUP BY ALL

@@ -1,0 +1,242 @@
+"""Team usage figures for a period: what the team used, by day, feature and model, against the org.
+
+Every function takes an open warehouse connection and returns plain data (frames or dicts);
+notebooks only display them. Figures over fewer than k users are suppressed here, once.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from .errors import UserError
+
+SUM_COLUMNS = (
+    "interactions", "generations", "acceptances", "generations_excl_agent_edit", "acceptances_excl_agent_edit",
+    "loc_suggested", "loc_added", "cli_sessions", "cli_requests", "cli_prompts", "cli_prompt_tokens",
+    "cli_output_tokens", "ai_credits_used",
+)
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar month, the unit of every report."""
+
+    label: str
+    start: date
+    end: date  # inclusive
+
+    @property
+    def previous(self) -> "Period":
+        y, m = (self.start.year, self.start.month - 1) if self.start.month > 1 else (self.start.year - 1, 12)
+        return parse_period(f"{y:04d}-{m:02d}")
+
+
+def parse_period(text: str) -> Period:
+    """'2026-10' -> Period(2026-10-01 .. 2026-10-31); anything else is a clear error."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", str(text).strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise UserError(f"period {text!r} is not a month: write it as YYYY-MM, e.g. 2026-10")
+    y, mo = int(m.group(1)), int(m.group(2))
+    return Period(f"{y:04d}-{mo:02d}", date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1]))
+
+
+def check_team_slug(team: str) -> str:
+    """Team slugs are validated in the library: papermill turns `-p team 007` into the int 7."""
+    if not isinstance(team, str) or not SLUG.match(team) or ".." in team:
+        raise UserError(f"team {team!r} is not a team slug (letters, digits, '-', '_' and '.'; e.g. platform-sre)")
+    return team
+
+
+def teams_in_warehouse(con: duckdb.DuckDBPyConnection, period: Period | None = None) -> list[str]:
+    """Team slugs with members in the period (or ever), from the reports and the rosters."""
+    if period is None:
+        rows = con.execute("SELECT DISTINCT team_slug FROM stg_user_team_day WHERE team_slug IS NOT NULL ORDER BY 1").fetchall()
+    else:
+        rows = con.execute("""SELECT DISTINCT team_slug FROM stg_user_team_day WHERE team_slug IS NOT NULL
+                              AND day BETWEEN ? AND ? ORDER BY 1""", [period.start, period.end]).fetchall()
+    return [r[0] for r in rows]
+
+
+def data_days(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    return tuple(con.execute("SELECT min(day), max(day) FROM user_day").fetchone())
+
+
+def team_daily(con: duckdb.DuckDBPyConnection, team: str, period: Period, k: int) -> pd.DataFrame:
+    """Team usage per day of the period, every day present (zeros on idle days).
+
+    Columns: day, active_users, cli_users, the SUM_COLUMNS, suppressed (bool). Days with fewer than
+    `k` active users have their figures blanked (NaN) and `suppressed` set.
+    """
+    frame = con.execute(f"""
+        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day)
+        SELECT d.day, coalesce(t.active_users, 0) AS active_users, coalesce(t.cli_users, 0) AS cli_users,
+               {', '.join(f'coalesce(t.{c}, 0) AS {c}' for c in SUM_COLUMNS)}
+        FROM days d LEFT JOIN mart_team_day_usage t ON t.day = d.day AND t.team_slug = ?
+        ORDER BY d.day
+    """, [period.start, period.end, team]).df()
+    return suppress_small_groups(frame, "active_users", k, list(SUM_COLUMNS) + ["cli_users"])
+
+
+def org_daily(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
+    return con.execute(f"""
+        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day)
+        SELECT d.day, coalesce(o.active_users, 0) AS active_users, coalesce(o.cli_users, 0) AS cli_users,
+               {', '.join(f'coalesce(o.{c}, 0) AS {c}' for c in SUM_COLUMNS)}
+        FROM days d LEFT JOIN mart_org_day_usage o USING (day) ORDER BY d.day
+    """, [period.start, period.end]).df()
+
+
+def suppress_small_groups(frame: pd.DataFrame, users_column: str, k: int, columns: list[str]) -> pd.DataFrame:
+    """Blank the figures of rows that describe fewer than `k` users (0 users is not a group: kept as 0)."""
+    out = frame.copy()
+    small = (out[users_column] > 0) & (out[users_column] < k)
+    out["suppressed"] = small
+    for c in columns + [users_column]:
+        out[c] = out[c].astype("float64")
+        out.loc[small, c] = float("nan")
+    return out
+
+
+def _period_totals(con, where: str, args: list, period: Period) -> dict:
+    row = con.execute(f"""
+        SELECT count(DISTINCT u.user_id) FILTER (WHERE u.active) AS active_developers,
+               count(DISTINCT u.user_id) FILTER (WHERE u.used_cli) AS cli_developers,
+               {', '.join(f'coalesce(sum(u.{c}), 0) AS {c}' for c in SUM_COLUMNS)},
+               count(DISTINCT u.day) FILTER (WHERE u.active) AS active_days
+        FROM stg_user_day_usage u {where} AND u.day BETWEEN ? AND ?
+    """, args + [period.start, period.end]).fetchone()
+    names = ["active_developers", "cli_developers", *SUM_COLUMNS, "active_days"]
+    totals = dict(zip(names, (float(x) if x is not None else 0.0 for x in row)))
+    devs = totals["active_developers"]
+    gen = totals["generations_excl_agent_edit"]
+    totals["requests_per_active_developer"] = (totals["interactions"] + totals["cli_requests"]) / devs if devs else None
+    totals["accepted_output_ratio"] = totals["acceptances_excl_agent_edit"] / gen if gen else None
+    totals["credits_per_active_developer"] = totals["ai_credits_used"] / devs if devs else None
+    totals["cli_requests_per_prompt"] = totals["cli_requests"] / totals["cli_prompts"] if totals["cli_prompts"] else None
+    return totals
+
+
+def team_period_summary(con: duckdb.DuckDBPyConnection, team: str, period: Period, k: int) -> dict:
+    """Headline figures of a team for a period, with the org's for comparison.
+
+    A user on the team on any day of the period counts (per-day membership); activity counts only
+    on days the user was on the team. `suppressed` is True when fewer than `k` developers were active.
+    """
+    team_where = ("JOIN (SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ?) m "
+                  "USING (day, user_id) WHERE true")
+    totals = _period_totals(con, team_where, [team], period)
+    org = _period_totals(con, "WHERE true", [], period)
+    members = con.execute("""SELECT count(DISTINCT user_id) FROM stg_user_team_day
+                             WHERE team_slug = ? AND day BETWEEN ? AND ?""", [team, period.start, period.end]).fetchone()[0]
+    suppressed = 0 < totals["active_developers"] < k
+    if suppressed:
+        totals = {key: None for key in totals}
+    return {"team": totals, "org": org, "suppressed": suppressed, "k": k,
+            "members": int(members) if members >= k or members == 0 else None}
+
+
+def team_breakdown(con: duckdb.DuckDBPyConnection, team: str, period: Period, by: str, k: int) -> pd.DataFrame:
+    """Team usage in the period by 'feature' or 'model': users, interactions, generations, acceptances.
+
+    Rows over fewer than `k` users are folded into one 'other (fewer than k users)' row, itself
+    suppressed if it still covers fewer than k users.
+    """
+    if by not in ("feature", "model"):
+        raise ValueError("by must be 'feature' or 'model'")
+    view = "user_day_feature" if by == "feature" else "user_day_model_feature"
+    frame = con.execute(f"""
+        SELECT f.{by}, count(DISTINCT f.user_id) AS users,
+               sum(f.user_initiated_interaction_count) AS interactions,
+               sum(f.code_generation_activity_count) AS generations,
+               sum(f.code_acceptance_activity_count) AS acceptances,
+               sum(f.loc_added_sum) AS loc_added
+        FROM {view} f
+        JOIN (SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ?) m USING (day, user_id)
+        WHERE f.day BETWEEN ? AND ?
+        GROUP BY f.{by} ORDER BY generations DESC
+    """, [team, period.start, period.end]).df()
+    small = frame["users"] < k
+    if small.any():
+        other_users = con.execute(f"""
+            SELECT count(DISTINCT f.user_id) FROM {view} f
+            JOIN (SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ?) m USING (day, user_id)
+            WHERE f.day BETWEEN ? AND ? AND f.{by} IN (SELECT unnest(?::VARCHAR[]))
+        """, [team, period.start, period.end, list(frame.loc[small, by])]).fetchone()[0]
+        other = frame.loc[small].drop(columns=[by, "users"]).sum()
+        frame = frame.loc[~small].copy()
+        row = {by: f"other (fewer than {k} users each)", "users": other_users, **other.to_dict()}
+        if other_users < k:
+            row.update({c: float("nan") for c in ("interactions", "generations", "acceptances", "loc_added", "users")})
+        frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+    frame["acceptance_ratio"] = frame["acceptances"] / frame["generations"].where(frame["generations"] > 0)
+    if by == "feature":
+        frame.loc[frame["feature"] == "agent_edit", "acceptance_ratio"] = float("nan")  # no acceptances by design
+    return frame
+
+
+def _fmt(x, digits: int = 0, pct: bool = False) -> str:
+    if x is None or x != x:
+        return "n/a"
+    if pct:
+        return f"{x:.0%}"
+    return f"{x:,.{digits}f}"
+
+
+def _compare(team_value, org_value) -> str:
+    if not team_value or not org_value:
+        return ""
+    ratio = team_value / org_value
+    if 0.9 <= ratio <= 1.1:
+        return "about the same as the org"
+    return f"{ratio:.1f}× the org's" if ratio > 1 else f"{ratio:.0%} of the org's"
+
+
+def summary_markdown(team: str, period: Period, summary: dict) -> str:
+    """The written summary of a team's month, built from the figures it quotes."""
+    if summary["suppressed"]:
+        return (f"**{team}, {period.label}.** Fewer than {summary['k']} developers were active this month, so the "
+                "team's figures are suppressed to protect individuals. They still count in the org's totals.")
+    t, o = summary["team"], summary["org"]
+    if not t["active_developers"]:
+        return f"**{team}, {period.label}.** No Copilot activity was recorded for this team in the month."
+    parts = [
+        f"**{team}, {period.label}.** {_fmt(t['active_developers'])} developers used Copilot on "
+        f"{_fmt(t['active_days'])} days, with {_fmt(t['requests_per_active_developer'])} requests per active "
+        f"developer ({_compare(t['requests_per_active_developer'], o['requests_per_active_developer'])}).",
+        f"They accepted {_fmt(t['accepted_output_ratio'], pct=True)} of the outputs offered "
+        f"(org: {_fmt(o['accepted_output_ratio'], pct=True)}; agent edits left out, as they carry no acceptances) "
+        f"and added {_fmt(t['loc_added'])} lines with Copilot's help.",
+    ]
+    if t["cli_developers"]:
+        parts.append(
+            f"{_fmt(t['cli_developers'])} used the Copilot CLI: {_fmt(t['cli_sessions'])} sessions, "
+            f"{_fmt(t['cli_requests'])} requests, {_fmt(t['cli_requests_per_prompt'], 1)} requests per prompt "
+            f"(org: {_fmt(o['cli_requests_per_prompt'], 1)}) and "
+            f"{_fmt((t['cli_prompt_tokens'] + t['cli_output_tokens']) / 1e6, 1)} M tokens.")
+    if t["ai_credits_used"]:
+        parts.append(
+            f"The team used {_fmt(t['ai_credits_used'])} AI credits, {_fmt(t['credits_per_active_developer'])} per "
+            f"active developer ({_compare(t['credits_per_active_developer'], o['credits_per_active_developer'])}).")
+    return " ".join(parts)
+
+
+def headline_table(summary: dict) -> pd.DataFrame:
+    """Team against org, one row per measure, for the report's figures table."""
+    rows = [
+        ("Active developers", "active_developers", 0), ("Requests per active developer", "requests_per_active_developer", 0),
+        ("Accepted-output ratio", "accepted_output_ratio", None), ("Lines added", "loc_added", 0),
+        ("CLI sessions", "cli_sessions", 0), ("CLI requests per prompt", "cli_requests_per_prompt", 1),
+        ("AI credits", "ai_credits_used", 0), ("AI credits per active developer", "credits_per_active_developer", 0),
+    ]
+    t, o = summary["team"], summary["org"]
+    return pd.DataFrame([
+        {"measure": label,
+         "team": _fmt(t[key], pct=True) if digits is None else _fmt(t[key], digits),
+         "whole org": _fmt(o[key], pct=True) if digits is None else _fmt(o[key], digits)}
+        for label, key, digits in rows])
