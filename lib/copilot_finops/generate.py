@@ -34,7 +34,7 @@ COUNTERS = (
 )
 AI_CREDITS_FIELD_SINCE = date(2026, 6, 19)
 ADOPTION_PHASE_SINCE = date(2026, 5, 29)
-CLOUD_AGENT_RENAME = date(2026, 8, 1)
+CLOUD_AGENT_RENAME = date(2026, 10, 1)  # both names were seen in 2026; the switch falls inside the demo window
 CREDIT_BILLING_SINCE = date(2026, 6, 1)
 
 

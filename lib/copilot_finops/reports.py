@@ -87,6 +87,41 @@ def _relative(path: str | Path, cwd: Path) -> str:
         return str(p)
 
 
+_KERNEL_SOCKETS: str | None = None
+
+
+def _kernel_manager_class():
+    """Kernels talk over Unix sockets in a private folder: no TCP ports to race for, no plain-TCP warning.
+
+    Each manager gets its own socket path, so concurrent kernels started from the same working
+    folder cannot collide (jupyter_client numbers IPC sockets per folder, racily).
+    """
+    import atexit
+    import shutil
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    global _KERNEL_SOCKETS
+    if _KERNEL_SOCKETS is None:
+        _KERNEL_SOCKETS = tempfile.mkdtemp(prefix="copilot-finops-kernels-")
+        atexit.register(shutil.rmtree, _KERNEL_SOCKETS, True)
+    sockets = _KERNEL_SOCKETS
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self):
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self):
+            return os.path.join(sockets, uuid.uuid4().hex[:12])
+
+    return IPCKernelManager
+
+
 def run_task(task: ReportTask) -> ReportResult:
     """Execute one notebook with papermill and render it to HTML next to the executed .ipynb."""
     import nbformat
@@ -102,7 +137,8 @@ def run_task(task: ReportTask) -> ReportResult:
     try:
         papermill.execute_notebook(
             task.notebook, str(out_nb), parameters=parameters, cwd=task.cwd, kernel_name="python3",
-            progress_bar=False, log_output=False, request_save_on_cancel=False)
+            progress_bar=False, log_output=False, request_save_on_cancel=False,
+            kernel_manager_class=_kernel_manager_class())
     except Exception as exc:  # papermill wraps the cell's error; one team's failure must not stop the run
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}"
     html_path = None

@@ -1,0 +1,37 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lab install clean help
+
+help:
+	@echo "make demo   set up .venv, then generate, ingest and report the demo org (outputs/2026-10/index.html)"
+	@echo "make test   set up .venv with the test extra, then run the test suite"
+	@echo "make lab    install JupyterLab (the lab extra) and open notebooks/ on the demo warehouse"
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3 ...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/copilot-finops demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[lab,test]'
+	@test -f data/warehouse.duckdb || $(BIN)/copilot-finops demo
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) data outputs/20*

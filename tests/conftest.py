@@ -1,0 +1,47 @@
+"""Shared fixtures: a small demo org, generated and ingested once per test session (per xdist worker)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_ORG = {"seed": 7, "users": 80, "days": 62, "end": date(2026, 10, 31)}
+
+
+@dataclass(frozen=True)
+class DemoOrg:
+    raw: Path
+    warehouse: Path
+    ground_truth: dict
+    user_day_records: int
+    period: str = "2026-10"
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> DemoOrg:
+    """80 developers, 62 days ending 2026-10-31: every team, a full October, quick to build."""
+    from copilot_finops.generate import generate_org
+    from copilot_finops.ingest import ingest_raw
+
+    base = tmp_path_factory.mktemp("small-demo")
+    result = generate_org(base / "raw", **SMALL_ORG)
+    ingest_raw(base / "raw", base / "warehouse.duckdb")
+    return DemoOrg(base / "raw", base / "warehouse.duckdb", result.ground_truth, result.user_day_records)
+
+
+@pytest.fixture()
+def project_cwd(tmp_path, monkeypatch):
+    """A scratch working folder with the project's params/, as a user's checkout would have."""
+    import shutil
+
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def pytest_configure(config):
+    os.environ.setdefault("COPILOT_FINOPS_PSEUDONYM_KEY", "test-pseudonym-key-not-secret")

@@ -1,0 +1,164 @@
+"""Ingest: counts against the generator, tolerance of real-world files, quarantine, idempotence."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from copilot_finops import warehouse
+from copilot_finops.cli import main
+from copilot_finops.ingest import ingest_raw
+
+USER = {"user_id": 11, "user_login": "tester", "day": "2026-10-05", "organization_id": "1",
+        "user_initiated_interaction_count": 3, "code_generation_activity_count": 9,
+        "code_acceptance_activity_count": 4, "loc_suggested_to_add_sum": 30, "loc_suggested_to_delete_sum": 0,
+        "loc_added_sum": 20, "loc_deleted_sum": 2, "used_chat": True, "used_cli": False,
+        "totals_by_feature": [
+            {"feature": "code_completion", "code_generation_activity_count": 6, "code_acceptance_activity_count": 4},
+            {"feature": "agent_edit", "code_generation_activity_count": 3, "code_acceptance_activity_count": 0}]}
+
+
+def _user(**changes) -> dict:
+    return {**USER, **changes}
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def _contents(db: Path) -> dict[str, tuple[int, str]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: warehouse.table_digest(con, t, exclude=("quarantined_at",))
+                for t in warehouse.table_names(con) if t not in warehouse.RUN_LOG_TABLES}
+    finally:
+        con.close()
+
+
+def test_counts_match_the_generator(small_demo):
+    con = duckdb.connect(str(small_demo.warehouse), read_only=True)
+    manifest = [json.loads(line) for line in (small_demo.raw / "manifest.jsonl").read_text().splitlines()]
+    rows = {}
+    for m in manifest:
+        rows[m["kind"]] = rows.get(m["kind"], 0) + m["rows"]
+    assert con.execute("SELECT count(*) FROM user_day").fetchone()[0] == small_demo.user_day_records == rows["users-1-day"]
+    assert con.execute("SELECT count(*) FROM user_team_day").fetchone()[0] == rows["user-teams-1-day"]
+    assert con.execute("SELECT count(*) FROM org_day").fetchone()[0] == rows["organization-1-day"] == 62
+    assert con.execute("SELECT count(*) FROM pull_request").fetchone()[0] == rows["pulls"]
+    assert con.execute("SELECT count(*) FROM deployment").fetchone()[0] == rows["deployments"]
+    assert con.execute("SELECT count(*) FROM incident").fetchone()[0] == rows["issues"]
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+    # totals survive the trip: the org report's counters equal the sum of the user records
+    org, users = con.execute("""SELECT (SELECT sum(code_generation_activity_count) FROM org_day),
+                                       (SELECT sum(code_generation_activity_count) FROM user_day)""").fetchone()
+    assert org == users > 0
+    raw_credits = sum(json.loads(line).get("ai_credits_used", 0)
+                      for p in (small_demo.raw / "metrics" / "users-1-day").rglob("*.ndjson")
+                      for line in p.read_text().splitlines())
+    assert con.execute("SELECT sum(ai_credits_used) FROM user_day").fetchone()[0] == pytest.approx(raw_credits)
+    # the whole line is kept, unknown fields included
+    rec = json.loads(con.execute("SELECT record FROM user_day LIMIT 1").fetchone()[0])
+    assert "etl_id" in rec and "totals_by_language_model" in rec
+
+
+def test_reingest_changes_nothing(small_demo, tmp_path):
+    db = tmp_path / "w.duckdb"
+    shutil.copy(small_demo.warehouse, db)
+    before = _contents(db)
+    again = ingest_raw(small_demo.raw, db)
+    assert again.files_ingested == 0 and again.files_unchanged == again.files_seen
+    full = ingest_raw(small_demo.raw, db, full=True)
+    assert full.files_ingested == full.files_seen
+    assert _contents(db) == before
+
+
+def test_broken_lines_are_quarantined_and_the_rest_loads(tmp_path):
+    raw = tmp_path / "raw"
+    good = [_user(user_id=i) for i in range(1, 5)]
+    lines = [json.dumps(good[0]), '{"user_id": 2, "day": "2026-10-05", oops', json.dumps(good[1]),
+             json.dumps({"user_login": "no-id", "day": "2026-10-05"}), json.dumps(good[2]), "[1, 2]",
+             json.dumps(good[3])[:40]]
+    _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson", "\n".join(lines) + "\n")
+    summary = ingest_raw(raw, tmp_path / "w.duckdb")
+    assert summary.lines_quarantined == 4
+    assert summary.quarantined_files == ["metrics/users-1-day/2026-10-05/part-0.ndjson"]
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert sorted(r[0] for r in con.execute("SELECT user_id FROM user_day").fetchall()) == [1, 2, 3]
+    q = con.execute("SELECT line, error, raw_text FROM quarantine ORDER BY line").fetchall()
+    assert [r[0] for r in q] == [2, 4, 6, 7]
+    assert "invalid JSON" in q[0][1] and "user_id" in q[1][1] and q[2][1] == "not a JSON object"
+    assert q[3][2].startswith('{"user_id": 4')
+    con.close()
+    # rerun: the same file is unchanged, nothing is duplicated
+    ingest_raw(raw, tmp_path / "w.duckdb", full=True)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 4
+    assert con.execute("SELECT count(*) FROM user_day").fetchone()[0] == 3
+
+
+def test_tolerates_gzip_bom_crlf_arrays_renames_and_missing_breakdowns(tmp_path):
+    raw = tmp_path / "raw"
+    _write(raw / "metrics/users-1-day/2026-10-01/part-0.ndjson.gz",
+           gzip.compress((json.dumps(_user(user_id=1, day="2026-10-01")) + "\n").encode()))
+    _write(raw / "metrics/users-1-day/2026-10-02/part-0.ndjson",
+           b"\xef\xbb\xbf" + (json.dumps(_user(user_id=1, day="2026-10-02")) + "\r\n"
+                              + json.dumps(_user(user_id=2, day="2026-10-02")) + "\r\n").encode())
+    _write(raw / "metrics/users-1-day/2026-10-03/part-0.ndjson",
+           json.dumps([_user(user_id=1, day="2026-10-03", used_copilot_coding_agent=True),
+                       _user(user_id=2, day="2026-10-03", brand_new_field={"x": 1})], indent=2))
+    stripped = {k: v for k, v in _user(user_id=3, day="2026-10-03").items() if not k.startswith("totals_by")}
+    _write(raw / "somewhere/else/users-1-day/extra.ndjson", json.dumps(stripped) + "\n")
+    summary = ingest_raw(raw, tmp_path / "w.duckdb")
+    assert summary.lines_quarantined == 0
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM user_day").fetchone()[0] == 6
+    assert con.execute("SELECT used_copilot_cloud_agent FROM user_day WHERE user_id = 1 AND day = '2026-10-03'").fetchone()[0] is True
+    rec = json.loads(con.execute("SELECT record FROM user_day WHERE user_id = 2 AND day = '2026-10-03'").fetchone()[0])
+    assert rec["brand_new_field"] == {"x": 1}
+    # accepted-output ratio leaves agent_edit out: 4 / 6, not 4 / 9
+    g, a = con.execute("""SELECT generations_excl_agent_edit, acceptances_excl_agent_edit FROM stg_user_day_usage
+                          WHERE user_id = 1 AND day = '2026-10-01'""").fetchone()
+    assert (g, a) == (6, 4)
+
+
+def test_a_newer_file_replaces_rows_by_natural_key(tmp_path):
+    raw = tmp_path / "raw"
+    _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson", json.dumps(_user(loc_added_sum=20)) + "\n")
+    ingest_raw(raw, tmp_path / "w.duckdb")
+    _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson", json.dumps(_user(loc_added_sum=25)) + "\n")
+    ingest_raw(raw, tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*), max(loc_added_sum) FROM user_day").fetchone() == (1, 25)
+    assert con.execute("SELECT count(*) FROM user_day_feature").fetchone()[0] == 2
+
+
+def test_unreadable_document_is_quarantined_whole(tmp_path):
+    raw = tmp_path / "raw"
+    _write(raw / "seats/2026-10-05.json", '[{"total_seats": 1, "seats": [{"assignee": {"login": "a", "id": 1}}]')
+    _write(raw / "seats/2026-10-06.json", json.dumps([{"total_seats": 2, "seats": [
+        {"assignee": {"login": "a", "id": 1}, "created_at": "2026-01-01T10:00:00-06:00"}, {"assignee": None}]}]))
+    summary = ingest_raw(raw, tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert summary.lines_quarantined == 2
+    assert con.execute("SELECT count(*) FROM seat").fetchone()[0] == 1
+    assert str(con.execute("SELECT created_at FROM seat").fetchone()[0]) == "2026-01-01 16:00:00"  # offsets to UTC
+    errors = dict(con.execute("SELECT path, error FROM quarantine").fetchall())
+    assert "invalid JSON" in errors["seats/2026-10-05.json"]
+
+
+def test_import_command_copies_into_the_raw_zone(tmp_path, capsys):
+    src = _write(tmp_path / "downloads/report.json", json.dumps([_user(user_id=7)]))
+    rc = main(["import", "--kind", "users-1-day", str(src), "--raw", str(tmp_path / "raw"),
+               "--warehouse", str(tmp_path / "w.duckdb"), "--json"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["rows_loaded"] == 1
+    assert list((tmp_path / "raw/imports/users-1-day").rglob("report.json"))
+    assert main(["import", "--kind", "nonsense", str(src), "--raw", str(tmp_path / "raw")]) == 2
+    assert "allowed:" in capsys.readouterr().err

@@ -1,0 +1,101 @@
+"""Reports end to end: demo -> warehouse -> papermill per team -> offline HTML and index."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from copilot_finops import demo_org
+from copilot_finops.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL = re.compile(r"<(script|link|img|iframe)[^>]+(src|href)\s*=\s*[\"']?(https?:)?//", re.IGNORECASE)
+
+
+def _team_notebook(path: Path, source: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('team = "x"\nperiod = "2026-10"\nwarehouse = "w"\nparams = "p"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(source),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_renders_every_team_offline(project_cwd):
+    rc = main(["demo", "--users", "80", "--days", "62", "--workers", "2"])
+    assert rc == 0
+    index = project_cwd / "outputs/2026-10/index.html"
+    assert index.exists()
+    html = index.read_text()
+    team_notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb") if not p.name.startswith("00_"))
+    for slug, *_ in demo_org.TEAMS:
+        assert f">{slug}<" in html
+        for stem in team_notebooks:
+            page = project_cwd / "outputs/2026-10" / slug / f"{stem}.html"
+            assert page.exists(), page
+            text = page.read_text()
+            assert not EXTERNAL.search(text), f"{page} references the network"
+            assert "This report failed" not in text
+    usage_page = (project_cwd / "outputs/2026-10/platform-sre/01_team_usage.html").read_text()
+    assert usage_page.count("<svg") >= 3  # one per chart cell: daily usage, CLI and credits, breakdowns
+    assert "Traceback" not in usage_page
+    # the team under five users is reported, with its figures suppressed
+    small = (project_cwd / "outputs/2026-10" / demo_org.SMALL_TEAM / "01_team_usage.html").read_text()
+    assert "suppressed" in small
+    assert re.search(rf">{demo_org.SMALL_TEAM}<.*?suppressed", html, re.S)
+    run = json.loads((project_cwd / "outputs/2026-10/run.json").read_text())
+    assert all(r["ok"] for r in run["results"])
+    # rendered reports are notebooks run by papermill, with the parameters injected
+    nb = nbformat.read(project_cwd / "outputs/2026-10/appsec/01_team_usage.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and 'team = "appsec"' in injected[0].source
+    assert "data/warehouse.duckdb" in injected[0].source and str(project_cwd) not in injected[0].source
+
+
+def test_one_failing_team_does_not_stop_the_others(small_demo, project_cwd, capsys):
+    books = project_cwd / "nb"
+    books.mkdir()
+    _team_notebook(books / "01_probe.ipynb", 'if team == "appsec":\n    raise RuntimeError("boom for " + team)\nprint("ok", team)')
+    rc = main(["report", "--period", "2026-10", "--teams", "appsec,devex,payments-api", "--warehouse",
+               str(small_demo.warehouse), "--out", "out", "--notebooks", str(books), "--workers", "2"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "FAILED appsec/01_probe" in err and "boom for appsec" in err
+    assert (project_cwd / "out/2026-10/devex/01_probe.html").exists()
+    assert (project_cwd / "out/2026-10/payments-api/01_probe.html").exists()
+    failed_page = (project_cwd / "out/2026-10/appsec/01_probe.html").read_text()
+    assert "This report failed" in failed_page and "boom for appsec" in failed_page
+    index = (project_cwd / "out/2026-10/index.html").read_text()
+    assert "failed" in index
+
+
+def test_report_rejects_bad_input_with_clear_errors(small_demo, project_cwd, capsys):
+    base = ["report", "--warehouse", str(small_demo.warehouse)]
+    assert main(base + ["--period", "2026-13"]) == 2
+    assert "YYYY-MM" in capsys.readouterr().err
+    assert main(base + ["--period", "2026-10", "--teams", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["report", "--period", "2026-10", "--warehouse", "missing.duckdb"]) == 2
+    assert "copilot-finops ingest" in capsys.readouterr().err
+
+
+def test_nbval_runs_every_notebook_on_a_small_demo_warehouse(small_demo, tmp_path):
+    """The committed notebooks run top to bottom with their default parameters (nbval, lax mode)."""
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    (tmp_path / "data").mkdir()
+    shutil.copy(small_demo.warehouse, tmp_path / "data/warehouse.duckdb")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
+         "-p", "no:xdist", "notebooks"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert re.search(r"\d+ passed", proc.stdout)
