@@ -29,7 +29,8 @@ DOC_KINDS = ("seats", "teams", "ai-credit-usage", "premium-request-usage")
 DELIVERY_KINDS = ingest_docs.DELIVERY_KINDS
 KINDS = NDJSON_KINDS + DOC_KINDS + DELIVERY_KINDS
 IGNORED_NAMES = {"manifest.jsonl", "ground_truth.json"}
-BATCH_BYTES = 192 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
+BATCH_BYTES = 64 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
+MEMORY_LIMIT = os.environ.get("COPILOT_FINOPS_INGEST_MEMORY", "1500MB")  # DuckDB spills to disk beyond this
 
 COUNTERS = (
     "user_initiated_interaction_count", "code_generation_activity_count", "code_acceptance_activity_count",
@@ -66,6 +67,14 @@ _ORG_DAY = {
                       "total_reviewed_by_copilot": "BIGINT", "total_merged_created_by_copilot": "BIGINT"},
 }
 ORG_28_SCHEMA = {"organization_id": "VARCHAR", "enterprise_id": "VARCHAR", "day_totals": [_ORG_DAY]}
+# kind -> (parse schema, keys a record must have, with what they should look like)
+NDJSON_SCHEMAS = {
+    "users-1-day": (USER_SCHEMA, {"user_id": "integer", "day": "YYYY-MM-DD"}),
+    "users-28-day": (USER_SCHEMA, {"user_id": "integer", "day": "YYYY-MM-DD"}),
+    "user-teams-1-day": (USER_TEAM_SCHEMA, {"user_id": "integer", "day": "YYYY-MM-DD", "team_id": "integer"}),
+    "organization-1-day": (_ORG_DAY, {"day": "YYYY-MM-DD"}),
+    "organization-28-day": (ORG_28_SCHEMA, {"day": "YYYY-MM-DD"}),
+}
 
 
 @dataclass(frozen=True)
@@ -170,11 +179,12 @@ def _normalise_ndjson(f: RawFile, tmpdir: Path) -> tuple[Path | None, str | None
 
 
 def _line_error(text: str) -> str:
+    """Why a line is not a JSON object ('' when it is one)."""
     try:
-        json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"invalid JSON: {exc.msg} at column {exc.colno}"
-    return "not a JSON object"
+    return "" if isinstance(value, dict) else "not a JSON object"
 
 
 class Ingestor:
@@ -246,73 +256,70 @@ class Ingestor:
             self._load_ndjson_batch(kind, fixed)
 
     def _load_ndjson_batch(self, kind: str, batch: list[tuple[RawFile, Path]]) -> None:
+        """Split a batch of files into numbered lines and parse them once, all inside DuckDB.
+
+        One materialised table (`parsed`) holds each line's text and its parsed struct; lines that
+        are not JSON, not objects, or lack their key are taken out to quarantine with their number.
+        """
         con = self.con
+        schema, required = NDJSON_SCHEMAS[kind]
         con.execute("BEGIN")
         con.execute("CREATE OR REPLACE TEMP TABLE batch_file (filename VARCHAR, rel VARCHAR, ord INTEGER)")
         con.executemany("INSERT INTO batch_file VALUES (?, ?, ?)", [(str(p), f.rel, i) for i, (f, p) in enumerate(batch)])
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE raw_line AS
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE parsed AS
             WITH split AS (
                 SELECT filename, string_split(replace(content, chr(13), ''), chr(10)) AS lines FROM read_text(?)
             ), numbered AS (
                 SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_no FROM split
+            ), cleaned AS (
+                SELECT filename, line_no, ltrim(line, chr(65279)) AS line FROM numbered
             )
-            SELECT b.rel, b.ord, n.line_no, ltrim(n.line, chr(65279)) AS line
-            FROM numbered n JOIN batch_file b USING (filename)
-            WHERE trim(ltrim(n.line, chr(65279))) <> ''
+            SELECT b.rel, b.ord, c.line_no, c.line, try(from_json(c.line, '{json.dumps(schema)}')) AS r
+            FROM cleaned c JOIN batch_file b USING (filename)
+            WHERE trim(c.line) <> ''
         """, [[str(p) for _, p in batch]])
-        bad = con.execute("""
-            SELECT rel, line_no, line FROM raw_line
-            WHERE NOT coalesce(json_valid(line), false) OR json_type(line) <> 'OBJECT'
-        """).fetchall()
-        quarantined = [(rel, int(ln), kind, _line_error(text), text) for rel, ln, text in bad]
+        counts = dict(con.execute("SELECT rel, count(*) FROM parsed GROUP BY rel").fetchall())
+        quarantined = [(rel, int(ln), kind, _line_error(text) or "could not be read as the expected record", text)
+                       for rel, ln, text in
+                       con.execute("SELECT rel, line_no, line FROM parsed WHERE r IS NULL").fetchall()]
+        con.execute("DELETE FROM parsed WHERE r IS NULL")
+        if kind == "organization-28-day":  # one object holding day_totals[]: a row per day
+            con.execute("""
+                CREATE OR REPLACE TEMP TABLE parsed AS
+                SELECT rel, ord, line_no, line, d AS r, r.organization_id AS outer_org
+                FROM (SELECT *, unnest(r.day_totals) AS d FROM parsed)
+            """)
+        cond = " OR ".join(f"r.{c} IS NULL" for c in required)
+        for rel, ln, text, *nulls in con.execute(
+                f"SELECT rel, line_no, line, {', '.join(f'r.{c} IS NULL' for c in required)} FROM parsed WHERE {cond}").fetchall():
+            names = [f"{c} ({required[c]})" for c, is_null in zip(required, nulls) if is_null]
+            error = "missing or invalid " + ", ".join(names) if _line_error(text) == "" else _line_error(text)
+            quarantined.append((rel, int(ln), kind, error, text))
+        con.execute(f"DELETE FROM parsed WHERE {cond}")
         loader = {"users-1-day": self._users, "users-28-day": self._users, "user-teams-1-day": self._user_teams,
                   "organization-1-day": self._org_days, "organization-28-day": self._org_days}[kind]
-        quarantined += loader(kind)
+        loader(kind)
         self.quarantine(quarantined)
-        counts = dict(con.execute("SELECT rel, count(*) FROM raw_line GROUP BY rel").fetchall())
         per_file_bad: dict[str, int] = {}
         for q in quarantined:
             per_file_bad[q[0]] = per_file_bad.get(q[0], 0) + 1
         for f, _ in batch:
             self.mark_ingested(f, int(counts.get(f.rel, 0)) - per_file_bad.get(f.rel, 0), per_file_bad.get(f.rel, 0))
-        con.execute("DROP TABLE raw_line")
+        con.execute("DROP TABLE parsed")
         con.execute("COMMIT")
-
-    def _parsed(self, schema: dict, required: dict[str, str], kind: str, expand: str | None = None) -> list:
-        """Parse `raw_line` into temp table `parsed(rel, ord, line_no, r)`; quarantine records missing a key."""
-        con = self.con
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE parsed AS
-            SELECT rel, ord, line_no, line, from_json(line, '{json.dumps(schema)}') AS r
-            FROM raw_line WHERE coalesce(json_valid(line), false) AND json_type(line) = 'OBJECT'
-        """)
-        if expand:  # 28-day org files: one object holding day_totals[]
-            con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE parsed AS
-                SELECT rel, ord, line_no, line, d AS r, r.organization_id AS outer_org
-                FROM (SELECT *, unnest(r.{expand}) AS d FROM parsed)
-            """)
-        cond = " OR ".join(f"r.{c} IS NULL" for c in required)
-        missing = con.execute(f"SELECT rel, line_no, line, {', '.join(f'r.{c} IS NULL' for c in required)} "
-                              f"FROM parsed WHERE {cond}").fetchall()
-        out = []
-        for rel, ln, text, *nulls in missing:
-            names = [f"{c} ({required[c]})" for c, is_null in zip(required, nulls) if is_null]
-            out.append((rel, int(ln), kind, "missing or invalid " + ", ".join(names), text))
-        con.execute(f"DELETE FROM parsed WHERE {cond}")
-        return out
 
     def _newest(self, keys: str) -> None:
         """Keep one parsed record per natural key: the last file in sorted order, then the last line, wins."""
-        self.con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE parsed AS SELECT * FROM parsed
-            QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY ord DESC, line_no DESC) = 1
-        """)
+        duplicates = self.con.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM parsed").fetchone()[0]
+        if duplicates:  # rare (a re-pulled day imported twice): only then pay for the window
+            self.con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE parsed AS SELECT * FROM parsed
+                QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY ord DESC, line_no DESC) = 1
+            """)
 
-    def _users(self, kind: str) -> list:
+    def _users(self, kind: str) -> None:
         con = self.con
-        bad = self._parsed(USER_SCHEMA, {"user_id": "integer", "day": "YYYY-MM-DD"}, kind)
         self._newest("r.day, r.user_id")
         if kind == "users-28-day":  # bootstrap only: never overrides a 1-day row
             con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM user_day u WHERE u.day = p.r.day
@@ -328,7 +335,7 @@ class Ingestor:
                 r.ai_credits_used, r.totals_by_cli.session_count, r.totals_by_cli.request_count,
                 r.totals_by_cli.prompt_count, r.totals_by_cli.token_usage.prompt_tokens_sum,
                 r.totals_by_cli.token_usage.output_tokens_sum, r.totals_by_cli.last_known_cli_version.cli_version,
-                r.ai_adoption_phase.phase_number, '{kind}', rel, line::JSON
+                r.ai_adoption_phase.phase_number, '{kind}', rel, line
             FROM parsed
         """)
         for table, field_, keys, cols in (
@@ -344,24 +351,17 @@ class Ingestor:
                     SELECT r.day AS day, r.user_id AS user_id, unnest(r.{field_}) AS b FROM parsed
                 ) GROUP BY ALL
             """)
-        return bad
 
-    def _user_teams(self, kind: str) -> list:
+    def _user_teams(self, kind: str) -> None:
         con = self.con
-        bad = self._parsed(USER_TEAM_SCHEMA, {"user_id": "integer", "day": "YYYY-MM-DD", "team_id": "integer"}, kind)
         self._newest("r.day, r.user_id, r.team_id")
         con.execute("""DELETE FROM user_team_day t USING parsed p
                        WHERE t.day = p.r.day AND t.user_id = p.r.user_id AND t.team_id = p.r.team_id""")
         con.execute("""INSERT INTO user_team_day SELECT r.day, r.user_id, r.team_id, r.slug, r.user_login,
                        r.organization_id FROM parsed""")
-        return bad
 
-    def _org_days(self, kind: str) -> list:
+    def _org_days(self, kind: str) -> None:
         con = self.con
-        if kind == "organization-28-day":
-            bad = self._parsed(ORG_28_SCHEMA, {"day_totals": "list of day records"}, kind, expand="day_totals")
-        else:
-            bad = self._parsed(_ORG_DAY, {"day": "YYYY-MM-DD"}, kind)
         outer = "outer_org" if kind == "organization-28-day" else "NULL"
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, coalesce(r.organization_id, {outer}, '') AS org_id FROM parsed")
         self._newest("r.day, org_id")
@@ -380,10 +380,9 @@ class Ingestor:
                 r.pull_requests.total_created, r.pull_requests.total_reviewed, r.pull_requests.total_merged,
                 r.pull_requests.median_minutes_to_merge, r.pull_requests.total_created_by_copilot,
                 r.pull_requests.total_reviewed_by_copilot, r.pull_requests.total_merged_created_by_copilot,
-                '{kind}', rel, {'line::JSON' if kind == 'organization-1-day' else 'to_json(r)'}
+                '{kind}', rel, {'line' if kind == 'organization-1-day' else 'to_json(r)::VARCHAR'}
             FROM parsed
         """)
-        return bad
 
     # -- JSON documents ---------------------------------------------------------------------------
     def load_document(self, f: RawFile) -> None:
@@ -422,6 +421,8 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
         files, _unknown = discover(raw)
     summary = IngestSummary(run_id=uuid.uuid4().hex[:12], raw_dir=str(raw_dir), files_seen=len(files))
     con = warehouse.connect(warehouse_path)
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = false")  # row order carries no meaning in the warehouse
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     ingestor = Ingestor(con, raw, summary)
     try:

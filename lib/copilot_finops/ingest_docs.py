@@ -76,15 +76,21 @@ def _items(doc, list_key: str | None = None) -> list:
     return out
 
 
-def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], key: list[str]) -> int:
-    """Delete the rows whose `key` appears in `rows`, then insert `rows` (last duplicate wins)."""
+def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], key: list[str],
+             replace_by: list[str] | None = None) -> int:
+    """Delete the rows whose `replace_by` key (default: `key`) appears in `rows`, then insert `rows`.
+
+    Duplicates on `key` keep the last one. A coarser `replace_by` replaces a whole group, e.g. all
+    the files of one pull request.
+    """
     if not rows:
         return 0
     frame = pd.DataFrame(rows, columns=columns).drop_duplicates(subset=key, keep="last")
+    replace_by = replace_by or key
     con.register("incoming", frame)
     try:
-        cond = " AND ".join(f't."{k}" = i."{k}"' for k in key)
-        con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(key)} FROM incoming) i WHERE {cond}")
+        cond = " AND ".join(f't."{k}" = i."{k}"' for k in replace_by)
+        con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(replace_by)} FROM incoming) i WHERE {cond}")
         con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM incoming")
     finally:
         con.unregister("incoming")
@@ -230,10 +236,9 @@ def _pull_files(con, f, doc):
     rows = [{"repo": f.repo, "number": int(p["number"]), "filename": x.get("filename"), "status": x.get("status"),
              "additions": x.get("additions"), "deletions": x.get("deletions")}
             for p in items for x in p.get("files") or [] if isinstance(x, dict) and x.get("filename")]
-    for p in items:  # a PR's file list is replaced whole
-        con.execute("DELETE FROM pull_request_file WHERE repo = ? AND number = ?", [f.repo, int(p["number"])])
     cols = ["repo", "number", "filename", "status", "additions", "deletions"]
-    return _replace(con, "pull_request_file", cols, rows, ["repo", "number", "filename"]), bad
+    # a PR's file list is replaced whole
+    return _replace(con, "pull_request_file", cols, rows, ["repo", "number", "filename"], replace_by=["repo", "number"]), bad
 
 
 def _deployments(con, f, doc):

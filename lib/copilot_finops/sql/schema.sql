@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS user_day (
     adoption_phase INTEGER,
     source_kind VARCHAR,                  -- users-1-day or users-28-day (1-day rows win)
     source_path VARCHAR,
-    record JSON                           -- the whole source line: nothing GitHub sends is lost
+    -- The whole source line, JSON text: nothing GitHub sends is lost (query it with ->> or json_extract).
+    -- zstd: a tenth of the default's size, and several times faster to write than its analysis.
+    record VARCHAR USING COMPRESSION zstd
 );
 
 CREATE TABLE IF NOT EXISTS user_day_feature (
@@ -97,7 +99,7 @@ CREATE TABLE IF NOT EXISTS org_day (
     pr_total_merged_created_by_copilot BIGINT,
     source_kind VARCHAR,
     source_path VARCHAR,
-    record JSON
+    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
 );
 
 CREATE TABLE IF NOT EXISTS seat (
@@ -112,7 +114,7 @@ CREATE TABLE IF NOT EXISTS seat (
     last_authenticated_at TIMESTAMP,
     assigning_team_slug VARCHAR,
     source_path VARCHAR,
-    record JSON
+    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
 );
 
 CREATE TABLE IF NOT EXISTS credit_usage (
@@ -139,7 +141,7 @@ CREATE TABLE IF NOT EXISTS team (
     name VARCHAR,
     parent_slug VARCHAR,
     last_seen_day DATE,
-    record JSON
+    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
 );
 
 CREATE TABLE IF NOT EXISTS team_member (
@@ -161,7 +163,7 @@ CREATE TABLE IF NOT EXISTS pull_request (
     merge_commit_sha VARCHAR,
     head_ref VARCHAR,
     head_sha VARCHAR,
-    record JSON
+    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
 );
 
 CREATE TABLE IF NOT EXISTS pull_request_file (
@@ -182,7 +184,7 @@ CREATE TABLE IF NOT EXISTS deployment (
     environment VARCHAR,
     created_at TIMESTAMP,
     creator_login VARCHAR,
-    record JSON
+    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
 );
 
 CREATE TABLE IF NOT EXISTS deployment_status (
