@@ -29,6 +29,8 @@ CREDITS_SINCE = date(2026, 6, 1)  # AI credits replaced premium requests on this
 REPORT_KINDS = ("users-1-day", "user-teams-1-day", "organization-1-day")
 BOOTSTRAP_KINDS = ("users-28-day", "organization-28-day")
 ENTERPRISE_KINDS = ("enterprise-1-day", "enterprise-28-day")
+ONE_DAY_KINDS = REPORT_KINDS + ENTERPRISE_KINDS[:1]  # one request per day
+LATEST_KINDS = BOOTSTRAP_KINDS + ENTERPRISE_KINDS[1:]  # one request for the latest 28 days
 BILLING_KINDS = ("ai-credit-usage", "premium-request-usage")
 DELIVERY_KINDS = ("pulls", "reviews", "pull-files", "deployments", "deployment-statuses", "issues")
 DEFAULT_KINDS = REPORT_KINDS + ("seats", "teams") + BILLING_KINDS + ("delivery",)
@@ -97,6 +99,7 @@ class FetchContext:
         self.results: dict[str, KindResult] = {}
         self.notes: list[str] = []
         self.seat_pages: list[dict] | None = None  # this run's seats, for the billing queries
+        self.counters_at_start = (0, 0, 0.0)
 
     def recent(self, day: date) -> bool:
         """Within the days GitHub may still revise: always re-pulled."""
@@ -111,10 +114,11 @@ class FetchContext:
         q = "&".join(f"{k}={v}" for k, v in query.items() if v is not None)
         return f"{self.config.api_url.rstrip('/')}{path}" + (f"?{q}" if q else "")
 
-    def progress(self, kind: str, total: int, unit: str):
+    def progress(self, kind: str, total: int, unit: str, leave: bool = True):
+        """A tqdm bar on stderr; disable=None lets tqdm decide: bars on a terminal, silence in logs and pipes."""
         from tqdm import tqdm
-        return tqdm(total=total, desc=f"{kind:<22}", unit=unit, file=sys.stderr, leave=True,
-                    disable=False if self.config.progress else None if self.config.progress is None else True)
+        disable = (None if self.config.progress is None else not self.config.progress) if total else True
+        return tqdm(total=total, desc=f"{kind:<22}", unit=unit, file=sys.stderr, leave=leave, disable=disable)
 
 
 def run_units(ctx: FetchContext, kind: str, units: list, fetch_one: Callable, unit: str,
@@ -159,15 +163,16 @@ def resolve_window(config: FetchConfig, raw: RawZone, kinds: list[str], today: d
         raise UserError(f"--until {until} is after today ({today} UTC); GitHub has no data for the future")
     since = config.since
     notes = []
+    oldest = today - timedelta(days=HISTORY_DAYS)
     if since is None:
         known = [date.fromisoformat(line["day"]) for line in raw.lines
                  if line.get("kind") in REPORT_KINDS and len(str(line.get("day", ""))) == 10]
-        since = min(known) if known else until - timedelta(days=27)
+        # From the earliest day on file, so gaps get back-filled; but never past GitHub's year, nor after --until.
+        since = min(max(min(known), oldest), until) if known else until - timedelta(days=27)
         notes.append(f"--since defaulted to {since} ({'the earliest day in the raw zone' if known else '28 days'})")
     if since > until:
         raise UserError(f"--since {since} is after --until {until}; swap them")
-    oldest = today - timedelta(days=HISTORY_DAYS)
-    if since < oldest and any(k in REPORT_KINDS + BOOTSTRAP_KINDS + ENTERPRISE_KINDS for k in kinds):
+    if since < oldest and any(k in ONE_DAY_KINDS + LATEST_KINDS for k in kinds):
         raise UserError(
             f"--since {since} is {(today - since).days} days back, but GitHub keeps usage reports for one year: "
             f"use --since {oldest} or later (billing and delivery reach further: fetch them alone with "
@@ -196,21 +201,26 @@ def run_fetch(config: FetchConfig, client: GitHubClient | None = None, dry_run: 
 
     today = config.today or datetime.now(timezone.utc).date()
     kinds = resolve_kinds(config.kinds, config.enterprise)
+    bad = [r for r in config.repos if r.count("/") != 1 or not all(r.split("/"))]
+    if bad:
+        raise UserError(f"--repos: {', '.join(bad)} is not owner/name")
     raw = RawZone(config.raw_dir)
     if dry_run:
         raw.lines = raw.read_manifest()
         since, until, notes = resolve_window(config, raw, kinds, today)
         return plan(FetchContext(config, None, raw, today, since, until, kinds), notes, assume_users)
-    own_client = client is None
-    if own_client:
-        token, source = token_from_env()
-        client = GitHubClient(token, config.api_url, config.policy, token_source=source)
     status, stop_message = "complete", None
     with raw.locked():
         since, until, notes = resolve_window(config, raw, kinds, today)
+        own_client = client is None
+        if own_client:
+            token, source = token_from_env()
+            client = GitHubClient(token, config.api_url, config.policy, token_source=source)
         ctx = FetchContext(config, client, raw, today, since, until, kinds)
         ctx.notes.extend(notes)
-        runners = {**{k: fetch_reports.run for k in REPORT_KINDS + BOOTSTRAP_KINDS + ENTERPRISE_KINDS},
+        ctx.counters_at_start = (client.requests, client.download_count, client.waited)  # a reused client counts on
+        client.start_run()
+        runners = {**{k: fetch_reports.run for k in ONE_DAY_KINDS + LATEST_KINDS},
                    "seats": fetch_org.run_seats, "teams": fetch_org.run_teams,
                    **{k: fetch_org.run_billing for k in BILLING_KINDS}, "delivery": fetch_delivery.run}
         try:
@@ -231,8 +241,9 @@ def summary(ctx: FetchContext, status: str, stop_message: str | None = None) -> 
     totals = {key: sum(r[key] for r in results.values()) for key in ("fetched", "skipped", "empty", "retried", "failed")}
     doc = {"status": status, "org": ctx.config.org, "enterprise": ctx.config.enterprise,
            "since": ctx.since.isoformat(), "until": ctx.until.isoformat(), "raw": str(ctx.raw.root),
-           "kinds": results, "totals": totals, "requests": ctx.client.requests, "downloads": ctx.client.download_count,
-           "waited_seconds": round(ctx.client.waited, 3), "notes": ctx.notes}
+           "kinds": results, "totals": totals, "requests": ctx.client.requests - ctx.counters_at_start[0],
+           "downloads": ctx.client.download_count - ctx.counters_at_start[1],
+           "waited_seconds": round(ctx.client.waited - ctx.counters_at_start[2], 3), "notes": ctx.notes}
     if stop_message:
         doc["stopped"] = stop_message
     return doc
@@ -280,8 +291,8 @@ def estimate_requests(users: int, days: int, *, months: int | None = None, teams
     Returns
     -------
     dict: requests per kind, `api_requests`, `downloads` (signed links: not rate-limited),
-    `quota_hours` (api_requests / rate_per_hour) and `wall_hours` (the larger of latency-bound
-    and quota-bound time).
+    `quota_hours` (api_requests / rate_per_hour) and `wall_hours` (latency-bound while the
+    requests fit one quota; beyond that, an hour per spent quota plus the remainder).
     """
     months = months if months is not None else math.ceil(days / 30) + 1
     pages = lambda n: max(1, math.ceil(n / 100))  # noqa: E731 - per_page=100 everywhere
@@ -313,7 +324,7 @@ def plan(ctx: FetchContext, notes: list[str], assume_users: int | None) -> dict:
     from .fetch_reports import days_to_fetch
     kinds = {}
     for kind in ctx.kinds:
-        if kind in REPORT_KINDS + ENTERPRISE_KINDS[:1]:
+        if kind in ONE_DAY_KINDS:
             todo, skip = days_to_fetch(ctx, kind)
             kinds[kind] = {"unit": "day", "to_fetch": len(todo), "skip": len(skip)}
     seats = next((line for line in reversed(ctx.raw.lines) if line.get("kind") == "seats"), None)
@@ -321,7 +332,8 @@ def plan(ctx: FetchContext, notes: list[str], assume_users: int | None) -> dict:
     days = (ctx.until - ctx.since).days + 1
     months = len({(ctx.since + timedelta(days=i)).strftime("%Y-%m") for i in range(days)})
     estimate = estimate_requests(users, days, months=months, repos=len(ctx.config.repos))
-    notes = notes + [f"estimate for {users} users ({'from --assume-users' if assume_users else 'latest seats in the raw zone' if seats else 'assumed'}),"
-                     f" {days} days, {months} month(s), all units fetched, delivery not counted per PR"]
+    basis = "--assume-users" if assume_users else "the latest seats in the raw zone" if seats else "a guess"
+    notes = notes + [f"estimate for {users} users (from {basis}), {days} days, {months} month(s), as if nothing "
+                     "were in the raw zone yet; delivery without its per-pull and per-deployment requests"]
     return {"status": "dry-run", "org": ctx.config.org, "since": ctx.since.isoformat(), "until": ctx.until.isoformat(),
             "raw": str(ctx.raw.root), "kinds": kinds, "estimate": estimate, "notes": notes}

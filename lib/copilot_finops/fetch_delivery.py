@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from .errors import UserError
 from .fetch import DELIVERY_KINDS, SETTLE_DAYS, FetchContext, run_units
 from .github import NEEDS_REPO, NEEDS_TEAMS
 
@@ -52,9 +51,7 @@ def window_for(ctx: FetchContext, repo: str) -> date | None:
 
 
 def run(ctx: FetchContext, kind: str = "delivery") -> None:
-    for repo in ctx.config.repos:
-        if repo.count("/") != 1 or not all(repo.split("/")):
-            raise UserError(f"--repos: {repo!r} is not owner/name")
+    """Fetch each repository's delivery snapshot; a repo GitHub refuses fails alone."""
     repos = repos_to_fetch(ctx)
     if not repos:
         ctx.notes.append("delivery: no repositories asked for; pass --repos owner/name,… or --all-repos")
@@ -75,7 +72,9 @@ def fetch_repo(ctx: FetchContext, repo: str) -> str:
     pulls = client.list_all(api.pulls.list, what=f"the pull requests of {repo}", state="all", sort="updated",
                             direction="desc", stop=lambda page: str(page[-1].get("updated_at") or "") < since_ts, **where)
     reviews, files = [], []
-    for pr in pulls:
+    # The last page may reach back past the window: it stays in the file (as served), but only
+    # pulls updated in the window cost a review and a files request each.
+    for pr in (p for p in pulls if str(p.get("updated_at") or "") >= since_ts):
         n = pr["number"]
         reviews += client.list_all(api.pulls.list_reviews, what=f"the reviews of {repo}#{n}", pull_number=n, **where)
         changed = client.list_all(api.pulls.list_files, what=f"the files of {repo}#{n}", pull_number=n, **where)
@@ -85,7 +84,7 @@ def fetch_repo(ctx: FetchContext, repo: str) -> str:
     deployments = client.list_all(api.repos.list_deployments, what=f"the deployments of {repo}",
                                   stop=lambda page: str(page[-1].get("created_at") or "") < since_ts, **where)
     statuses = []
-    for dep in deployments:
+    for dep in (d for d in deployments if str(d.get("created_at") or "") >= since_ts):
         statuses += client.list_all(api.repos.list_deployment_statuses, what=f"the statuses of deployment {dep['id']}",
                                     deployment_id=dep["id"], **where)
     label = ctx.config.incident_label

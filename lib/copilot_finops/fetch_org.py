@@ -112,7 +112,7 @@ def run_billing(ctx: FetchContext, kind: str) -> None:
             return "skipped"
         year, mon = int(month[:4]), int(month[5:])
         logins = billing_logins(ctx, month)
-        bar = ctx.progress(f"{kind} {month}", len(logins), "user")
+        bar = ctx.progress(f"{kind} {month}", len(logins), "user", leave=False)
         responses = []
         try:
             for login in logins:

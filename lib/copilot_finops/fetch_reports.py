@@ -7,13 +7,13 @@ fresh links. A day is written only when all its shards are in hand.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .fetch import (BOOTSTRAP_KINDS, ENTERPRISE_KINDS, FetchContext, run_units)
-from .github import NEEDS_ENTERPRISE_METRICS, NEEDS_ORG_METRICS, DownloadFailed, GitHubUnavailable
+from .fetch import LATEST_KINDS, FetchContext, run_units
+from .github import (NEEDS_ENTERPRISE_METRICS, NEEDS_ORG_METRICS, DownloadFailed, GitHubUnavailable,
+                     response_json)
 
 MAX_LINK_REQUESTS = 8  # fresh sets of links per day before the day counts as failed
 
@@ -36,10 +36,10 @@ REPORTS = {
 }
 
 
-def days_to_fetch(ctx: FetchContext, kind: str) -> tuple[list[date], list[date]]:
+def days_to_fetch(ctx: FetchContext, kind: str, state: dict | None = None) -> tuple[list[date], list[date]]:
     """(days to fetch, days to skip) in the window: complete days are skipped unless still settling."""
     first = max(ctx.since, ctx.report_floor(kind))
-    state = ctx.raw.day_state(kind)
+    state = ctx.raw.day_state(kind) if state is None else state
     todo, skip = [], []
     for i in range((ctx.until - first).days + 1):
         day = first + timedelta(days=i)
@@ -49,14 +49,14 @@ def days_to_fetch(ctx: FetchContext, kind: str) -> tuple[list[date], list[date]]
 
 def run(ctx: FetchContext, kind: str) -> None:
     """Fetch one report kind: each day of the window, or the latest 28-day report."""
-    if kind in BOOTSTRAP_KINDS or kind == ENTERPRISE_KINDS[1]:
+    if kind in LATEST_KINDS:
         run_units(ctx, kind, [None], lambda _: fetch_report(ctx, kind, None), unit="report")
         return
     floor = ctx.report_floor(kind)
     if ctx.since < floor:
         ctx.notes.append(f"{kind}: GitHub serves this report from {floor}; days before it were not requested")
-    todo, skip = days_to_fetch(ctx, kind)
     state = ctx.raw.day_state(kind)
+    todo, skip = days_to_fetch(ctx, kind, state)
     done_before = [d for d in state if d and ctx.raw.complete(state[d])]
     latest_done = max(done_before) if done_before else None
     gaps = [d for d in todo if latest_done and d.isoformat() < latest_done and not ctx.recent(d)]
@@ -96,7 +96,9 @@ def fetch_report(ctx: FetchContext, kind: str, day: date | None) -> str:
         if resp.status_code == 204 or not resp.content:
             ctx.raw.record({"kind": kind, **query, "status": 204, "source": source})
             return "empty"
-        envelope = json.loads(resp.content)
+        envelope = response_json(resp, what)
+        if not isinstance(envelope, dict):
+            raise GitHubUnavailable(f"{what}: expected an object with download_links, got {type(envelope).__name__}")
         key_day = day.isoformat() if day else envelope.get("report_end_day")
         if not key_day or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", key_day):
             raise GitHubUnavailable(f"{what}: the answer has no usable report day ({sorted(envelope)})")
@@ -111,7 +113,7 @@ def fetch_report(ctx: FetchContext, kind: str, day: date | None) -> str:
         try:
             for i, url in enumerate(links):
                 if i not in staged:
-                    tmp = ctx.raw.temp_path(".ndjson")
+                    tmp = ctx.raw.temp_path()
                     staged[i] = (tmp, *ctx.client.download(url, tmp, f"{what}, part {i}"))
         except DownloadFailed as exc:
             ctx.client.retries += 1  # counted as a retry: we go back for fresh links

@@ -25,9 +25,12 @@ from ghapi.core import GhApi
 from ghapi.page import parse_link_hdr
 from fasttransport.errors import APIError
 
+from . import __version__
 from .errors import UserError
 
 DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"  # pinned: the 2026-03-10 version changes nothing we read, but defaults move
+USER_AGENT = f"copilot-finops/{__version__}"
 TOKEN_ENV_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 MAX_PAGES = 10_000  # a list longer than a million items is a bug, not an org
 
@@ -124,15 +127,23 @@ class GitHubClient:
         self.rng = random.Random(seed)
         self._token, self.token_source = token, token_source
         # gh_host is passed explicitly: ghapi would otherwise read GH_HOST, which the gh CLI uses for a bare hostname.
-        self.api = GhApi(token=token, gh_host=self.api_url, sync=True, authenticate=True, timeout=self.policy.timeout)
+        # authenticate=False and our own header: ghapi would otherwise prefer a GITHUB_JWT_TOKEN from the environment.
+        self.api = GhApi(gh_host=self.api_url, sync=True, authenticate=False, timeout=self.policy.timeout)
+        self.api.transport.base_headers.update({
+            "Authorization": f"token {token}", "X-GitHub-Api-Version": API_VERSION, "User-Agent": USER_AGENT})
         self.api.transport.retries = 0  # fasttransport retries connects with real sleeps; we retry ourselves
         # One pooled connection instead of a new client (and TLS context) per request.
         self.api.transport.client = httpx2.Client(timeout=self.policy.timeout, follow_redirects=True)
         # Report links are pre-signed: a separate client that never carries the GitHub auth header.
-        self.downloads = httpx2.Client(timeout=self.policy.timeout, follow_redirects=True)
+        self.downloads = httpx2.Client(timeout=self.policy.timeout, follow_redirects=True,
+                                       headers={"User-Agent": USER_AGENT})
         self.requests = self.download_count = self.retries = 0
-        self.waited = 0.0
+        self.waited = self._budget_start = 0.0
         self._quota_reset = 0.0  # set when a response says the primary quota is spent
+
+    def start_run(self) -> None:
+        """A new run gets the whole wait budget again (a client may serve several runs)."""
+        self._budget_start = self.waited
 
     def close(self) -> None:
         self.api.transport.client.close()
@@ -148,10 +159,11 @@ class GitHubClient:
     def wait(self, seconds: float, reason: str, resume_hint: str = "") -> None:
         """Sleep `seconds`, or stop the run if that would pass the wait budget."""
         seconds = max(0.0, seconds)
-        if self.waited + seconds > self.policy.max_wait:
+        spent = self.waited - self._budget_start
+        if spent + seconds > self.policy.max_wait:
             raise WaitBudgetExceeded(
                 f"stopped: {reason}, which needs another {seconds:.0f} s, but this run already waited "
-                f"{self.waited:.0f} s of its --max-wait {self.policy.max_wait:.0f} s. Everything fetched so far is "
+                f"{spent:.0f} s of its --max-wait {self.policy.max_wait:.0f} s. Everything fetched so far is "
                 f"complete in the raw zone; rerun the same command{resume_hint} to fetch the rest.")
         self.waited += seconds
         self._sleep(seconds)
@@ -197,13 +209,13 @@ class GitHubClient:
             self._note_quota(resp.headers)
             if resp.status_code < 300:
                 return resp
-            delay, reason = self._rate_limit_delay(resp)
+            delay, reason, hint = self._rate_limit_delay(resp)
             if delay is not None:
                 rate_limited += 1
                 if rate_limited > self.policy.max_rate_limited:
                     raise GitHubUnavailable(f"{what}: still rate-limited after {rate_limited - 1} waits; rerun later")
                 self.retries += 1
-                self.wait(delay, f"GitHub's {reason} for {what}", self._resume_hint(resp))
+                self.wait(delay, f"GitHub's {reason} for {what}", hint)
                 continue
             if resp.status_code >= 500 or resp.status_code == 408:
                 attempts += 1
@@ -225,24 +237,21 @@ class GitHubClient:
         if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset", "").isdigit():
             self._quota_reset = float(headers["x-ratelimit-reset"])
 
-    def _rate_limit_delay(self, resp: httpx2.Response) -> tuple[float | None, str]:
-        """(seconds to wait, which limit) if `resp` is a rate limit, else (None, "")."""
+    def _rate_limit_delay(self, resp: httpx2.Response) -> tuple[float | None, str, str]:
+        """(seconds to wait, which limit, when to rerun) if `resp` is a rate limit, else (None, "", "")."""
         status, h = resp.status_code, resp.headers
         if status not in (403, 429):
-            return None, ""
+            return None, "", ""
         if h.get("x-ratelimit-remaining") == "0" and h.get("x-ratelimit-reset", "").isdigit():
             reset = float(h["x-ratelimit-reset"])
-            return max(0.0, reset - self.clock()) + self.policy.reset_margin, f"primary rate limit (resets {_utc(reset)})"
+            return (max(0.0, reset - self.clock()) + self.policy.reset_margin,
+                    f"primary rate limit (resets {_utc(reset)})", f" after {_utc(reset)}")
         retry_after = h.get("retry-after", "").strip()
         if retry_after.isdigit():
-            return max(float(retry_after), 0.001), f"rate limit (retry-after {retry_after} s)"
+            return max(float(retry_after), 0.001), f"rate limit (retry-after {retry_after} s)", " in a few minutes"
         if status == 429 or "secondary rate limit" in _message(resp).lower():
-            return self.policy.secondary_wait, "secondary rate limit"
-        return None, ""
-
-    def _resume_hint(self, resp: httpx2.Response) -> str:
-        reset = resp.headers.get("x-ratelimit-reset", "")
-        return f" after {_utc(float(reset))}" if reset.isdigit() else " later"
+            return self.policy.secondary_wait, "secondary rate limit", " in a few minutes"
+        return None, "", ""
 
     def _refusal(self, resp: httpx2.Response, what: str, needs: str) -> GitHubError:
         status = resp.status_code
@@ -318,11 +327,7 @@ class GitHubClient:
                                              "it has probably expired")
                     else:
                         return self._save(resp, dest, what)
-            except (httpx2.TimeoutException, httpx2.ConnectError) as exc:
-                problem = type(exc).__name__
-            except httpx2.RemoteProtocolError as exc:
-                if dest.exists():  # the body started and broke off: a truncated download
-                    raise DownloadFailed(f"{what}: the download broke off ({type(exc).__name__})") from None
+            except httpx2.TransportError as exc:  # no answer: timeout, refused or dropped connection
                 problem = type(exc).__name__
             attempts += 1
             self._retry_or_give_up(attempts, what, problem)
@@ -330,12 +335,13 @@ class GitHubClient:
     def _save(self, resp: httpx2.Response, dest: Path, what: str) -> tuple[str, int]:
         digest, size = hashlib.sha256(), 0
         with open(dest, "wb") as out:
-            for chunk in resp.iter_bytes():
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+            try:
+                for chunk in resp.iter_bytes():
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+            except httpx2.TransportError as exc:  # the body started and broke off: truncated
+                raise DownloadFailed(f"{what}: the download broke off after {size} bytes ({type(exc).__name__})") from None
         expected = resp.headers.get("content-length")
         if expected is not None and expected.isdigit() and int(expected) != size:
             raise DownloadFailed(f"{what}: got {size} of {expected} bytes")

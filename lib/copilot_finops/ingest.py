@@ -140,6 +140,15 @@ def discover(raw_dir: Path) -> tuple[list[RawFile], list[str]]:
     return files, unknown
 
 
+def _load_order(f: RawFile) -> tuple:
+    """Later files win on natural keys. A delivery snapshot `pulls-<day>.json` is newer than a plain
+    `pulls.json` (which plain name order would put last), and snapshots order by their day."""
+    name = f.path.name.split(".", 1)[0]
+    if f.repo is not None:
+        return (f.repo, name != f.kind, name, f.rel)
+    return (f.rel,)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -435,7 +444,7 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
             bar = tqdm(total=len(todo), desc="ingest", unit="file", leave=False)
         with tempfile.TemporaryDirectory(prefix="copilot-finops-ingest-") as tmp:
             for kind in KINDS:  # 28-day before 1-day, so 1-day rows win
-                batch = [f for f in todo if f.kind == kind]
+                batch = sorted((f for f in todo if f.kind == kind), key=_load_order)
                 if not batch:
                     continue
                 if bar is not None:

@@ -24,7 +24,10 @@ needs a classic token with billing rights (admin:org or manage_billing:copilot).
 kinds: users-1-day, user-teams-1-day, organization-1-day (group: metrics), seats, teams,
 ai-credit-usage, premium-request-usage (group: billing), delivery (needs --repos or
 --all-repos); only when asked: users-28-day, organization-28-day (group: bootstrap),
-enterprise-1-day, enterprise-28-day (with --enterprise)."""
+enterprise-1-day, enterprise-28-day (with --enterprise).
+
+Exit status: 0 complete; 1 some units failed or --max-wait ran out (rerun the same command
+to finish); 2 a problem with the input or the token."""
 
 EXAMPLE = ("GITHUB_TOKEN=... copilot-finops fetch --org acme --since 2026-09-01 --until 2026-10-31 "
            "--raw raw/ --repos acme/api,acme/web --ingest")
@@ -94,13 +97,18 @@ def run(args: argparse.Namespace) -> int:
     doc = run_fetch(config, dry_run=args.dry_run, assume_users=args.assume_users)
     if args.ingest is not None and not args.dry_run:
         from ..ingest import ingest_raw
-        doc["ingest"] = ingest_raw(Path(args.raw), Path(args.ingest or args.warehouse))
+        ingested = ingest_raw(Path(args.raw), Path(args.ingest or args.warehouse))
+        doc["ingest"] = ingested.as_dict() if hasattr(ingested, "as_dict") else ingested
     if args.json:
         print_json(doc)
     elif args.dry_run:
         print(format_plan(doc))
     else:
         print(format_summary(doc))
+        if "ingest" in doc and isinstance(doc["ingest"], dict):
+            i = doc["ingest"]
+            print(f"ingested into {args.ingest or args.warehouse}: {i.get('files_ingested')} files, "
+                  f"{i.get('rows_loaded')} rows, {i.get('lines_quarantined')} lines quarantined")
     if doc["status"] in ("stopped", "incomplete"):
         if args.json:  # the document already says why; stderr keeps stdout pure JSON
             print(doc.get("stopped") or "some units failed: rerun the same command to complete", file=sys.stderr)
