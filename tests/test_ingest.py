@@ -162,3 +162,22 @@ def test_import_command_copies_into_the_raw_zone(tmp_path, capsys):
     assert list((tmp_path / "raw/imports/users-1-day").rglob("report.json"))
     assert main(["import", "--kind", "nonsense", str(src), "--raw", str(tmp_path / "raw")]) == 2
     assert "allowed:" in capsys.readouterr().err
+
+
+def test_28_day_bootstrap_never_overrides_1_day_rows_and_enterprise_stays_apart(tmp_path):
+    raw = tmp_path / "raw"
+    day = {"day": "2026-10-05", "daily_active_users": 9, "code_generation_activity_count": 100}
+    _write(raw / "metrics/organization-1-day/2026-10-05/part-0.ndjson", json.dumps({**day, "organization_id": "1"}) + "\n")
+    window = {"organization_id": "1", "report_start_day": "2026-10-04", "report_end_day": "2026-10-05",
+              "day_totals": [{**day, "day": "2026-10-04", "daily_active_users": 7}, {**day, "daily_active_users": 1}]}
+    _write(raw / "metrics/organization-28-day/2026-10-05/part-0.ndjson", json.dumps(window) + "\n")
+    _write(raw / "metrics/enterprise-1-day/2026-10-05/part-0.ndjson", json.dumps({**day, "enterprise_id": "77",
+                                                                                  "daily_active_users": 40}) + "\n")
+    _write(raw / "metrics/users-28-day/2026-10-05/part-0.ndjson", json.dumps(_user(loc_added_sum=999)) + "\n")
+    _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson", json.dumps(_user()) + "\n")
+    ingest_raw(raw, tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    rows = con.execute("SELECT organization_id, day::VARCHAR, daily_active_users, source_kind FROM org_day ORDER BY 1, 2").fetchall()
+    assert rows == [("1", "2026-10-04", 7, "organization-28-day"), ("1", "2026-10-05", 9, "organization-1-day"),
+                    ("enterprise:77", "2026-10-05", 40, "enterprise-1-day")]
+    assert con.execute("SELECT loc_added_sum, source_kind FROM user_day").fetchall() == [(20, "users-1-day")]

@@ -24,7 +24,8 @@ import duckdb
 from . import ingest_docs, warehouse
 from .errors import UserError
 
-NDJSON_KINDS = ("users-28-day", "organization-28-day", "users-1-day", "user-teams-1-day", "organization-1-day")
+NDJSON_KINDS = ("users-28-day", "organization-28-day", "enterprise-28-day", "users-1-day", "user-teams-1-day",
+                "organization-1-day", "enterprise-1-day")
 DOC_KINDS = ("seats", "teams", "ai-credit-usage", "premium-request-usage")
 DELIVERY_KINDS = ingest_docs.DELIVERY_KINDS
 KINDS = NDJSON_KINDS + DOC_KINDS + DELIVERY_KINDS
@@ -74,6 +75,8 @@ NDJSON_SCHEMAS = {
     "user-teams-1-day": (USER_TEAM_SCHEMA, {"user_id": "integer", "day": "YYYY-MM-DD", "team_id": "integer"}),
     "organization-1-day": (_ORG_DAY, {"day": "YYYY-MM-DD"}),
     "organization-28-day": (ORG_28_SCHEMA, {"day": "YYYY-MM-DD"}),
+    "enterprise-1-day": (_ORG_DAY, {"day": "YYYY-MM-DD"}),
+    "enterprise-28-day": (ORG_28_SCHEMA, {"day": "YYYY-MM-DD"}),
 }
 
 
@@ -293,7 +296,7 @@ class Ingestor:
                        for rel, ln, text in
                        con.execute("SELECT rel, line_no, line FROM parsed WHERE r IS NULL").fetchall()]
         con.execute("DELETE FROM parsed WHERE r IS NULL")
-        if kind == "organization-28-day":  # one object holding day_totals[]: a row per day
+        if kind.endswith("-28-day") and kind != "users-28-day":  # one object holding day_totals[]: a row per day
             con.execute("""
                 CREATE OR REPLACE TEMP TABLE parsed AS
                 SELECT rel, ord, line_no, line, d AS r, r.organization_id AS outer_org
@@ -307,7 +310,8 @@ class Ingestor:
             quarantined.append((rel, int(ln), kind, error, text))
         con.execute(f"DELETE FROM parsed WHERE {cond}")
         loader = {"users-1-day": self._users, "users-28-day": self._users, "user-teams-1-day": self._user_teams,
-                  "organization-1-day": self._org_days, "organization-28-day": self._org_days}[kind]
+                  "organization-1-day": self._org_days, "organization-28-day": self._org_days,
+                  "enterprise-1-day": self._org_days, "enterprise-28-day": self._org_days}[kind]
         loader(kind)
         self.quarantine(quarantined)
         per_file_bad: dict[str, int] = {}
@@ -371,12 +375,16 @@ class Ingestor:
 
     def _org_days(self, kind: str) -> None:
         con = self.con
-        outer = "outer_org" if kind == "organization-28-day" else "NULL"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, coalesce(r.organization_id, {outer}, '') AS org_id FROM parsed")
+        # Enterprise aggregates share org_day, keyed 'enterprise:<id>' so they never mix with an org's rows.
+        if kind.startswith("enterprise"):
+            key = "'enterprise:' || coalesce(r.enterprise_id, '')"
+        else:
+            key = f"coalesce(r.organization_id, {'outer_org' if kind.endswith('28-day') else 'NULL'}, '')"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, {key} AS org_id FROM parsed")
         self._newest("r.day, org_id")
-        if kind == "organization-28-day":
+        if kind.endswith("-28-day"):
             con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM org_day o WHERE o.day = p.r.day
-                           AND o.organization_id = p.org_id AND o.source_kind = 'organization-1-day')""")
+                           AND o.organization_id = p.org_id AND o.source_kind LIKE '%-1-day')""")
         con.execute("""DELETE FROM org_day o USING parsed p
                        WHERE o.day = p.r.day AND o.organization_id = p.org_id""")
         counters = ", ".join(f"r.{c}" for c in COUNTERS)
@@ -389,7 +397,7 @@ class Ingestor:
                 r.pull_requests.total_created, r.pull_requests.total_reviewed, r.pull_requests.total_merged,
                 r.pull_requests.median_minutes_to_merge, r.pull_requests.total_created_by_copilot,
                 r.pull_requests.total_reviewed_by_copilot, r.pull_requests.total_merged_created_by_copilot,
-                '{kind}', rel, {'line' if kind == 'organization-1-day' else 'to_json(r)::VARCHAR'}
+                '{kind}', rel, {'line' if kind.endswith('-1-day') else 'to_json(r)::VARCHAR'}
             FROM parsed
         """)
 
