@@ -1,0 +1,56 @@
+"""`copilot-finops delivery`: per team, delivery metrics, their correlation with Copilot usage, and a verdict."""
+from __future__ import annotations
+
+from ..errors import UserError
+from .common import add_common, add_parser, print_json
+
+
+def register(sub) -> None:
+    p = add_parser(
+        sub, "delivery", "pair Copilot usage with delivery (DORA) per team and give a verdict",
+        "For each team: delivery metrics of the month (cycle time, review turnaround, deployments,\n"
+        "change failure rate, time to restore; fourkeys definitions), the rank correlation of weekly\n"
+        "usage with each metric (lags of 0-2 weeks, bootstrap intervals) over up to 26 weeks ending\n"
+        "with the month, and a verdict: scaling (usage up, failures down), tighten (usage up, delivery\n"
+        "worse), inconclusive, or insufficient_data (fewer than 8 weeks or 5 developers). Correlation\n"
+        "is not causation: every verdict lists its evidence.",
+        "copilot-finops delivery --period 2026-10 --teams appsec,payments-api --json")
+    p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to report (the window ends with it)")
+    p.add_argument("--teams", metavar="A,B", help="only these team slugs (default: every team in the month)")
+    add_common(p, json_output=True)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from .. import delivery_report, usage, warehouse as warehouse_mod
+    from ..params import load_params
+
+    period = usage.parse_period(args.period)
+    params = load_params(args.params)
+    con = warehouse_mod.connect(args.warehouse, read_only=True)
+    try:
+        available = usage.teams_in_warehouse(con, period)
+        if not available:
+            first, last = usage.data_days(con)
+            raise UserError(f"--period {period.label}: no team has members in that month; the warehouse "
+                            f"{args.warehouse} holds {first} to {last}")
+        teams = available
+        if args.teams:
+            teams = [t.strip() for t in args.teams.split(",") if t.strip()]
+            unknown = [t for t in teams if t not in available]
+            if unknown:
+                raise UserError(f"--teams: {', '.join(unknown)} not in the warehouse for {period.label}; "
+                                f"teams: {', '.join(available)}")
+        document = delivery_report.delivery_report(con, period, params, teams)
+    finally:
+        con.close()
+    if args.json:
+        print_json(document)
+        return 0
+    window = document["window"]
+    print(f"Usage against delivery, {period.label} (window: {window['weeks']} weeks from {window['start']} "
+          f"to {window['end']})")
+    table = delivery_report.summary_rows(document)
+    print(table.to_string(index=False, na_rep="n/a", formatters={"CFR": lambda v: "n/a" if v != v or v is None else f"{v:.0%}"}))
+    print("\nCorrelation is not causation: run with --json for each verdict's evidence and correlations.")
+    return 0
