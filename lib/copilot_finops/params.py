@@ -5,12 +5,12 @@ silent zero.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
 
@@ -37,40 +37,151 @@ class Segment(_Strict):
     teams: list[str] = []
 
 
+BUDGET_UNITS = ("usd", "credits")
+
+
 class Budget(_Strict):
-    monthly_usd: float | None = Field(None, ge=0)
-    monthly_credits: float | None = Field(None, ge=0)
+    """A monthly budget, in money (seat cost + AI-credit cost after the pool) or in AI credits: one of the two."""
+
+    monthly_usd: float | None = Field(None, gt=0)
+    monthly_credits: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> "Budget":
+        if self.monthly_usd is not None and self.monthly_credits is not None:
+            raise ValueError("give monthly_usd or monthly_credits, not both (allowed units: usd, credits)")
+        return self
+
+    @property
+    def unit(self) -> str | None:
+        """'usd', 'credits', or None when no budget is set."""
+        if self.monthly_usd is not None:
+            return "usd"
+        return "credits" if self.monthly_credits is not None else None
+
+    @property
+    def amount(self) -> float | None:
+        return self.monthly_usd if self.monthly_usd is not None else self.monthly_credits
 
 
 class Budgets(_Strict):
+    """Budgets per month: `teams` override `default`; `segments` add one guardrail per role segment."""
+
     default: Budget = Budget()
     segments: dict[str, Budget] = {}
     teams: dict[str, Budget] = {}
 
+    @field_validator("segments")
+    @classmethod
+    def _known_segment_budgets(cls, v: dict[str, Budget]) -> dict[str, Budget]:
+        unknown = sorted(set(v) - set(SEGMENT_IDS))
+        if unknown:
+            raise ValueError(f"unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENT_IDS)}")
+        return v
+
+    def for_team(self, team_slug: str) -> Budget:
+        """The team's own budget, else the default (which may be empty: no guardrail)."""
+        return self.teams.get(team_slug, self.default)
+
 
 class Guardrails(_Strict):
+    """Progressive stages: at each threshold (a fraction of the budget, reached or forecast) its actions apply."""
+
     thresholds: list[float] = [0.6, 0.8, 0.95]
     actions: dict[str, list[str]] = {}
+    interval: float = Field(0.8, gt=0, lt=1, description="coverage of the forecast interval, e.g. 0.8 for 80 %")
+    history_days: int = Field(56, ge=14, le=366, description="days of history the run rate learns from")
+    inactive_seat_days: int = Field(30, ge=1, description="a seat with no activity for this many days is inactive")
 
     @field_validator("thresholds")
     @classmethod
     def _ascending(cls, v: list[float]) -> list[float]:
-        if v != sorted(v) or any(not 0 < t <= 1.5 for t in v):
+        if not v or v != sorted(v) or len(set(v)) != len(v) or any(not 0 < t <= 1.5 for t in v):
             raise ValueError("thresholds must be ascending fractions of the budget, e.g. [0.6, 0.8, 0.95]")
         return v
 
+    @model_validator(mode="after")
+    def _actions_name_thresholds(self) -> "Guardrails":
+        allowed = {threshold_key(t) for t in self.thresholds}
+        for key in self.actions:
+            try:
+                known = threshold_key(float(key)) in allowed
+            except ValueError:
+                known = False
+            if not known:
+                raise ValueError(f"actions key {key!r} is not a threshold; allowed: {', '.join(sorted(allowed))}")
+        return self
+
+    def actions_for(self, threshold: float) -> list[str]:
+        """The actions configured for one threshold ([] if none)."""
+        for key, actions in self.actions.items():
+            if threshold_key(float(key)) == threshold_key(threshold):
+                return list(actions)
+        return []
+
+
+def threshold_key(threshold: float) -> str:
+    """The canonical spelling of a threshold (0.6 -> '0.6'), as the actions keys use it."""
+    return f"{threshold:g}"
+
 
 class TaskClassRule(_Strict):
+    """Signals that put usage into a task class; a rule with no signal is the catch-all class."""
+
     languages: list[str] = []
     features: list[str] = []
     cli: bool = False
     pr_paths: list[str] = []
 
+    @property
+    def catch_all(self) -> bool:
+        return not (self.languages or self.features or self.cli or self.pr_paths)
+
+
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ChangeFreeze(_Strict):
+    start: date
+    end: date  # inclusive
+    reason: str = ""
+
+    @field_validator("end")
+    @classmethod
+    def _not_before_start(cls, v: date, info) -> date:
+        start = info.data.get("start")
+        if start is not None and v < start:
+            raise ValueError(f"a change freeze ends on or after its start ({start}), found end {v}")
+        return v
+
 
 class DeliveryWindows(_Strict):
+    """When the org ships: activity on other days counts as off-window (weekends, holidays, freezes)."""
+
     weekends_off: bool = True
+    weekend_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["sat", "sun"]
     holidays: list[date] = []
-    change_freezes: list[tuple[date, date]] = []
+    change_freezes: list[ChangeFreeze] = []
+
+    @field_validator("change_freezes", mode="before")
+    @classmethod
+    def _freeze_pairs(cls, v):
+        # The first form of this key was a list of [start, end] pairs; keep accepting it.
+        if isinstance(v, list):
+            return [{"start": f[0], "end": f[1]} if isinstance(f, (list, tuple)) and len(f) == 2 else f for f in v]
+        return v
+
+    def off_window_days(self, start: date, end: date) -> list[date]:
+        """Days from `start` to `end` (inclusive) outside the delivery windows, in order."""
+        weekend = {WEEKDAY_NAMES.index(d) for d in self.weekend_days} if self.weekends_off else set()
+        holidays = set(self.holidays)
+        days, day = [], start
+        while day <= end:
+            if (day.weekday() in weekend or day in holidays
+                    or any(f.start <= day <= f.end for f in self.change_freezes)):
+                days.append(day)
+            day += timedelta(days=1)
+        return days
 
 
 class Privacy(_Strict):
@@ -112,6 +223,14 @@ class OrgParams(_Strict):
                 if team in seen:
                     raise ValueError(f"team {team!r} is in two segments: {seen[team]} and {seg}")
                 seen[team] = seg
+        return v
+
+    @field_validator("task_classes")
+    @classmethod
+    def _one_catch_all(cls, v: dict[str, TaskClassRule]) -> dict[str, TaskClassRule]:
+        catch_all = [name for name, rule in v.items() if rule.catch_all]
+        if len(catch_all) > 1:
+            raise ValueError(f"only one task class may have no rule (the catch-all); found {', '.join(catch_all)}")
         return v
 
     def segment_of(self, team_slug: str) -> str:
@@ -169,3 +288,43 @@ def load_params(params_dir: str | Path) -> OrgParams:
         return OrgParams.model_validate(data)
     except ValidationError as exc:
         raise UserError(_format_error(org_file, exc)) from exc
+
+
+# -- Coaching playbooks (params/playbooks.yaml): advice per high-burn pattern, read by patterns.py
+# and the monthly retro. Kept apart from org.yaml because platform teams edit it as prose.
+
+class PatternPlaybook(_Strict):
+    title: str
+    what_we_see: str  # the signal, in plain words, without naming anyone
+    advice: str  # process advice for the team
+    first_steps: list[str] = []
+
+
+class PromptPlaybook(_Strict):
+    name: str
+    when: str
+    steps: list[str]
+
+
+class AvoidAsk(_Strict):
+    ask: str  # the kind of request that burns credits without value
+    why: str
+    instead: str
+
+
+class Playbooks(_Strict):
+    patterns: dict[str, PatternPlaybook]
+    prompt_playbooks: list[PromptPlaybook] = []
+    what_not_to_ask: list[AvoidAsk] = []
+
+
+def load_playbooks(params_dir: str | Path) -> Playbooks:
+    """Read and validate `playbooks.yaml` under `params_dir`."""
+    path = Path(params_dir) / "playbooks.yaml"
+    if not path.exists():
+        raise UserError(f"{path} not found: the coaching advice for the high-burn patterns lives there "
+                        "(copy the repository's params/playbooks.yaml and edit it)")
+    try:
+        return Playbooks.model_validate(_load_yaml(path))
+    except ValidationError as exc:
+        raise UserError(_format_error(path, exc)) from exc

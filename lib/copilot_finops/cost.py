@@ -1,0 +1,511 @@
+"""Team cost model: what each team spends on Copilot in a month, and what it gets for it.
+
+Quantities come from the warehouse views (`mart_team_month_cost`, `mart_team_day_cost`, `int_cost_*`); every
+price comes from params. The pure functions here (`seat_cost`, `allocate_pool`, `price_team_months`) take and
+return frames so they can be tested on hand-computed numbers; the `*_costs` functions read the warehouse.
+
+Definitions (one place for each):
+
+- seat cost: seat-months x the plan's monthly price. A seat-month is seat-days / days in the month, so joiners
+  and leavers pay for the days they held a seat while on the team.
+- AI-credit cost (from `prices.credit_billing_start`): the included pool (credits per seat per month x the org's
+  seat-months) is allocated across teams by `pool_allocation`:
+    seat_share (default): each team's share of the pool is its seat-months x the included credits; the org's
+      overage (credits beyond the whole pool) is charged to the teams that used beyond their share, in proportion
+      to how far beyond. Team charges add up to the org's bill.
+    usage_share: the org's overage is charged in proportion to each team's credits.
+    none: no pool; every credit is charged to the team that used it.
+- premium-request cost (months before credit billing): requests beyond each user's monthly allowance x price.
+- cost per merged change: team cost / pull requests merged by its members.
+
+Team figures follow GitHub's join rule (a user on two teams counts in both); org figures count each user once,
+so team totals can add up to more than the org's.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .params import OrgParams
+from .usage import Period
+
+POOL_METHODS = ("seat_share", "usage_share", "none")
+PLANS = ("business", "enterprise")
+
+
+# -- pure pricing ---------------------------------------------------------------------------------------------
+def seat_cost(seat_months: pd.DataFrame, params: OrgParams) -> pd.Series:
+    """Seat cost in the billing currency.
+
+    Parameters
+    ----------
+    seat_months : frame with `seat_months` and, optionally, `business_seat_months` and `enterprise_seat_months`;
+        seat-months of no known plan are priced at the org's plan (`params.plan`).
+    """
+    prices = params.prices.seat_per_month
+    by_plan = {p: seat_months.get(f"{p}_seat_months", 0.0) for p in PLANS}
+    unknown = seat_months["seat_months"] - sum(by_plan.values())
+    return sum(by_plan[p] * prices[p] for p in PLANS) + unknown * prices[params.plan]
+
+
+def included_pool(seat_months: pd.DataFrame | pd.Series | dict, params: OrgParams) -> float | pd.Series:
+    """Included AI credits for the given seat-months (same columns as `seat_cost`)."""
+    per_seat = params.prices.included_credits_per_seat
+    by_plan = {p: seat_months.get(f"{p}_seat_months", 0.0) for p in PLANS}
+    unknown = seat_months["seat_months"] - sum(by_plan.values())
+    return sum(by_plan[p] * per_seat[p] for p in PLANS) + unknown * per_seat[params.plan]
+
+
+def allocate_pool(teams: pd.DataFrame, org_credits: float, org_pool: float, method: str) -> pd.DataFrame:
+    """Share the org's AI-credit bill across teams.
+
+    Parameters
+    ----------
+    teams : one row per team with `ai_credits` (credits used) and `pool_share` (credits of the included pool the
+        team's seats bring: seat-months x included credits per seat).
+    org_credits : credits used by the whole org, each user once.
+    org_pool : the org's included credits for the month.
+    method : 'seat_share', 'usage_share' or 'none' (see the module docstring).
+
+    Returns
+    -------
+    Copy of `teams` with `overage_credits` (credits beyond the team's share, before pooling) and `billed_credits`
+    (the team's part of the org's bill, in credits). Under seat_share and usage_share, billed_credits add up to
+    the org's overage max(0, org_credits - org_pool) whenever some team used beyond its share.
+    """
+    if method not in POOL_METHODS:
+        raise ValueError(f"pool_allocation {method!r}; allowed: {', '.join(POOL_METHODS)}")
+    out = teams.copy()
+    credits = out["ai_credits"].astype(float)
+    out["overage_credits"] = (credits - out["pool_share"]).clip(lower=0.0)
+    org_overage = max(0.0, float(org_credits) - float(org_pool))
+    if method == "none":
+        out["billed_credits"] = credits
+    elif method == "seat_share":
+        total_excess = out["overage_credits"].sum()
+        out["billed_credits"] = org_overage * out["overage_credits"] / total_excess if total_excess > 0 else 0.0
+    else:
+        total = credits.sum()
+        out["billed_credits"] = org_overage * credits / total if total > 0 else 0.0
+    return out
+
+
+def _ratio(numerator, denominator):
+    num = pd.Series(numerator, dtype="float64")
+    den = pd.Series(denominator, dtype="float64")
+    return num / den.where(den > 0)
+
+
+def price_team_months(quantities: pd.DataFrame, org: dict, params: OrgParams, period: Period,
+                      premium_billable: pd.Series | None = None) -> pd.DataFrame:
+    """Turn team-month quantities (rows of `mart_team_month_cost`) into the cost model.
+
+    Parameters
+    ----------
+    quantities : frame with team_slug, members, active_developers, seat_months (+ per-plan columns), requests,
+        cli_requests, generations_excl_agent_edit, acceptances_excl_agent_edit, ai_credits, merged_prs.
+    org : the org's de-duplicated month: seat_months (+ per plan), ai_credits.
+    premium_billable : premium requests beyond the users' allowances, per team_slug (months before credit billing).
+
+    Returns
+    -------
+    One row per team: the quantities plus seat_cost, pool_share, overage_credits, billed_credits,
+    ai_credit_cost, premium_cost, total_cost, cost_per_merged_change, cost_per_active_developer,
+    requests_per_active_developer, accepted_output_ratio, credits_per_active_developer,
+    cli_requests_per_active_developer, segment. Money is in the billing currency.
+    """
+    frame = quantities.copy().reset_index(drop=True)
+    frame["segment"] = [params.segment_of(t) for t in frame["team_slug"]]
+    frame["seat_cost"] = seat_cost(frame, params)
+    in_credit_era = credit_era(period, params)
+    if in_credit_era:
+        frame["pool_share"] = included_pool(frame, params)
+        frame = allocate_pool(frame, org["ai_credits"], included_pool(org, params), params.pool_allocation)
+    else:
+        frame["pool_share"] = 0.0
+        frame["overage_credits"] = 0.0
+        frame["billed_credits"] = 0.0
+    frame["ai_credit_cost"] = frame["billed_credits"] * params.prices.ai_credit
+    billable = (frame["team_slug"].map(premium_billable).fillna(0.0) if premium_billable is not None and not in_credit_era
+                else pd.Series(0.0, index=frame.index))
+    frame["premium_billable_requests"] = billable.astype(float)
+    frame["premium_cost"] = frame["premium_billable_requests"] * params.prices.premium_request
+    frame["total_cost"] = frame["seat_cost"] + frame["ai_credit_cost"] + frame["premium_cost"]
+    devs = frame["active_developers"]
+    frame["cost_per_merged_change"] = _ratio(frame["total_cost"], frame["merged_prs"])
+    frame["cost_per_active_developer"] = _ratio(frame["total_cost"], devs)
+    frame["requests_per_active_developer"] = _ratio(frame["requests"], devs)
+    frame["accepted_output_ratio"] = _ratio(frame["acceptances_excl_agent_edit"], frame["generations_excl_agent_edit"])
+    frame["credits_per_active_developer"] = _ratio(frame["ai_credits"], devs)
+    frame["cli_requests_per_active_developer"] = _ratio(frame["cli_requests"], devs)
+    return frame
+
+
+# -- warehouse reads ------------------------------------------------------------------------------------------
+def team_month_quantities(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
+    """Rows of `mart_team_month_cost` for the period (teams with no member in the month are absent)."""
+    return con.execute("SELECT * FROM mart_team_month_cost WHERE period = ? ORDER BY team_slug", [period.label]).df()
+
+
+def org_month_quantities(con: duckdb.DuckDBPyConnection, period: Period, until: date | None = None) -> dict:
+    """The org's month, each user once: seat-months by plan, credits, premium requests, active developers.
+
+    `until` (inclusive) cuts the month short, e.g. at a guardrail's as-of day; seat-months stay over the whole
+    month's length so that they price as a fraction of the monthly seat price.
+    """
+    return org_months(con, [period], until)[period.label]
+
+
+def org_months(con: duckdb.DuckDBPyConnection, periods: list[Period], until: date | None = None) -> dict[str, dict]:
+    """`org_month_quantities` of several months in one pass, keyed by period label."""
+    first = min(p.start for p in periods)
+    last = max(p.end for p in periods) if until is None else min(max(p.end for p in periods), until)
+    seats = con.execute("""
+        SELECT strftime(day, '%Y-%m') AS period, day(last_day(min(day))) AS dim, count(*) AS seat_days,
+               count(*) FILTER (WHERE plan_type = 'business') AS business, count(*) FILTER (WHERE plan_type = 'enterprise') AS enterprise
+        FROM int_cost_seat_day WHERE day BETWEEN ? AND ? GROUP BY 1""", [first, last]).fetchall()
+    use = con.execute("""
+        SELECT period, coalesce(sum(ai_credits), 0), coalesce(sum(premium_requests), 0),
+               count(DISTINCT user_id) FILTER (WHERE active)
+        FROM int_cost_user_day WHERE day BETWEEN ? AND ? GROUP BY 1""", [first, last]).fetchall()
+    seat_by = {r[0]: r[1:] for r in seats}
+    use_by = {r[0]: r[1:] for r in use}
+    out = {}
+    for p in periods:
+        dim, seat_days, business, enterprise = seat_by.get(p.label, (1, 0, 0, 0))
+        credits, premium, devs = use_by.get(p.label, (0.0, 0.0, 0))
+        out[p.label] = {"seat_months": seat_days / dim, "business_seat_months": business / dim,
+                        "enterprise_seat_months": enterprise / dim, "ai_credits": float(credits),
+                        "premium_requests": float(premium), "active_developers": int(devs)}
+    return out
+
+
+def premium_billable_requests(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -> pd.Series:
+    """Premium requests beyond each user's monthly allowance, per team (join rule).
+
+    The allowance is per user and month (not pooled); a user's billable share is spread over their requests, so a
+    user on two teams brings the same share to both. The org's figure is the sum of `split_team_quantities`.
+    """
+    allowance = params.prices.premium_requests_included_per_seat
+    rows = con.execute("""
+        WITH user_month AS (
+            SELECT user_id, sum(premium_requests) AS total FROM int_cost_user_day WHERE period = ? GROUP BY user_id),
+        plan AS (
+            SELECT user_id, arg_max(plan_type, day) AS plan_type FROM int_cost_seat_day
+            WHERE day BETWEEN ? AND ? GROUP BY user_id),
+        factor AS (
+            SELECT m.user_id,
+                   CASE WHEN m.total > 0 THEN greatest(m.total - CASE coalesce(p.plan_type, ?)
+                        WHEN 'enterprise' THEN ? WHEN 'business' THEN ? ELSE ? END, 0) / m.total ELSE 0 END AS billable
+            FROM user_month m LEFT JOIN plan p USING (user_id)),
+        members AS (SELECT DISTINCT day, user_id, team_slug FROM stg_user_team_day WHERE day BETWEEN ? AND ?)
+        SELECT m.team_slug, sum(c.premium_requests * f.billable) AS billable
+        FROM int_cost_user_day c JOIN factor f USING (user_id) JOIN members m USING (day, user_id)
+        WHERE c.period = ?
+        GROUP BY 1
+    """, [period.label, period.start, period.end, params.plan, allowance["enterprise"], allowance["business"],
+          allowance[params.plan], period.start, period.end, period.label]).fetchall()
+    return pd.Series({team: float(v or 0.0) for team, v in rows}, dtype="float64")
+
+
+def team_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
+               quantities: pd.DataFrame | None = None, org: dict | None = None) -> pd.DataFrame:
+    """The cost model for every team with members in the period (see `price_team_months` for the columns).
+
+    Teams with fewer than k members are kept (budgets need them) and flagged `below_k`: displays must suppress
+    their figures. `quantities` (rows of `mart_team_month_cost` for the period) and `org` (its
+    `org_month_quantities`) save reading them again.
+    """
+    if quantities is None:
+        quantities = team_month_quantities(con, period)
+    if org is None:
+        org = org_month_quantities(con, period)
+    premium = None
+    if period.start < params.prices.credit_billing_start:
+        premium = premium_billable_requests(con, period, params)
+    frame = price_team_months(quantities, org, params, period, premium)
+    frame["below_k"] = frame["members"] < params.privacy.k_anonymity
+    return frame
+
+
+def team_costs_history(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, months: int = 3) -> pd.DataFrame:
+    """`team_costs` for the period and the `months` months before it (those with data), stacked, with `period`."""
+    periods = [period]
+    for _ in range(months):
+        periods.insert(0, periods[0].previous)
+    labels = [p.label for p in periods]
+    quantities = con.execute("SELECT * FROM mart_team_month_cost WHERE list_contains(?, period) ORDER BY period, team_slug",
+                             [labels]).df()
+    orgs = org_months(con, periods)
+    frames = [team_costs(con, p, params, quantities[quantities["period"] == p.label], orgs[p.label]).assign(period=p.label)
+              for p in periods if (quantities["period"] == p.label).any()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def org_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, teams: pd.DataFrame | None = None) -> dict:
+    """The org's month, each user once, and how much of it the team view does not attribute.
+
+    Returns seat_months, seat_cost, ai_credits, pool_credits, overage_credits, ai_credit_cost, premium_cost,
+    total_cost, active_developers, pool_used, unattributed_credit_cost (credit cost no team's share explains),
+    seats_on_no_team / unattributed_seat_cost (seats of people on no team), last_day (of data in the month),
+    merged_prs / cost_per_merged_change (every pull request merged in the org's repositories),
+    billing_api_credits (the month's credits as the billing API counts them, or None).
+    """
+    org = org_month_quantities(con, period)
+    frame = pd.DataFrame([org])
+    seat = float(seat_cost(frame, params).iloc[0])
+    in_credit_era = credit_era(period, params)
+    pool = float(included_pool(frame, params).iloc[0]) if in_credit_era else 0.0
+    if not in_credit_era:
+        overage = 0.0
+    elif params.pool_allocation == "none":
+        overage = org["ai_credits"]
+    else:
+        overage = max(0.0, org["ai_credits"] - pool)
+    premium_cost = 0.0
+    if not in_credit_era:
+        billable = float(split_team_quantities(con, period, params)["premium_billable_requests"].sum())
+        premium_cost = billable * params.prices.premium_request
+    out = {**org, "seat_cost": seat, "pool_credits": pool, "overage_credits": overage,
+           "ai_credit_cost": overage * params.prices.ai_credit, "premium_cost": premium_cost,
+           "pool_used": org["ai_credits"] / pool if pool else None}
+    out["total_cost"] = out["seat_cost"] + out["ai_credit_cost"] + out["premium_cost"]
+    if teams is None:
+        teams = team_costs(con, period, params)
+    attributed_credit_cost = float(teams["ai_credit_cost"].sum()) if len(teams) else 0.0
+    out["unattributed_credit_cost"] = max(0.0, out["ai_credit_cost"] - attributed_credit_cost)
+    out["seats_on_no_team"] = _seat_months_on_no_team(con, period)
+    last = last_data_day(con)
+    out["last_day"] = min(period.end, last) if last else period.end  # the day a month in progress is seen up to
+    out["unattributed_seat_cost"] = out["seats_on_no_team"] * params.seat_price
+    out["merged_prs"] = int(con.execute("SELECT count(*) FROM pull_request WHERE merged_at::DATE BETWEEN ? AND ?",
+                                        [period.start, period.end]).fetchone()[0])
+    out["cost_per_merged_change"] = out["total_cost"] / out["merged_prs"] if out["merged_prs"] else None
+    # the billing API's own count, to reconcile with the daily telemetry the model rests on (None if not fetched)
+    out["billing_api_credits"] = con.execute("""
+        SELECT sum(coalesce(gross_quantity, net_quantity + coalesce(discount_quantity, 0))) FROM credit_usage
+        WHERE period = ? AND billing_kind = 'ai-credit-usage'""", [period.label]).fetchone()[0]
+    return out
+
+
+def _seat_months_on_no_team(con: duckdb.DuckDBPyConnection, period: Period) -> float:
+    dim = (period.end - period.start).days + 1
+    return float(con.execute("""
+        SELECT count(*) / ? FROM int_cost_seat_day s
+        WHERE s.day BETWEEN ? AND ?
+          AND s.day IN (SELECT DISTINCT day FROM stg_user_team_day)
+          AND NOT EXISTS (SELECT 1 FROM stg_user_team_day m WHERE m.day = s.day AND m.user_id = s.user_id)
+    """, [dim, period.start, period.end]).fetchone()[0])
+
+
+def split_team_quantities(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
+                          until: date | None = None) -> pd.DataFrame:
+    """Team quantities for a bill that must add up: a user on several teams is split equally between them.
+
+    The cost model counts such a user in every team (GitHub's join rule); an export to a cost tool must not, so
+    here each user-day counts once. team_slug '' collects seats and usage of people on no team that day.
+    Columns: team_slug, seat_months, business_seat_months, enterprise_seat_months, ai_credits, premium_requests,
+    premium_billable_requests (beyond each user's monthly allowance).
+    """
+    end = min(period.end, until) if until else period.end
+    dim = (period.end - period.start).days + 1
+    allowance = params.prices.premium_requests_included_per_seat
+    return con.execute("""
+        WITH members AS (SELECT DISTINCT day, user_id, team_slug FROM stg_user_team_day
+                         WHERE team_slug IS NOT NULL AND day BETWEEN ? AND ?),
+        weights AS (SELECT day, user_id, team_slug, 1.0 / count(*) OVER (PARTITION BY day, user_id) AS w FROM members),
+        plan AS (SELECT user_id, arg_max(plan_type, day) AS plan_type FROM int_cost_seat_day
+                 WHERE day BETWEEN ? AND ? GROUP BY user_id),
+        billable AS (
+            SELECT c.user_id, CASE WHEN sum(c.premium_requests) > 0 THEN greatest(sum(c.premium_requests)
+                       - CASE coalesce(any_value(p.plan_type), ?) WHEN 'enterprise' THEN ? WHEN 'business' THEN ? ELSE ? END, 0)
+                       / sum(c.premium_requests) ELSE 0 END AS share
+            FROM int_cost_user_day c LEFT JOIN plan p USING (user_id) WHERE c.period = ? GROUP BY c.user_id),
+        seats AS (
+            SELECT coalesce(w.team_slug, '') AS team_slug, sum(coalesce(w.w, 1.0)) / ? AS seat_months,
+                   coalesce(sum(coalesce(w.w, 1.0)) FILTER (WHERE s.plan_type = 'business'), 0) / ? AS business_seat_months,
+                   coalesce(sum(coalesce(w.w, 1.0)) FILTER (WHERE s.plan_type = 'enterprise'), 0) / ? AS enterprise_seat_months
+            FROM int_cost_seat_day s LEFT JOIN weights w USING (day, user_id)
+            WHERE s.day BETWEEN ? AND ? GROUP BY 1),
+        usage AS (
+            SELECT coalesce(w.team_slug, '') AS team_slug, sum(c.ai_credits * coalesce(w.w, 1.0)) AS ai_credits,
+                   sum(c.premium_requests * coalesce(w.w, 1.0)) AS premium_requests,
+                   sum(c.premium_requests * coalesce(w.w, 1.0) * coalesce(b.share, 0)) AS premium_billable_requests
+            FROM int_cost_user_day c LEFT JOIN weights w USING (day, user_id) LEFT JOIN billable b USING (user_id)
+            WHERE c.day BETWEEN ? AND ? GROUP BY 1)
+        SELECT team_slug, coalesce(s.seat_months, 0) AS seat_months,
+               coalesce(s.business_seat_months, 0) AS business_seat_months,
+               coalesce(s.enterprise_seat_months, 0) AS enterprise_seat_months,
+               coalesce(u.ai_credits, 0) AS ai_credits, coalesce(u.premium_requests, 0) AS premium_requests,
+               coalesce(u.premium_billable_requests, 0) AS premium_billable_requests
+        FROM seats s FULL OUTER JOIN usage u USING (team_slug)
+        ORDER BY team_slug
+    """, [period.start, end, period.start, period.end, params.plan, allowance["enterprise"], allowance["business"],
+          allowance[params.plan], period.label, dim, dim, dim, period.start, end, period.start, end]).df()
+
+
+def inactive_seats(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParams) -> pd.DataFrame:
+    """Seats held on `as_of` with no Copilot activity in the last `guardrails.inactive_seat_days` days.
+
+    Activity is the later of the seats API's last_activity_at (latest snapshot on or before as_of) and the last
+    active day in the usage reports. Returns one row per team (join rule on the user's last team day up to as_of)
+    plus an '(org)' row counting each seat once: inactive_seats, monthly_cost (what they cost per month).
+    """
+    days = params.guardrails.inactive_seat_days
+    frame = con.execute("""
+        WITH held AS (SELECT user_id, plan_type FROM int_cost_seat_day WHERE day = ?),
+        last_snapshot AS (
+            SELECT user_id, arg_max(last_activity_at, snapshot_day)::DATE AS last_api
+            FROM seat WHERE snapshot_day <= ? GROUP BY user_id),
+        last_usage AS (SELECT user_id, max(day) AS last_day FROM stg_user_day_usage WHERE active AND day <= ? GROUP BY user_id),
+        inactive AS (
+            SELECT h.user_id, h.plan_type
+            FROM held h LEFT JOIN last_snapshot s USING (user_id) LEFT JOIN last_usage u USING (user_id)
+            WHERE coalesce(greatest(s.last_api, u.last_day), s.last_api, u.last_day, DATE '1970-01-01') < ? - (? * INTERVAL 1 DAY)),
+        team_day AS (SELECT user_id, max(day) AS day FROM stg_user_team_day WHERE day <= ? GROUP BY user_id),
+        teams AS (SELECT DISTINCT m.user_id, m.team_slug FROM stg_user_team_day m JOIN team_day t USING (user_id, day))
+        SELECT coalesce(t.team_slug, '(no team)') AS team_slug, i.plan_type, count(*) AS seats
+        FROM inactive i LEFT JOIN teams t USING (user_id)
+        GROUP BY ALL
+        UNION ALL
+        SELECT '(org)', plan_type, count(*) FROM inactive GROUP BY ALL
+    """, [as_of, as_of, as_of, as_of, days, as_of]).df()
+    prices = params.prices.seat_per_month
+    frame["monthly_cost"] = frame["seats"] * [prices.get(p, params.seat_price) for p in frame["plan_type"]]
+    out = frame.groupby("team_slug", as_index=False)[["seats", "monthly_cost"]].sum()
+    return out.rename(columns={"seats": "inactive_seats"}).sort_values("team_slug").reset_index(drop=True)
+
+
+# -- daily series for guardrails ------------------------------------------------------------------------------
+def daily_quantities(con: duckdb.DuckDBPyConnection, start: date, end: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Team-day and org-day quantities from `start` to `end` (inclusive), every day present (zeros when idle).
+
+    Returns (teams, org): teams has team_slug, day, seats, business_seats, enterprise_seats, members, ai_credits,
+    premium_requests; org has day, seats (by plan), active_users, ai_credits, premium_requests, each user once.
+    """
+    teams = con.execute("""
+        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
+        slugs AS (SELECT DISTINCT team_slug FROM mart_team_day_cost WHERE day BETWEEN ? AND ?)
+        SELECT s.team_slug, d.day, coalesce(t.seats, 0) AS seats, coalesce(t.business_seats, 0) AS business_seats,
+               coalesce(t.enterprise_seats, 0) AS enterprise_seats, coalesce(t.members, 0) AS members,
+               coalesce(t.ai_credits, 0) AS ai_credits, coalesce(t.premium_requests, 0) AS premium_requests
+        FROM slugs s CROSS JOIN days d
+        LEFT JOIN mart_team_day_cost t ON t.team_slug = s.team_slug AND t.day = d.day
+        ORDER BY s.team_slug, d.day
+    """, [start, end, start, end]).df()
+    org = con.execute("""
+        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
+        seats AS (SELECT day, count(*) AS seats, count(*) FILTER (WHERE plan_type = 'business') AS business_seats,
+                         count(*) FILTER (WHERE plan_type = 'enterprise') AS enterprise_seats
+                  FROM int_cost_seat_day WHERE day BETWEEN ? AND ? GROUP BY day),
+        usage AS (SELECT day, sum(ai_credits) AS ai_credits, sum(premium_requests) AS premium_requests,
+                         count(*) FILTER (WHERE active) AS active_users
+                  FROM int_cost_user_day WHERE day BETWEEN ? AND ? GROUP BY day)
+        SELECT d.day, coalesce(s.seats, 0) AS seats, coalesce(s.business_seats, 0) AS business_seats,
+               coalesce(s.enterprise_seats, 0) AS enterprise_seats, coalesce(u.active_users, 0) AS active_users,
+               coalesce(u.ai_credits, 0) AS ai_credits, coalesce(u.premium_requests, 0) AS premium_requests
+        FROM days d LEFT JOIN seats s USING (day) LEFT JOIN usage u USING (day)
+        ORDER BY d.day
+    """, [start, end, start, end, start, end]).df()
+    for frame in (teams, org):
+        frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return teams, org
+
+
+def daily_seat_cost(frame: pd.DataFrame, params: OrgParams, days_in_month: int) -> pd.Series:
+    """Seat cost accrued per day: seats held that day x monthly price / days in the month."""
+    seats = frame.rename(columns={"seats": "seat_months", "business_seats": "business_seat_months",
+                                  "enterprise_seats": "enterprise_seat_months"})
+    return seat_cost(seats, params) / days_in_month
+
+
+def last_data_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The last day the reports cover: usage, team membership or org reports (idle days still have the latter)."""
+    return con.execute("""SELECT greatest((SELECT max(day) FROM user_day), (SELECT max(day) FROM user_team_day),
+                                          (SELECT max(day) FROM org_day))""").fetchone()[0]
+
+
+def credit_era(period: Period, params: OrgParams) -> bool:
+    """True when the month is billed in AI credits (else premium requests)."""
+    return period.start >= params.prices.credit_billing_start
+
+
+def nan_to_none(value):
+    """JSON-friendly numbers: NaN and numpy scalars become None / plain floats."""
+    if value is None:
+        return None
+    if isinstance(value, (np.floating, float)):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+# -- words and tables for the reports -------------------------------------------------------------------------
+def _money(x: float, currency: str) -> str:
+    return f"{x:,.2f} {currency}" if abs(x) < 100 else f"{x:,.0f} {currency}"
+
+
+def cost_summary_markdown(row: pd.Series, org: dict, period: Period, params: OrgParams) -> str:
+    """The written summary of a team's month of cost, built from the cost-model row it quotes."""
+    cur = params.currency
+    team = row["team_slug"]
+    if row["below_k"]:
+        return (f"**{team}, {period.label}.** The team had fewer than {params.privacy.k_anonymity} members, so its "
+                "cost figures are suppressed to protect individuals; they still count in the org's totals.")
+    parts = [f"**{team}, {period.label}.** Copilot cost the team {_money(row['total_cost'], cur)}: "
+             f"{row['seat_months']:,.1f} seat-months ({_money(row['seat_cost'], cur)}, joiners and leavers prorated)"]
+    if credit_era(period, params):
+        share = f"{row['pool_share']:,.0f} credits of the included pool came with its seats"
+        if row["billed_credits"] > 0:
+            parts[0] += (f" and {_money(row['ai_credit_cost'], cur)} of AI credits. It used {row['ai_credits']:,.0f} "
+                         f"credits; {share}, and its part of the org's overage is {row['billed_credits']:,.0f} credits.")
+        elif row["overage_credits"] > 0:
+            parts[0] += (f". It used {row['ai_credits']:,.0f} AI credits, {row['overage_credits']:,.0f} beyond its share "
+                         f"({share}), but the org as a whole used {org.get('pool_used') or 0:.0%} of its pool, so no "
+                         "credits were billed: the team's overage is covered by teams under their share.")
+        else:
+            parts[0] += f". It used {row['ai_credits']:,.0f} AI credits, within its share ({share})."
+    else:
+        parts[0] += (f" and {_money(row['premium_cost'], cur)} of premium requests beyond the users' allowances "
+                     f"({row['premium_billable_requests']:,.0f} billable of {row['premium_requests']:,.0f}).")
+    if row["merged_prs"]:
+        parts.append(f"That is {_money(row['cost_per_merged_change'], cur)} per merged change "
+                     f"({row['merged_prs']:,.0f} pull requests merged by its members) and "
+                     f"{_money(row['cost_per_active_developer'], cur)} per active developer.")
+    else:
+        parts.append("No pull request by its members was merged this month, so there is no cost per merged change.")
+    return " ".join(parts)
+
+
+def cost_table(row: pd.Series, org: dict, params: OrgParams) -> pd.DataFrame:
+    """Team against org, one row per cost measure, as formatted strings (suppressed teams say so)."""
+    cur = params.currency
+    measures = [("Active developers", "active_developers", "{:,.0f}"), ("Seat-months", "seat_months", "{:,.1f}"),
+                ("Seat cost", "seat_cost", "money"), ("AI credits used", "ai_credits", "{:,.0f}"),
+                ("Included credits (share of the pool)", "pool_share", "{:,.0f}"),
+                ("AI credits billed", "billed_credits", "{:,.0f}"),
+                ("AI credits in the billing API", "billing_api_credits", "{:,.0f}"),
+                ("AI-credit cost", "ai_credit_cost", "money"),
+                ("Premium-request cost", "premium_cost", "money"), ("Total cost", "total_cost", "money"),
+                ("Cost per active developer", "cost_per_active_developer", "money"),
+                ("Pull requests merged", "merged_prs", "{:,.0f}"), ("Cost per merged change", "cost_per_merged_change", "money")]
+    org_values = {"active_developers": org["active_developers"], "seat_months": org["seat_months"],
+                  "seat_cost": org["seat_cost"], "ai_credits": org["ai_credits"], "pool_share": org["pool_credits"],
+                  "billed_credits": org["overage_credits"], "ai_credit_cost": org["ai_credit_cost"],
+                  "premium_cost": org["premium_cost"], "total_cost": org["total_cost"],
+                  "billing_api_credits": org.get("billing_api_credits"), "merged_prs": org.get("merged_prs"),
+                  "cost_per_merged_change": org.get("cost_per_merged_change"),
+                  "cost_per_active_developer": org["total_cost"] / org["active_developers"] if org["active_developers"] else None}
+
+    def fmt(value, style):
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "n/a"
+        return _money(float(value), cur) if style == "money" else style.format(value)
+
+    return pd.DataFrame([{"measure": label,
+                          "team": f"suppressed (< {params.privacy.k_anonymity})" if row["below_k"] else fmt(row.get(key), style),
+                          "whole org (each user once)": fmt(org_values.get(key), style)} for label, key, style in measures])
