@@ -129,3 +129,12 @@ def test_ground_truth_shape(small_demo):
 def test_rejects_impossible_sizes(tmp_path):
     with pytest.raises(ValueError, match="--users"):
         generate_org(tmp_path, users=3)
+
+
+def test_billing_agrees_with_the_daily_credits(small_demo):
+    daily = sum(json.loads(line).get("ai_credits_used", 0)
+                for p in (small_demo.raw / "metrics" / "users-1-day").rglob("2026-10-*/*.ndjson")
+                for line in p.read_text().splitlines())
+    billed = sum(item["grossQuantity"] for response in json.loads((small_demo.raw / "billing/ai-credit-usage/2026-10.json").read_text())
+                 for item in response["usageItems"])
+    assert daily > 0 and billed == pytest.approx(daily, rel=1e-3)

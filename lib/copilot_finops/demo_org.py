@@ -86,7 +86,8 @@ CHAT_MODELS = {  # model -> (weight, AI credits per chat interaction)
     "unknown": (0.02, 1.0),
 }
 COMPLETION_MODEL = "gpt-4.1-copilot"
-CLI_MODEL_PRICE = (3.00, 15.00)  # USD per 1M prompt / output tokens (claude-sonnet-4.6 class)
+CLI_MODEL = "claude-sonnet-4.6"
+CLI_MODEL_PRICE = (3.00, 15.00)  # USD per 1M prompt / output tokens of CLI_MODEL
 IDES = {"vscode": 0.62, "intellij": 0.2, "visualstudio": 0.08, "neovim": 0.05, "xcode": 0.05}
 
 FIRST_NAMES = [

@@ -140,6 +140,24 @@ def _choose_patterns(rng: np.random.Generator, people: list[Person], start: date
     return {"by_user_week": chosen, "partner": partner}
 
 
+def credits_by_model(rec: dict) -> dict[str, float]:
+    """AI credits of one user-day record per model: chat and agent use by model, CLI tokens at its model's price.
+
+    The daily `ai_credits_used` and the monthly billing responses are both built from this, so they agree.
+    """
+    out: dict[str, float] = defaultdict(float)
+    for row in rec["totals_by_model_feature"]:
+        if row["feature"] == "code_completion":
+            continue  # completions are not billed
+        n = row["user_initiated_interaction_count"] or row["code_generation_activity_count"]
+        out[row["model"]] += n * CHAT_MODELS.get(row["model"], (0, 1.0))[1] * (0.35 if row["feature"] == "agent_edit" else 1.0)
+    if "totals_by_cli" in rec:
+        tu = rec["totals_by_cli"]["token_usage"]
+        usd = tu["prompt_tokens_sum"] / 1e6 * demo_org.CLI_MODEL_PRICE[0] + tu["output_tokens_sum"] / 1e6 * demo_org.CLI_MODEL_PRICE[1]
+        out[demo_org.CLI_MODEL] += usd / 0.01
+    return dict(out)
+
+
 def _trend(relationship: str, t: float) -> float:
     """Usage multiplier over the window: adoption grows where the team is scaling or over-using."""
     if relationship in ("scaling", "tighten"):
@@ -239,18 +257,10 @@ class _UsageSimulation:
             }
         if not features and cli is None:
             return None
-        credits = 0.0
-        model_weights = [CHAT_MODELS[m][0] for m in p.models]
-        for f, c in features.items():
-            if f == "code_completion":
-                continue  # completions are not billed
-            for m, share in zip(p.models, split_int(c["user_initiated_interaction_count"] or c["code_generation_activity_count"], model_weights)):
-                credits += share * CHAT_MODELS[m][1] * (0.35 if f == "agent_edit" else 1.0)
-        if cli:
-            tu = cli["token_usage"]
-            usd = tu["prompt_tokens_sum"] / 1e6 * demo_org.CLI_MODEL_PRICE[0] + tu["output_tokens_sum"] / 1e6 * demo_org.CLI_MODEL_PRICE[1]
-            credits += usd / 0.01
-        return self._record(p, day, features, cli, round(credits, 2))
+        rec = self._record(p, day, features, cli, 0.0)
+        if "ai_credits_used" in rec:
+            rec["ai_credits_used"] = round(sum(credits_by_model(rec).values()), 2)
+        return rec
 
     def _record(self, p: Person, day: date, features: dict, cli: dict | None, credits: float,
                 passive_review: bool = False) -> dict:
@@ -418,18 +428,14 @@ def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: in
             if rec["used_agent"]:
                 history["agent"][p.user_id].add(day)
             month = day.strftime("%Y-%m")
-            for row in rec["totals_by_model_feature"]:
-                if row["feature"] == "code_completion":
-                    continue
-                n = row["user_initiated_interaction_count"] or row["code_generation_activity_count"]
-                if day >= CREDIT_BILLING_SINCE:
-                    credits_by_user_month[(p.index, month)][row["model"]] += n * CHAT_MODELS.get(row["model"], (0, 1.0))[1] * (0.35 if row["feature"] == "agent_edit" else 1.0)
-                elif row["feature"] != "agent_edit":
-                    premium_by_user_month[(p.index, month)][row["model"]] += n * (3.0 if "opus" in row["model"] else 0.0 if "mini" in row["model"] else 1.0)
-            if "totals_by_cli" in rec and day >= CREDIT_BILLING_SINCE:
-                tu = rec["totals_by_cli"]["token_usage"]
-                usd = tu["prompt_tokens_sum"] / 1e6 * demo_org.CLI_MODEL_PRICE[0] + tu["output_tokens_sum"] / 1e6 * demo_org.CLI_MODEL_PRICE[1]
-                credits_by_user_month[(p.index, month)]["claude-sonnet-4.6"] += usd / 0.01
+            if day >= CREDIT_BILLING_SINCE:
+                for model, credits in credits_by_model(rec).items():
+                    credits_by_user_month[(p.index, month)][model] += credits
+            else:
+                for row in rec["totals_by_model_feature"]:
+                    if row["feature"] not in ("code_completion", "agent_edit"):
+                        premium_by_user_month[(p.index, month)][row["model"]] += row["user_initiated_interaction_count"] * (
+                            3.0 if "opus" in row["model"] else 0.0 if "mini" in row["model"] else 1.0)
         records.sort(key=lambda r: r["user_id"])
         d = day.isoformat()
         for part, lo in enumerate(range(0, max(1, len(records)), SHARD_RECORDS)):
