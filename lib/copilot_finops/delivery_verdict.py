@@ -90,9 +90,11 @@ def decide(weeks: int, developers: int, usage_trend: dict, same_week: dict[str, 
     """
     if developers < MIN_DEVELOPERS:
         return {"verdict": "insufficient_data", "reading": {},
-                "reason": f"fewer than {MIN_DEVELOPERS} developers: {developers} used Copilot on the team in the window",
-                "evidence": [f"{developers} developers used Copilot on the team in the window; a verdict needs at least "
-                             f"{MIN_DEVELOPERS}, as weekly figures of fewer people say more about individuals than the team."]}
+                # The exact head count of a small group is itself a figure over fewer than k people: not shown.
+                "reason": f"fewer than {MIN_DEVELOPERS} developers used Copilot on the team in the window",
+                "evidence": [f"Fewer than {MIN_DEVELOPERS} developers used Copilot on the team in the window; a verdict "
+                             "needs at least that many, as weekly figures of fewer people say more about individuals "
+                             "than the team."]}
     if weeks < MIN_WEEKS:
         return {"verdict": "insufficient_data", "reading": {},
                 "reason": f"fewer than {MIN_WEEKS} weeks with usage figures: {weeks} in the window",

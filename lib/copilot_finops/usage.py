@@ -80,16 +80,32 @@ def team_daily(con: duckdb.DuckDBPyConnection, team: str, period: Period, k: int
         FROM days d LEFT JOIN mart_team_day_usage t ON t.day = d.day AND t.team_slug = ?
         ORDER BY d.day
     """, [period.start, period.end, team]).df()
-    return suppress_small_groups(frame, "active_users", k, list(SUM_COLUMNS) + ["cli_users"])
+    frame = suppress_small_groups(frame, "active_users", k, list(SUM_COLUMNS) + ["cli_users"])
+    return _suppress_small_cli(frame, "cli_users", k)
 
 
-def org_daily(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
-    return con.execute(f"""
+CLI_COLUMNS = ("cli_sessions", "cli_requests", "cli_prompts", "cli_prompt_tokens", "cli_output_tokens")
+
+
+def _suppress_small_cli(frame: pd.DataFrame, users_column: str, k: int) -> pd.DataFrame:
+    """CLI figures describe the CLI users only: blank them where those are fewer than k."""
+    small = (frame[users_column] > 0) & (frame[users_column] < k)
+    for c in CLI_COLUMNS:
+        frame[c] = frame[c].astype("float64")
+        frame.loc[small, c] = float("nan")
+    return frame
+
+
+def org_daily(con: duckdb.DuckDBPyConnection, period: Period, k: int) -> pd.DataFrame:
+    """Org usage per day of the period; quiet days with fewer than `k` active users are suppressed too."""
+    frame = con.execute(f"""
         WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day)
         SELECT d.day, coalesce(o.active_users, 0) AS active_users, coalesce(o.cli_users, 0) AS cli_users,
                {', '.join(f'coalesce(o.{c}, 0) AS {c}' for c in SUM_COLUMNS)}
         FROM days d LEFT JOIN mart_org_day_usage o USING (day) ORDER BY d.day
     """, [period.start, period.end]).df()
+    frame = suppress_small_groups(frame, "active_users", k, list(SUM_COLUMNS) + ["cli_users"])
+    return _suppress_small_cli(frame, "cli_users", k)
 
 
 def suppress_small_groups(frame: pd.DataFrame, users_column: str, k: int, columns: list[str]) -> pd.DataFrame:
@@ -137,6 +153,9 @@ def team_period_summary(con: duckdb.DuckDBPyConnection, team: str, period: Perio
     suppressed = 0 < totals["active_developers"] < k
     if suppressed:
         totals = {key: None for key in totals}
+    elif 0 < totals["cli_developers"] < k:
+        for key in CLI_COLUMNS + ("cli_requests_per_prompt",):
+            totals[key] = None
     return {"team": totals, "org": org, "suppressed": suppressed, "k": k,
             "members": int(members) if members >= k or members == 0 else None}
 
@@ -213,7 +232,9 @@ def summary_markdown(team: str, period: Period, summary: dict) -> str:
         f"(org: {_fmt(o['accepted_output_ratio'], pct=True)}; agent edits left out, as they carry no acceptances) "
         f"and added {_fmt(t['loc_added'])} lines with Copilot's help.",
     ]
-    if t["cli_developers"]:
+    if 0 < t["cli_developers"] < summary["k"]:
+        parts.append(f"Fewer than {summary['k']} of them used the Copilot CLI, so its figures are not shown.")
+    elif t["cli_developers"]:
         parts.append(
             f"{_fmt(t['cli_developers'])} used the Copilot CLI: {_fmt(t['cli_sessions'])} sessions, "
             f"{_fmt(t['cli_requests'])} requests, {_fmt(t['cli_requests_per_prompt'], 1)} requests per prompt "
