@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from . import delivery, delivery_stats, delivery_usage, delivery_verdict, usage
+from . import cache, delivery, delivery_stats, delivery_usage, delivery_verdict, usage
 from .params import OrgParams
 
 PERIOD_USAGE_FIELDS = ("active_developers", "requests_per_active_developer", "accepted_output_ratio", "ai_credits_used")
@@ -64,7 +64,15 @@ class TeamDelivery:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, period: usage.Period, params: OrgParams) -> DeliveryWindow:
-    """Read the correlation window (up to 26 weeks ending with the period) and attribute its events."""
+    """Read the correlation window (up to 26 weeks ending with the period) and attribute its events.
+
+    Org-wide and the same for every team's report of the period, so it is memoised beside the warehouse.
+    """
+    return cache.memo(con, "delivery-window", (period.label, params.model_dump_json()),
+                      lambda: _prepare(con, period, params))
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, period: usage.Period, params: OrgParams) -> DeliveryWindow:
     weeks = delivery_usage.analysis_weeks(con, period)
     start = weeks[0] if weeks else period.start
     inputs = delivery.load_delivery_inputs(con, start, period.end)

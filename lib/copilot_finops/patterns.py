@@ -17,6 +17,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from . import cache
 from . import patterns_features as features_mod
 from .errors import UserError
 from .params import OrgParams, Playbooks
@@ -90,10 +91,15 @@ def label_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, first_we
     The frame carries logins: it is the working table for `detect` and for evaluation, never for
     display. Columns: the `load_user_weeks` columns, the FEATURES, and what `label_features` adds.
     """
-    weeks = features_mod.load_user_weeks(con, params, first_week, last_week)
-    if weeks.empty:
-        return weeks
-    return label_features(features_mod.user_week_features(weeks), random_state=random_state)
+    def compute() -> pd.DataFrame:
+        weeks = features_mod.load_user_weeks(con, params, first_week, last_week)
+        if weeks.empty:
+            return weeks
+        return label_features(features_mod.user_week_features(weeks), random_state=random_state)
+
+    # The fit is org-wide (peers judge peers) and the same for every team's report of the period.
+    key = (first_week, last_week, random_state, params.model_dump_json())
+    return cache.memo(con, "patterns-labelled", key, compute)
 
 
 def _number(x: float) -> float | None:
