@@ -77,3 +77,16 @@ def memo(con: duckdb.DuckDBPyConnection, name: str, key: object, compute: Callab
     except OSError:
         pass  # a read-only place: the result is still right, only not kept
     return value
+
+
+def clear(con: duckdb.DuckDBPyConnection) -> int:
+    """Delete every memo entry of this warehouse (purge calls it: entries may hold purged rows)."""
+    path = warehouse_file(con)
+    folder = Path(str(path) + ".cache") if path else None
+    removed = 0
+    if folder and folder.is_dir():
+        for entry in folder.iterdir():
+            entry.unlink(missing_ok=True)
+            removed += 1
+        folder.rmdir()
+    return removed

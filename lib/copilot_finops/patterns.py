@@ -311,8 +311,12 @@ def team_week_table(con: duckdb.DuckDBPyConnection, params: OrgParams, team: str
     return table
 
 
-def team_summary_markdown(team: str, period: Period, flagged: pd.DataFrame, credits_month: float) -> str:
-    """The written summary of a team's high-burn month, built from the figures it quotes."""
+def team_summary_markdown(team: str, period: Period, flagged: pd.DataFrame, credits_month: float, k: int) -> str:
+    """The written summary of a team's high-burn month, built from the figures it quotes.
+
+    When fewer than `k` developers are behind the flagged weeks, their count and credits are not
+    quoted: they would describe a handful of people.
+    """
     mine = flagged[flagged["team_slug"] == team]
     if mine.empty:
         return (f"**{team}, {period.label}.** No user-week of the team matched a high-burn pattern this month. "
@@ -322,6 +326,10 @@ def team_summary_markdown(team: str, period: Period, flagged: pd.DataFrame, cred
     share = (f" ({credits / credits_month:.0%} of the team's {credits_month:,.0f} AI credits this month)"
              if credits_month else "")
     weeks, people = len(mine), mine["user"].nunique()
+    if people < k:
+        return (f"**{team}, {period.label}.** Some user-weeks of fewer than {k} developers matched a pattern: "
+                f"{names}. Their counts and credits are not shown, as they would describe a handful of people; "
+                "the patterns and their coaching below are what the team can act on together.")
     return (f"**{team}, {period.label}.** {weeks} user-week{'s' if weeks != 1 else ''} of "
             f"{people} developer{'s' if people != 1 else ''} matched a pattern: {names}. "
             f"Those weeks used {credits:,.0f} AI credits{share}. Each is a prompt for a process change, "
@@ -367,12 +375,16 @@ def flagged_for_display(flagged: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def table_for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """A `pattern_table` for people: pattern titles and plain column names."""
+def table_for_display(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """A `pattern_table` for people: pattern titles, plain column names, and rows over fewer than `k`
+    developers shown without their figures."""
+    small = table["users"] < k
+    hidden = f"fewer than {k}"
     return pd.DataFrame({
         "pattern": [PATTERN_BY_NAME[p].title for p in table["pattern"]], "team": table["team_slug"],
-        "user-weeks": table["user_weeks"], "developers": table["users"],
-        "AI credits": [f"{c:,.0f}" for c in table["credits"]],
+        "user-weeks": [hidden if s else str(n) for s, n in zip(small, table["user_weeks"])],
+        "developers": [hidden if s else str(n) for s, n in zip(small, table["users"])],
+        "AI credits": ["suppressed" if s else f"{c:,.0f}" for s, c in zip(small, table["credits"])],
     })
 
 

@@ -88,13 +88,21 @@ def _relative(path: str | Path, cwd: Path) -> str:
 
 
 _KERNEL_SOCKETS: str | None = None
+# What a spare kernel imports and initialises while the previous notebook runs: the modules every report
+# notebook starts with, and vl-convert's renderer (~1 s that the first chart would pay). Module state
+# only, the same in every kernel: no report data, nothing one notebook could pass on to the next.
+KERNEL_WARM_UP = ('__import__("copilot_finops.notebook") and None',
+                  '__import__("vl_convert").vegalite_to_svg({"mark": "point", "data": {"values": []}}) and None')
+_SPARE_KERNEL: list = []  # [((cwd, thread), kernel manager)]: at most one kernel booting ahead, per process
 
 
-def _kernel_manager_class():
+def _kernel_manager_class(adopt=None):
     """Kernels talk over Unix sockets in a private folder: no TCP ports to race for, no plain-TCP warning.
 
     Each manager gets its own socket path, so concurrent kernels started from the same working
-    folder cannot collide (jupyter_client numbers IPC sockets per folder, racily).
+    folder cannot collide (jupyter_client numbers IPC sockets per folder, racily). With `adopt`, an
+    already started manager, papermill gets that kernel instead of starting one, and still owns it:
+    it shuts the kernel down and closes the channels when the notebook is done.
     """
     import atexit
     import shutil
@@ -119,15 +127,64 @@ def _kernel_manager_class():
         def _ip_default(self):
             return os.path.join(sockets, uuid.uuid4().hex[:12])
 
-    return IPCKernelManager
+    if adopt is None:
+        return IPCKernelManager
+
+    class AdoptedKernelManager(IPCKernelManager):
+        def __new__(cls, *args, **kwargs):  # `adopt` is not an instance of this class: __init__ is skipped
+            return adopt
+
+    return AdoptedKernelManager
 
 
-def run_task(task: ReportTask) -> ReportResult:
-    """Execute one notebook with papermill and render it to HTML next to the executed .ipynb."""
+def _take_spare_kernel(cwd: str, start_next: bool):
+    """The kernel started ahead for `cwd`, or None (papermill then starts a cold one).
+
+    With `start_next`, the next notebook's kernel starts now, warming up (KERNEL_WARM_UP) while this
+    notebook runs. A kernel still runs exactly one notebook and is then shut down: the pool only starts
+    kernels early, so reports stay independent. COPILOT_FINOPS_KERNEL_AHEAD=0 turns this off.
+    """
+    import atexit
+    import threading
+    from multiprocessing import util
+
+    from jupyter_core.utils import run_sync
+
+    spare, key = None, (cwd, threading.get_ident())  # the manager belongs to this thread's event loop
+    if _SPARE_KERNEL:
+        spare_key, km = _SPARE_KERNEL.pop()
+        if spare_key == key and run_sync(km.is_alive)():
+            spare = km
+        else:
+            run_sync(km.shutdown_kernel)(now=True)
+    if start_next and os.environ.get("COPILOT_FINOPS_KERNEL_AHEAD", "1") != "0":
+        km = _kernel_manager_class()(kernel_name="python3")
+        try:
+            run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[f"--IPKernelApp.exec_lines={json.dumps(KERNEL_WARM_UP)}"])
+        except Exception:  # no spare then: the next notebook starts its own kernel and reports any error
+            return spare
+        if not hasattr(_take_spare_kernel, "cleanup"):
+            def cleanup():
+                while _SPARE_KERNEL:
+                    run_sync(_SPARE_KERNEL.pop()[1].shutdown_kernel)(now=True)
+            _take_spare_kernel.cleanup = cleanup
+            atexit.register(cleanup)
+            util.Finalize(None, cleanup, exitpriority=10)  # pool workers leave by os._exit, past atexit
+        _SPARE_KERNEL.append((key, km))
+    return spare
+
+
+def run_task(task: ReportTask, start_next_kernel: bool = False) -> ReportResult:
+    """Execute one notebook with papermill and render it to HTML next to the executed .ipynb.
+
+    `start_next_kernel`: the caller expects to run another notebook in this process, so start its
+    kernel now (see `_take_spare_kernel`); this one uses the kernel started ahead of it, if any.
+    """
     import nbformat
     import papermill
 
     started = time.perf_counter()
+    kernel = _take_spare_kernel(task.cwd, start_next_kernel)
     out_dir = Path(task.cwd, task.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out_nb = out_dir / f"{task.name}.ipynb"
@@ -138,7 +195,8 @@ def run_task(task: ReportTask) -> ReportResult:
         papermill.execute_notebook(
             task.notebook, str(out_nb), parameters=parameters, cwd=task.cwd, kernel_name="python3",
             progress_bar=False, log_output=False, request_save_on_cancel=False,
-            kernel_manager_class=_kernel_manager_class())
+            kernel_manager_class=_kernel_manager_class(adopt=kernel),
+            shutdown_kernel="immediate")  # every output is in by then; a graceful exit costs ~0.4 s a notebook
     except Exception as exc:  # papermill wraps the cell's error; one team's failure must not stop the run
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}"
     html_path = None
@@ -158,14 +216,16 @@ def run_task(task: ReportTask) -> ReportResult:
 # -- executors: name -> function(tasks, workers, on_done) -> results ------------------------------
 def _local_pool(tasks: list[ReportTask], workers: int, on_done: Callable[[ReportResult], None], **_) -> list[ReportResult]:
     results = []
+    # a worker starts the next kernel ahead unless the task is among the last ones (nothing to follow)
+    last = len(tasks) - max(workers, 1)
     if workers <= 1:
-        for t in tasks:
-            r = run_task(t)
+        for i, t in enumerate(tasks):
+            r = run_task(t, start_next_kernel=i < last)
             on_done(r)
             results.append(r)
         return results
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_task, t): t for t in tasks}
+        futures = {pool.submit(run_task, t, i < last): t for i, t in enumerate(tasks)}
         for fut in as_completed(futures):
             try:
                 r = fut.result()
@@ -229,8 +289,11 @@ def run_reports(tasks: list[ReportTask], executor: str = "local", workers: int |
 
 
 def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
-                restricted: str | None = None) -> Path:
-    """outputs/<period>/index.html: the org overview first, then every team with its headline numbers and links."""
+                restricted: str | None = None, retros: dict[str, str] | None = None) -> Path:
+    """outputs/<period>/index.html: the org overview first, then every team with its headline numbers and links.
+
+    `retros` maps a team to its stitched retro page (report --retro), linked first in the team's row.
+    """
     esc = render.esc
     by_team: dict[str, list[ReportResult]] = {}
     for r in results:
@@ -247,6 +310,10 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
                 items.append(f'{esc(label)} <span class="badge failed">failed</span>')
         return " · ".join(items)
 
+    def retro_link(team: str) -> str:
+        page = (retros or {}).get(team)
+        return f'<a href="{esc(os.path.relpath(page, out))}"><strong>retro</strong></a> · ' if page else ""
+
     body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>",
             '<p class="muted">Aggregate and pseudonymous. Figures over fewer than k developers are suppressed.</p>']
     if ORG_TEAM in by_team:
@@ -259,7 +326,7 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
         body.append(
             f"<tr><td>{esc(team)}</td><td>{esc(h.get('segment', ''))}</td><td>{esc(h.get('active_developers', 'n/a'))}</td>"
             f"<td>{esc(h.get('requests_per_active_developer', 'n/a'))}</td><td>{esc(h.get('accepted_output_ratio', 'n/a'))}</td>"
-            f"<td>{esc(h.get('ai_credits_used', 'n/a'))}</td><td>{links(by_team[team])}</td></tr>")
+            f"<td>{esc(h.get('ai_credits_used', 'n/a'))}</td><td>{retro_link(team)}{links(by_team[team])}</td></tr>")
     body.append("</tbody></table>")
     failed = [r for r in results if not r.ok]
     if failed:

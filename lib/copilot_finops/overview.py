@@ -1,0 +1,386 @@
+"""The org overview for the platform team (notebook 00): every team and segment side by side for one month.
+
+Figures come from the modules that define them: cost (spend, idle seats), budget (forecast, stage), patterns
+(flagged weeks), delivery_report (verdicts). This module collects them once, lines them up per team and per
+segment, and applies privacy: teams under k developers are blanked, and a segment total is blanked when
+subtracting the teams shown beside it would isolate fewer than k developers. It adds two views of its own:
+the seat reclaim list (pseudonymous; new joiners and leavers left out) and adoption cohorts by seat start.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import altair as alt
+import duckdb
+import pandas as pd
+
+from . import privacy, usage
+from .params import OrgParams
+from .retro import optional
+from .usage import Period
+
+ALL_TEAMS = "all teams"
+
+
+@dataclass
+class OrgMonth:
+    """What the overview reads from the other modules for one month (None: that module is not available yet)."""
+
+    period: Period
+    as_of: date
+    k: int
+    teams: list[str]
+    costs: pd.DataFrame | None = None
+    guardrails: object | None = None
+    flagged: pd.DataFrame | None = None
+    verdicts: pd.DataFrame | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+def collect(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, key: bytes | None = None,
+            playbooks=None) -> OrgMonth:
+    """Run each module's public function once for the whole org; note the modules that are not there yet."""
+    k = params.privacy.k_anonymity
+    teams = usage.teams_in_warehouse(con, period)
+    last = con.execute("SELECT max(day) FROM user_day").fetchone()[0]
+    month = OrgMonth(period, min(period.end, last) if last else period.end, k, teams)
+    team_costs = optional("cost", "team_costs")
+    evaluate = optional("budget", "evaluate_guardrails")
+    detect = optional("patterns", "detect")
+    prepare, team_delivery = optional("delivery_report", "prepare"), optional("delivery_report", "team_delivery")
+    month.costs = team_costs(con, period, params) if team_costs else None
+    month.guardrails = evaluate(con, period, params) if evaluate else None
+    month.flagged = detect(con, params, period, playbooks=playbooks, key=key) if detect else None
+    if prepare and team_delivery:
+        window = prepare(con, period, params)
+        month.verdicts = pd.DataFrame([{"team_slug": t, "verdict": d.verdict, "reason": d.decision["reason"]}
+                                       for t in teams for d in [team_delivery(con, window, t)]],
+                                      columns=["team_slug", "verdict", "reason"])
+    month.missing = [name for name, fn in (("cost", team_costs), ("budget", evaluate), ("patterns", detect),
+                                           ("delivery_report", prepare)) if fn is None]
+    return month
+
+
+# -- teams and segments side by side -----------------------------------------------------------------------------
+def membership(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
+    """Distinct members and active developers per team in the month (per-day membership): team_slug, user_id, active."""
+    return con.execute("""
+        SELECT m.team_slug, m.user_id, bool_or(coalesce(u.active, false)) AS active
+        FROM stg_user_team_day m LEFT JOIN stg_user_day_usage u USING (day, user_id)
+        WHERE m.day BETWEEN ? AND ? AND m.team_slug IS NOT NULL
+        GROUP BY ALL
+    """, [period.start, period.end]).df()
+
+
+TEAM_FIGURES = ("active_developers", "total_cost", "ai_credits", "burn_to_date", "forecast", "pct_to_date",
+                "pct_forecast", "flagged_weeks", "flagged_credits")
+SUMMED = ("total_cost", "ai_credits", "flagged_weeks")  # budgets are not summed: teams budget in USD or in credits
+
+
+def team_figures(month: OrgMonth, members: pd.DataFrame, params: OrgParams) -> pd.DataFrame:
+    """One row per team, unsuppressed: segment, members, active developers, spend, budget, forecast, stage,
+    flagged weeks and their credits, verdict, and `small` (fewer than k members or active developers).
+
+    For sums only: show `team_table`, which blanks the small teams.
+    """
+    counts = members.groupby("team_slug").agg(members=("user_id", "nunique"), active_developers=("active", "sum"))
+    frame = pd.DataFrame({"team_slug": month.teams}).join(counts, on="team_slug")
+    frame["segment"] = [params.segment_of(t) for t in frame["team_slug"]]
+    if month.costs is not None:
+        frame = frame.merge(month.costs[["team_slug", "total_cost", "ai_credits"]], on="team_slug", how="left")
+    if month.guardrails is not None and len(month.guardrails.rows):
+        g = month.guardrails.rows
+        g = g[g["scope"] == "team"][["name", "unit", "budget", "burn_to_date", "forecast", "pct_to_date", "pct_forecast",
+                                     "stage_label", "stage_status"]]
+        frame = frame.merge(g.rename(columns={"name": "team_slug"}), on="team_slug", how="left")
+        frame["budget"] = [f"{b:,.0f} {'USD' if u == 'usd' else 'AI credits'}" if b == b else "none"
+                           for b, u in zip(frame["budget"], frame["unit"])]
+    if month.flagged is not None:
+        f = month.flagged.groupby("team_slug").agg(flagged_weeks=("week_start", "size"), flagged_developers=("user", "nunique"),
+                                                   flagged_credits=("credits", "sum"))
+        frame = frame.join(f, on="team_slug")
+        frame["flagged_weeks"] = frame["flagged_weeks"].fillna(0)
+        # the credits of flagged weeks describe the flagged developers only: blank them under k
+        frame.loc[privacy.small_group(frame["flagged_developers"].fillna(0), month.k), "flagged_credits"] = float("nan")
+        frame = frame.drop(columns=["flagged_developers"])
+    if month.verdicts is not None:
+        frame = frame.merge(month.verdicts[["team_slug", "verdict"]], on="team_slug", how="left")
+    frame["small"] = (privacy.small_group(frame["members"].fillna(0), month.k)
+                      | privacy.small_group(frame["active_developers"].fillna(0), month.k))
+    return frame
+
+
+def team_table(figures: pd.DataFrame, k: int) -> pd.DataFrame:
+    """team_figures for display: teams under k keep their stage and verdict, their figures are blanked."""
+    columns = [c for c in TEAM_FIGURES if c in figures]
+    return privacy.suppress(figures.drop(columns=["small"]), "members", k, columns, also=figures["small"])
+
+
+def team_display(teams: pd.DataFrame, k: int) -> pd.DataFrame:
+    """team_table as a compact text table for the page: suppressed cells say so, absent modules drop their columns."""
+    hidden = privacy.suppressed_label(k)
+
+    def num(value, spec="{:,.0f}", small=False):
+        return hidden if small else ("n/a" if value != value or value is None else spec.format(value))
+
+    out = pd.DataFrame({"team": teams["team_slug"], "segment": teams["segment"].str.replace("_", " "),
+                        "developers": [hidden if s else f"{m:,.0f} ({a:,.0f} active)"
+                                       for m, a, s in zip(teams["members"], teams["active_developers"], teams["suppressed"])]})
+    if "total_cost" in teams:
+        out["spend (USD)"] = [num(v, small=s) for v, s in zip(teams["total_cost"], teams["suppressed"])]
+    if "pct_forecast" in teams:
+        out["budget"] = teams["budget"].str.replace("AI credits", "credits")
+        out["used / forecast"] = [hidden if s else f"{num(a, '{:.0%}')} / {num(f, '{:.0%}')}"
+                                  for a, f, s in zip(teams["pct_to_date"], teams["pct_forecast"], teams["suppressed"])]
+        out["stage"] = teams["stage_label"].fillna("no budget")
+    if "flagged_weeks" in teams:
+        out["flagged weeks (credits)"] = [
+            hidden if s else f"{w:,.0f}" + (f" ({c:,.0f})" if c == c else "")
+            for w, c, s in zip(teams["flagged_weeks"], teams["flagged_credits"], teams["suppressed"])]
+    if "verdict" in teams:
+        out["delivery verdict"] = teams["verdict"].fillna("n/a").str.replace("_", " ")
+    return out.reset_index(drop=True)
+
+
+def _total(label: str, group: pd.DataFrame, members: pd.DataFrame, k: int) -> dict:
+    ids = members[members["team_slug"].isin(group["team_slug"])]
+    hidden = members[members["team_slug"].isin(group.loc[group["small"], "team_slug"])]["user_id"].nunique()
+    return {"segment": label, "teams": len(group), "members": ids["user_id"].nunique(),
+            "active_developers": ids.loc[ids["active"], "user_id"].nunique(),
+            # the total minus the teams shown beside it is the hidden teams' figure: a group of `hidden` people
+            "reveals_small_group": bool(privacy.small_group(hidden, k)),
+            **{c: group[c].sum(min_count=1) for c in SUMMED if c in group}}
+
+
+def segment_table(figures: pd.DataFrame, members: pd.DataFrame, k: int,
+                  segment_guardrails: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Segments side by side (sums of their teams, members counted once), then the whole of the teams.
+
+    A segment's sums are blanked when its hidden teams (under k) hold 1 .. k-1 developers, as subtracting the
+    teams shown would give those teams' figures. The last row sums every team, or, when subtracting the segments
+    and teams shown from it would reveal hidden teams the same way, only the teams with k or more developers
+    (and says so). Segments with a budget
+    of their own get its forecast share and stage from `segment_guardrails` (budget.evaluate_guardrails rows).
+    """
+    rows = [_total(segment, group, members, k) for segment, group in figures.groupby("segment", sort=True)]
+    # The whole minus the segments shown (and the teams shown in blanked segments) leaves the hidden teams of the
+    # blanked segments: the whole is safe only if those hold 0 or k or more developers.
+    blanked = {r["segment"] for r in rows if r["reveals_small_group"]}
+    everything = _total(ALL_TEAMS, figures, members, k)
+    exposed = figures[figures["small"] & figures["segment"].isin(blanked)]["team_slug"]
+    if privacy.small_group(members[members["team_slug"].isin(exposed)]["user_id"].nunique(), k):
+        everything = _total(f"teams with {k} or more developers", figures[~figures["small"]], members, k)
+    frame = pd.DataFrame(rows + [everything])
+    sums = ["active_developers", *[c for c in SUMMED if c in frame]]
+    if segment_guardrails is not None and len(segment_guardrails):
+        g = segment_guardrails[segment_guardrails["scope"] == "segment"][["name", "pct_forecast", "stage_label"]]
+        if len(g):
+            frame = frame.merge(g.rename(columns={"name": "segment"}), on="segment", how="left")
+            frame["stage_label"] = frame["stage_label"].fillna("no budget")
+            sums.append("pct_forecast")
+    out = privacy.suppress(frame, "members", k, sums, also=frame["reveals_small_group"])
+    return out.drop(columns=["reveals_small_group"])
+
+
+# -- patterns and seat waste --------------------------------------------------------------------------------------
+def pattern_overview(flagged: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Per pattern across the org: flagged developer-weeks, developers, AI credits; blanked under k developers."""
+    columns = ["pattern", "flagged weeks", "developers", "AI credits"]
+    if flagged is None or flagged.empty:
+        return pd.DataFrame(columns=columns)
+    per = flagged.groupby("pattern_title").agg(weeks=("week_start", "size"), developers=("user", "nunique"),
+                                               credits=("credits", "sum")).reset_index()
+    total = pd.DataFrame([{"pattern_title": "all patterns", "weeks": len(flagged), "developers": flagged["user"].nunique(),
+                           "credits": flagged["credits"].sum()}])
+    frame = privacy.suppress(pd.concat([per.sort_values("credits", ascending=False), total], ignore_index=True),
+                             "developers", k, ["credits"])
+    return pd.DataFrame({"pattern": frame["pattern_title"], "flagged weeks": frame["weeks"],
+                         "developers": frame["developers"], "AI credits": frame["credits"].round(0)})
+
+
+def reclaim_list(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParams, key: bytes,
+                 detail: bool = False) -> tuple[pd.DataFrame, dict]:
+    """Idle seats worth reclaiming on `as_of`, one per row, and what was left out.
+
+    Idle uses cost.inactive_seats' definition: a seat held on `as_of` with no activity (the later of the seats API's
+    last_activity_at and the last active day in the usage reports) for `guardrails.inactive_seat_days` days. New
+    joiners (seat created within that window) and leavers (cancellation pending) are left out of the list and
+    counted. People are pseudonyms unless `detail` (audited incident mode).
+    Returns (frame: developer, team, plan, days idle, monthly cost; {'joiners': n, 'leavers': n}).
+    """
+    days = params.guardrails.inactive_seat_days
+    frame = con.execute("""
+        WITH held AS (SELECT user_id, plan_type FROM int_cost_seat_day WHERE day = $1),
+        latest AS (SELECT user_id, arg_max(last_activity_at, snapshot_day)::DATE AS last_api,
+                          arg_max(user_login, snapshot_day) AS login, min(created_at)::DATE AS created,
+                          arg_max(pending_cancellation_date, snapshot_day) AS pending
+                   FROM seat WHERE snapshot_day <= $1 GROUP BY user_id),
+        usage AS (SELECT user_id, max(day) AS last_day FROM stg_user_day_usage WHERE active AND day <= $1 GROUP BY user_id),
+        team_day AS (SELECT user_id, max(day) AS day FROM stg_user_team_day WHERE day <= $1 GROUP BY user_id),
+        teams AS (SELECT m.user_id, string_agg(DISTINCT m.team_slug, ', ' ORDER BY m.team_slug) AS teams
+                  FROM stg_user_team_day m JOIN team_day t USING (user_id, day) GROUP BY m.user_id)
+        SELECT l.login, coalesce(t.teams, '(no team)') AS team, h.plan_type, l.created, l.pending,
+               coalesce(greatest(l.last_api, u.last_day), l.last_api, u.last_day) AS last_active
+        FROM held h LEFT JOIN latest l USING (user_id) LEFT JOIN usage u USING (user_id) LEFT JOIN teams t USING (user_id)
+        WHERE coalesce(greatest(l.last_api, u.last_day), l.last_api, u.last_day, DATE '1970-01-01') < $1 - ($2 * INTERVAL 1 DAY)
+    """, [as_of, days]).df()
+    joiner = pd.to_datetime(frame["created"]) > pd.Timestamp(as_of - timedelta(days=days))
+    leaver = frame["pending"].notna()
+    kept = frame[~joiner & ~leaver]
+    prices = params.prices.seat_per_month
+    idle = [(as_of - d).days if pd.notna(d) else None for d in pd.to_datetime(kept["last_active"]).dt.date]
+    out = pd.DataFrame({
+        "developer": privacy.person_labels(kept["login"], key, detail).to_numpy(), "team": kept["team"].to_numpy(),
+        "plan": kept["plan_type"].to_numpy(),
+        "days idle": [f"{d}" if d is not None else "never active" for d in idle],
+        "monthly cost": [prices.get(p, params.seat_price) for p in kept["plan_type"]]})
+    return out.sort_values(["team", "developer"], ignore_index=True), {"joiners": int(joiner.sum()), "leavers": int((leaver & ~joiner).sum())}
+
+
+def idle_seats_by_team(month: OrgMonth, teams: pd.DataFrame, params: OrgParams, con) -> pd.DataFrame | None:
+    """cost.inactive_seats per team, with teams under k blanked; None until cost.py provides it."""
+    inactive_seats = optional("cost", "inactive_seats")
+    if inactive_seats is None:
+        return None
+    frame = inactive_seats(con, month.as_of, params)
+    small = set(teams.loc[teams["suppressed"], "team_slug"])
+    hide = frame["team_slug"].isin(small)
+    frame["inactive_seats"] = frame["inactive_seats"].astype(float).mask(hide)
+    frame["monthly_cost"] = frame["monthly_cost"].astype(float).mask(hide)
+    return frame.rename(columns={"team_slug": "team", "inactive_seats": "idle seats", "monthly_cost": "monthly cost"})
+
+
+# -- adoption cohorts -------------------------------------------------------------------------------------------------
+def fold_small_cohorts(frame: pd.DataFrame, k: int, size: str = "developers") -> pd.DataFrame:
+    """Merge cohorts (rows in time order, `cohort` labels, additive columns) with fewer than k into the next one.
+
+    A small last cohort goes into the one before it. Labels of merged cohorts read 'first – last'.
+    """
+    rows = [r.copy() for _, r in frame.iterrows()]
+    merged: list[pd.Series] = []
+    carry = None
+    for row in rows:
+        if carry is not None:
+            label = f"{carry['cohort'].split(' – ')[0]} – {row['cohort'].split(' – ')[-1]}"
+            row = carry.drop("cohort").add(row.drop("cohort"), fill_value=0)
+            row["cohort"] = label
+            carry = None
+        if row[size] < k:
+            carry = row
+        else:
+            merged.append(row)
+    if carry is not None:
+        if merged:
+            last = merged.pop()
+            label = f"{last['cohort'].split(' – ')[0]} – {carry['cohort'].split(' – ')[-1]}"
+            row = last.drop("cohort").add(carry.drop("cohort"), fill_value=0)
+            row["cohort"] = label
+            merged.append(row)
+        else:
+            merged.append(carry)
+    out = pd.DataFrame(merged, columns=frame.columns).reset_index(drop=True)
+    return out
+
+
+def adoption_cohorts(con: duckdb.DuckDBPyConnection, period: Period, k: int) -> pd.DataFrame:
+    """Developers grouped by the quarter their seat started: how many were active this month and how deeply.
+
+    Columns: cohort, developers (seat holders in the month), active (used Copilot in the month), share_active,
+    requests_per_active_developer, share_integrating (active developers whose latest GitHub adoption phase is
+    'integrate' or 'transform'). Cohorts under k developers are merged with the next; a cohort still under k
+    is suppressed.
+    """
+    frame = con.execute("""
+        WITH holders AS (
+            SELECT DISTINCT s.user_id FROM int_cost_seat_day s WHERE s.day BETWEEN $1 AND $2),
+        start AS (SELECT user_id, min(created_at)::DATE AS seat_start FROM seat GROUP BY user_id),
+        use AS (
+            SELECT u.user_id, bool_or(u.active) AS active, sum(u.interactions + u.cli_requests) AS requests,
+                   arg_max(d.adoption_phase, u.day) FILTER (WHERE u.active) AS phase
+            FROM stg_user_day_usage u JOIN user_day d USING (day, user_id)
+            WHERE u.day BETWEEN $1 AND $2 GROUP BY u.user_id)
+        SELECT strftime(coalesce(s.seat_start, $1), '%Y') || '-Q' || quarter(coalesce(s.seat_start, $1)) AS cohort,
+               count(*) AS developers, count(*) FILTER (WHERE u.active) AS active,
+               coalesce(sum(u.requests) FILTER (WHERE u.active), 0) AS requests,
+               count(*) FILTER (WHERE u.active AND u.phase >= 3) AS integrating
+        FROM holders h LEFT JOIN start s USING (user_id) LEFT JOIN use u USING (user_id)
+        GROUP BY 1 ORDER BY 1
+    """, [period.start, period.end]).df()
+    if frame.empty:
+        return pd.DataFrame(columns=["cohort", "developers", "active", "share_active", "requests_per_active_developer",
+                                     "share_integrating", "suppressed"])
+    frame = fold_small_cohorts(frame, k)
+    frame["share_active"] = frame["active"] / frame["developers"]
+    frame["requests_per_active_developer"] = frame["requests"] / frame["active"].where(frame["active"] > 0)
+    frame["share_integrating"] = frame["integrating"] / frame["active"].where(frame["active"] > 0)
+    out = privacy.suppress(frame.drop(columns=["requests", "integrating"]), "developers", k)
+    # an active count of 1 .. k-1 inside a large cohort is still a figure about a few people
+    few_active = privacy.small_group(out["active"].fillna(0), k)
+    out.loc[few_active, ["active", "requests_per_active_developer", "share_integrating"]] = float("nan")
+    return out
+
+
+# -- charts -------------------------------------------------------------------------------------------------------------
+def budget_chart(teams: pd.DataFrame, thresholds: list[float], k: int) -> alt.Chart:
+    """Per team: share of the budget spent to date and forecast for the month, against the guardrail thresholds.
+
+    Shares, not amounts, because teams budget in USD or in AI credits; suppressed teams are labelled.
+    """
+    data = teams[["team_slug", "pct_to_date", "pct_forecast", "suppressed"]].copy()
+    data["label"] = [privacy.suppressed_label(k) if s else "" for s in data["suppressed"]]
+    data = data.fillna({"pct_to_date": 0.0, "pct_forecast": 0.0})
+    base = alt.Chart(data, title="Budget used: to date (dark) and forecast for the month (light)").encode(
+        y=alt.Y("team_slug:N", title=None, sort=None))
+    forecast = base.mark_bar(color="#9ecbff").encode(x=alt.X("pct_forecast:Q", title=None, axis=alt.Axis(format="%")))
+    burn = base.mark_bar(color="#1f6feb", height=8).encode(x="pct_to_date:Q")
+    note = base.mark_text(align="left", dx=4, color="#59636e").encode(x=alt.value(2), text="label:N")
+    rules = alt.Chart(pd.DataFrame({"threshold": thresholds})).mark_rule(color="#cf222e", strokeDash=[4, 3]).encode(
+        x="threshold:Q")
+    return (forecast + burn + note + rules).properties(width=480, height=alt.Step(22))
+
+
+def cohort_chart(cohorts: pd.DataFrame, k: int) -> alt.Chart:
+    data = cohorts[["cohort", "share_active"]].copy()
+    data["label"] = [f"{v:.0%}" if v == v else privacy.suppressed_label(k) for v in data["share_active"]]
+    data["share_active"] = data["share_active"].fillna(0.0)
+    base = alt.Chart(data, title="Share of seat holders active this month, by seat start").encode(
+        x=alt.X("cohort:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)))
+    return ((base.mark_bar(color="#1a7f37").encode(y=alt.Y("share_active:Q", title=None, axis=alt.Axis(format="%"))))
+            + base.mark_text(dy=-6, color="#59636e").encode(y="share_active:Q", text="label:N")).properties(width=420, height=180)
+
+
+def open_overview(period: str, warehouse: str, params: str):
+    """The org notebook's start: validated period, read-only warehouse, params, SVG charts (team '__org__')."""
+    from . import charts, warehouse as warehouse_mod
+    from .notebook import ReportContext, resolve
+    from .params import load_params
+    from .reports import ORG_TEAM
+
+    per = usage.parse_period(str(period))
+    con = warehouse_mod.connect(resolve(warehouse), read_only=True)
+    prm = load_params(resolve(params))
+    charts.use_svg()
+    return ReportContext(ORG_TEAM, per, con, prm)
+
+
+def headline_markdown(month: OrgMonth, figures: pd.DataFrame, segments: pd.DataFrame) -> str:
+    """The overview's opening paragraph, built from the figures it quotes."""
+    small = int(figures["small"].sum())
+    total = segments.iloc[-1]
+    parts = [f"**{month.period.label}: {len(figures)} teams**"
+             + (f" ({small} with fewer than {month.k} developers, whose figures are not shown)." if small else ".")]
+    if "total_cost" in total and total["total_cost"] == total["total_cost"]:
+        parts.append(f"Spend of {total['segment']}: {total['total_cost']:,.0f} USD for {total['members']:,.0f} "
+                     f"members, {total['active_developers']:,.0f} of them active.")
+    if "stage_label" in figures:
+        staged = figures[figures["stage_status"].isin(["reached", "forecast"])]
+        parts.append(f"{len(staged)} team{'s' if len(staged) != 1 else ''} at a guardrail stage"
+                     + (f" ({', '.join(f'{t}: {s}' for t, s in zip(staged['team_slug'], staged['stage_label']))})."
+                        if len(staged) else "."))
+    if "verdict" in figures:
+        counts = figures["verdict"].value_counts()
+        parts.append("Delivery verdicts: " + ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items()) + ".")
+    if month.missing:
+        parts.append(f"Not available yet in this checkout: {', '.join(month.missing)}.")
+    return " ".join(parts)

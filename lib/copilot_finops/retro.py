@@ -1,0 +1,443 @@
+"""The monthly retro: a team's month in one pack (notebook 06), three discussion questions, and the stitched page.
+
+Every figure comes from the module that defines it (usage, segments, budget, patterns, delivery_report); the retro
+adds the comparison with last month, the discussion questions generated from the numbers, and `stitch_retro`,
+which puts a team's rendered reports on one page with a table of contents for `report --retro`. A module that is
+not installed yet turns its section into a "not available yet" note instead of failing the whole retro.
+"""
+from __future__ import annotations
+
+import html as html_mod
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+
+from . import privacy, render, usage
+from .usage import Period
+
+TOP_CATEGORIES = 5
+NOT_AVAILABLE = "*Not available yet: `copilot_finops.{module}` is not installed in this checkout.*"
+
+
+def optional(module: str, attribute: str):
+    """`copilot_finops.<module>.<attribute>`, or None while that part of the library is not there yet."""
+    try:
+        mod = importlib.import_module(f"copilot_finops.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"copilot_finops.{module}":
+            raise
+        return None
+    return getattr(mod, attribute, None)
+
+
+def display_frame(frame: pd.DataFrame, k: int, formats: dict[str, str] | None = None,
+                  names: dict[str, str] | None = None) -> pd.DataFrame:
+    """A frame as text for a report table: suppressed rows say so in every blanked cell, other gaps read 'n/a'.
+
+    `formats` maps a column to a format spec ('{:,.0f}', '{:.0%}'); `names` renames columns for people.
+    """
+    hidden = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
+    out = frame.drop(columns=["suppressed"], errors="ignore").copy()
+    for column, spec in (formats or {}).items():
+        if column not in out:
+            continue
+        out[column] = [(privacy.suppressed_label(k) if hide else "n/a") if value is None or value != value
+                       else spec.format(value) for value, hide in zip(out[column], hidden)]
+    return out.rename(columns=names or {})
+
+
+# -- what the team asked for -----------------------------------------------------------------------------------
+def top_breakdown(con, team: str, period: Period, by: str, k: int, top: int = TOP_CATEGORIES) -> pd.DataFrame:
+    """The team's top features or models by outputs generated: category, developers, outputs, share, acceptance.
+
+    Categories over fewer than k developers are already folded into one 'other' row by usage.team_breakdown.
+    """
+    frame = usage.team_breakdown(con, team, period, by, k)
+    total = frame["generations"].sum()  # of the rows shown: a suppressed row must not be recoverable as 1 - shares
+    frame = frame.sort_values("generations", ascending=False, na_position="last").head(top)
+    return pd.DataFrame({by: frame[by], "developers": frame["users"], "outputs generated": frame["generations"],
+                         "share of outputs": frame["generations"] / total if total else float("nan"),
+                         "acceptance ratio": frame["acceptance_ratio"]}).reset_index(drop=True)
+
+
+def task_class_shares(con, team: str, period: Period, params, suppressed: bool) -> pd.DataFrame | None:
+    """Share of each task class per signal (segments.team_task_classes); None until segments.py exists."""
+    team_task_classes = optional("segments", "team_task_classes")
+    if team_task_classes is None:
+        return None
+    frame = team_task_classes(con, team, period, params)
+    primary = frame[frame["measure"].isin(["outputs generated", "CLI requests", "lines changed"])]
+    table = primary.pivot_table(index="task_class", columns=["signal"], values="share", sort=False).reset_index()
+    table.columns.name = None
+    if suppressed:
+        table.iloc[:, 1:] = float("nan")
+    return table.rename(columns={"task_class": "task class"})
+
+
+def cli_table(summary: dict) -> pd.DataFrame:
+    """The team's Copilot CLI use against the org's. CLI figures describe the CLI users only, so they are
+    suppressed when fewer than k of the team used the CLI (or the team itself is suppressed)."""
+    t, o, k = summary["team"], summary["org"], summary["k"]
+    hidden = summary["suppressed"] or bool(privacy.small_group(t["cli_developers"] or 0, k))
+    rows = [("CLI developers", "cli_developers", 0), ("CLI sessions", "cli_sessions", 0),
+            ("CLI requests", "cli_requests", 0), ("CLI requests per prompt", "cli_requests_per_prompt", 1)]
+    return pd.DataFrame([{"measure": label, "team": privacy.suppressed_label(k) if hidden else usage._fmt(t[key], d),
+                          "whole org": usage._fmt(o[key], d)} for label, key, d in rows])
+
+
+# -- change since last month -----------------------------------------------------------------------------------
+CHANGE_MEASURES = [  # label, summary key, relative change (else percentage points / absolute)
+    ("Active developers", "active_developers", False),
+    ("Requests per active developer", "requests_per_active_developer", True),
+    ("Accepted-output ratio", "accepted_output_ratio", False),
+    ("AI credits", "ai_credits_used", True),
+    ("AI credits per active developer", "credits_per_active_developer", True),
+    ("CLI requests per prompt", "cli_requests_per_prompt", True),
+]
+
+
+def month_change(now: dict, before: dict) -> pd.DataFrame:
+    """This month against last, from two usage.team_period_summary results.
+
+    A change is shown only when both months are shown: a suppressed month (fewer than k developers) makes its
+    change unknown too, so the difference cannot reveal the small group. Columns: measure, key, this_month,
+    last_month, change (relative for volumes, absolute for counts and ratios).
+    """
+    rows = []
+    for label, key, relative in CHANGE_MEASURES:
+        cur = now["team"][key] if not now["suppressed"] else None
+        prev = before["team"][key] if not before["suppressed"] else None
+        diff = privacy.change(cur, prev)
+        if relative and diff == diff:
+            diff = diff / prev if prev else float("nan")
+        rows.append({"measure": label, "key": key, "relative": relative,
+                     "this_month": float("nan") if cur is None else cur,
+                     "last_month": float("nan") if prev is None else prev, "change": diff})
+    return pd.DataFrame(rows)
+
+
+def month_change_display(change: pd.DataFrame, k: int) -> pd.DataFrame:
+    """`month_change` formatted for people: suppressed cells say so."""
+    hidden = privacy.suppressed_label(k)
+
+    def fmt(value, key):
+        if value != value:
+            return hidden
+        return usage._fmt(value, pct=True) if key == "accepted_output_ratio" else usage._fmt(value, 1 if value < 10 else 0)
+
+    def fmt_change(row):
+        if row.change != row.change:
+            return "n/a" if row.this_month == row.this_month and row.last_month == row.last_month else hidden
+        if row.relative:
+            return f"{row.change:+.0%}"
+        return f"{row.change * 100:+.1f} pts" if row.key == "accepted_output_ratio" else f"{row.change:+,.0f}"
+
+    return pd.DataFrame({"measure": change["measure"],
+                         "this month": [fmt(v, key) for v, key in zip(change["this_month"], change["key"])],
+                         "last month": [fmt(v, key) for v, key in zip(change["last_month"], change["key"])],
+                         "change": [fmt_change(r) for r in change.itertuples()]})
+
+
+# -- guardrail stage ---------------------------------------------------------------------------------------------
+def team_guardrail(report, team: str) -> dict | None:
+    """The team's row of budget.evaluate_guardrails (None when the team has no budget)."""
+    rows = report.rows
+    if rows is None or rows.empty:
+        return None
+    mine = rows[(rows["scope"] == "team") & (rows["name"] == team)]
+    return None if mine.empty else mine.iloc[0].to_dict()
+
+
+def guardrail_markdown(row: dict | None, team: str, k: int) -> str:
+    if row is None:
+        return f"No budget is set for {team} in `params/org.yaml`, so there is no guardrail stage."
+    unit = "USD" if row["unit"] == "usd" else "AI credits"
+    head = f"**Stage: {row['stage_label']}** ({row['stage_status']})."
+    if row.get("suppressed"):
+        figures = f"The team has fewer than {k} members, so its spend is not shown; the stage still applies."
+    else:
+        figures = (f"Spent {row['burn_to_date']:,.0f} {unit} of a {row['budget']:,.0f} {unit} budget "
+                   f"({row['pct_to_date']:.0%}); forecast for the month {row['forecast']:,.0f} {unit} "
+                   f"({row['pct_forecast']:.0%}, likely range {row['forecast_low']:,.0f} to {row['forecast_high']:,.0f}).")
+    actions = "".join(f"\n- {a}" for a in row.get("actions") or [])
+    return f"{head} {figures}" + (f"\n\nActions at this stage:{actions}" if actions else "")
+
+
+# -- patterns with coaching ----------------------------------------------------------------------------------------
+def team_patterns(current: pd.DataFrame, previous: pd.DataFrame, team: str, k: int) -> pd.DataFrame:
+    """patterns.team_movement for the team, with credits blanked when fewer than k developers are behind them."""
+    team_movement = optional("patterns", "team_movement")
+    movement = team_movement(current, previous, team)
+    for column, frame in (("credits", current), ("credits_last_month", previous)):
+        developers = frame.loc[frame["team_slug"] == team, "user"].nunique() if len(frame) else 0
+        if privacy.small_group(developers, k) and column in movement:
+            movement[column] = float("nan")
+    return movement
+
+
+def coaching_markdown(playbooks, pattern_names: list[str]) -> str:
+    parts = []
+    for name in pattern_names:
+        book = playbooks.patterns.get(name)
+        if book is None:
+            continue
+        steps = "".join(f"\n- {s}" for s in book.first_steps)
+        parts.append(f"### {book.title}\n\n*What we see:* {book.what_we_see}\n\n{book.advice}\n{steps}")
+    return "\n\n".join(parts) or "No high-burn pattern this month: nothing to coach on."
+
+
+def playbooks_markdown(playbooks) -> str:
+    """The shared prompt playbooks and the 'what not to ask the assistant' guidance, from params/playbooks.yaml."""
+    lines = ["### Prompt playbooks"]
+    for book in playbooks.prompt_playbooks:
+        lines.append(f"\n**{book.name}**: {book.when}")
+        lines += [f"{i}. {s}" for i, s in enumerate(book.steps, 1)]
+    lines.append("\n### What not to ask the assistant\n\n| Instead of asking for | Because | Do this |\n|---|---|---|")
+    cell = lambda text: " ".join(str(text).split()).replace("|", "\\|")  # noqa: E731  (one table row per entry)
+    lines += [f"| {cell(a.ask)} | {cell(a.why)} | {cell(a.instead)} |" for a in playbooks.what_not_to_ask]
+    return "\n".join(lines)
+
+
+# -- discussion questions --------------------------------------------------------------------------------------------
+def discussion_questions(facts: dict, count: int = 3) -> list[str]:
+    """Questions for the retro, generated from the month's numbers, most pressing first.
+
+    `facts` (missing or None entries are skipped): team, period, previous, k, suppressed, stage_label,
+    stage_status, pct_forecast, actions (list), credits_per_dev_change (relative), acceptance_change (absolute),
+    acceptance_now, requests_per_dev_change, cli_requests_per_prompt, org_cli_requests_per_prompt,
+    top_pattern (title), top_pattern_weeks, top_pattern_step, verdict, top_feature, top_feature_share.
+    Each signal past its threshold (credits per developer 20 %, acceptance 3 points, CLI 1.5x the org, ...)
+    scores by how many thresholds it moved; a reached budget stage and a 'tighten' verdict come first.
+    Returns `count` questions, each quoting the figure it comes from.
+    """
+    f = {key: value for key, value in facts.items() if value is not None and value == value}
+
+    def strength(change: float, threshold: float) -> float:
+        """How far past its threshold a change went (in thresholds, at most 3): ranks unlike measures fairly."""
+        return min(abs(change) / threshold, 3.0)
+
+    prev = f.get("previous", "last month")
+    scored: list[tuple[float, str]] = []
+    if f.get("suppressed"):
+        scored.append((10, f"Fewer than {f.get('k', 5)} developers used the assistant this month, so the team's figures "
+                           "are suppressed. What would make the assistant worth trying for the rest of the team?"))
+    if f.get("stage_label") and f.get("stage_status") in ("reached", "forecast"):
+        verb = "have reached" if f["stage_status"] == "reached" else "are forecast to reach"
+        action = f" The stage calls for: {f['actions'][0].rstrip('.')}." if f.get("actions") else ""
+        scored.append((9, f"We {verb} the {f['stage_label']} budget stage (forecast {f.get('pct_forecast', 0):.0%} of "
+                          f"the budget by month end).{action} Which work will we change first?"))
+    if abs(f.get("credits_per_dev_change", 0)) >= 0.2:
+        direction = "rose" if f["credits_per_dev_change"] > 0 else "fell"
+        scored.append((5 + strength(f["credits_per_dev_change"], 0.2), f"AI credits per active developer {direction} "
+                       f"{abs(f['credits_per_dev_change']):.0%} since {prev}. What kind of work changed, and did it "
+                       "show up in merged changes?"))
+    if abs(f.get("acceptance_change", 0)) >= 0.03:
+        worse = f["acceptance_change"] < 0
+        scored.append(((5 if worse else 2) + strength(f["acceptance_change"], 0.03),
+                       f"We kept {f.get('acceptance_now', 0):.0%} of the assistant's outputs, "
+                       f"{abs(f['acceptance_change']) * 100:.0f} points {'down' if worse else 'up'} on {prev}. "
+                       + ("Where did suggestions miss, and what context was missing?" if worse else
+                          "What did we do differently that we should keep?")))
+    if f.get("top_pattern"):
+        step = f" Could we try: {f['top_pattern_step'].rstrip('.')}?" if f.get("top_pattern_step") else ""
+        scored.append((7 + min(f.get("top_pattern_weeks", 1) / 4, 1), f"The pattern \"{f['top_pattern']}\" showed up in {f.get('top_pattern_weeks', 1):.0f} "
+                          f"developer-week(s) this month. What in our process leads there?{step}"))
+    verdict = f.get("verdict")
+    if verdict == "tighten":
+        scored.append((8.5, "Our delivery verdict is 'tighten': weeks with more assistant use went with worse delivery "
+                            "quality. Which review or test step should we strengthen before we use it more?"))
+    elif verdict == "scaling":
+        scored.append((4.5, "Our delivery verdict is 'scaling': more assistant use went with fewer failures. Which habit "
+                          "made that work, and which team could we share it with?"))
+    ratio, org_ratio = f.get("cli_requests_per_prompt"), f.get("org_cli_requests_per_prompt")
+    if ratio and org_ratio and ratio >= 1.5 * org_ratio:
+        scored.append((5 + strength(ratio / org_ratio, 1.5), f"Our CLI sessions made {ratio:.1f} requests per prompt, against {org_ratio:.1f} across the "
+                            "org. Which CLI tasks loop, and what exit check would stop them earlier?"))
+    if f.get("top_feature"):
+        scored.append((2, f"{f['top_feature']} produced {f.get('top_feature_share', 0):.0%} of our outputs. Is that where "
+                          "the assistant helps us most, or just where we reach for it by habit?"))
+    if abs(f.get("requests_per_dev_change", 0)) >= 0.1:
+        direction = "more" if f["requests_per_dev_change"] > 0 else "fewer"
+        scored.append((2 + min(strength(f["requests_per_dev_change"], 0.1), 1), f"Each of us made {abs(f['requests_per_dev_change']):.0%} {direction} requests than in {prev}. "
+                            "Which tasks moved to (or away from) the assistant, and was that on purpose?"))
+    fallbacks = ["Which prompt from the playbooks below worked best for us this month, and who can show it?",
+                 "What is one request we should stop asking the assistant for next month?",
+                 "What would we like these numbers to show at next month's retro?"]
+    chosen = [q for _, q in sorted(scored, key=lambda s: -s[0])][:count]
+    return chosen + fallbacks[: max(0, count - len(chosen))]
+
+
+def questions_markdown(questions: list[str]) -> str:
+    return "\n".join(f"{i}. {q}" for i, q in enumerate(questions, 1))
+
+
+# -- the pack ---------------------------------------------------------------------------------------------------------
+@dataclass
+class RetroPack:
+    """Everything notebook 06 shows for one team and month; None where the module is not available yet."""
+
+    team: str
+    period: Period
+    k: int
+    summary: dict
+    previous: dict
+    features: pd.DataFrame
+    models: pd.DataFrame
+    task_classes: pd.DataFrame | None
+    change: pd.DataFrame
+    guardrail: dict | None = None
+    movement: pd.DataFrame | None = None
+    flagged: pd.DataFrame | None = None
+    delivery: object | None = None
+    questions: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def detailed(self) -> bool:
+        """Team detail (patterns per team) only for teams with k or more active developers."""
+        return not self.summary["suppressed"] and (self.summary["team"]["active_developers"] or 0) >= self.k
+
+
+def build_pack(con, team: str, period: Period, params, playbooks, key: bytes | None = None) -> RetroPack:
+    """Collect the team's month from each module once and generate the discussion questions."""
+    k = params.privacy.k_anonymity
+    summary = usage.team_period_summary(con, team, period, k)
+    pack = RetroPack(team, period, k, summary, usage.team_period_summary(con, team, period.previous, k),
+                     top_breakdown(con, team, period, "feature", k), top_breakdown(con, team, period, "model", k),
+                     task_class_shares(con, team, period, params, summary["suppressed"]), pd.DataFrame())
+    pack.change = month_change(pack.summary, pack.previous)
+    evaluate = optional("budget", "evaluate_guardrails")
+    detect_with_previous = optional("patterns", "detect_with_previous")
+    prepare, team_delivery = optional("delivery_report", "prepare"), optional("delivery_report", "team_delivery")
+    if evaluate:
+        pack.guardrail = team_guardrail(evaluate(con, period, params), team)
+    if detect_with_previous and optional("patterns", "team_movement"):
+        current, previous = detect_with_previous(con, params, period, playbooks=playbooks, key=key)
+        pack.flagged = current[current["team_slug"] == team]
+        pack.movement = team_patterns(current, previous, team, k)
+    if prepare and team_delivery:
+        pack.delivery = team_delivery(con, prepare(con, period, params), team)
+    pack.missing = [m for m, fn in (("segments", pack.task_classes is not None), ("budget", evaluate),
+                                    ("patterns", detect_with_previous), ("delivery_report", prepare)) if fn in (None, False)]
+    pack.questions = discussion_questions(retro_facts(pack, playbooks))
+    return pack
+
+
+def retro_facts(pack: RetroPack, playbooks) -> dict:
+    """The numbers the discussion questions are generated from (see `discussion_questions`)."""
+    by_key = pack.change.set_index("key")["change"] if len(pack.change) else pd.Series(dtype=float)
+    t, o = pack.summary["team"], pack.summary["org"]
+    facts = {"team": pack.team, "period": pack.period.label, "previous": pack.period.previous.label, "k": pack.k,
+             "suppressed": pack.summary["suppressed"],
+             "credits_per_dev_change": by_key.get("credits_per_active_developer"),
+             "requests_per_dev_change": by_key.get("requests_per_active_developer"),
+             "acceptance_change": by_key.get("accepted_output_ratio"), "acceptance_now": t.get("accepted_output_ratio"),
+             "cli_requests_per_prompt": None if privacy.small_group(t.get("cli_developers") or 0, pack.k)
+             else t.get("cli_requests_per_prompt"),
+             "org_cli_requests_per_prompt": o.get("cli_requests_per_prompt")}
+    if pack.guardrail:
+        facts.update(stage_label=pack.guardrail["stage_label"], stage_status=pack.guardrail["stage_status"],
+                     actions=pack.guardrail.get("actions") or None,
+                     pct_forecast=None if pack.guardrail.get("suppressed") else pack.guardrail["pct_forecast"])
+    if pack.detailed and pack.flagged is not None and len(pack.flagged):
+        top = pack.flagged.groupby(["pattern", "pattern_title"]).size().sort_values(ascending=False)
+        (name, title), weeks = top.index[0], int(top.iloc[0])
+        book = playbooks.patterns.get(name) if playbooks else None
+        facts.update(top_pattern=title, top_pattern_weeks=weeks,
+                     top_pattern_step=book.first_steps[0] if book and book.first_steps else None)
+    if pack.delivery is not None:
+        facts["verdict"] = pack.delivery.verdict
+    shown = pack.features.dropna(subset=["share of outputs"])
+    if len(shown) and not pack.summary["suppressed"]:
+        facts.update(top_feature=str(shown.iloc[0]["feature"]), top_feature_share=float(shown.iloc[0]["share of outputs"]))
+    return facts
+
+
+# -- charts ------------------------------------------------------------------------------------------------------------
+def share_chart(frame: pd.DataFrame, category: str, value: str, title: str, k: int) -> alt.Chart:
+    """Horizontal bars of a share per category; suppressed categories are drawn as a labelled empty row."""
+    data = pd.DataFrame({"category": frame[category].astype(str), "value": frame[value].astype(float)})
+    data["label"] = [f"{v:.0%}" if v == v else privacy.suppressed_label(k) for v in data["value"]]
+    data["value"] = data["value"].fillna(0.0)
+    base = alt.Chart(data, title=title).encode(y=alt.Y("category:N", sort=None, title=None))
+    bars = base.mark_bar(color="#1f6feb").encode(x=alt.X("value:Q", title=None, axis=alt.Axis(format="%")))
+    text = base.mark_text(align="left", dx=4, color="#59636e").encode(x="value:Q", text="label:N")
+    return (bars + text).properties(width=420, height=alt.Step(20))
+
+
+# -- the stitched retro page (report --retro) -----------------------------------------------------------------
+_SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
+_HEADING = re.compile(r"<h([12])>(.*?)</h\1>", re.DOTALL)
+_SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _unique_svg_ids(body: str, prefix: str) -> str:
+    """Prefix ids inside each inline SVG, so clip paths of two stitched charts cannot collide."""
+    counter = iter(range(1_000_000))
+
+    def one(match: re.Match) -> str:
+        svg, tag = match.group(0), f"{prefix}{next(counter)}-"
+        for old in set(re.findall(r'\bid="([^"]+)"', svg)):
+            svg = (svg.replace(f'id="{old}"', f'id="{tag}{old}"').replace(f"url(#{old})", f"url(#{tag}{old})")
+                   .replace(f'href="#{old}"', f'href="#{tag}{old}"'))
+        return svg
+    return _SVG.sub(one, body)
+
+
+def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], restricted: str | None = None) -> str:
+    """One page from a team's rendered report bodies: a table of contents with anchors, then each report.
+
+    Parameters
+    ----------
+    sections : (anchor, title, body HTML) per report, in the order to show; anchors must be unique.
+    restricted : the incident-mode banner, shown on the page when set.
+
+    Returns the whole HTML page: inline CSS and SVG only, no scripts, nothing fetched.
+    """
+    toc, parts = [], []
+    for anchor, title, body in sections:
+        anchor = re.sub(r"[^A-Za-z0-9_-]+", "-", anchor)
+        headings = []
+
+        def number(match: re.Match, anchor=anchor, headings=headings) -> str:
+            hid = f"{anchor}-{len(headings) + 1}"
+            headings.append((hid, html_mod.unescape(_TAGS.sub("", match.group(2))).strip()))
+            return f'<h{match.group(1)} id="{hid}">{match.group(2)}</h{match.group(1)}>'
+
+        body = _HEADING.sub(number, _unique_svg_ids(_SCRIPT.sub("", body), f"{anchor}-svg"))
+        inner = "".join(f'<li><a href="#{hid}">{render.esc(text)}</a></li>' for hid, text in headings[1:])
+        toc.append(f'<li><a href="#{anchor}">{render.esc(title)}</a>' + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
+        parts.append(f'<section id="{anchor}" class="report">{body}</section>')
+    body = (f"<h1>Monthly retro: {render.esc(team)}, {render.esc(period)}</h1>"
+            '<p class="muted">For the team, to improve how it works with the assistant: not for ranking people. '
+            "Aggregate and pseudonymous; figures over fewer than k developers are suppressed.</p>"
+            f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
+            + '<hr>'.join(parts))
+    return render.page(f"Monthly retro: {team}, {period}", body,
+                       crumbs=[(f"{period} reports", "../index.html"), (team, None), ("retro", None)],
+                       restricted=restricted)
+
+
+def write_retro(out_dir: str | Path, team: str, period: str, notebooks: list[str | Path],
+                restricted: str | None = None) -> Path:
+    """outputs/<period>/<team>/retro.html from the team's executed notebooks: the retro pack first, then the rest.
+
+    `notebooks` are the executed .ipynb files (missing ones are skipped). Returns the page's path.
+    """
+    import nbformat
+
+    paths = sorted((Path(p) for p in notebooks if Path(p).exists()),
+                   key=lambda p: (not p.stem.split("_", 1)[-1].startswith("monthly_retro"), p.stem))
+    sections = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        title = path.stem.split("_", 1)[-1].replace("_", " ").capitalize()
+        sections.append((path.stem, title, render.notebook_body(nb)))
+    page = Path(out_dir) / "retro.html"
+    page.write_text(stitch_retro(team, period, sections, restricted))
+    return page
