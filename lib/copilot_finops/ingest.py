@@ -9,7 +9,6 @@ rerun picks up where it stopped.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -150,14 +149,6 @@ def _load_order(f: RawFile) -> tuple:
     if f.repo is not None:
         return (f.repo, name != f.kind, name, f.rel)
     return (f.rel,)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _normalise_ndjson(f: RawFile, tmpdir: Path) -> tuple[Path | None, str | None]:

@@ -36,3 +36,13 @@ def add_common(parser: argparse.ArgumentParser, json_output: bool = False) -> No
 def print_json(document: Any) -> None:
     json.dump(document, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+def day(text: str):
+    """argparse type for a calendar day: a bad value exits 2 with 'argument --flag: ...' and the fix."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day: write it as YYYY-MM-DD, e.g. 2026-10-31") from None

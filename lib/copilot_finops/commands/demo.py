@@ -7,8 +7,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from .common import add_common, add_parser
-from .generate import _day
+from .common import add_common, add_parser, day
 
 
 def register(sub) -> None:
@@ -24,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--users", type=int, default=DEFAULT_USERS)
     p.add_argument("--days", type=int, default=DEFAULT_DAYS)
-    p.add_argument("--end", type=_day, default=DEFAULT_END, help="last day of the data, YYYY-MM-DD")
+    p.add_argument("--end", type=day, default=DEFAULT_END, help="last day of the data, YYYY-MM-DD")
     p.add_argument("--workers", type=int, help="parallel notebooks (default: number of cores)")
     add_common(p)
     p.set_defaults(func=run)

@@ -1,19 +1,12 @@
 """`copilot-finops export focus`: a month's Copilot cost in FinOps FOCUS 1.2 columns (CSV or Parquet)."""
 from __future__ import annotations
 
-from datetime import date
 
 from ..errors import UserError
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_parser, print_json, day
 
 FORMATS = ("focus",)
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--as-of {text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-10-15") from None
 
 
 def register(sub) -> None:
@@ -28,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("format", choices=FORMATS, help="export format (focus: FinOps FOCUS 1.2)")
     p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to export")
     p.add_argument("--out", required=True, metavar="FILE", help="file to write, .csv or .parquet")
-    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD", help="charge a month in progress up to this day")
+    p.add_argument("--as-of", type=day, metavar="YYYY-MM-DD", help="charge a month in progress up to this day")
     add_common(p, json_output=True)
     p.set_defaults(func=run)
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 
 from ..errors import UserError
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_parser, print_json, day
 
 DESCRIPTION = """\
 Fetch GitHub Copilot data for an organization into the raw zone (immutable files plus
@@ -33,12 +32,6 @@ EXAMPLE = ("GITHUB_TOKEN=... copilot-finops fetch --org acme --since 2026-09-01 
            "--raw raw/ --repos acme/api,acme/web --ingest")
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day; use YYYY-MM-DD, e.g. 2026-10-31") from None
-
 
 def _repos(text: str) -> list[str]:
     repos = [r.strip() for r in text.split(",") if r.strip()]
@@ -53,9 +46,9 @@ def register(subparsers) -> None:
                    description=DESCRIPTION, example=EXAMPLE)
     p.add_argument("--org", required=True, help="organization login, e.g. acme")
     p.add_argument("--enterprise", metavar="ENT", help="enterprise slug: user reports at enterprise scope (from 2025-10-10)")
-    p.add_argument("--since", type=_day, metavar="YYYY-MM-DD",
+    p.add_argument("--since", type=day, metavar="YYYY-MM-DD",
                    help="first day (default: the earliest day in the raw zone, else 28 days before --until)")
-    p.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day (default: two days ago, UTC)")
+    p.add_argument("--until", type=day, metavar="YYYY-MM-DD", help="last day (default: two days ago, UTC)")
     p.add_argument("--raw", default="raw", metavar="DIR", help="raw zone folder (default: raw)")
     p.add_argument("--api-url", default="https://api.github.com", metavar="URL",
                    help="REST API base: https://api.SUBDOMAIN.ghe.com for GHE.com data residency")
@@ -72,7 +65,7 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print what would be fetched and the request estimate; sends nothing, needs no token")
     p.add_argument("--assume-users", type=int, metavar="N", help="head count for the --dry-run estimate")
-    p.add_argument("--today", type=_day, help=argparse.SUPPRESS)  # pins "today" for reproducible runs and tests
+    p.add_argument("--today", type=day, help=argparse.SUPPRESS)  # pins "today" for reproducible runs and tests
     add_common(p, json_output=True)
     p.set_defaults(func=run)
 

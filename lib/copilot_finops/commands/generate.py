@@ -2,17 +2,10 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 
 from ..errors import UserError
-from .common import add_parser, print_json
+from .common import add_parser, print_json, day
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--end {text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-10-31") from None
 
 
 def register(sub) -> None:
@@ -28,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED}); same seed, same bytes")
     p.add_argument("--users", type=int, default=DEFAULT_USERS, help=f"developers with a seat (default {DEFAULT_USERS})")
     p.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"days of history (default {DEFAULT_DAYS})")
-    p.add_argument("--end", type=_day, default=DEFAULT_END, help=f"last day, YYYY-MM-DD (default {DEFAULT_END})")
+    p.add_argument("--end", type=day, default=DEFAULT_END, help=f"last day, YYYY-MM-DD (default {DEFAULT_END})")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
     p.set_defaults(func=run)
 

@@ -10,20 +10,13 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import date
 from pathlib import Path
 
 from ..errors import UserError
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_parser, print_json, day
 
 WEBHOOK_TIMEOUT_SECONDS = 10
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--as-of {text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-10-15") from None
 
 
 def register(sub) -> None:
@@ -36,7 +29,7 @@ def register(sub) -> None:
         "A past month is evaluated as of its last day; --as-of evaluates mid-month.",
         "copilot-finops guardrails --period 2026-10 --as-of 2026-10-15 --webhook https://hooks.slack.com/services/...")
     p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to evaluate")
-    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD", help="evaluate as of this day (default: the month's "
+    p.add_argument("--as-of", type=day, metavar="YYYY-MM-DD", help="evaluate as of this day (default: the month's "
                                                                      "last day, or the last day with data)")
     p.add_argument("--out", default="outputs", metavar="DIR", help="writes DIR/<period>/alerts.{json,md} (default outputs/)")
     p.add_argument("--webhook", metavar="URL", help="Slack-compatible incoming webhook (dry run unless --send)")
