@@ -27,6 +27,7 @@ table.figures, table.index { border-collapse: collapse; margin: .6em 0 1.2em; fo
 table.figures th, table.figures td, table.index th, table.index td { border-bottom:1px solid var(--line); padding:5px 12px; text-align:right; }
 table.figures th:first-child, table.figures td:first-child, table.index th:first-child, table.index td:first-child { text-align:left; }
 table.figures thead th, table.index thead th { background:var(--soft); }
+table.index td:last-child, table.index th:last-child { text-align:left; max-width:26em; }
 .output svg { max-width:100%; height:auto; }
 .output { margin: .4em 0 1em; overflow-x:auto; }
 pre { background:var(--soft); padding:8px 12px; overflow-x:auto; font-size:13px; }

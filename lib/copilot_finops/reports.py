@@ -284,8 +284,9 @@ def run_reports(tasks: list[ReportTask], executor: str = "local", workers: int |
     finally:
         if bar is not None:
             bar.close()
-    order = {id(t): i for i, t in enumerate(tasks)}
-    return sorted(results, key=lambda r: order.get(id(r.task), 0))
+    # Results come back in completion order, as copies from other processes: restore the plan's order.
+    order = {(t.team, t.notebook): i for i, t in enumerate(tasks)}
+    return sorted(results, key=lambda r: order.get((r.task.team, r.task.notebook), len(order)))
 
 
 def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
