@@ -21,7 +21,9 @@ FLOOR = """
 import duckdb, glob, json, sys, time
 files = sorted(glob.glob(sys.argv[1] + "/metrics/users-1-day/*/*.ndjson"))
 t = time.perf_counter()
-n = duckdb.connect().execute("SELECT count(*) FROM read_json(?, format='newline_delimited')", [files]).fetchone()[0]
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+n = con.execute("SELECT count(*) FROM read_json(?, format='newline_delimited')", [files]).fetchone()[0]
 import resource
 print(json.dumps({"seconds": time.perf_counter() - t, "records": n,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

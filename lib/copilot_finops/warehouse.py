@@ -47,6 +47,8 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     except duckdb.IOException as exc:
         raise UserError(f"cannot open warehouse {path}: {exc}. If another copilot-finops command is writing it, "
                         "wait for that to finish, or pass another --warehouse.") from exc
+    # DuckDB's own progress bar writes to stdout, where --json promises one document and nothing else.
+    con.execute("SET enable_progress_bar = false")
     if not read_only:
         ensure_schema(con)
     return con
