@@ -48,7 +48,11 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
         raise UserError(f"cannot open warehouse {path}: {exc}. If another copilot-finops command is writing it, "
                         "wait for that to finish, or pass another --warehouse.") from exc
     # DuckDB's own progress bar writes to stdout, where --json promises one document and nothing else.
-    con.execute("SET enable_progress_bar = false")
+    # Inside a Jupyter kernel DuckDB refuses to change the setting (it wants ipywidgets) and draws none.
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
     if not read_only:
         ensure_schema(con)
     return con
