@@ -130,3 +130,35 @@ def test_change_freezes_accept_the_older_pair_form_and_reject_reversed_ranges():
     assert windows.change_freezes[0].end == date(2027, 1, 3)
     with pytest.raises(ValueError, match="ends on or after its start"):
         DeliveryWindows(change_freezes=[{"start": date(2026, 12, 20), "end": date(2026, 12, 1)}])
+
+
+def test_near_duplicates_equal_an_all_pairs_comparison_on_many_similar_titles():
+    """The prefix-filtered search must find exactly what comparing every pair finds."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from copilot_finops.patterns_features import DUPLICATE_SIMILARITY
+
+    rng = np.random.default_rng(3)
+    words = ["add", "fix", "cache", "ledger", "retry", "client", "timeout", "parser", "alerts", "module", "eu", "us"]
+    bases = [" ".join(rng.choice(words, size=rng.integers(3, 7))) for _ in range(60)]
+    rows = []
+    for k in range(400):  # a base title, sometimes with a word more: exact copies and near misses
+        title = bases[rng.integers(len(bases))] + (" " + rng.choice(words) if rng.random() < 0.5 else "")
+        rows.append((f"u{rng.integers(12)}", f"org/r{rng.integers(4)}", title, f"u/{title.replace(' ', '-')}",
+                     datetime(2026, 9, 1) + pd.Timedelta(hours=int(rng.integers(24 * 30)))))
+    frame = prs(*rows)
+    found = near_duplicate_prs(frame)
+    # Brute force: every pair, dense.
+    branch = frame["head_ref"].str.split("/", n=1).str[-1].str.replace(r"[-_/]+", " ", regex=True)
+    x = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform((frame["title"] + " " + branch).str.lower())
+    sims = (x @ x.T).toarray()
+    created = frame["created_at"].to_numpy()
+    near = np.abs(created[:, None] - created[None, :]) <= np.timedelta64(7, "D")
+    other = ((frame["author_login"].to_numpy()[:, None] != frame["author_login"].to_numpy()[None, :])
+             | (frame["repo"].to_numpy()[:, None] != frame["repo"].to_numpy()[None, :]))
+    best = np.where(near & other, sims, 0).max(axis=1)
+    expected = frame.loc[best >= DUPLICATE_SIMILARITY - 1e-12]
+    assert len(expected) > 20  # the vocabulary is small enough that many titles repeat
+    assert sorted(zip(found["author_login"], found["created_at"])) == sorted(
+        zip(expected["author_login"], expected["created_at"]))
+    np.testing.assert_allclose(np.sort(found["similarity"]), np.sort(best[best >= DUPLICATE_SIMILARITY - 1e-12]))

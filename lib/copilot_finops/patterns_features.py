@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .params import OrgParams
@@ -75,34 +76,63 @@ def near_duplicate_prs(prs: pd.DataFrame, threshold: float = DUPLICATE_SIMILARIT
     # The branch's login prefix says who, not what: leave it out of the text compared.
     branch = prs["head_ref"].fillna("").str.split("/", n=1).str[-1].str.replace(r"[-_/]+", " ", regex=True)
     text = (prs["title"].fillna("") + " " + branch).str.lower()
-    vectors = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(text)
-    created = pd.to_datetime(prs["created_at"]).to_numpy()
-    authors = prs["author_login"].to_numpy(dtype=object)
+    vectors = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(text)  # rows have unit norm
+    best, partner = _best_matches(vectors, threshold, pd.to_datetime(prs["created_at"]).to_numpy(),
+                                  np.timedelta64(window_days, "D"),
+                                  pd.factorize(prs["author_login"])[0], pd.factorize(prs["repo"])[0])
     repos = prs["repo"].to_numpy(dtype=object)
-    order = np.argsort(created, kind="stable")
-    window = np.timedelta64(window_days, "D")
-    best = np.zeros(len(prs))
-    match_repo = np.full(len(prs), None, dtype=object)
-    # Compare PRs in time-ordered blocks against their window only: memory stays linear in PRs.
-    block = 500
-    for lo in range(0, len(order), block):
-        rows = order[lo:lo + block]
-        t_lo, t_hi = created[rows].min() - window, created[rows].max() + window
-        cand = order[(created[order] >= t_lo) & (created[order] <= t_hi)]
-        sims = (vectors[rows] @ vectors[cand].T).toarray()
-        near = np.abs(created[rows][:, None] - created[cand][None, :]) <= window
-        other = ((authors[rows][:, None] != authors[cand][None, :])
-                 | (repos[rows][:, None] != repos[cand][None, :]))
-        sims = np.where(near & other, sims, 0.0)
-        j = sims.argmax(axis=1)
-        best[rows] = sims[np.arange(len(rows)), j]
-        match_repo[rows] = repos[cand][j]
-    hit = best >= threshold
+    match_repo = np.where(partner >= 0, repos[np.maximum(partner, 0)], None)
+    hit = partner >= 0
     out = prs.loc[hit, ["author_login", "repo", "created_at"]].copy()
     out["week_start"] = pd.to_datetime(out["created_at"]).dt.to_period("W-SUN").dt.start_time.dt.date
     out["similarity"] = best[hit]
     out["match_repo"] = match_repo[hit]
     return out.reset_index(drop=True)
+
+
+def _best_matches(vectors, threshold: float, created: np.ndarray, window: np.timedelta64,
+                  authors: np.ndarray, repos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, its most similar other row at or above `threshold` (cosine of unit rows), opened
+    within `window` and by another author or in another repository: (similarity, row), 0 and -1 if none.
+
+    Exact, without comparing all pairs (all-pairs similarity search with prefix filtering): order
+    the terms rarest first; a row's prefix is its leading terms up to the point where the norm of
+    the rest falls below `threshold`. Two unit rows with dot product >= threshold must share a
+    prefix term (the rest alone contributes less than the threshold), so only rows sharing a
+    rare term are compared. Ties go to the earliest-opened partner.
+    """
+    n = vectors.shape[0]
+    best, partner = np.zeros(n), np.full(n, -1)
+    x = sparse.csr_matrix(vectors, dtype=np.float64)
+    rarest_first = np.argsort(np.bincount(x.indices, minlength=x.shape[1]), kind="stable")
+    x = x[:, rarest_first].tocsr()
+    x.sort_indices()
+    # Squared norm of each row's entries from position k to its end: the rest after a prefix.
+    sq = x.data ** 2
+    row_of = np.repeat(np.arange(n), np.diff(x.indptr))
+    ends = np.r_[0.0, np.cumsum(sq)]
+    rest_from_here = ends[x.indptr[1:]][row_of] - ends[:-1]  # this entry and the row's later ones
+    in_prefix = rest_from_here >= threshold ** 2 * (1 - 1e-9)
+    prefix = sparse.csr_matrix((np.ones(in_prefix.sum()), x.indices[in_prefix], np.r_[0, np.cumsum(
+        np.bincount(row_of[in_prefix], minlength=n))]), shape=x.shape)
+    pairs = (prefix @ (x != 0).astype(np.float64).T).tocoo()
+    i, j = pairs.row, pairs.col
+    keep = (i != j) & (np.abs(created[i] - created[j]) <= window) & ((authors[i] != authors[j]) | (repos[i] != repos[j]))
+    i, j = i[keep], j[keep]
+    if not len(i):
+        return best, partner
+    sims = np.concatenate([np.asarray(x[i[k:k + 500_000]].multiply(x[j[k:k + 500_000]]).sum(axis=1)).ravel()
+                           for k in range(0, len(i), 500_000)])
+    ok = sims >= threshold - 1e-12
+    i, j, sims = i[ok], j[ok], sims[ok]
+    # For each row: highest similarity first, then the earliest-opened partner.
+    rank = np.argsort(np.argsort(created, kind="stable"), kind="stable")
+    order = np.lexsort((rank[j], -sims, i))
+    first = np.r_[True, i[order][1:] != i[order][:-1]]
+    chosen = order[first]
+    best[i[chosen]] = sims[chosen]
+    partner[i[chosen]] = j[chosen]
+    return best, partner
 
 
 def load_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams,
