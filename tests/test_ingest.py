@@ -87,6 +87,7 @@ def test_broken_lines_are_quarantined_and_the_rest_loads(tmp_path):
     _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson", "\n".join(lines) + "\n")
     summary = ingest_raw(raw, tmp_path / "w.duckdb")
     assert summary.lines_quarantined == 4
+    assert (summary.batches_typed, summary.batches_line_by_line) == (0, 1)  # DuckDB's reader refuses the file
     assert summary.quarantined_files == ["metrics/users-1-day/2026-10-05/part-0.ndjson"]
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     assert sorted(r[0] for r in con.execute("SELECT user_id FROM user_day").fetchall()) == [1, 2, 3]
@@ -118,6 +119,9 @@ def test_tolerates_gzip_bom_crlf_arrays_renames_and_missing_breakdowns(tmp_path)
     assert summary.lines_quarantined == 0
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM user_day").fetchone()[0] == 6
+    # the record is the line itself, without the byte-order mark or the carriage return
+    rec = con.execute("SELECT record FROM user_day WHERE user_id = 1 AND day = '2026-10-02'").fetchone()[0]
+    assert rec == json.dumps(_user(user_id=1, day="2026-10-02"))
     assert con.execute("SELECT used_copilot_cloud_agent FROM user_day WHERE user_id = 1 AND day = '2026-10-03'").fetchone()[0] is True
     rec = json.loads(con.execute("SELECT record FROM user_day WHERE user_id = 2 AND day = '2026-10-03'").fetchone()[0])
     assert rec["brand_new_field"] == {"x": 1}
@@ -125,6 +129,29 @@ def test_tolerates_gzip_bom_crlf_arrays_renames_and_missing_breakdowns(tmp_path)
     g, a = con.execute("""SELECT generations_excl_agent_edit, acceptances_excl_agent_edit FROM stg_user_day_usage
                           WHERE user_id = 1 AND day = '2026-10-01'""").fetchone()
     assert (g, a) == (6, 4)
+
+
+def test_the_fast_and_the_line_by_line_parse_load_the_same_warehouse(small_demo, tmp_path, monkeypatch):
+    """DuckDB's JSON reader parses clean files whole; the line-by-line path is the fallback. Both must
+    load exactly the same rows, so forcing the fallback on the demo org must change nothing."""
+    from copilot_finops import ingest
+
+    fast = ingest_raw(small_demo.raw, tmp_path / "fast.duckdb")
+    assert fast.batches_typed > 0 and fast.batches_line_by_line == 0
+    monkeypatch.setattr(ingest.Ingestor, "_parse_typed", lambda self, kind, paths, rels: False)
+    careful = ingest_raw(small_demo.raw, tmp_path / "careful.duckdb")
+    assert careful.batches_typed == 0 and careful.batches_line_by_line == fast.batches_typed
+    assert _contents(tmp_path / "fast.duckdb") == _contents(tmp_path / "careful.duckdb")
+
+
+def test_a_whitespace_line_is_skipped_not_quarantined(tmp_path):
+    raw = tmp_path / "raw"
+    _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson",
+           json.dumps(_user(user_id=1)) + "\n   \t\n\n" + json.dumps(_user(user_id=2)) + "\n")
+    summary = ingest_raw(raw, tmp_path / "w.duckdb")
+    assert summary.lines_quarantined == 0 and summary.by_kind["users-1-day"] == 2
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert con.execute("SELECT list(user_id ORDER BY user_id) FROM user_day").fetchone()[0] == [1, 2]
 
 
 def test_a_newer_file_replaces_rows_by_natural_key(tmp_path):

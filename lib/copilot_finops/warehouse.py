@@ -31,10 +31,12 @@ def _views_digest() -> str:
     return hashlib.sha256("".join(n + s for n, s in _sql_files()).encode()).hexdigest()[:16]
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, read_only: bool = False, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a writable open creates the tables and refreshes the views if the SQL changed.
 
-    A read-only open of a missing file is an error that says how to build it.
+    A read-only open of a missing file is an error that says how to build it. `row_group_size`
+    (a multiple of 2048) sets the rows per row group of what this connection writes; ingest uses
+    small ones (see `ingest.ROW_GROUP_SIZE`).
     """
     path = Path(path)
     if read_only and not path.exists():
@@ -43,7 +45,13 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
             "(or `copilot-finops demo` for the demo org)")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        if row_group_size and not read_only:
+            con = duckdb.connect()
+            con.execute(f"SET temp_directory = '{_quote(str(path))}.tmp'")  # where a file-backed open spills
+            con.execute(f"ATTACH '{_quote(str(path))}' AS warehouse (ROW_GROUP_SIZE {int(row_group_size)})")
+            con.execute("USE warehouse")
+        else:
+            con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         raise UserError(f"cannot open warehouse {path}: {exc}. If another copilot-finops command is writing it, "
                         "wait for that to finish, or pass another --warehouse.") from exc
@@ -56,6 +64,10 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     if not read_only:
         ensure_schema(con)
     return con
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
