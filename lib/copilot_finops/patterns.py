@@ -21,7 +21,7 @@ from . import cache
 from . import patterns_features as features_mod
 from .errors import UserError
 from .params import OrgParams, Playbooks
-from .patterns_model import NO_PATTERN, PATTERN_BY_NAME, PATTERNS, build_pipeline, fit_predict_patterns
+from .patterns_catalog import NO_PATTERN, PATTERN_BY_NAME, PATTERNS
 from .usage import Period
 
 PATTERN_NAMES = tuple(p.name for p in PATTERNS)
@@ -81,7 +81,10 @@ def label_features(frame: pd.DataFrame, random_state: int = 0) -> pd.DataFrame:
     Returns `frame` joined with score, flagged, cluster, pattern ("" if none), z_<feature> (peer
     distance) and median_<feature> (segment median, the feature's units).
     """
-    return frame.join(fit_predict_patterns(build_pipeline(random_state=random_state), frame))
+    from . import patterns_model  # scikit-learn: only when a fit is needed, not when it is memoised
+
+    pipeline = patterns_model.build_pipeline(random_state=random_state)
+    return frame.join(patterns_model.fit_predict_patterns(pipeline, frame))
 
 
 def label_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, first_week: date | None = None,

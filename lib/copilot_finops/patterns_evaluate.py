@@ -19,7 +19,7 @@ import pandas as pd
 from . import warehouse as warehouse_mod
 from .params import OrgParams
 from .patterns import PATTERN_NAMES, label_user_weeks, pseudonym
-from .patterns_model import NO_PATTERN
+from .patterns_catalog import NO_PATTERN
 
 PRECISION_TARGET = 0.85
 RECALL_TARGET = 0.80

@@ -13,8 +13,6 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .params import OrgParams
 
@@ -76,6 +74,8 @@ def near_duplicate_prs(prs: pd.DataFrame, threshold: float = DUPLICATE_SIMILARIT
     # The branch's login prefix says who, not what: leave it out of the text compared.
     branch = prs["head_ref"].fillna("").str.split("/", n=1).str[-1].str.replace(r"[-_/]+", " ", regex=True)
     text = (prs["title"].fillna("") + " " + branch).str.lower()
+    from sklearn.feature_extraction.text import TfidfVectorizer  # here: a memoised report never needs it
+
     vectors = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(text)  # rows have unit norm
     best, partner = _best_matches(vectors, threshold, pd.to_datetime(prs["created_at"]).to_numpy(),
                                   np.timedelta64(window_days, "D"),
@@ -101,6 +101,8 @@ def _best_matches(vectors, threshold: float, created: np.ndarray, window: np.tim
     prefix term (the rest alone contributes less than the threshold), so only rows sharing a
     rare term are compared. Ties go to the earliest-opened partner.
     """
+    from scipy import sparse
+
     n = vectors.shape[0]
     best, partner = np.zeros(n), np.full(n, -1)
     x = sparse.csr_matrix(vectors, dtype=np.float64)

@@ -88,11 +88,18 @@ def _relative(path: str | Path, cwd: Path) -> str:
 
 
 _KERNEL_SOCKETS: str | None = None
-# What a spare kernel imports and initialises while the previous notebook runs: the modules every report
-# notebook starts with, and vl-convert's renderer (~1 s that the first chart would pay). Module state
-# only, the same in every kernel: no report data, nothing one notebook could pass on to the next.
-KERNEL_WARM_UP = ('__import__("copilot_finops.notebook") and None',
-                  '__import__("vl_convert").vegalite_to_svg({"mark": "point", "data": {"values": []}}) and None')
+# What a spare kernel imports and initialises while the previous notebook runs: the library modules the
+# report notebooks import, and one tiny chart through altair's SVG renderer (schema validators and
+# vl-convert's engine start on first use, ~1 s). Module state only, the same in every kernel: no report
+# data, nothing one notebook could pass on to the next.
+KERNEL_WARM_UP = (  # expressions that bind no name in the notebook's namespace
+    "[__import__(m) for m in ('copilot_finops.notebook', 'copilot_finops.cost', 'copilot_finops.budget', "
+    "'copilot_finops.segments', 'copilot_finops.patterns', 'copilot_finops.privacy', 'copilot_finops.retro', "
+    "'copilot_finops.delivery_report', 'copilot_finops.delivery_charts')] and None",
+    "__import__('altair').renderers.enable('svg') and None",
+    "__import__('altair').Chart(__import__('altair').Data(values=[{'x': 1}])).mark_point().encode(x='x:Q')"
+    "._repr_mimebundle_() and None",
+)
 _SPARE_KERNEL: list = []  # [((cwd, thread), kernel manager)]: at most one kernel booting ahead, per process
 
 
