@@ -282,6 +282,20 @@ def team_credits(con: duckdb.DuckDBPyConnection, team: str, period: Period) -> f
     return float(row[0])
 
 
+def org_team_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period) -> pd.DataFrame:
+    """Every team's weeks of the period on the detector's team-week measures (`team_week_features`).
+
+    Duplicate work is judged against every author's PRs, so the frame is built org-wide once and
+    memoised: each team's report of the period takes its rows from the same frame.
+    """
+    def compute() -> pd.DataFrame:
+        _, last = period_weeks(period, lookback_weeks=0)
+        weeks = features_mod.load_user_weeks(con, params, period.start - timedelta(days=3), last)
+        return pd.DataFrame() if weeks.empty else features_mod.team_week_features(features_mod.user_week_features(weeks))
+
+    return cache.memo(con, "org-team-weeks", (period.label, params.model_dump_json()), compute)
+
+
 def team_week_table(con: duckdb.DuckDBPyConnection, params: OrgParams, team: str, period: Period,
                     k: int) -> pd.DataFrame:
     """The team's weeks in the period on the detector's team-week measures, for context.
@@ -290,13 +304,11 @@ def team_week_table(con: duckdb.DuckDBPyConnection, params: OrgParams, team: str
     ratio, CLI requests per prompt, share of use outside delivery windows, PRs merged and PRs
     repeating another author's work. Weeks with fewer than `k` active developers are left blank.
     """
-    _, last = period_weeks(period, lookback_weeks=0)
-    weeks = features_mod.load_user_weeks(con, params, period.start - timedelta(days=3), last)
     columns = ["week of", "developers", "accepted-output ratio", "CLI requests per prompt",
                "share of use off-window", "PRs merged", "PRs repeating other work"]
-    if weeks.empty:
+    teams = org_team_weeks(con, params, period)
+    if teams.empty:
         return pd.DataFrame(columns=columns)
-    teams = features_mod.team_week_features(features_mod.user_week_features(weeks))
     mine = teams[teams["team_slug"] == team]
     table = pd.DataFrame({
         "week of": [str(w) for w in mine["week_start"]], "developers": mine["users"].to_numpy(),
