@@ -27,7 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import cost
+from . import cache, cost
 from .errors import UserError
 from .params import WEEKDAY_NAMES, OrgParams, threshold_key
 from .usage import Period
@@ -216,8 +216,17 @@ def evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params: 
     {threshold, reached_on, forecast_date, earliest_date, actions}). Teams without a budget are left out; a
     segment's burn adds up its teams' (join rule). Budgets over fewer than k members keep their stage, and
     displays blank their figures (`suppressed`).
+
+    The report is org-wide and the same for every team's notebook of the month: it is memoised
+    beside the warehouse (see `cache`), keyed by period, as-of day and params.
     """
     as_of = resolve_as_of(con, period, as_of)
+    return cache.memo(con, "guardrails", (period.label, as_of, params.model_dump_json()),
+                      lambda: _evaluate_guardrails(con, period, params, as_of))
+
+
+def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
+                         as_of: date) -> GuardrailReport:
     g = params.guardrails
     hist_start = min(period.start, as_of - timedelta(days=g.history_days - 1))
     teams_daily, org_daily = cost.daily_quantities(con, hist_start, as_of)
