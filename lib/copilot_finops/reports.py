@@ -201,7 +201,7 @@ def run_task(task: ReportTask, start_next_kernel: bool = False) -> ReportResult:
     try:
         papermill.execute_notebook(
             task.notebook, str(out_nb), parameters=parameters, cwd=task.cwd, kernel_name="python3",
-            progress_bar=False, log_output=False, request_save_on_cancel=False,
+            progress_bar=False, log_output=False,
             kernel_manager_class=_kernel_manager_class(adopt=kernel),
             shutdown_kernel="immediate")  # every output is in by then; a graceful exit costs ~0.4 s a notebook
     except Exception as exc:  # papermill wraps the cell's error; one team's failure must not stop the run
