@@ -83,6 +83,9 @@ def test_report_rejects_bad_input_with_clear_errors(small_demo, project_cwd, cap
     assert "YYYY-MM" in capsys.readouterr().err
     assert main(base + ["--period", "2026-10", "--teams", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+    assert main(base + ["--period", "2031-01"]) == 2
+    assert re.search(r"no team has members in that month; the warehouse .* holds 2026-\d\d-\d\d to 2026-10-31",
+                     capsys.readouterr().err)
     assert main(["report", "--period", "2026-10", "--warehouse", "missing.duckdb"]) == 2
     assert "copilot-finops ingest" in capsys.readouterr().err
 

@@ -63,6 +63,25 @@ def teams_in_warehouse(con: duckdb.DuckDBPyConnection, period: Period | None = N
     return [r[0] for r in rows]
 
 
+def select_teams(con: duckdb.DuckDBPyConnection, period: Period, teams_arg: str | None, warehouse: str) -> list[str]:
+    """The teams a command works on: those named in `teams_arg` (comma-separated; checked against the
+    warehouse), or every team with members in the period. UserError when the month has no team or a
+    named team has none there, with what the warehouse does hold."""
+    available = teams_in_warehouse(con, period)
+    if not available:
+        first, last = data_days(con)
+        raise UserError(f"--period {period.label}: no team has members in that month; the warehouse "
+                        f"{warehouse} holds {first} to {last}")
+    if not teams_arg:
+        return available
+    teams = [t.strip() for t in teams_arg.split(",") if t.strip()]
+    unknown = [t for t in teams if t not in available]
+    if unknown:
+        raise UserError(f"--teams: {', '.join(unknown)} not in the warehouse for {period.label}; "
+                        f"teams: {', '.join(available)}")
+    return teams
+
+
 def data_days(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
     return tuple(con.execute("SELECT min(day), max(day) FROM user_day").fetchone())
 

@@ -1,7 +1,6 @@
 """`copilot-finops delivery`: per team, delivery metrics, their correlation with Copilot usage, and a verdict."""
 from __future__ import annotations
 
-from ..errors import UserError
 from .common import add_common, add_parser, print_json
 
 
@@ -29,18 +28,7 @@ def run(args) -> int:
     params = load_params(args.params)
     con = warehouse_mod.connect(args.warehouse, read_only=True)
     try:
-        available = usage.teams_in_warehouse(con, period)
-        if not available:
-            first, last = usage.data_days(con)
-            raise UserError(f"--period {period.label}: no team has members in that month; the warehouse "
-                            f"{args.warehouse} holds {first} to {last}")
-        teams = available
-        if args.teams:
-            teams = [t.strip() for t in args.teams.split(",") if t.strip()]
-            unknown = [t for t in teams if t not in available]
-            if unknown:
-                raise UserError(f"--teams: {', '.join(unknown)} not in the warehouse for {period.label}; "
-                                f"teams: {', '.join(available)}")
+        teams = usage.select_teams(con, period, args.teams, args.warehouse)
         document = delivery_report.delivery_report(con, period, params, teams)
     finally:
         con.close()

@@ -61,18 +61,7 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     prm = load_params(params)
     con = warehouse_mod.connect(warehouse, read_only=True)
     try:
-        available = usage.teams_in_warehouse(con, period)
-        if not available:
-            first, last = usage.data_days(con)
-            raise UserError(f"no team has members in {period.label}; the warehouse holds {first} to {last}")
-        if teams_arg:
-            teams = [t.strip() for t in teams_arg.split(",") if t.strip()]
-            unknown = [t for t in teams if t not in available]
-            if unknown:
-                raise UserError(f"--teams: {', '.join(unknown)} not in the warehouse for {period.label}; "
-                                f"teams: {', '.join(available)}")
-        else:
-            teams = available
+        teams = usage.select_teams(con, period, teams_arg, warehouse)
     finally:
         con.close()
     if access is not None:
