@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from copilot_finops import delivery, privacy, reports, usage, warehouse
+from copilot_finops import retention as retention_mod
 from copilot_finops.cli import main
 from copilot_finops.errors import UserError
 from copilot_finops.params import Retention
@@ -130,9 +131,9 @@ def purge_copy(small_demo, tmp_path):
 
 def test_purge_removes_old_user_rows_and_raw_files_and_keeps_remaining_months_identical(purge_copy):
     retention, as_of = Retention(user_level_days=30, raw_days=30), date(2026, 11, 5)
-    cutoff = privacy.retention_cutoff(as_of, 30)
+    cutoff = retention_mod.retention_cutoff(as_of, 30)
     assert cutoff.weekday() == 0 and cutoff <= date(2026, 10, 1)  # whole weeks and whole months stay
-    kept_period = usage.parse_period(privacy.first_kept_period(cutoff))
+    kept_period = usage.parse_period(retention_mod.first_kept_period(cutoff))
     con = warehouse.connect(purge_copy / "w.duckdb")
     before_rows = {t: con.execute(f"SELECT count(*) FROM {t} WHERE day < ?", [cutoff]).fetchone()[0] for t in USER_TABLES}
     assert all(before_rows.values())
@@ -141,13 +142,13 @@ def test_purge_removes_old_user_rows_and_raw_files_and_keeps_remaining_months_id
     results = _team_results(con, kept_period, 5)
     raw_before = {p.relative_to(purge_copy / "raw").as_posix() for p in (purge_copy / "raw").rglob("*") if p.is_file()}
 
-    dry = privacy.purge(con, retention, as_of, purge_copy / "raw", dry_run=True)
+    dry = retention_mod.purge(con, retention, as_of, purge_copy / "raw", dry_run=True)
     assert dry.rows["user_day"] == before_rows["user_day"] and dry.raw_files
     assert con.execute("SELECT count(*) FROM user_day WHERE day < ?", [cutoff]).fetchone()[0] == before_rows["user_day"]
     assert all((purge_copy / "raw" / rel).exists() for rel in dry.raw_files)
-    assert "purge_log" not in warehouse.table_names(con)
+    assert con.execute("SELECT count(*) FROM purge_log").fetchone()[0] == 0  # a dry run logs nothing
 
-    done = privacy.purge(con, retention, as_of, purge_copy / "raw", actor="tester")
+    done = retention_mod.purge(con, retention, as_of, purge_copy / "raw", actor="tester")
     assert done.rows == dry.rows and done.raw_files == dry.raw_files
     for table in USER_TABLES:  # user-level rows past retention are gone
         assert con.execute(f"SELECT count(*) FROM {table} WHERE day < ?", [cutoff]).fetchone()[0] == 0
@@ -182,7 +183,7 @@ def test_purge_removes_old_user_rows_and_raw_files_and_keeps_remaining_months_id
     assert logged == {t: n for t, n in done.rows.items()}
     assert log.loc[log["action"] == "deleted raw files", "count"].sum() == len(done.raw_files)
 
-    again = privacy.purge(con, retention, as_of, purge_copy / "raw")  # nothing left to remove, nothing re-archived
+    again = retention_mod.purge(con, retention, as_of, purge_copy / "raw")  # nothing left to remove, nothing re-archived
     assert not any(again.rows.values()) and not any(again.archived.values()) and not again.raw_files
     con.close()
 

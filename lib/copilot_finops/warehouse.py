@@ -12,7 +12,7 @@ from .errors import UserError
 SQL_PACKAGE = "copilot_finops.sql"
 
 # Run-log tables change on every run; comparisons of warehouse contents leave them out.
-RUN_LOG_TABLES = ("ingest_run", "ingest_file", "access_audit", "warehouse_meta")
+RUN_LOG_TABLES = ("ingest_run", "ingest_file", "access_audit", "warehouse_meta", "purge_log")
 
 
 def _sql_files() -> list[tuple[str, str]]:

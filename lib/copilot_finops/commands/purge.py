@@ -37,7 +37,7 @@ def _as_of(text: str | None) -> date:
 
 
 def run(args) -> int:
-    from .. import privacy, warehouse
+    from .. import retention, warehouse
     from ..params import load_params
 
     params = load_params(args.params)
@@ -53,7 +53,7 @@ def run(args) -> int:
         raise UserError(f"warehouse {args.warehouse} does not exist: pass --warehouse with the file `ingest` wrote")
     con = warehouse.connect(args.warehouse)
     try:
-        report = privacy.purge(con, params.retention, as_of, raw, dry_run=args.dry_run)
+        report = retention.purge(con, params.retention, as_of, raw, dry_run=args.dry_run)
     finally:
         con.close()
     doc = {**report.as_dict(), "warehouse": str(args.warehouse), "raw": raw, "note": note}

@@ -248,3 +248,9 @@ CREATE TABLE IF NOT EXISTS warehouse_meta (
     key VARCHAR NOT NULL,
     value VARCHAR
 );
+
+-- What each purge removed or archived (retention.purge); archive_<mart> tables hold the archived
+-- team aggregates and are created by the first purge that needs them, shaped like their mart.
+CREATE TABLE IF NOT EXISTS purge_log (
+    purged_at TIMESTAMP NOT NULL, actor VARCHAR, as_of DATE, cutoff DATE, target VARCHAR, action VARCHAR, count BIGINT
+);
