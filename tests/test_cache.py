@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from copilot_finops import budget, cache, patterns, retention, usage, warehouse
+from copilot_finops import budget, cache, cost, patterns, retention, usage, warehouse
 from copilot_finops.params import Retention, load_params
 
 from conftest import ROOT
@@ -83,20 +83,23 @@ def test_memoised_org_frames_equal_fresh_ones(small_demo, tmp_path, monkeypatch)
         con = warehouse.connect(db, read_only=True)
         try:
             report = budget.evaluate_guardrails(con, period, params)
-            return patterns.org_team_weeks(con, params, period), report.rows
+            history = cost.team_costs_history(con, period, params, months=3)
+            return patterns.org_team_weeks(con, params, period), report.rows, history
         finally:
             con.close()
 
     monkeypatch.setenv("COPILOT_FINOPS_CACHE", "0")
-    fresh_weeks, fresh_rows = frames()
+    fresh_weeks, fresh_rows, fresh_history = frames()
     monkeypatch.delenv("COPILOT_FINOPS_CACHE")
     frames()  # fills the memo
-    memo_weeks, memo_rows = frames()  # reads it
+    memo_weeks, memo_rows, memo_history = frames()  # reads it
     assert len(list((tmp_path / "w.duckdb.cache").glob("*-org-team-weeks-*.pkl"))) == 1
     assert len(list((tmp_path / "w.duckdb.cache").glob("*-guardrails-*.pkl"))) == 1
+    assert len(list((tmp_path / "w.duckdb.cache").glob("*-team-costs-history-*.pkl"))) == 1
     assert not fresh_weeks.empty
     pd.testing.assert_frame_equal(memo_weeks, fresh_weeks)
     pd.testing.assert_frame_equal(memo_rows, fresh_rows)
+    pd.testing.assert_frame_equal(memo_history, fresh_history)
 
 
 def test_purge_clears_the_memo(small_demo, tmp_path):
