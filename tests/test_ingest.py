@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -208,3 +209,17 @@ def test_28_day_bootstrap_never_overrides_1_day_rows_and_enterprise_stays_apart(
     assert rows == [("1", "2026-10-04", 7, "organization-28-day"), ("1", "2026-10-05", 9, "organization-1-day"),
                     ("enterprise:77", "2026-10-05", 40, "enterprise-1-day")]
     assert con.execute("SELECT loc_added_sum, source_kind FROM user_day").fetchall() == [(20, "users-1-day")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-10-01T12:00:00Z", datetime(2026, 10, 1, 12)),
+    ("2026-10-01T12:00:00.250Z", datetime(2026, 10, 1, 12, 0, 0, 250000)),
+    ("2026-10-01T12:00:00+02:00", datetime(2026, 10, 1, 10)),  # offsets become UTC
+    ("2026-10-01T01:00:00-03:30", datetime(2026, 10, 1, 4, 30)),
+    ("2026-10-01T12:00:00", datetime(2026, 10, 1, 12)),  # no zone: taken as UTC
+    ("not a time", None), ("Z", None), ("", None), (None, None), (1700000000, None),
+])
+def test_github_timestamps_become_naive_utc(text, expected):
+    from copilot_finops.ingest_docs import ts
+
+    assert ts(text) == expected

