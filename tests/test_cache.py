@@ -64,6 +64,25 @@ def test_a_torn_entry_is_recomputed_and_the_memo_can_be_turned_off(db, monkeypat
     con.close()
 
 
+def test_a_memoised_function_is_keyed_by_all_its_arguments(db):
+    calls = []
+
+    @cache.memoised("sum")
+    def total(con, period, params, months: int = 3):
+        calls.append((period, months))
+        return months
+
+    params = load_params(ROOT / "params")
+    con = warehouse.connect(db, read_only=True)
+    assert total(con, "2026-10", params) == 3
+    assert total(con, "2026-10", params, months=3) == 3  # the default is part of the key: the same entry
+    assert total(con, "2026-10", params, 2) == 2
+    assert total(con, "2026-09", params) == 3
+    assert total(con, "2026-10", params.model_copy(update={"currency": "EUR"})) == 3  # other params
+    con.close()
+    assert calls == [("2026-10", 3), ("2026-10", 2), ("2026-09", 3), ("2026-10", 3)]
+
+
 def test_an_in_memory_database_is_never_memoised():
     compute = Counter()
     con = duckdb.connect()

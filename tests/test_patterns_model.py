@@ -10,7 +10,8 @@ import pytest
 
 from copilot_finops.patterns import PATTERN_NAMES, evidence, evidence_text, label_features
 from copilot_finops.patterns_features import user_week_features
-from copilot_finops.patterns_model import PATTERNS, PeerScaler
+from copilot_finops.patterns_catalog import PATTERNS
+from copilot_finops.patterns_model import PeerScaler
 
 
 def normal_week(rng: np.random.Generator, segment: str, i: int) -> dict:

@@ -220,11 +220,10 @@ def evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params: 
     The report is org-wide and the same for every team's notebook of the month: it is memoised
     beside the warehouse (see `cache`), keyed by period, as-of day and params.
     """
-    as_of = resolve_as_of(con, period, as_of)
-    return cache.memo(con, "guardrails", (period.label, as_of, params.model_dump_json()),
-                      lambda: _evaluate_guardrails(con, period, params, as_of))
+    return _evaluate_guardrails(con, period, params, resolve_as_of(con, period, as_of))
 
 
+@cache.memoised("guardrails")
 def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
                          as_of: date) -> GuardrailReport:
     g = params.guardrails

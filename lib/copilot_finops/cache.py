@@ -9,7 +9,9 @@ older warehouse state are deleted when a new one is written (they may hold user-
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import os
 import pickle
 import uuid
@@ -50,7 +52,8 @@ def _state(path: Path) -> str:
 def memo(con: duckdb.DuckDBPyConnection, name: str, key: object, compute: Callable[[], T]) -> T:
     """`compute()`, or its result from an earlier call with the same warehouse state, name and key.
 
-    `key` must capture every input besides the warehouse (period, params, random_state ...) in its repr.
+    `key` must capture every input besides the warehouse (period, params, random_state ...) in its repr;
+    `memoised` builds it from a function's arguments.
     """
     path = warehouse_file(con)
     if path is None or os.environ.get("COPILOT_FINOPS_CACHE", "1") == "0":
@@ -77,6 +80,26 @@ def memo(con: duckdb.DuckDBPyConnection, name: str, key: object, compute: Callab
     except OSError:
         pass  # a read-only place: the result is still right, only not kept
     return value
+
+
+def memoised(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate `fn(con, ...)` so its result is memoised under `name`, keyed by every other argument.
+
+    The key is built from the call's bound arguments (defaults applied; params models by their JSON,
+    anything else by its repr), so no input can be left out of it by mistake.
+    """
+    def wrap(fn: Callable[..., T]) -> Callable[..., T]:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def memoised_fn(con: duckdb.DuckDBPyConnection, *args, **kwargs) -> T:
+            bound = signature.bind(con, *args, **kwargs)
+            bound.apply_defaults()
+            key = tuple((arg, value.model_dump_json() if hasattr(value, "model_dump_json") else repr(value))
+                        for arg, value in list(bound.arguments.items())[1:])
+            return memo(con, name, key, lambda: fn(con, *args, **kwargs))
+        return memoised_fn
+    return wrap
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> int:

@@ -232,16 +232,12 @@ def team_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams
     return frame
 
 
+@cache.memoised("team-costs-history")
 def team_costs_history(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, months: int = 3) -> pd.DataFrame:
     """`team_costs` for the period and the `months` months before it (those with data), stacked, with `period`.
 
     Org-wide (every team's rows): memoised beside the warehouse, as each team's cost notebook reads it.
     """
-    return cache.memo(con, "team-costs-history", (period.label, months, params.model_dump_json()),
-                      lambda: _team_costs_history(con, period, params, months))
-
-
-def _team_costs_history(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, months: int) -> pd.DataFrame:
     periods = [period]
     for _ in range(months):
         periods.insert(0, periods[0].previous)

@@ -63,16 +63,12 @@ class TeamDelivery:
         }
 
 
+@cache.memoised("delivery-window")
 def prepare(con: duckdb.DuckDBPyConnection, period: usage.Period, params: OrgParams) -> DeliveryWindow:
     """Read the correlation window (up to 26 weeks ending with the period) and attribute its events.
 
     Org-wide and the same for every team's report of the period, so it is memoised beside the warehouse.
     """
-    return cache.memo(con, "delivery-window", (period.label, params.model_dump_json()),
-                      lambda: _prepare(con, period, params))
-
-
-def _prepare(con: duckdb.DuckDBPyConnection, period: usage.Period, params: OrgParams) -> DeliveryWindow:
     weeks = delivery_usage.analysis_weeks(con, period)
     start = weeks[0] if weeks else period.start
     inputs = delivery.load_delivery_inputs(con, start, period.end)

@@ -87,6 +87,7 @@ def label_features(frame: pd.DataFrame, random_state: int = 0) -> pd.DataFrame:
     return frame.join(patterns_model.fit_predict_patterns(pipeline, frame))
 
 
+@cache.memoised("patterns-labelled")  # org-wide (peers judge peers), the same for every team's report
 def label_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, first_week: date | None = None,
                      last_week: date | None = None, random_state: int = 0) -> pd.DataFrame:
     """Features, peer distances and pattern labels of every user-week with activity in the full weeks given.
@@ -94,15 +95,10 @@ def label_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, first_we
     The frame carries logins: it is the working table for `detect` and for evaluation, never for
     display. Columns: the `load_user_weeks` columns, the FEATURES, and what `label_features` adds.
     """
-    def compute() -> pd.DataFrame:
-        weeks = features_mod.load_user_weeks(con, params, first_week, last_week)
-        if weeks.empty:
-            return weeks
-        return label_features(features_mod.user_week_features(weeks), random_state=random_state)
-
-    # The fit is org-wide (peers judge peers) and the same for every team's report of the period.
-    key = (first_week, last_week, random_state, params.model_dump_json())
-    return cache.memo(con, "patterns-labelled", key, compute)
+    weeks = features_mod.load_user_weeks(con, params, first_week, last_week)
+    if weeks.empty:
+        return weeks
+    return label_features(features_mod.user_week_features(weeks), random_state=random_state)
 
 
 def _number(x: float) -> float | None:
@@ -282,18 +278,16 @@ def team_credits(con: duckdb.DuckDBPyConnection, team: str, period: Period) -> f
     return float(row[0])
 
 
+@cache.memoised("org-team-weeks")
 def org_team_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period) -> pd.DataFrame:
     """Every team's weeks of the period on the detector's team-week measures (`team_week_features`).
 
     Duplicate work is judged against every author's PRs, so the frame is built org-wide once and
     memoised: each team's report of the period takes its rows from the same frame.
     """
-    def compute() -> pd.DataFrame:
-        _, last = period_weeks(period, lookback_weeks=0)
-        weeks = features_mod.load_user_weeks(con, params, period.start - timedelta(days=3), last)
-        return pd.DataFrame() if weeks.empty else features_mod.team_week_features(features_mod.user_week_features(weeks))
-
-    return cache.memo(con, "org-team-weeks", (period.label, params.model_dump_json()), compute)
+    _, last = period_weeks(period, lookback_weeks=0)
+    weeks = features_mod.load_user_weeks(con, params, period.start - timedelta(days=3), last)
+    return pd.DataFrame() if weeks.empty else features_mod.team_week_features(features_mod.user_week_features(weeks))
 
 
 def team_week_table(con: duckdb.DuckDBPyConnection, params: OrgParams, team: str, period: Period,

@@ -22,7 +22,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 
-from .patterns_catalog import NO_PATTERN, PATTERN_BY_NAME, PATTERNS, Condition, Pattern  # noqa: F401 (re-exported)
+from .patterns_catalog import NO_PATTERN, PATTERNS
 from .patterns_features import FEATURES, LOG_FEATURES
 
 Z_CLIP = 10.0  # peer distances beyond this are all "very far"; clipping keeps the mixture from chasing outliers

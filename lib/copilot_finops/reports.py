@@ -338,7 +338,7 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
     body.append("</tbody></table>")
     failed = [r for r in results if not r.ok]
     if failed:
-        body.append(f"<h2>Failed</h2><ul>" + "".join(
+        body.append("<h2>Failed</h2><ul>" + "".join(
             f"<li>{esc(r.task.team)} / {esc(r.task.name)}: {esc(r.error)}</li>" for r in failed) + "</ul>")
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
