@@ -139,7 +139,7 @@ def test_the_fast_and_the_line_by_line_parse_load_the_same_warehouse(small_demo,
 
     fast = ingest_raw(small_demo.raw, tmp_path / "fast.duckdb")
     assert fast.batches_typed > 0 and fast.batches_line_by_line == 0
-    monkeypatch.setattr(ingest.Ingestor, "_parse_typed", lambda self, kind, paths, rels: False)
+    monkeypatch.setattr(ingest.Ingestor, "_parse_typed", lambda self, kind, files: False)
     careful = ingest_raw(small_demo.raw, tmp_path / "careful.duckdb")
     assert careful.batches_typed == 0 and careful.batches_line_by_line == fast.batches_typed
     assert _contents(tmp_path / "fast.duckdb") == _contents(tmp_path / "careful.duckdb")

@@ -83,6 +83,20 @@ NDJSON_SCHEMAS = {
     "enterprise-28-day": (ORG_28_SCHEMA, {"day": "YYYY-MM-DD"}),
 }
 
+# Every line of the files in $paths, numbered from 1, without carriage returns and without the
+# byte-order mark a file may start with; $rels maps each file to its raw-zone path, and `ord` is
+# the file's place in the batch (later files win on natural keys).
+NUMBERED_LINES = """
+    SELECT list_extract($rels, list_position($paths, filename)) AS rel, list_position($paths, filename) - 1 AS ord,
+           filename, line_no, CASE WHEN line_no = 1 THEN ltrim(line, chr(65279)) ELSE line END AS line
+    FROM (
+        SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_no
+        FROM (SELECT filename, string_split(CASE WHEN contains(content, chr(13))
+                     THEN replace(content, chr(13), '') ELSE content END, chr(10)) AS lines
+              FROM read_text($paths))
+    )
+"""
+
 # A check that a typed record was zipped with its own line: the line contains the record's key.
 WITNESS = {
     "users-1-day": "contains(l.line, t.user_id::VARCHAR)", "users-28-day": "contains(l.line, t.user_id::VARCHAR)",
@@ -306,14 +320,12 @@ class Ingestor:
         """
         con = self.con
         required = NDJSON_SCHEMAS[kind][1]
-        con.execute("CREATE OR REPLACE TEMP TABLE batch_file (filename VARCHAR, rel VARCHAR, ord INTEGER)")
-        con.executemany("INSERT INTO batch_file VALUES (?, ?, ?)", [(str(p), f.rel, i) for i, (f, p) in enumerate(batch)])
-        paths = [str(p) for _, p in batch]
-        if self._parse_typed(kind, paths, [f.rel for f, _ in batch]):
+        files = {"paths": [str(p) for _, p in batch], "rels": [f.rel for f, _ in batch]}
+        if self._parse_typed(kind, files):
             self.summary.batches_typed += 1
         else:
             self.summary.batches_line_by_line += 1
-            self._parse_lines(kind, paths)
+            self._parse_lines(kind, files)
         con.execute("BEGIN")
         counts = dict(con.execute("SELECT rel, count(*) FROM parsed GROUP BY rel").fetchall())
         quarantined = [(rel, int(ln), kind, _line_error(text) or "could not be read as the expected record", text)
@@ -346,7 +358,7 @@ class Ingestor:
         con.execute("DROP TABLE parsed")
         con.execute("COMMIT")
 
-    def _parse_typed(self, kind: str, paths: list[str], rels: list[str]) -> bool:
+    def _parse_typed(self, kind: str, files: dict) -> bool:
         """The fast path: DuckDB's JSON reader parses the records straight into typed columns, and each
         record is zipped with its line (text and number) from a plain read of the same files.
 
@@ -354,6 +366,7 @@ class Ingestor:
         line it cannot read and does not number lines. So this returns False, leaving no `parsed`,
         when the reader rejects the batch or when the two reads do not line up record for record
         (a whitespace-only line, say); the line-by-line path then reads the batch instead.
+        `files`: {"paths": files to read, "rels": their raw-zone paths}.
         """
         schema, _required = NDJSON_SCHEMAS[kind]
         witness = WITNESS.get(kind, "true")
@@ -362,20 +375,11 @@ class Ingestor:
         try:
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE parsed AS
-                SELECT list_extract($rels, list_position($paths, l.filename)) AS rel,
-                       list_position($paths, l.filename) - 1 AS ord, l.line_no, l.line, t AS r,
+                SELECT l.rel, l.ord, l.line_no, l.line, t AS r,
                        t.filename IS NOT DISTINCT FROM l.filename AND ({witness}) AS aligned
                 FROM read_json($paths, format = 'newline_delimited', columns = {_columns_literal(schema)}, filename = true) t
-                POSITIONAL JOIN (
-                    SELECT filename, line_no, CASE WHEN line_no = 1 THEN ltrim(line, chr(65279)) ELSE line END AS line
-                    FROM (
-                        SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_no
-                        FROM (SELECT filename, string_split(CASE WHEN contains(content, chr(13))
-                                     THEN replace(content, chr(13), '') ELSE content END, chr(10)) AS lines
-                              FROM read_text($paths))
-                    ) WHERE line <> ''
-                ) l
-            """, {"paths": paths, "rels": rels})
+                POSITIONAL JOIN (SELECT * FROM ({NUMBERED_LINES}) WHERE line <> '') l
+            """, files)
         except duckdb.InvalidInputException:
             return False
         finally:
@@ -386,23 +390,16 @@ class Ingestor:
         con.execute("ALTER TABLE parsed DROP COLUMN aligned")
         return True
 
-    def _parse_lines(self, kind: str, paths: list[str]) -> None:
-        """The careful path: split the files into numbered lines and parse each line on its own, so a
-        bad line costs only itself (`r` is NULL for it)."""
+    def _parse_lines(self, kind: str, files: dict) -> None:
+        """The careful path: parse each line on its own, so a bad line costs only itself (`r` is NULL
+        for it). A byte-order mark is dropped from every line here, not only a file's first."""
         schema, _required = NDJSON_SCHEMAS[kind]
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE parsed AS
-            WITH split AS (
-                SELECT filename, string_split(replace(content, chr(13), ''), chr(10)) AS lines FROM read_text(?)
-            ), numbered AS (
-                SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_no FROM split
-            ), cleaned AS (
-                SELECT filename, line_no, ltrim(line, chr(65279)) AS line FROM numbered
-            )
-            SELECT b.rel, b.ord, c.line_no, c.line, try(from_json(c.line, '{json.dumps(schema)}')) AS r
-            FROM cleaned c JOIN batch_file b USING (filename)
-            WHERE trim(c.line, ' ' || chr(9)) <> ''  -- JSON's whitespace between records (CR is gone)
-        """, [paths])
+            SELECT rel, ord, line_no, line, try(from_json(line, '{json.dumps(schema)}')) AS r
+            FROM (SELECT rel, ord, line_no, ltrim(line, chr(65279)) AS line FROM ({NUMBERED_LINES}))
+            WHERE trim(line, ' ' || chr(9)) <> ''  -- JSON's whitespace between records (CR is gone)
+        """, files)
 
     def _newest(self, keys: str) -> None:
         """Keep one parsed record per natural key: the last file in sorted order, then the last line, wins."""
