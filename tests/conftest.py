@@ -33,6 +33,19 @@ def small_demo(tmp_path_factory) -> DemoOrg:
     return DemoOrg(base / "raw", base / "warehouse.duckdb", result.ground_truth, result.user_day_records)
 
 
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The hand-built org of test_cost.py (two teams, figures worked out by hand), read-only."""
+    from copilot_finops import warehouse
+    from test_cost import build_tiny_org
+
+    path = tmp_path_factory.mktemp("tiny") / "w.duckdb"
+    build_tiny_org(path)
+    con = warehouse.connect(path, read_only=True)
+    yield con
+    con.close()
+
+
 @pytest.fixture()
 def project_cwd(tmp_path, monkeypatch):
     """A scratch working folder with the project's params/, as a user's checkout would have."""

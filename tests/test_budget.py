@@ -15,7 +15,7 @@ from copilot_finops.cli import main
 from copilot_finops.errors import UserError
 from copilot_finops.params import load_params
 
-from test_cost import PARAMS_DIR, build_tiny_org, org_params
+from test_cost import PARAMS_DIR, org_params
 
 OCT = usage.parse_period("2026-10")
 
@@ -90,15 +90,6 @@ def test_stage_and_crossing_dates():
 
 
 # -- guardrails on the hand-built org ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny-budget") / "w.duckdb"
-    build_tiny_org(path)
-    con = warehouse.connect(path, read_only=True)
-    yield con
-    con.close()
-
-
 def tiny_params(**extra):
     return org_params(budgets={"teams": {"alpha": {"monthly_credits": 200}, "beta": {"monthly_usd": 50}},
                                "segments": {"platform_sre": {"monthly_credits": 400}}}, **extra)

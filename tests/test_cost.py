@@ -97,15 +97,6 @@ def build_tiny_org(path) -> None:
     con.close()
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny") / "w.duckdb"
-    build_tiny_org(path)
-    con = warehouse.connect(path, read_only=True)
-    yield con
-    con.close()
-
-
 def org_params(**overrides) -> OrgParams:
     return OrgParams.model_validate({"org": "tiny", "segments": {"platform_sre": {"label": "Platform", "teams": ["alpha"]}},
                                      **overrides})

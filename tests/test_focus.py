@@ -12,19 +12,10 @@ from copilot_finops import cost, focus, usage, warehouse
 from copilot_finops.cli import main
 from copilot_finops.params import load_params
 
-from test_cost import PARAMS_DIR, build_tiny_org, org_params
+from test_cost import PARAMS_DIR, org_params
 
 OCT = usage.parse_period("2026-10")
 MAY = usage.parse_period("2026-05")
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny-focus") / "w.duckdb"
-    build_tiny_org(path)
-    con = warehouse.connect(path, read_only=True)
-    yield con
-    con.close()
 
 
 def test_constants_follow_focus_1_2():

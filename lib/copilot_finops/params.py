@@ -19,6 +19,14 @@ SEGMENT_IDS = ("platform_sre", "backend_services", "frontend_product", "security
 UNASSIGNED = "unassigned"
 
 
+def _known_segment_ids(by_segment: dict) -> dict:
+    """`by_segment` unchanged, or a ValueError naming the first key that is not a role segment."""
+    unknown = sorted(set(by_segment) - set(SEGMENT_IDS))
+    if unknown:
+        raise ValueError(f"unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENT_IDS)}")
+    return by_segment
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,10 +82,7 @@ class Budgets(_Strict):
     @field_validator("segments")
     @classmethod
     def _known_segment_budgets(cls, v: dict[str, Budget]) -> dict[str, Budget]:
-        unknown = sorted(set(v) - set(SEGMENT_IDS))
-        if unknown:
-            raise ValueError(f"unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENT_IDS)}")
-        return v
+        return _known_segment_ids(v)
 
     def for_team(self, team_slug: str) -> Budget:
         """The team's own budget, else the default (which may be empty: no guardrail)."""
@@ -214,9 +219,7 @@ class OrgParams(_Strict):
     @field_validator("segments")
     @classmethod
     def _known_segments(cls, v: dict[str, Segment]) -> dict[str, Segment]:
-        unknown = sorted(set(v) - set(SEGMENT_IDS))
-        if unknown:
-            raise ValueError(f"unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENT_IDS)}")
+        _known_segment_ids(v)
         seen: dict[str, str] = {}
         for seg, s in v.items():
             for team in s.teams:

@@ -33,6 +33,12 @@ def add_common(parser: argparse.ArgumentParser, json_output: bool = False) -> No
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
 
 
+def add_period_teams(parser: argparse.ArgumentParser, period_help: str = "month to report") -> None:
+    """--period YYYY-MM and --teams A,B, as `usage.select_teams` reads them."""
+    parser.add_argument("--period", required=True, metavar="YYYY-MM", help=period_help)
+    parser.add_argument("--teams", metavar="A,B", help="only these team slugs (default: every team in the month)")
+
+
 def print_json(document: Any) -> None:
     json.dump(document, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")

@@ -1,7 +1,7 @@
 """`copilot-finops delivery`: per team, delivery metrics, their correlation with Copilot usage, and a verdict."""
 from __future__ import annotations
 
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_parser, add_period_teams, print_json
 
 
 def register(sub) -> None:
@@ -14,8 +14,7 @@ def register(sub) -> None:
         "worse), inconclusive, or insufficient_data (fewer than 8 weeks or 5 developers). Correlation\n"
         "is not causation: every verdict lists its evidence.",
         "copilot-finops delivery --period 2026-10 --teams appsec,payments-api --json")
-    p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to report (the window ends with it)")
-    p.add_argument("--teams", metavar="A,B", help="only these team slugs (default: every team in the month)")
+    add_period_teams(p, "month to report (the window ends with it)")
     add_common(p, json_output=True)
     p.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_parser, add_period_teams, print_json
 
 DEFAULT_NOTEBOOKS = "notebooks"
 
@@ -27,8 +27,7 @@ def register(sub) -> None:
         "One failing team does not stop the others; the exit code is 1 if any failed. Reports are\n"
         "aggregate and pseudonymous; identities only with --detail --incident ID --reason TEXT.",
         "copilot-finops report --period 2026-10 --teams platform-sre,appsec --out outputs/")
-    p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to report")
-    p.add_argument("--teams", metavar="A,B", help="only these team slugs (default: every team in the month)")
+    add_period_teams(p)
     p.add_argument("--out", default="outputs", metavar="DIR", help="output folder (default outputs/)")
     p.add_argument("--notebooks", default=DEFAULT_NOTEBOOKS, metavar="DIR", help="report notebooks folder (default notebooks/)")
     p.add_argument("--executor", default="local", help="where notebooks run: local (process pool, default) or dask")
