@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import cache, cost
 from .errors import UserError
-from .params import WEEKDAY_NAMES, OrgParams, threshold_key
+from .params import WEEKDAY_NAMES, OrgParams
 from .usage import Period
 
 QUIET_DAY_SHARE = 0.3  # a workday with under this share of the median workday's active users was a holiday
@@ -346,10 +346,6 @@ def _guardrail_row(scope: str, name: str, segment: str, unit: str, amount: float
             "stage": stage, "stage_label": f"{stage:.0%}" if stage is not None else f"below {thresholds[0]:.0%}",
             "stage_status": status, "actions": params.guardrails.actions_for(stage) if stage is not None else [],
             "crossings": crossings}
-
-
-def stage_key(stage: float | None) -> str:
-    return "none" if stage is None else threshold_key(stage)
 
 
 # -- words and charts for the reports -------------------------------------------------------------------------

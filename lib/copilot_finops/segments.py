@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .params import SEGMENT_IDS, UNASSIGNED, OrgParams, TaskClassRule
+from .params import UNASSIGNED, OrgParams, TaskClassRule
 from .usage import Period
 
 SIGNAL_LANGUAGE = "language & feature of generated code"
@@ -44,10 +44,6 @@ def segment_table(teams: list[str], params: OrgParams) -> pd.DataFrame:
 def unassigned_teams(teams: list[str], params: OrgParams) -> list[str]:
     """Teams in the data that params map to no segment (to list in reports, never to drop)."""
     return sorted(t for t in teams if params.segment_of(t) == UNASSIGNED)
-
-
-def segment_order() -> list[str]:
-    return [*SEGMENT_IDS, UNASSIGNED]
 
 
 # -- task classes ---------------------------------------------------------------------------------------------
