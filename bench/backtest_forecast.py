@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from copilot_finops import budget, usage, warehouse
-from copilot_finops.generate import generate_org
+from copilot_finops.period import Period, parse_period
+from copilot_finops import budget, warehouse
+from copilot_finops.demo import generate_org
 from copilot_finops.ingest import ingest_raw
 from copilot_finops.params import Budget, Budgets, load_params
 
@@ -46,14 +47,14 @@ def build(work: Path, name: str, args: dict) -> Path:
     return wh
 
 
-def months_to_test(con) -> list[usage.Period]:
+def months_to_test(con) -> list[Period]:
     first, last = con.execute("SELECT min(day), max(day) FROM user_day").fetchone()
-    periods, p = [], usage.parse_period(first.strftime("%Y-%m"))
+    periods, p = [], parse_period(first.strftime("%Y-%m"))
     while p.end <= last:
         as_of = p.start + timedelta(days=FORECAST_DAY - 1)
         if p.start >= first and (as_of - first).days >= MIN_HISTORY_DAYS:
             periods.append(p)
-        p = usage.parse_period((p.end + timedelta(days=1)).strftime("%Y-%m"))
+        p = parse_period((p.end + timedelta(days=1)).strftime("%Y-%m"))
     return periods
 
 

@@ -29,7 +29,7 @@ for _ in range(2):  # the faster of two runs: the first may still be reading the
     t = time.perf_counter()
     n = con.execute("SELECT count(*) FROM read_json(?, format='newline_delimited')", [files]).fetchone()[0]
     times.append(time.perf_counter() - t)
-from copilot_finops.ingest import NDJSON_SCHEMAS, _columns_literal
+from copilot_finops.ingest.schemas import NDJSON_SCHEMAS, _columns_literal
 t = time.perf_counter()  # a second reference: DuckDB parsing every field into typed columns, in memory
 con.execute("SET memory_limit = '1500MB'")
 con.execute(f"CREATE TEMP TABLE typed AS SELECT * FROM read_json(?, format='newline_delimited', "
@@ -85,7 +85,7 @@ def main() -> None:
     for users in sizes:
         raw = cache / f"org-{users}u-{args.days}d" / "raw"
         if not (raw / "ground_truth.json").exists():
-            from copilot_finops.generate import generate_org
+            from copilot_finops.demo import generate_org
 
             t = time.perf_counter()
             generate_org(raw, users=users, days=args.days, progress=True)

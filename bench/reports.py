@@ -24,8 +24,10 @@ from pathlib import Path
 import nbformat
 import psutil
 
+from copilot_finops.period import parse_period
 from copilot_finops import reports, warehouse as warehouse_mod
-from copilot_finops.generate import generate_org
+from copilot_finops.reports import task as task_mod
+from copilot_finops.demo import generate_org
 from copilot_finops.ingest import ingest_raw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,9 +68,9 @@ def _task(notebook: Path, team: str, warehouse: Path, out: Path) -> reports.Repo
 
 def _wait_spare_idle(timeout: float = 30.0) -> None:
     """Let the kernel started ahead finish its warm-up (its CPU goes quiet)."""
-    if not reports._SPARE_KERNEL:
+    if not task_mod._SPARE_KERNEL:
         return
-    proc = psutil.Process(reports._SPARE_KERNEL[-1][1].provisioner.pid)
+    proc = psutil.Process(task_mod._SPARE_KERNEL[-1][1].provisioner.pid)
     deadline = time.monotonic() + timeout
     time.sleep(0.5)
     while time.monotonic() < deadline and proc.cpu_percent(interval=0.3) > 5:
@@ -76,7 +78,7 @@ def _wait_spare_idle(timeout: float = 30.0) -> None:
 
 
 def _drop_spares() -> None:
-    cleanup = getattr(reports._take_spare_kernel, "cleanup", None)
+    cleanup = getattr(task_mod._take_spare_kernel, "cleanup", None)
     if cleanup:
         cleanup()
 
@@ -104,12 +106,12 @@ def time_notebook(notebook: Path, team: str, warehouse: Path, out: Path, repeats
     task = _task(notebook, team, warehouse, out)
     seconds, result = [], None
     if warm:
-        reports.run_task(task, start_next_kernel=True)  # primes the first spare kernel
+        task_mod.run_task(task, start_next_kernel=True)  # primes the first spare kernel
     for _ in range(repeats):
         if warm:
             _wait_spare_idle()
         watchdog = _stop_kernels_after(timeout) if timeout else None
-        result = reports.run_task(task, start_next_kernel=warm)
+        result = task_mod.run_task(task, start_next_kernel=warm)
         stopped = watchdog is not None and not watchdog.is_alive()
         if watchdog is not None:
             watchdog.cancel()
@@ -179,8 +181,8 @@ def kernel_ready_seconds(warm_up: bool, repeats: int = 3) -> float:
 
     seconds = []
     for _ in range(repeats):
-        km = reports._kernel_manager_class()(kernel_name="python3")
-        extra = [f"--IPKernelApp.exec_lines={json.dumps(reports.KERNEL_WARM_UP)}"] if warm_up else []
+        km = task_mod._kernel_manager_class()(kernel_name="python3")
+        extra = [f"--IPKernelApp.exec_lines={json.dumps(task_mod.KERNEL_WARM_UP)}"] if warm_up else []
         started = time.perf_counter()
         run_sync(km.start_kernel)(cwd=str(ROOT), extra_arguments=extra)
         kc = km.client()
@@ -200,13 +202,13 @@ def startup_section() -> dict[str, float]:
     figures = {
         "python -c pass": fresh_process_seconds("pass"),
         "python: import ipykernel.kernelapp": fresh_process_seconds("import ipykernel.kernelapp"),
-        "python: import copilot_finops.notebook": fresh_process_seconds("import copilot_finops.notebook"),
+        "python: import copilot_finops.reports.notebook": fresh_process_seconds("import copilot_finops.reports.notebook"),
         "kernel start to first reply (cold)": kernel_ready_seconds(False),
         "kernel start to first reply (with warm-up lines)": kernel_ready_seconds(True),
         "vl-convert first chart in a process": first,
         "vl-convert next chart": second,
     }
-    for package, seconds in import_breakdown("copilot_finops.notebook",
+    for package, seconds in import_breakdown("copilot_finops.reports.notebook",
                                              ("pandas", "altair", "duckdb", "pydantic", "IPython", "numpy", "jsonschema")).items():
         figures[f"  of which import {package}"] = seconds
     return figures
@@ -225,7 +227,7 @@ def throughput(tasks: list[reports.ReportTask], executor: str, workers: int, ker
 
 
 def dask_cluster_start_seconds(workers: int) -> float:
-    from copilot_finops.reports_dask import dask_client
+    from copilot_finops.reports.dask import dask_client
 
     started = time.perf_counter()
     with dask_client(None, workers) as client:
@@ -355,7 +357,7 @@ def _teams(arg: str, warehouse: Path) -> list[str]:
 
     con = warehouse_mod.connect(warehouse, read_only=True)
     try:
-        available = usage.teams_in_warehouse(con, usage.parse_period(PERIOD))
+        available = usage.teams_in_warehouse(con, parse_period(PERIOD))
     finally:
         con.close()
     if arg == "all":

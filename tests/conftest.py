@@ -24,7 +24,7 @@ class DemoOrg:
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> DemoOrg:
     """80 developers, 62 days ending 2026-10-31: every team, a full October, quick to build."""
-    from copilot_finops.generate import generate_org
+    from copilot_finops.demo import generate_org
     from copilot_finops.ingest import ingest_raw
 
     base = tmp_path_factory.mktemp("small-demo")

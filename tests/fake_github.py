@@ -493,7 +493,7 @@ def make_client(gh: FakeGitHub, clock: VirtualClock, token: str | None = None, *
     Clients are reused per server and settings (building ghapi's ~1,000 operations takes 0.15 s),
     which also proves a client carries over from one run to the next.
     """
-    from copilot_finops.github import GitHubClient, RetryPolicy
+    from copilot_finops.fetch.github import GitHubClient, RetryPolicy
     key = (token, id(clock), tuple(sorted(policy.items())))
     if key not in gh.clients:
         gh.clients[key] = GitHubClient(token or gh.token, gh.url, RetryPolicy(**{**TEST_POLICY, **policy}),

@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot_finops import budget, usage, warehouse
+from copilot_finops.period import parse_period
+from copilot_finops import budget, forecast, warehouse
 from copilot_finops.cli import main
 from copilot_finops.errors import UserError
 from copilot_finops.params import load_params
 
 from test_cost import PARAMS_DIR, org_params
 
-OCT = usage.parse_period("2026-10")
+OCT = parse_period("2026-10")
 
 
 def series(first: date, days: int, value) -> pd.Series:
@@ -33,7 +34,7 @@ def weekends(first: date, last: date) -> set[date]:
 def test_a_steady_weekday_rhythm_is_forecast_exactly():
     history = series(date(2026, 8, 3), 56, lambda d, i: 10 if d.weekday() >= 5 else 100)  # starts on a Monday
     future = [date(2026, 9, 28) + timedelta(days=i) for i in range(7)]  # Monday to Sunday
-    fc = budget.forecast_days(history, future, weekends(date(2026, 8, 1), date(2026, 10, 31)))
+    fc = forecast.forecast_days(history, future, weekends(date(2026, 8, 1), date(2026, 10, 31)))
     assert fc.expected.tolist() == pytest.approx([100] * 5 + [10, 10])
     assert fc.sd.max() == pytest.approx(0.0, abs=1e-6)
     assert fc.cumulative(500.0).iloc[-1] == pytest.approx(500 + 520)
@@ -43,15 +44,15 @@ def test_holidays_forecast_at_the_off_day_level():
     history = series(date(2026, 8, 3), 56, lambda d, i: 0 if d.weekday() >= 5 else 50)
     future = [date(2026, 9, 28), date(2026, 9, 29)]
     off = weekends(date(2026, 8, 1), date(2026, 10, 31)) | {date(2026, 9, 29)}
-    assert budget.forecast_days(history, future, off).expected.tolist() == pytest.approx([50, 0])
+    assert forecast.forecast_days(history, future, off).expected.tolist() == pytest.approx([50, 0])
 
 
 def test_the_trend_is_carried_forward_damped():
     history = series(date(2026, 8, 3), 56, lambda d, i: 100 + 2 * i)  # every day a workday, growing 2 a day
     future = [date(2026, 9, 28) + timedelta(days=i) for i in range(5)]
-    full = budget.forecast_days(history, future, set(), damping=1.0).expected
-    flat = budget.forecast_days(history, future, set(), damping=0.0).expected
-    half = budget.forecast_days(history, future, set(), damping=0.5).expected
+    full = forecast.forecast_days(history, future, set(), damping=1.0).expected
+    flat = forecast.forecast_days(history, future, set(), damping=0.0).expected
+    half = forecast.forecast_days(history, future, set(), damping=0.5).expected
     assert full.tolist() == pytest.approx([100 + 2 * (56 + k) for k in range(5)])  # the straight line, extended
     assert flat.tolist() == pytest.approx([100 + 2 * 27.5] * 5)  # the window's mean
     assert all(flat < half) and all(half < full)
@@ -61,7 +62,7 @@ def test_the_interval_widens_with_the_horizon_and_never_falls_below_what_is_spen
     rng = np.random.default_rng(3)
     history = series(date(2026, 8, 3), 56, lambda d, i: rng.poisson(80))
     future = [date(2026, 9, 28) + timedelta(days=i) for i in range(20)]
-    fc = budget.forecast_days(history, future, set(), coverage=0.8)
+    fc = forecast.forecast_days(history, future, set(), coverage=0.8)
     assert (np.diff(fc.sd.to_numpy()) > 0).all()
     low, high = fc.cumulative(1000.0, -1.0), fc.cumulative(1000.0, 1.0)
     assert (low >= 1000.0).all() and (np.diff(low.to_numpy()) >= 0).all() and (high > low).all()
@@ -69,14 +70,14 @@ def test_the_interval_widens_with_the_horizon_and_never_falls_below_what_is_spen
 
 
 def test_an_idle_history_forecasts_nothing():
-    fc = budget.forecast_days(series(date(2026, 9, 1), 20, lambda d, i: 0), [date(2026, 9, 21)], set())
+    fc = forecast.forecast_days(series(date(2026, 9, 1), 20, lambda d, i: 0), [date(2026, 9, 21)], set())
     assert fc.total == 0 and fc.sd.iloc[0] == 0
 
 
 def test_quiet_workdays_are_taken_for_unlisted_holidays():
     active = series(date(2026, 9, 1), 21, lambda d, i: 3 if d == date(2026, 9, 7) else (2 if d.weekday() >= 5 else 40))
     off = weekends(date(2026, 9, 1), date(2026, 9, 21))
-    assert budget.quiet_days(active, off) == {date(2026, 9, 7)}
+    assert forecast.quiet_days(active, off) == {date(2026, 9, 7)}
 
 
 def test_stage_and_crossing_dates():
@@ -126,7 +127,7 @@ def test_as_of_outside_the_month_or_the_data_is_refused(tiny):
     with pytest.raises(UserError, match="outside 2026-10"):
         budget.evaluate_guardrails(tiny, OCT, tiny_params(), as_of=date(2026, 11, 2))
     with pytest.raises(UserError, match="no usage data for 2027-01"):
-        budget.evaluate_guardrails(tiny, usage.parse_period("2027-01"), tiny_params())
+        budget.evaluate_guardrails(tiny, parse_period("2027-01"), tiny_params())
     assert budget.parse_as_of("") is None and budget.parse_as_of("2026-10-15") == date(2026, 10, 15)
     with pytest.raises(UserError, match="YYYY-MM-DD"):
         budget.parse_as_of("15/10/2026")

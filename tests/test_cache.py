@@ -8,7 +8,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from copilot_finops import budget, cache, cost, patterns, retention, usage, warehouse
+from copilot_finops.period import parse_period
+from copilot_finops import budget, cache, cost, patterns, retention, warehouse
 from copilot_finops.params import Retention, load_params
 
 from conftest import ROOT
@@ -96,7 +97,7 @@ def test_memoised_org_frames_equal_fresh_ones(small_demo, tmp_path, monkeypatch)
     db = tmp_path / "w.duckdb"
     shutil.copy(small_demo.warehouse, db)
     params = load_params(ROOT / "params")
-    period = usage.parse_period("2026-10")
+    period = parse_period("2026-10")
 
     def frames():
         con = warehouse.connect(db, read_only=True)
@@ -127,7 +128,7 @@ def test_purge_clears_the_memo(small_demo, tmp_path):
     shutil.copytree(small_demo.raw, tmp_path / "raw")
     params = load_params(ROOT / "params")
     con = warehouse.connect(db)
-    patterns.org_team_weeks(con, params, usage.parse_period("2026-10"))
+    patterns.org_team_weeks(con, params, parse_period("2026-10"))
     assert (tmp_path / "w.duckdb.cache").is_dir()
     retention.purge(con, Retention(user_level_days=30, raw_days=30), date(2026, 11, 5), tmp_path / "raw")
     con.close()

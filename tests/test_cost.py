@@ -19,14 +19,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot_finops import cost, usage, warehouse
+from copilot_finops.period import parse_period
+from copilot_finops import bill, cost, seats, usage, warehouse
 from copilot_finops.params import OrgParams, load_params
 
 SEAT = 19.0
-OCT = usage.parse_period("2026-10")
-SEP = usage.parse_period("2026-09")
-MAY = usage.parse_period("2026-05")
-JUN = usage.parse_period("2026-06")
+OCT = parse_period("2026-10")
+SEP = parse_period("2026-09")
+MAY = parse_period("2026-05")
+JUN = parse_period("2026-06")
 USERS = {"u1": 1, "u2": 2, "u3": 3, "u4": 4}
 TEAMS = {"alpha": 10, "beta": 20}
 
@@ -234,10 +235,10 @@ def test_price_team_months_uses_the_plan_of_each_seat():
 
 
 def test_inactive_seats_and_their_monthly_cost(tiny):
-    inactive = cost.inactive_seats(tiny, date(2026, 10, 31), org_params()).set_index("team_slug")
+    inactive = seats.inactive_seats(tiny, date(2026, 10, 31), org_params()).set_index("team_slug")
     # active in the last 30 days: u1 (10-05), u2 (10-12), u3 (10-25), u4 (10-06): nobody is inactive on 10-31
     assert inactive.empty
-    later = cost.inactive_seats(tiny, date(2026, 10, 31), org_params(guardrails={"inactive_seat_days": 20})).set_index("team_slug")
+    later = seats.inactive_seats(tiny, date(2026, 10, 31), org_params(guardrails={"inactive_seat_days": 20})).set_index("team_slug")
     # 20 days before 10-31 is 10-11: u1 (last 10-05) and u4 (last 10-06) are inactive; u1 sits on both teams
     assert later.loc["(org)", "inactive_seats"] == 2 and later.loc["(org)", "monthly_cost"] == pytest.approx(2 * SEAT)
     assert later.loc["beta", "inactive_seats"] == 2 and later.loc["alpha", "inactive_seats"] == 1
@@ -264,7 +265,7 @@ def test_cost_model_agrees_with_the_usage_summary_on_the_demo_org(small_demo):
         assert costs["seat_months"].sum() >= org["seat_months"] - org["seats_on_no_team"] - 1e-9
         assert org["ai_credits"] == pytest.approx(float(con.execute(
             "SELECT sum(ai_credits_used) FROM user_day WHERE day BETWEEN ? AND ?", [OCT.start, OCT.end]).fetchone()[0]))
-        split = cost.split_team_quantities(con, OCT, prm)  # the export's basis: each user-day once
+        split = bill.split_team_quantities(con, OCT, prm)  # the export's basis: each user-day once
         assert split["seat_months"].sum() == pytest.approx(org["seat_months"])
         assert split["ai_credits"].sum() == pytest.approx(org["ai_credits"])
     finally:

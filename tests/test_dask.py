@@ -147,7 +147,7 @@ def test_kernels_started_ahead_are_warm_and_carry_nothing_from_one_report_to_the
     _probe_notebook(books / "01_probe.ipynb", (
         "import json, os, sys\n"
         "import copilot_finops\n"
-        "seen = {'pid': os.getpid(), 'warm': 'copilot_finops.notebook' in sys.modules,\n"
+        "seen = {'pid': os.getpid(), 'warm': 'copilot_finops.reports.notebook' in sys.modules,\n"
         "        'variable': 'leaked' in globals(), 'module': hasattr(copilot_finops, 'leaked_from')}\n"
         "leaked = team\n"
         "copilot_finops.leaked_from = team\n"

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from copilot_finops import delivery_usage, delivery_verdict, demo_org
+from copilot_finops.period import parse_period
+from copilot_finops.delivery import usage as delivery_usage, verdict as delivery_verdict
+from copilot_finops.demo import org as demo_org
 from copilot_finops.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +25,7 @@ CORRELATION_KEYS = {"usage_measure", "delivery_metric", "lag_weeks", "spearman",
 
 
 def _build(base: Path, seed: int) -> tuple[Path, dict]:
-    from copilot_finops.generate import generate_org
+    from copilot_finops.demo import generate_org
     from copilot_finops.ingest import ingest_raw
 
     result = generate_org(base / "raw", seed=seed, users=120, days=120, end=date(2026, 10, 31))
@@ -127,7 +129,9 @@ def test_notebook_figures_equal_the_library(demo, tmp_path, monkeypatch):
     import nbformat
     import papermill
 
-    from copilot_finops import charts, delivery_charts, delivery_report, notebook, usage, warehouse as wh
+    from copilot_finops import charts, warehouse as wh
+    from copilot_finops.delivery import charts as delivery_charts, report as delivery_report
+    from copilot_finops.reports import notebook
     from copilot_finops.params import load_params
 
     warehouse, _ = demo
@@ -143,11 +147,11 @@ def test_notebook_figures_equal_the_library(demo, tmp_path, monkeypatch):
 
     con = wh.connect(warehouse, read_only=True)
     params = load_params(ROOT / "params")
-    window = delivery_report.prepare(con, usage.parse_period(PERIOD), params)
+    window = delivery_report.prepare(con, parse_period(PERIOD), params)
     td = delivery_report.team_delivery(con, window, team)
     shown = []
     monkeypatch.setattr(notebook, "display", shown.append)
-    ctx = notebook.ReportContext(team, usage.parse_period(PERIOD), con, params)
+    ctx = notebook.ReportContext(team, parse_period(PERIOD), con, params)
     for table in (delivery_report.metrics_table(td), delivery_report.same_week_table(td), delivery_report.tiers_table(td)):
         ctx.table(table)
     assert html == [h.data for h in shown]

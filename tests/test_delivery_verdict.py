@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from copilot_finops import delivery_stats as st
-from copilot_finops import delivery_verdict as dv
+from copilot_finops.delivery import stats as st, verdict as dv
 
 
 def test_spearman_matches_scipy_with_ties():

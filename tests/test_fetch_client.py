@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from copilot_finops.fetch import FetchConfig, run_fetch
-from copilot_finops.github import GitHubAccessError, GitHubAuthError, WaitBudgetExceeded
+from copilot_finops.fetch.github import GitHubAccessError, GitHubAuthError, WaitBudgetExceeded
 from fake_github import FakeGitHub, VirtualClock, make_client, write_tiny_zone
 
 DAYS = ["2026-10-01", "2026-10-02", "2026-10-03"]

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from copilot_finops.generate import generate_org
+    from copilot_finops.demo import generate_org
     raw = tmp_path_factory.mktemp("served") / "raw"
     generate_org(raw, seed=7, users=40, days=60, end=date(2026, 10, 31))
     return raw
@@ -239,7 +239,7 @@ def test_all_repos_lists_the_org(demo, tmp_path):
 
 
 def test_premium_requests_before_june_2026_and_ai_credits_after(tmp_path):
-    from copilot_finops.generate import generate_org
+    from copilot_finops.demo import generate_org
     served = tmp_path / "served"
     generate_org(served, seed=3, users=12, days=40, end=date(2026, 6, 30))
     clock = VirtualClock()

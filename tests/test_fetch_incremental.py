@@ -8,7 +8,7 @@ import pytest
 
 from copilot_finops.errors import UserError
 from copilot_finops.fetch import FetchConfig, estimate_requests, run_fetch
-from copilot_finops.fetch_rawzone import RawZone
+from copilot_finops.fetch.rawzone import RawZone
 from fake_github import FakeGitHub, VirtualClock, make_client, write_tiny_zone
 
 DAYS = [f"2026-10-0{d}" for d in range(1, 9)]

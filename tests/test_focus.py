@@ -8,14 +8,15 @@ import duckdb
 import pandas as pd
 import pytest
 
-from copilot_finops import cost, focus, usage, warehouse
+from copilot_finops.period import parse_period
+from copilot_finops import cost, focus, warehouse
 from copilot_finops.cli import main
 from copilot_finops.params import load_params
 
 from test_cost import PARAMS_DIR, org_params
 
-OCT = usage.parse_period("2026-10")
-MAY = usage.parse_period("2026-05")
+OCT = parse_period("2026-10")
+MAY = parse_period("2026-05")
 
 
 def test_constants_follow_focus_1_2():

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from copilot_finops import demo_org
-from copilot_finops.generate import PATTERNS, generate_org
+from copilot_finops.demo import org as demo_org
+from copilot_finops.demo import generate_org
+from copilot_finops.demo.usage import PATTERNS
+from copilot_finops.cli import main
+from copilot_finops.errors import UserError
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
@@ -126,9 +129,16 @@ def test_ground_truth_shape(small_demo):
     assert on_disk == truth
 
 
-def test_rejects_impossible_sizes(tmp_path):
-    with pytest.raises(ValueError, match="--users"):
+def test_rejects_impossible_sizes_in_one_line(tmp_path, capsys):
+    with pytest.raises(UserError, match="--users"):
         generate_org(tmp_path, users=3)
+    for argv in (["--users", "5"], ["--days", "2"], ["--seed", "-1"]):
+        assert main(["demo", "--raw", str(tmp_path / "raw"), "--warehouse", str(tmp_path / "w.duckdb"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: " + argv[0]) and len(err.strip().splitlines()) == 1, err
+    (tmp_path / "a-file").write_text("")
+    assert main(["generate", "--raw", str(tmp_path / "a-file")]) == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 def test_billing_agrees_with_the_daily_credits(small_demo):

@@ -135,11 +135,11 @@ def test_tolerates_gzip_bom_crlf_arrays_renames_and_missing_breakdowns(tmp_path)
 def test_the_fast_and_the_line_by_line_parse_load_the_same_warehouse(small_demo, tmp_path, monkeypatch):
     """DuckDB's JSON reader parses clean files whole; the line-by-line path is the fallback. Both must
     load exactly the same rows, so forcing the fallback on the demo org must change nothing."""
-    from copilot_finops import ingest
+    from copilot_finops.ingest import run as ingest_run
 
     fast = ingest_raw(small_demo.raw, tmp_path / "fast.duckdb")
     assert fast.batches_typed > 0 and fast.batches_line_by_line == 0
-    monkeypatch.setattr(ingest.Ingestor, "_parse_typed", lambda self, kind, files: False)
+    monkeypatch.setattr(ingest_run.Ingestor, "_parse_typed", lambda self, kind, files: False)
     careful = ingest_raw(small_demo.raw, tmp_path / "careful.duckdb")
     assert careful.batches_typed == 0 and careful.batches_line_by_line == fast.batches_typed
     assert _contents(tmp_path / "fast.duckdb") == _contents(tmp_path / "careful.duckdb")
@@ -220,6 +220,6 @@ def test_28_day_bootstrap_never_overrides_1_day_rows_and_enterprise_stays_apart(
     ("not a time", None), ("Z", None), ("", None), (None, None), (1700000000, None),
 ])
 def test_github_timestamps_become_naive_utc(text, expected):
-    from copilot_finops.ingest_docs import ts
+    from copilot_finops.ingest.documents import ts
 
     assert ts(text) == expected

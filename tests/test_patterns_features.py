@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from copilot_finops.params import DeliveryWindows
-from copilot_finops.patterns_features import (
+from copilot_finops.patterns.features import (
     FEATURES, full_weeks, near_duplicate_prs, team_week_features, user_week_features,
 )
 
@@ -136,7 +136,7 @@ def test_near_duplicates_equal_an_all_pairs_comparison_on_many_similar_titles():
     """The prefix-filtered search must find exactly what comparing every pair finds."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from copilot_finops.patterns_features import DUPLICATE_SIMILARITY
+    from copilot_finops.patterns.features import DUPLICATE_SIMILARITY
 
     rng = np.random.default_rng(3)
     words = ["add", "fix", "cache", "ledger", "retry", "client", "timeout", "parser", "alerts", "module", "eu", "us"]

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from copilot_finops.patterns import PATTERN_NAMES, evidence, evidence_text, label_features
-from copilot_finops.patterns_features import user_week_features
-from copilot_finops.patterns_catalog import PATTERNS
-from copilot_finops.patterns_model import PeerScaler
+from copilot_finops.patterns.features import user_week_features
+from copilot_finops.patterns.catalog import PATTERNS
+from copilot_finops.patterns.model import PeerScaler
 
 
 def normal_week(rng: np.random.Generator, segment: str, i: int) -> dict:
@@ -119,7 +119,7 @@ def test_evidence_names_the_patterns_features_with_peer_medians(labelled):
 
 
 def test_every_pattern_has_conditions_on_known_features():
-    from copilot_finops.patterns_features import FEATURES
+    from copilot_finops.patterns.features import FEATURES
 
     assert [p.name for p in PATTERNS] == list(PATTERN_NAMES)
     for p in PATTERNS:

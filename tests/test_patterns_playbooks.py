@@ -8,7 +8,7 @@ import pytest
 from copilot_finops.errors import UserError
 from copilot_finops.params import load_playbooks
 from copilot_finops.patterns import PATTERN_NAMES, check_playbooks
-from copilot_finops.patterns_catalog import PATTERN_BY_NAME
+from copilot_finops.patterns.catalog import PATTERN_BY_NAME
 
 from conftest import ROOT
 

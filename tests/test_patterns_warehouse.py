@@ -8,10 +8,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from copilot_finops import patterns, patterns_evaluate, warehouse
+from copilot_finops import patterns, privacy, warehouse
+from copilot_finops.patterns import evaluate as patterns_evaluate
 from copilot_finops.cli import main
 from copilot_finops.params import load_params, load_playbooks
-from copilot_finops.usage import parse_period
+from copilot_finops.period import parse_period
 
 from conftest import ROOT
 
@@ -50,7 +51,7 @@ def test_flagged_credits_are_the_users_credits_that_week(demo):
     """The credits column is the week's AI credits from the warehouse, not a model output."""
     con, flagged = demo["con"], demo["flagged"]
     weeks = con.execute("SELECT user_login, week_start, ai_credits_used FROM int_user_week_usage").df()
-    weeks["user"] = [patterns.pseudonym(u) for u in weeks["user_login"]]
+    weeks["user"] = [privacy.pseudonym(u) for u in weeks["user_login"]]
     weeks["week_start"] = pd.to_datetime(weeks["week_start"]).dt.date
     merged = flagged.merge(weeks, on=["user", "week_start"], how="left")
     assert merged["ai_credits_used"].round(2).tolist() == merged["credits"].tolist()
@@ -83,7 +84,7 @@ def test_scoring_counts_a_detection_only_with_the_same_user_week_and_pattern():
                              "pattern": ["off_window", "retry_no_accept", "", "duplicate_work"]})
     truth = pd.DataFrame({"user_login": ["a", "b", "c", "x"], "week_start": [week, week, week, week + timedelta(days=70)],
                           "pattern": ["off_window", "off_window", "cli_token_loop", "off_window"]})
-    scores = patterns_evaluate.score_patterns(labelled, truth)
+    scores = patterns_evaluate.score_patterns(labelled, truth, b"k" * 32)
     assert scores["off_window"] | {"missed": None} == {
         "injected": 2, "detected": 1, "true_positives": 1, "precision": 1.0, "recall": 0.5,
         "false_alarms": [], "missed": None}  # x's week lies outside the labelled weeks: not counted
@@ -145,9 +146,9 @@ def test_team_movement_compares_with_last_month():
 
 
 def test_pseudonyms_are_stable_keyed_and_never_the_login():
-    a = patterns.pseudonym("Ada-Okafor", b"k" * 32)
-    assert a == patterns.pseudonym("ada-okafor", b"k" * 32)  # logins are case-insensitive on GitHub
-    assert a != patterns.pseudonym("ada-okafor", b"j" * 32)
+    a = privacy.pseudonym("Ada-Okafor", b"k" * 32)
+    assert a == privacy.pseudonym("ada-okafor", b"k" * 32)  # logins are case-insensitive on GitHub
+    assert a != privacy.pseudonym("ada-okafor", b"j" * 32)
     assert a.startswith("dev-") and "ada" not in a
 
 

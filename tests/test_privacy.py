@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from copilot_finops.period import Period, parse_period
 from copilot_finops import delivery, privacy, reports, usage, warehouse
 from copilot_finops import retention as retention_mod
 from copilot_finops.cli import main
@@ -105,7 +106,7 @@ def _marts_from(con, first_day: date, period: str) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _team_results(con, period: usage.Period, k: int) -> dict:
+def _team_results(con, period: Period, k: int) -> dict:
     teams = usage.teams_in_warehouse(con, period)
     events = delivery.delivery_events(delivery.load_delivery_inputs(con, period.start, period.end))
     return {t: (usage.team_period_summary(con, t, period, k), delivery.period_metrics(events, t, period.start, period.end))
@@ -133,7 +134,7 @@ def test_purge_removes_old_user_rows_and_raw_files_and_keeps_remaining_months_id
     retention, as_of = Retention(user_level_days=30, raw_days=30), date(2026, 11, 5)
     cutoff = retention_mod.retention_cutoff(as_of, 30)
     assert cutoff.weekday() == 0 and cutoff <= date(2026, 10, 1)  # whole weeks and whole months stay
-    kept_period = usage.parse_period(retention_mod.first_kept_period(cutoff))
+    kept_period = parse_period(retention_mod.first_kept_period(cutoff))
     con = warehouse.connect(purge_copy / "w.duckdb")
     before_rows = {t: con.execute(f"SELECT count(*) FROM {t} WHERE day < ?", [cutoff]).fetchone()[0] for t in USER_TABLES}
     assert all(before_rows.values())

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from copilot_finops import demo_org
+from copilot_finops.demo import org as demo_org
 from copilot_finops.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from copilot_finops import overview, privacy, render, reports, retro, usage, warehouse
+from copilot_finops.period import parse_period
+from copilot_finops import overview, privacy, reports, retro, usage, warehouse
+from copilot_finops.reports import render, stitch
 from copilot_finops.cli import main
 from copilot_finops.params import load_params, load_playbooks
 
@@ -78,7 +80,7 @@ def test_stitched_page_has_a_working_toc_no_scripts_and_unique_svg_ids():
         ("06_monthly_retro", "Monthly retro", f"<h1>Retro</h1><h2>Questions</h2><p>x</p>{chart}"),
         ("01_team_usage", "Team usage", f"<h1>Usage</h1><h2>Questions</h2><script>alert(1)</script>{chart}"),
     ]
-    page = retro.stitch_retro(EVIL, "2026-10", sections, restricted="incident INC-1")
+    page = stitch.stitch_retro(EVIL, "2026-10", sections, restricted="incident INC-1")
     assert "<script" not in page.lower() and "alert(1)" not in page.replace("&lt;script&gt;alert(1)", "")
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))  # two "Questions" headings and two clip paths, all distinct
@@ -94,7 +96,7 @@ def test_stitched_page_has_a_working_toc_no_scripts_and_unique_svg_ids():
 @pytest.fixture(scope="module")
 def demo(small_demo):
     con = warehouse.connect(small_demo.warehouse, read_only=True)
-    yield con, usage.parse_period(small_demo.period), load_params(ROOT / "params")
+    yield con, parse_period(small_demo.period), load_params(ROOT / "params")
     con.close()
 
 
@@ -115,7 +117,7 @@ def test_retro_pack_reads_the_usage_figures_it_quotes(demo):
 
 def test_overview_blanks_small_teams_and_the_totals_that_would_reveal_them(demo):
     con, period, params = demo
-    month = overview.OrgMonth(period, period.end, 5, usage.teams_in_warehouse(con, period))
+    month = overview.collect(con, period, params, b"k" * 20)
     members = overview.membership(con, period)
     figures = overview.team_figures(month, members, params)
     teams = overview.team_table(figures, 5).set_index("team_slug")
@@ -132,11 +134,11 @@ def test_overview_blanks_small_teams_and_the_totals_that_would_reveal_them(demo)
 
 
 def test_reclaim_list_is_cost_models_idle_seats_minus_joiners_and_leavers(demo):
-    from copilot_finops import cost
+    from copilot_finops import seats
 
     con, period, params = demo
     as_of = period.end
-    idle = cost.inactive_seats(con, as_of, params).set_index("team_slug")
+    idle = seats.inactive_seats(con, as_of, params).set_index("team_slug")
     reclaim, left_out = overview.reclaim_list(con, as_of, params, b"k" * 20)
     assert len(reclaim) + left_out["joiners"] + left_out["leavers"] == idle.loc["(org)", "inactive_seats"]
     assert reclaim["developer"].str.fullmatch(r"dev-[0-9a-f]{12}").all()

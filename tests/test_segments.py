@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot_finops import segments, usage, warehouse
+from copilot_finops.period import parse_period
+from copilot_finops import segments, warehouse
 from copilot_finops.errors import UserError
 from copilot_finops.params import OrgParams, TaskClassRule, load_params
 
@@ -66,7 +67,7 @@ def test_team_task_classes_read_from_the_warehouse(tmp_path):
     con = warehouse.connect(tmp_path / "w.duckdb", read_only=True)
     try:
         prm = OrgParams.model_validate({"org": "o", "task_classes": {k: v.model_dump() for k, v in RULES.items()}})
-        frame = segments.team_task_classes(con, "alpha", usage.parse_period("2026-10"), prm)
+        frame = segments.team_task_classes(con, "alpha", parse_period("2026-10"), prm)
     finally:
         con.close()
     gen = frame[frame["measure"] == "outputs generated"].set_index("task_class")["value"]
@@ -132,7 +133,7 @@ def test_tables_and_charts_build_on_the_demo_org(small_demo):
     prm = load_params(PARAMS_DIR)
     con = warehouse.connect(small_demo.warehouse, read_only=True)
     try:
-        period = usage.parse_period("2026-10")
+        period = parse_period("2026-10")
         history = cost.team_costs_history(con, period, prm)
         month = history[history["period"] == "2026-10"]
         measures = list(segments.BASELINE_MEASURES)

@@ -29,9 +29,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import cache
+from . import bill, cache
 from .params import OrgParams
-from .usage import Period
+from .period import Period
 
 POOL_METHODS = ("seat_share", "usage_share", "none")
 PLANS = ("business", "enterprise")
@@ -188,7 +188,7 @@ def premium_billable_requests(con: duckdb.DuckDBPyConnection, period: Period, pa
     """Premium requests beyond each user's monthly allowance, per team (join rule).
 
     The allowance is per user and month (not pooled); a user's billable share is spread over their requests, so a
-    user on two teams brings the same share to both. The org's figure is the sum of `split_team_quantities`.
+    user on two teams brings the same share to both. The org's figure is the sum of `bill.split_team_quantities`.
     """
     allowance = params.prices.premium_requests_included_per_seat
     rows = con.execute("""
@@ -272,7 +272,7 @@ def org_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
         overage = max(0.0, org["ai_credits"] - pool)
     premium_cost = 0.0
     if not in_credit_era:
-        billable = float(split_team_quantities(con, period, params)["premium_billable_requests"].sum())
+        billable = float(bill.split_team_quantities(con, period, params)["premium_billable_requests"].sum())
         premium_cost = billable * params.prices.premium_request
     out = {**org, "seat_cost": seat, "pool_credits": pool, "overage_credits": overage,
            "ai_credit_cost": overage * params.prices.ai_credit, "premium_cost": premium_cost,
@@ -304,127 +304,6 @@ def _seat_months_on_no_team(con: duckdb.DuckDBPyConnection, period: Period) -> f
           AND s.day IN (SELECT DISTINCT day FROM stg_user_team_day)
           AND NOT EXISTS (SELECT 1 FROM stg_user_team_day m WHERE m.day = s.day AND m.user_id = s.user_id)
     """, [dim, period.start, period.end]).fetchone()[0])
-
-
-def split_team_quantities(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
-                          until: date | None = None) -> pd.DataFrame:
-    """Team quantities for a bill that must add up: a user on several teams is split equally between them.
-
-    The cost model counts such a user in every team (GitHub's join rule); an export to a cost tool must not, so
-    here each user-day counts once. team_slug '' collects seats and usage of people on no team that day.
-    Columns: team_slug, seat_months, business_seat_months, enterprise_seat_months, ai_credits, premium_requests,
-    premium_billable_requests (beyond each user's monthly allowance).
-    """
-    end = min(period.end, until) if until else period.end
-    dim = (period.end - period.start).days + 1
-    allowance = params.prices.premium_requests_included_per_seat
-    return con.execute("""
-        WITH members AS (SELECT DISTINCT day, user_id, team_slug FROM stg_user_team_day
-                         WHERE team_slug IS NOT NULL AND day BETWEEN ? AND ?),
-        weights AS (SELECT day, user_id, team_slug, 1.0 / count(*) OVER (PARTITION BY day, user_id) AS w FROM members),
-        plan AS (SELECT user_id, arg_max(plan_type, day) AS plan_type FROM int_cost_seat_day
-                 WHERE day BETWEEN ? AND ? GROUP BY user_id),
-        billable AS (
-            SELECT c.user_id, CASE WHEN sum(c.premium_requests) > 0 THEN greatest(sum(c.premium_requests)
-                       - CASE coalesce(any_value(p.plan_type), ?) WHEN 'enterprise' THEN ? WHEN 'business' THEN ? ELSE ? END, 0)
-                       / sum(c.premium_requests) ELSE 0 END AS share
-            FROM int_cost_user_day c LEFT JOIN plan p USING (user_id) WHERE c.period = ? GROUP BY c.user_id),
-        seats AS (
-            SELECT coalesce(w.team_slug, '') AS team_slug, sum(coalesce(w.w, 1.0)) / ? AS seat_months,
-                   coalesce(sum(coalesce(w.w, 1.0)) FILTER (WHERE s.plan_type = 'business'), 0) / ? AS business_seat_months,
-                   coalesce(sum(coalesce(w.w, 1.0)) FILTER (WHERE s.plan_type = 'enterprise'), 0) / ? AS enterprise_seat_months
-            FROM int_cost_seat_day s LEFT JOIN weights w USING (day, user_id)
-            WHERE s.day BETWEEN ? AND ? GROUP BY 1),
-        usage AS (
-            SELECT coalesce(w.team_slug, '') AS team_slug, sum(c.ai_credits * coalesce(w.w, 1.0)) AS ai_credits,
-                   sum(c.premium_requests * coalesce(w.w, 1.0)) AS premium_requests,
-                   sum(c.premium_requests * coalesce(w.w, 1.0) * coalesce(b.share, 0)) AS premium_billable_requests
-            FROM int_cost_user_day c LEFT JOIN weights w USING (day, user_id) LEFT JOIN billable b USING (user_id)
-            WHERE c.day BETWEEN ? AND ? GROUP BY 1)
-        SELECT team_slug, coalesce(s.seat_months, 0) AS seat_months,
-               coalesce(s.business_seat_months, 0) AS business_seat_months,
-               coalesce(s.enterprise_seat_months, 0) AS enterprise_seat_months,
-               coalesce(u.ai_credits, 0) AS ai_credits, coalesce(u.premium_requests, 0) AS premium_requests,
-               coalesce(u.premium_billable_requests, 0) AS premium_billable_requests
-        FROM seats s FULL OUTER JOIN usage u USING (team_slug)
-        ORDER BY team_slug
-    """, [period.start, end, period.start, period.end, params.plan, allowance["enterprise"], allowance["business"],
-          allowance[params.plan], period.label, dim, dim, dim, period.start, end, period.start, end]).df()
-
-
-def inactive_seats(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParams) -> pd.DataFrame:
-    """Seats held on `as_of` with no Copilot activity in the last `guardrails.inactive_seat_days` days.
-
-    Activity is the later of the seats API's last_activity_at (latest snapshot on or before as_of) and the last
-    active day in the usage reports. Returns one row per team (join rule on the user's last team day up to as_of)
-    plus an '(org)' row counting each seat once: inactive_seats, monthly_cost (what they cost per month).
-    """
-    days = params.guardrails.inactive_seat_days
-    frame = con.execute("""
-        WITH held AS (SELECT user_id, plan_type FROM int_cost_seat_day WHERE day = ?),
-        last_snapshot AS (
-            SELECT user_id, arg_max(last_activity_at, snapshot_day)::DATE AS last_api
-            FROM seat WHERE snapshot_day <= ? GROUP BY user_id),
-        last_usage AS (SELECT user_id, max(day) AS last_day FROM stg_user_day_usage WHERE active AND day <= ? GROUP BY user_id),
-        inactive AS (
-            SELECT h.user_id, h.plan_type
-            FROM held h LEFT JOIN last_snapshot s USING (user_id) LEFT JOIN last_usage u USING (user_id)
-            WHERE coalesce(greatest(s.last_api, u.last_day), s.last_api, u.last_day, DATE '1970-01-01') < ? - (? * INTERVAL 1 DAY)),
-        team_day AS (SELECT user_id, max(day) AS day FROM stg_user_team_day WHERE day <= ? GROUP BY user_id),
-        teams AS (SELECT DISTINCT m.user_id, m.team_slug FROM stg_user_team_day m JOIN team_day t USING (user_id, day))
-        SELECT coalesce(t.team_slug, '(no team)') AS team_slug, i.plan_type, count(*) AS seats
-        FROM inactive i LEFT JOIN teams t USING (user_id)
-        GROUP BY ALL
-        UNION ALL
-        SELECT '(org)', plan_type, count(*) FROM inactive GROUP BY ALL
-    """, [as_of, as_of, as_of, as_of, days, as_of]).df()
-    prices = params.prices.seat_per_month
-    frame["monthly_cost"] = frame["seats"] * [prices.get(p, params.seat_price) for p in frame["plan_type"]]
-    out = frame.groupby("team_slug", as_index=False)[["seats", "monthly_cost"]].sum()
-    return out.rename(columns={"seats": "inactive_seats"}).sort_values("team_slug").reset_index(drop=True)
-
-
-# -- daily series for guardrails ------------------------------------------------------------------------------
-def daily_quantities(con: duckdb.DuckDBPyConnection, start: date, end: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Team-day and org-day quantities from `start` to `end` (inclusive), every day present (zeros when idle).
-
-    Returns (teams, org): teams has team_slug, day, seats, business_seats, enterprise_seats, members, ai_credits,
-    premium_requests; org has day, seats (by plan), active_users, ai_credits, premium_requests, each user once.
-    """
-    teams = con.execute("""
-        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
-        slugs AS (SELECT DISTINCT team_slug FROM mart_team_day_cost WHERE day BETWEEN ? AND ?)
-        SELECT s.team_slug, d.day, coalesce(t.seats, 0) AS seats, coalesce(t.business_seats, 0) AS business_seats,
-               coalesce(t.enterprise_seats, 0) AS enterprise_seats, coalesce(t.members, 0) AS members,
-               coalesce(t.ai_credits, 0) AS ai_credits, coalesce(t.premium_requests, 0) AS premium_requests
-        FROM slugs s CROSS JOIN days d
-        LEFT JOIN mart_team_day_cost t ON t.team_slug = s.team_slug AND t.day = d.day
-        ORDER BY s.team_slug, d.day
-    """, [start, end, start, end]).df()
-    org = con.execute("""
-        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
-        seats AS (SELECT day, count(*) AS seats, count(*) FILTER (WHERE plan_type = 'business') AS business_seats,
-                         count(*) FILTER (WHERE plan_type = 'enterprise') AS enterprise_seats
-                  FROM int_cost_seat_day WHERE day BETWEEN ? AND ? GROUP BY day),
-        usage AS (SELECT day, sum(ai_credits) AS ai_credits, sum(premium_requests) AS premium_requests,
-                         count(*) FILTER (WHERE active) AS active_users
-                  FROM int_cost_user_day WHERE day BETWEEN ? AND ? GROUP BY day)
-        SELECT d.day, coalesce(s.seats, 0) AS seats, coalesce(s.business_seats, 0) AS business_seats,
-               coalesce(s.enterprise_seats, 0) AS enterprise_seats, coalesce(u.active_users, 0) AS active_users,
-               coalesce(u.ai_credits, 0) AS ai_credits, coalesce(u.premium_requests, 0) AS premium_requests
-        FROM days d LEFT JOIN seats s USING (day) LEFT JOIN usage u USING (day)
-        ORDER BY d.day
-    """, [start, end, start, end, start, end]).df()
-    for frame in (teams, org):
-        frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    return teams, org
-
-
-def daily_seat_cost(frame: pd.DataFrame, params: OrgParams, days_in_month: int) -> pd.Series:
-    """Seat cost accrued per day: seats held that day x monthly price / days in the month."""
-    seats = frame.rename(columns={"seats": "seat_months", "business_seats": "business_seat_months",
-                                  "enterprise_seats": "enterprise_seat_months"})
-    return seat_cost(seats, params) / days_in_month
 
 
 def last_data_day(con: duckdb.DuckDBPyConnection) -> date | None:

@@ -22,10 +22,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import cost
+from . import bill, cost
 from .errors import UserError
 from .params import OrgParams
-from .usage import Period
+from .period import Period
 
 FOCUS_VERSION = "1.2"
 
@@ -126,7 +126,7 @@ def _premium_row(base: dict, params: OrgParams, requests: float, billable: float
 
 def focus_rows(quantities: pd.DataFrame, org: dict, params: OrgParams, period: Period, charge_end: date,
                small_teams: set[str] = frozenset()) -> pd.DataFrame:
-    """FOCUS rows from split team quantities (`cost.split_team_quantities`, team_slug '' = no team).
+    """FOCUS rows from split team quantities (`bill.split_team_quantities`, team_slug '' = no team).
 
     Parameters
     ----------
@@ -176,7 +176,7 @@ def focus_export(con: duckdb.DuckDBPyConnection, period: Period, params: OrgPara
     if last is None or last < period.start:
         raise UserError(f"no usage data for {period.label}" + (f": the warehouse ends on {last}" if last else ""))
     charge_end = min(period.end, as_of or last, last)
-    quantities = cost.split_team_quantities(con, period, params, until=charge_end)
+    quantities = bill.split_team_quantities(con, period, params, until=charge_end)
     org = cost.org_month_quantities(con, period, until=charge_end)
     small = {t for t, n in con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM stg_user_team_day
                                           WHERE day BETWEEN ? AND ? GROUP BY 1""", [period.start, charge_end]).fetchall()

@@ -1,65 +1,57 @@
 """The org overview for the platform team (notebook 00): every team and segment side by side for one month.
 
 Figures come from the modules that define them: cost (spend, idle seats), budget (forecast, stage), patterns
-(flagged weeks), delivery_report (verdicts). This module collects them once, lines them up per team and per
+(flagged weeks), delivery.report (verdicts). This module collects them once, lines them up per team and per
 segment, and applies privacy: teams under k developers are blanked, and a segment total is blanked when
 subtracting the teams shown beside it would isolate fewer than k developers. It adds two views of its own:
 the seat reclaim list (pseudonymous; new joiners and leavers left out) and adoption cohorts by seat start.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import altair as alt
 import duckdb
 import pandas as pd
 
-from . import privacy, usage
+from . import budget, cost, patterns, privacy, seats, usage
+from .delivery import report as delivery_report
 from .params import OrgParams
-from .retro import optional
-from .usage import Period
+from .period import Period
 
 ALL_TEAMS = "all teams"
 
 
 @dataclass
 class OrgMonth:
-    """What the overview reads from the other modules for one month (None: that module is not available yet)."""
+    """What the overview reads from the other modules for one month."""
 
     period: Period
     as_of: date
     k: int
     teams: list[str]
-    costs: pd.DataFrame | None = None
-    guardrails: object | None = None
-    flagged: pd.DataFrame | None = None
-    verdicts: pd.DataFrame | None = None
-    missing: list[str] = field(default_factory=list)
+    costs: pd.DataFrame
+    guardrails: budget.GuardrailReport
+    flagged: pd.DataFrame
+    verdicts: pd.DataFrame
 
 
 def collect(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, key: bytes | None = None,
             playbooks=None) -> OrgMonth:
-    """Run each module's public function once for the whole org; note the modules that are not there yet."""
+    """Run each module's public function once for the whole org."""
     k = params.privacy.k_anonymity
     teams = usage.teams_in_warehouse(con, period)
     last = con.execute("SELECT max(day) FROM user_day").fetchone()[0]
-    month = OrgMonth(period, min(period.end, last) if last else period.end, k, teams)
-    team_costs = optional("cost", "team_costs")
-    evaluate = optional("budget", "evaluate_guardrails")
-    detect = optional("patterns", "detect")
-    prepare, team_delivery = optional("delivery_report", "prepare"), optional("delivery_report", "team_delivery")
-    month.costs = team_costs(con, period, params) if team_costs else None
-    month.guardrails = evaluate(con, period, params) if evaluate else None
-    month.flagged = detect(con, params, period, playbooks=playbooks, key=key) if detect else None
-    if prepare and team_delivery:
-        window = prepare(con, period, params)
-        month.verdicts = pd.DataFrame([{"team_slug": t, "verdict": d.verdict, "reason": d.decision["reason"]}
-                                       for t in teams for d in [team_delivery(con, window, t)]],
-                                      columns=["team_slug", "verdict", "reason"])
-    month.missing = [name for name, fn in (("cost", team_costs), ("budget", evaluate), ("patterns", detect),
-                                           ("delivery_report", prepare)) if fn is None]
-    return month
+    window = delivery_report.prepare(con, period, params)
+    verdicts = pd.DataFrame([{"team_slug": t, "verdict": d.verdict, "reason": d.decision["reason"]}
+                             for t in teams for d in [delivery_report.team_delivery(con, window, t)]],
+                            columns=["team_slug", "verdict", "reason"])
+    return OrgMonth(period, min(period.end, last) if last else period.end, k, teams,
+                    costs=cost.team_costs(con, period, params),
+                    guardrails=budget.evaluate_guardrails(con, period, params),
+                    flagged=patterns.detect(con, params, period, playbooks=playbooks, key=key),
+                    verdicts=verdicts)
 
 
 # -- teams and segments side by side -----------------------------------------------------------------------------
@@ -87,25 +79,22 @@ def team_figures(month: OrgMonth, members: pd.DataFrame, params: OrgParams) -> p
     counts = members.groupby("team_slug").agg(members=("user_id", "nunique"), active_developers=("active", "sum"))
     frame = pd.DataFrame({"team_slug": month.teams}).join(counts, on="team_slug")
     frame["segment"] = [params.segment_of(t) for t in frame["team_slug"]]
-    if month.costs is not None:
-        frame = frame.merge(month.costs[["team_slug", "total_cost", "ai_credits"]], on="team_slug", how="left")
-    if month.guardrails is not None and len(month.guardrails.rows):
+    frame = frame.merge(month.costs[["team_slug", "total_cost", "ai_credits"]], on="team_slug", how="left")
+    if len(month.guardrails.rows):
         g = month.guardrails.rows
         g = g[g["scope"] == "team"][["name", "unit", "budget", "burn_to_date", "forecast", "pct_to_date", "pct_forecast",
                                      "stage_label", "stage_status"]]
         frame = frame.merge(g.rename(columns={"name": "team_slug"}), on="team_slug", how="left")
         frame["budget"] = [f"{b:,.0f} {'USD' if u == 'usd' else 'AI credits'}" if b == b else "none"
                            for b, u in zip(frame["budget"], frame["unit"])]
-    if month.flagged is not None:
-        f = month.flagged.groupby("team_slug").agg(flagged_weeks=("week_start", "size"), flagged_developers=("user", "nunique"),
-                                                   flagged_credits=("credits", "sum"))
-        frame = frame.join(f, on="team_slug")
-        frame["flagged_weeks"] = frame["flagged_weeks"].fillna(0)
-        # the credits of flagged weeks describe the flagged developers only: blank them under k
-        frame.loc[privacy.small_group(frame["flagged_developers"].fillna(0), month.k), "flagged_credits"] = float("nan")
-        frame = frame.drop(columns=["flagged_developers"])
-    if month.verdicts is not None:
-        frame = frame.merge(month.verdicts[["team_slug", "verdict"]], on="team_slug", how="left")
+    f = month.flagged.groupby("team_slug").agg(flagged_weeks=("week_start", "size"), flagged_developers=("user", "nunique"),
+                                               flagged_credits=("credits", "sum"))
+    frame = frame.join(f, on="team_slug")
+    frame["flagged_weeks"] = frame["flagged_weeks"].fillna(0)
+    # the credits of flagged weeks describe the flagged developers only: blank them under k
+    frame.loc[privacy.small_group(frame["flagged_developers"].fillna(0), month.k), "flagged_credits"] = float("nan")
+    frame = frame.drop(columns=["flagged_developers"])
+    frame = frame.merge(month.verdicts[["team_slug", "verdict"]], on="team_slug", how="left")
     frame["small"] = (privacy.small_group(frame["members"].fillna(0), month.k)
                       | privacy.small_group(frame["active_developers"].fillna(0), month.k))
     return frame
@@ -187,7 +176,7 @@ def segment_table(figures: pd.DataFrame, members: pd.DataFrame, k: int,
 def pattern_overview(flagged: pd.DataFrame, k: int) -> pd.DataFrame:
     """Per pattern across the org: flagged developer-weeks, developers, AI credits; blanked under k developers."""
     columns = ["pattern", "flagged weeks", "developers", "AI credits"]
-    if flagged is None or flagged.empty:
+    if flagged.empty:
         return pd.DataFrame(columns=columns)
     per = flagged.groupby("pattern_title").agg(weeks=("week_start", "size"), developers=("user", "nunique"),
                                                credits=("credits", "sum")).reset_index()
@@ -203,7 +192,7 @@ def reclaim_list(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParams,
                  detail: bool = False) -> tuple[pd.DataFrame, dict]:
     """Idle seats worth reclaiming on `as_of`, one per row, and what was left out.
 
-    Idle uses cost.inactive_seats' definition: a seat held on `as_of` with no activity (the later of the seats API's
+    Idle uses seats.inactive_seats' definition: a seat held on `as_of` with no activity (the later of the seats API's
     last_activity_at and the last active day in the usage reports) for `guardrails.inactive_seat_days` days. New
     joiners (seat created within that window) and leavers (cancellation pending) are left out of the list and
     counted. People are pseudonyms unless `detail` (audited incident mode).
@@ -238,12 +227,9 @@ def reclaim_list(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParams,
     return out.sort_values(["team", "developer"], ignore_index=True), {"joiners": int(joiner.sum()), "leavers": int((leaver & ~joiner).sum())}
 
 
-def idle_seats_by_team(month: OrgMonth, teams: pd.DataFrame, params: OrgParams, con) -> pd.DataFrame | None:
-    """cost.inactive_seats per team, with teams under k blanked; None until cost.py provides it."""
-    inactive_seats = optional("cost", "inactive_seats")
-    if inactive_seats is None:
-        return None
-    frame = inactive_seats(con, month.as_of, params)
+def idle_seats_by_team(month: OrgMonth, teams: pd.DataFrame, params: OrgParams, con) -> pd.DataFrame:
+    """seats.inactive_seats per team, with teams under k blanked."""
+    frame = seats.inactive_seats(con, month.as_of, params)
     small = set(teams.loc[teams["suppressed"], "team_slug"])
     hide = frame["team_slug"].isin(small)
     frame["inactive_seats"] = frame["inactive_seats"].astype(float).mask(hide)
@@ -350,20 +336,6 @@ def cohort_chart(cohorts: pd.DataFrame, k: int) -> alt.Chart:
             + base.mark_text(dy=-6, color="#59636e").encode(y="share_active:Q", text="label:N")).properties(width=420, height=180)
 
 
-def open_overview(period: str, warehouse: str, params: str):
-    """The org notebook's start: validated period, read-only warehouse, params, SVG charts (team '__org__')."""
-    from . import charts, warehouse as warehouse_mod
-    from .notebook import ReportContext, resolve
-    from .params import load_params
-    from .reports import ORG_TEAM
-
-    per = usage.parse_period(str(period))
-    con = warehouse_mod.connect(resolve(warehouse), read_only=True)
-    prm = load_params(resolve(params))
-    charts.use_svg()
-    return ReportContext(ORG_TEAM, per, con, prm)
-
-
 def headline_markdown(month: OrgMonth, figures: pd.DataFrame, segments: pd.DataFrame) -> str:
     """The overview's opening paragraph, built from the figures it quotes."""
     small = int(figures["small"].sum())
@@ -381,6 +353,4 @@ def headline_markdown(month: OrgMonth, figures: pd.DataFrame, segments: pd.DataF
     if "verdict" in figures:
         counts = figures["verdict"].value_counts()
         parts.append("Delivery verdicts: " + ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items()) + ".")
-    if month.missing:
-        parts.append(f"Not available yet in this checkout: {', '.join(month.missing)}.")
     return " ".join(parts)

@@ -293,7 +293,7 @@ def load_params(params_dir: str | Path) -> OrgParams:
         raise UserError(_format_error(org_file, exc)) from exc
 
 
-# -- Coaching playbooks (params/playbooks.yaml): advice per high-burn pattern, read by patterns.py
+# -- Coaching playbooks (params/playbooks.yaml): advice per high-burn pattern, read by `patterns`
 # and the monthly retro. Kept apart from org.yaml because platform teams edit it as prose.
 
 class PatternPlaybook(_Strict):

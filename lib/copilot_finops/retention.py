@@ -67,7 +67,7 @@ class PurgeReport:
 
 
 def _by_kind(paths: list[str]) -> dict:
-    from .ingest import _kind_of
+    from .ingest.rawfiles import _kind_of
 
     counts: dict[str, int] = {}
     for rel in paths:
@@ -168,7 +168,7 @@ def purge(con: duckdb.DuckDBPyConnection, retention, as_of, raw_dir: str | Path 
     raw_dir : the raw zone to purge too (None: the warehouse only).
     dry_run : count what would go, change nothing.
     """
-    from .ingest import discover
+    from .ingest.rawfiles import discover
 
     cutoff = retention_cutoff(as_of, retention.user_level_days)
     raw_cutoff = retention_cutoff(as_of, retention.raw_days)

@@ -1,37 +1,21 @@
-"""The monthly retro: a team's month in one pack (notebook 06), three discussion questions, and the stitched page.
+"""The monthly retro: a team's month in one pack (notebook 06) and three discussion questions.
 
-Every figure comes from the module that defines it (usage, segments, budget, patterns, delivery_report); the retro
-adds the comparison with last month, the discussion questions generated from the numbers, and `stitch_retro`,
-which puts a team's rendered reports on one page with a table of contents for `report --retro`. A module that is
-not installed yet turns its section into a "not available yet" note instead of failing the whole retro.
+Every figure comes from the module that defines it (usage, segments, budget, patterns, delivery.report); the retro
+adds the comparison with last month and the discussion questions generated from the numbers. The stitched page of
+`report --retro` is `reports.stitch`.
 """
 from __future__ import annotations
 
-import html as html_mod
-import importlib
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import altair as alt
 import pandas as pd
 
-from . import privacy, render, usage
-from .usage import Period
+from . import budget, patterns, privacy, segments, usage
+from .delivery import report as delivery_report
+from .period import Period
 
 TOP_CATEGORIES = 5
-NOT_AVAILABLE = "*Not available yet: `copilot_finops.{module}` is not installed in this checkout.*"
-
-
-def optional(module: str, attribute: str):
-    """`copilot_finops.<module>.<attribute>`, or None while that part of the library is not there yet."""
-    try:
-        mod = importlib.import_module(f"copilot_finops.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"copilot_finops.{module}":
-            raise
-        return None
-    return getattr(mod, attribute, None)
 
 
 def display_frame(frame: pd.DataFrame, k: int, formats: dict[str, str] | None = None,
@@ -64,12 +48,9 @@ def top_breakdown(con, team: str, period: Period, by: str, k: int, top: int = TO
                          "acceptance ratio": frame["acceptance_ratio"]}).reset_index(drop=True)
 
 
-def task_class_shares(con, team: str, period: Period, params, suppressed: bool) -> pd.DataFrame | None:
-    """Share of each task class per signal (segments.team_task_classes); None until segments.py exists."""
-    team_task_classes = optional("segments", "team_task_classes")
-    if team_task_classes is None:
-        return None
-    frame = team_task_classes(con, team, period, params)
+def task_class_shares(con, team: str, period: Period, params, suppressed: bool) -> pd.DataFrame:
+    """Share of each task class per signal (segments.team_task_classes), blanked when the team is suppressed."""
+    frame = segments.team_task_classes(con, team, period, params)
     primary = frame[frame["measure"].isin(["outputs generated", "CLI requests", "lines changed"])]
     table = primary.pivot_table(index="task_class", columns=["signal"], values="share", sort=False).reset_index()
     table.columns.name = None
@@ -170,8 +151,7 @@ def guardrail_markdown(row: dict | None, team: str, k: int) -> str:
 # -- patterns with coaching ----------------------------------------------------------------------------------------
 def team_patterns(current: pd.DataFrame, previous: pd.DataFrame, team: str, k: int) -> pd.DataFrame:
     """patterns.team_movement for the team, with credits blanked when fewer than k developers are behind them."""
-    team_movement = optional("patterns", "team_movement")
-    movement = team_movement(current, previous, team)
+    movement = patterns.team_movement(current, previous, team)
     for column, frame in (("credits", current), ("credits_last_month", previous)):
         developers = frame.loc[frame["team_slug"] == team, "user"].nunique() if len(frame) else 0
         if privacy.small_group(developers, k) and column in movement:
@@ -278,7 +258,7 @@ def questions_markdown(questions: list[str]) -> str:
 # -- the pack ---------------------------------------------------------------------------------------------------------
 @dataclass
 class RetroPack:
-    """Everything notebook 06 shows for one team and month; None where the module is not available yet."""
+    """Everything notebook 06 shows for one team and month (guardrail None: the team has no budget)."""
 
     team: str
     period: Period
@@ -287,14 +267,13 @@ class RetroPack:
     previous: dict
     features: pd.DataFrame
     models: pd.DataFrame
-    task_classes: pd.DataFrame | None
+    task_classes: pd.DataFrame
     change: pd.DataFrame
     guardrail: dict | None = None
-    movement: pd.DataFrame | None = None
-    flagged: pd.DataFrame | None = None
-    delivery: object | None = None
+    movement: pd.DataFrame = field(default_factory=pd.DataFrame)
+    flagged: pd.DataFrame = field(default_factory=pd.DataFrame)
+    delivery: delivery_report.TeamDelivery | None = None
     questions: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
 
     @property
     def detailed(self) -> bool:
@@ -310,19 +289,11 @@ def build_pack(con, team: str, period: Period, params, playbooks, key: bytes | N
                      top_breakdown(con, team, period, "feature", k), top_breakdown(con, team, period, "model", k),
                      task_class_shares(con, team, period, params, summary["suppressed"]), pd.DataFrame())
     pack.change = month_change(pack.summary, pack.previous)
-    evaluate = optional("budget", "evaluate_guardrails")
-    detect_with_previous = optional("patterns", "detect_with_previous")
-    prepare, team_delivery = optional("delivery_report", "prepare"), optional("delivery_report", "team_delivery")
-    if evaluate:
-        pack.guardrail = team_guardrail(evaluate(con, period, params), team)
-    if detect_with_previous and optional("patterns", "team_movement"):
-        current, previous = detect_with_previous(con, params, period, playbooks=playbooks, key=key)
-        pack.flagged = current[current["team_slug"] == team]
-        pack.movement = team_patterns(current, previous, team, k)
-    if prepare and team_delivery:
-        pack.delivery = team_delivery(con, prepare(con, period, params), team)
-    pack.missing = [m for m, fn in (("segments", pack.task_classes is not None), ("budget", evaluate),
-                                    ("patterns", detect_with_previous), ("delivery_report", prepare)) if fn in (None, False)]
+    pack.guardrail = team_guardrail(budget.evaluate_guardrails(con, period, params), team)
+    current, previous = patterns.detect_with_previous(con, params, period, playbooks=playbooks, key=key)
+    pack.flagged = current[current["team_slug"] == team]
+    pack.movement = team_patterns(current, previous, team, k)
+    pack.delivery = delivery_report.team_delivery(con, delivery_report.prepare(con, period, params), team)
     pack.questions = discussion_questions(retro_facts(pack, playbooks))
     return pack
 
@@ -343,14 +314,13 @@ def retro_facts(pack: RetroPack, playbooks) -> dict:
         facts.update(stage_label=pack.guardrail["stage_label"], stage_status=pack.guardrail["stage_status"],
                      actions=pack.guardrail.get("actions") or None,
                      pct_forecast=None if pack.guardrail.get("suppressed") else pack.guardrail["pct_forecast"])
-    if pack.detailed and pack.flagged is not None and len(pack.flagged):
+    if pack.detailed and len(pack.flagged):
         top = pack.flagged.groupby(["pattern", "pattern_title"]).size().sort_values(ascending=False)
         (name, title), weeks = top.index[0], int(top.iloc[0])
         book = playbooks.patterns.get(name) if playbooks else None
         facts.update(top_pattern=title, top_pattern_weeks=weeks,
                      top_pattern_step=book.first_steps[0] if book and book.first_steps else None)
-    if pack.delivery is not None:
-        facts["verdict"] = pack.delivery.verdict
+    facts["verdict"] = pack.delivery.verdict
     shown = pack.features.dropna(subset=["share of outputs"])
     if len(shown) and not pack.summary["suppressed"]:
         facts.update(top_feature=str(shown.iloc[0]["feature"]), top_feature_share=float(shown.iloc[0]["share of outputs"]))
@@ -367,77 +337,3 @@ def share_chart(frame: pd.DataFrame, category: str, value: str, title: str, k: i
     bars = base.mark_bar(color="#1f6feb").encode(x=alt.X("value:Q", title=None, axis=alt.Axis(format="%")))
     text = base.mark_text(align="left", dx=4, color="#59636e").encode(x="value:Q", text="label:N")
     return (bars + text).properties(width=420, height=alt.Step(20))
-
-
-# -- the stitched retro page (report --retro) -----------------------------------------------------------------
-_SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
-_HEADING = re.compile(r"<h([12])>(.*?)</h\1>", re.DOTALL)
-_SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
-
-
-def _unique_svg_ids(body: str, prefix: str) -> str:
-    """Prefix ids inside each inline SVG, so clip paths of two stitched charts cannot collide."""
-    counter = iter(range(1_000_000))
-
-    def one(match: re.Match) -> str:
-        svg, tag = match.group(0), f"{prefix}{next(counter)}-"
-        for old in set(re.findall(r'\bid="([^"]+)"', svg)):
-            svg = (svg.replace(f'id="{old}"', f'id="{tag}{old}"').replace(f"url(#{old})", f"url(#{tag}{old})")
-                   .replace(f'href="#{old}"', f'href="#{tag}{old}"'))
-        return svg
-    return _SVG.sub(one, body)
-
-
-def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], restricted: str | None = None) -> str:
-    """One page from a team's rendered report bodies: a table of contents with anchors, then each report.
-
-    Parameters
-    ----------
-    sections : (anchor, title, body HTML) per report, in the order to show; anchors must be unique.
-    restricted : the incident-mode banner, shown on the page when set.
-
-    Returns the whole HTML page: inline CSS and SVG only, no scripts, nothing fetched.
-    """
-    toc, parts = [], []
-    for anchor, title, body in sections:
-        anchor = re.sub(r"[^A-Za-z0-9_-]+", "-", anchor)
-        headings = []
-
-        def number(match: re.Match, anchor=anchor, headings=headings) -> str:
-            hid = f"{anchor}-{len(headings) + 1}"
-            headings.append((hid, html_mod.unescape(_TAGS.sub("", match.group(2))).strip()))
-            return f'<h{match.group(1)} id="{hid}">{match.group(2)}</h{match.group(1)}>'
-
-        body = _HEADING.sub(number, _unique_svg_ids(_SCRIPT.sub("", body), f"{anchor}-svg"))
-        inner = "".join(f'<li><a href="#{hid}">{render.esc(text)}</a></li>' for hid, text in headings[1:])
-        toc.append(f'<li><a href="#{anchor}">{render.esc(title)}</a>' + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
-        parts.append(f'<section id="{anchor}" class="report">{body}</section>')
-    body = (f"<h1>Monthly retro: {render.esc(team)}, {render.esc(period)}</h1>"
-            '<p class="muted">For the team, to improve how it works with the assistant: not for ranking people. '
-            "Aggregate and pseudonymous; figures over fewer than k developers are suppressed.</p>"
-            f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
-            + '<hr>'.join(parts))
-    return render.page(f"Monthly retro: {team}, {period}", body,
-                       crumbs=[(f"{period} reports", "../index.html"), (team, None), ("retro", None)],
-                       restricted=restricted)
-
-
-def write_retro(out_dir: str | Path, team: str, period: str, notebooks: list[str | Path],
-                restricted: str | None = None) -> Path:
-    """outputs/<period>/<team>/retro.html from the team's executed notebooks: the retro pack first, then the rest.
-
-    `notebooks` are the executed .ipynb files (missing ones are skipped). Returns the page's path.
-    """
-    import nbformat
-
-    paths = sorted((Path(p) for p in notebooks if Path(p).exists()),
-                   key=lambda p: (not p.stem.split("_", 1)[-1].startswith("monthly_retro"), p.stem))
-    sections = []
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        title = path.stem.split("_", 1)[-1].replace("_", " ").capitalize()
-        sections.append((path.stem, title, render.notebook_body(nb)))
-    page = Path(out_dir) / "retro.html"
-    page.write_text(stitch_retro(team, period, sections, restricted))
-    return page

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .params import UNASSIGNED, OrgParams, TaskClassRule
-from .usage import Period
+from .period import Period
 
 SIGNAL_LANGUAGE = "language & feature of generated code"
 SIGNAL_CLI = "Copilot CLI use"

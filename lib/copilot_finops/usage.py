@@ -5,52 +5,19 @@ notebooks only display them. Figures over fewer than k users are suppressed here
 """
 from __future__ import annotations
 
-import calendar
-import re
-from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import pandas as pd
 
 from .errors import UserError
+from .period import Period
 
 SUM_COLUMNS = (
     "interactions", "generations", "acceptances", "generations_excl_agent_edit", "acceptances_excl_agent_edit",
     "loc_suggested", "loc_added", "cli_sessions", "cli_requests", "cli_prompts", "cli_prompt_tokens",
     "cli_output_tokens", "ai_credits_used",
 )
-SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-@dataclass(frozen=True)
-class Period:
-    """A calendar month, the unit of every report."""
-
-    label: str
-    start: date
-    end: date  # inclusive
-
-    @property
-    def previous(self) -> "Period":
-        y, m = (self.start.year, self.start.month - 1) if self.start.month > 1 else (self.start.year - 1, 12)
-        return parse_period(f"{y:04d}-{m:02d}")
-
-
-def parse_period(text: str) -> Period:
-    """'2026-10' -> Period(2026-10-01 .. 2026-10-31); anything else is a clear error."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})", str(text).strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise UserError(f"period {text!r} is not a month: write it as YYYY-MM, e.g. 2026-10")
-    y, mo = int(m.group(1)), int(m.group(2))
-    return Period(f"{y:04d}-{mo:02d}", date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1]))
-
-
-def check_team_slug(team: str) -> str:
-    """Team slugs are validated in the library: papermill turns `-p team 007` into the int 7."""
-    if not isinstance(team, str) or not SLUG.match(team) or ".." in team:
-        raise UserError(f"team {team!r} is not a team slug (letters, digits, '-', '_' and '.'; e.g. platform-sre)")
-    return team
 
 
 def teams_in_warehouse(con: duckdb.DuckDBPyConnection, period: Period | None = None) -> list[str]:

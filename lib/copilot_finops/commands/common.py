@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from .. import DEFAULT_PARAMS, DEFAULT_WAREHOUSE
+from ..paths import DEFAULT_PARAMS, DEFAULT_WAREHOUSE
 
 
 def add_parser(subparsers, name: str, help: str, description: str, example: str) -> argparse.ArgumentParser:

@@ -20,10 +20,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import delivery_report, usage, warehouse as warehouse_mod
+    from .. import usage, warehouse as warehouse_mod
+    from ..delivery import report as delivery_report
+    from ..period import parse_period
     from ..params import load_params
 
-    period = usage.parse_period(args.period)
+    period = parse_period(args.period)
     params = load_params(args.params)
     con = warehouse_mod.connect(args.warehouse, read_only=True)
     try:

@@ -4,22 +4,22 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
+from ..paths import DEFAULT_OUTPUTS, DEMO_RAW
 from .common import add_common, add_parser, day
 
 
 def register(sub) -> None:
-    from ..generate import DEFAULT_DAYS, DEFAULT_END, DEFAULT_SEED, DEFAULT_USERS
+    from ..demo import DEFAULT_DAYS, DEFAULT_END, DEFAULT_SEED, DEFAULT_USERS
 
     p = add_parser(
         sub, "demo", "generate + ingest + report on the built-in demo org",
         "The whole path on a synthetic org: generate its raw zone, ingest it into the warehouse, and\n"
         "render every team's reports for the last complete month of the data. Prints where the index is.",
         "copilot-finops demo   # then open outputs/2026-10/index.html")
-    p.add_argument("--raw", default="data/demo/raw", metavar="DIR", help="raw zone to write (default data/demo/raw)")
-    p.add_argument("--out", default="outputs", metavar="DIR", help="report folder (default outputs/)")
+    p.add_argument("--raw", default=DEMO_RAW, metavar="DIR", help=f"raw zone to write (default {DEMO_RAW})")
+    p.add_argument("--out", default=DEFAULT_OUTPUTS, metavar="DIR", help=f"report folder (default {DEFAULT_OUTPUTS}/)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--users", type=int, default=DEFAULT_USERS)
     p.add_argument("--days", type=int, default=DEFAULT_DAYS)
@@ -29,17 +29,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def last_complete_month(last_day: date) -> str:
-    if (last_day + timedelta(days=1)).month != last_day.month:
-        return last_day.strftime("%Y-%m")
-    first = last_day.replace(day=1) - timedelta(days=1)
-    return first.strftime("%Y-%m")
-
-
 def run(args) -> int:
-    from ..generate import generate_org
+    from ..demo import generate_org
     from ..ingest import ingest_raw
-    from .report import make_reports
+    from ..period import last_complete_month
+    from ..reports import make_reports
 
     t0 = time.perf_counter()
     raw = Path(args.raw)

@@ -27,10 +27,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import focus, usage, warehouse
+    from .. import focus, warehouse
+    from ..period import parse_period
     from ..params import load_params
 
-    period = usage.parse_period(args.period)
+    period = parse_period(args.period)
     params = load_params(args.params)
     if not str(args.out).lower().endswith((".csv", ".parquet")):
         raise UserError(f"--out {args.out}: write a .csv or a .parquet file")

@@ -72,7 +72,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..fetch import FetchConfig, format_summary, run_fetch
-    from ..github import RetryPolicy
+    from ..fetch.github import RetryPolicy
 
     api_url = args.api_url.rstrip("/")
     if not api_url.startswith(("https://", "http://")):

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import UserError
-from .common import add_parser, print_json, day
-
+from .common import add_parser, day, print_json
 
 
 def register(sub) -> None:
-    from ..generate import DEFAULT_DAYS, DEFAULT_END, DEFAULT_SEED, DEFAULT_USERS
+    from ..demo import DEFAULT_DAYS, DEFAULT_END, DEFAULT_SEED, DEFAULT_USERS
 
     p = add_parser(
         sub, "generate", "write a synthetic demo org into a raw zone",
@@ -27,13 +25,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..generate import generate_org
+    from ..demo import generate_org
 
-    try:
-        result = generate_org(args.raw, seed=args.seed, users=args.users, days=args.days, end=args.end,
-                              progress=not args.json and sys.stderr.isatty())
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
+    result = generate_org(args.raw, seed=args.seed, users=args.users, days=args.days, end=args.end,
+                          progress=not args.json and sys.stderr.isatty())
     doc = {"raw": str(result.raw_dir), "user_day_records": result.user_day_records, "files": result.files,
            "ground_truth": str(result.raw_dir / "ground_truth.json")}
     if args.json:

@@ -1,13 +1,8 @@
 """`copilot-finops ingest` and `copilot-finops import`: raw files into the warehouse."""
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import sys
-from pathlib import Path
 
-from ..errors import UserError
 from .common import add_common, add_parser, print_json
 
 
@@ -60,27 +55,8 @@ def run_ingest(args) -> int:
 
 
 def run_import(args) -> int:
-    from ..ingest import DELIVERY_KINDS, KINDS, RawFile, ingest_raw
+    from ..ingest import import_files, ingest_raw
 
-    if args.kind not in KINDS or args.kind in DELIVERY_KINDS:
-        allowed = ", ".join(k for k in KINDS if k not in DELIVERY_KINDS)
-        raise UserError(f"--kind {args.kind!r} is not a kind import takes; allowed: {allowed} "
-                        "(delivery files go under RAW/delivery/<owner>/<repo>/)")
-    raw = Path(args.raw)
-    dest = raw / "imports" / args.kind
-    dest.mkdir(parents=True, exist_ok=True)
-    files = []
-    for name in args.files:
-        src = Path(name)
-        if not src.is_file():
-            raise UserError(f"{src}: no such file")
-        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
-        target = dest / digest / src.name  # keeps the name: seats and teams files are named by their day
-        target.parent.mkdir(exist_ok=True)
-        if not target.exists():
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, target)
-        files.append(RawFile(target, "/".join(target.relative_to(raw).parts), args.kind, None))
-    summary = ingest_raw(raw, args.warehouse, files=files, full=True)
+    files = import_files(args.files, args.kind, args.raw)
+    summary = ingest_raw(args.raw, args.warehouse, files=files, full=True)
     return _report(summary, args.json)

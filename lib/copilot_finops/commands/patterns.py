@@ -39,10 +39,11 @@ def register(sub) -> None:
 
 
 def run_patterns(args) -> int:
-    from .. import patterns, privacy, usage, warehouse as warehouse_mod
+    from .. import patterns, privacy, warehouse as warehouse_mod
+    from ..period import parse_period
     from ..params import load_params, load_playbooks
 
-    period = usage.parse_period(args.period)
+    period = parse_period(args.period)
     params = load_params(args.params)
     playbooks = load_playbooks(args.params)
     con = warehouse_mod.connect(args.warehouse, read_only=True)
@@ -71,15 +72,11 @@ def run_patterns(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from ..errors import UserError
     from ..params import load_params
-    from ..patterns_evaluate import evaluate_seed
+    from ..patterns.evaluate import evaluate_seed
 
     params = load_params(args.params)
-    try:
-        result = evaluate_seed(args.seed, params, users=args.users, days=args.days, random_state=args.random_state)
-    except ValueError as exc:  # the generator's checks on --users / --days
-        raise UserError(str(exc)) from exc
+    result = evaluate_seed(args.seed, params, users=args.users, days=args.days, random_state=args.random_state)
     if args.json:
         print_json(result)
         return 0 if result["meets_targets"] else 1

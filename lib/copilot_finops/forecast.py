@@ -1,0 +1,170 @@
+"""Month-end forecasts of daily cost series: what the guardrails (`budget`) project a month's burn with.
+
+`forecast_days` is a weekday-aware run rate with a damped trend:
+
+- Days are workdays or off days (weekends and holidays from params, plus past workdays on which the whole org
+  was quiet: holidays nobody listed). Off days run at a fixed fraction of the workday level.
+- The workday level is the mean of the last `history_days` days (8 weeks by default), moved along half of the
+  least-squares slope fitted over them: a shrunken trend, as a slope fitted on a few weeks of bursty usage is
+  noisy and carried in full it overshoots.
+- The interval comes from the residuals summed by week (usage comes in bursts of days, so daily residuals are
+  not independent) plus the uncertainty of the level, widened by INTERVAL_WIDENING; normal quantiles.
+  `bench/backtest_forecast.py` measures its error and coverage on forecasts made on day 10 of each month.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from statistics import NormalDist
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from . import cost
+from .params import WEEKDAY_NAMES, OrgParams
+
+QUIET_DAY_SHARE = 0.3  # a workday with under this share of the median workday's active users was a holiday
+TREND_DAMPING = 0.5
+# The residuals of the learning window miss bursts that start after the as-of day (a CLI loop, a new joiner), so
+# the interval is widened by this factor: the one that made the 80 % interval hold 80 % of month ends in the
+# backtest on a generated org (seed 11, 365 days), not the demo org it is then checked on.
+INTERVAL_WIDENING = 1.7
+
+
+# -- forecasting ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Forecast:
+    """Forecast of the days after the as-of day: expected value per day and the sd of the cumulative sum."""
+
+    expected: pd.Series  # index: date
+    sd: pd.Series  # sd of the cumulative sum up to each day
+    z: float  # normal quantile of the interval's upper bound (1.2816 for 80 %)
+
+    @property
+    def total(self) -> float:
+        return float(self.expected.sum())
+
+    def cumulative(self, start_value: float, quantile: float = 0.0) -> pd.Series:
+        """Cumulative path from `start_value`; quantile -1 / 0 / +1: lower bound, expectation, upper bound."""
+        if self.expected.empty:
+            return self.expected.copy()
+        path = start_value + self.expected.cumsum() + quantile * self.z * self.sd
+        return path.clip(lower=start_value).cummax()  # a burn never goes down
+
+
+def interval_z(coverage: float) -> float:
+    """Normal quantile of a central interval's upper bound (0.8 -> 1.2816)."""
+    return NormalDist().inv_cdf(0.5 + coverage / 2)
+
+
+def off_days(start: date, end: date, params: OrgParams) -> set[date]:
+    """Weekend days and listed holidays from start to end (inclusive), from params.delivery_windows."""
+    windows = params.delivery_windows
+    weekend = {WEEKDAY_NAMES.index(d) for d in windows.weekend_days} if windows.weekends_off else set()
+    holidays = set(windows.holidays)
+    return {start + timedelta(days=i) for i in range((end - start).days + 1)
+            if (start + timedelta(days=i)).weekday() in weekend or start + timedelta(days=i) in holidays}
+
+
+def quiet_days(org_active: pd.Series, off: set[date]) -> set[date]:
+    """Past workdays with under 30 % of the median workday's active users: holidays nobody listed."""
+    work = org_active[[d not in off for d in org_active.index]]
+    if len(work) < 5 or float(work.median()) <= 0:
+        return set()
+    median = float(work.median())
+    return {d for d, v in work.items() if v < QUIET_DAY_SHARE * median}
+
+
+def forecast_days(history: pd.Series, future: list[date], off: set[date], *, history_days: int = 56,
+                  damping: float | None = None, coverage: float = 0.8) -> Forecast:
+    """Forecast each day of `future` from a daily `history`.
+
+    Parameters
+    ----------
+    history : daily values up to the as-of day (index: datetime.date, every day present, zeros when idle).
+    future : the days to forecast, in order (the rest of the month).
+    off : days that are not workdays, past and future.
+    history_days : how many of the last days of history the model learns from.
+    damping : share of the fitted trend carried forward (0 = flat run rate; default TREND_DAMPING).
+    coverage : the interval's coverage (0.8 = 80 %).
+    """
+    z = interval_z(coverage)
+    damping = TREND_DAMPING if damping is None else damping
+    index = pd.Index(future)
+    window = history.iloc[-history_days:]
+    if not future or window.empty or float(window.abs().sum()) == 0.0:
+        return Forecast(pd.Series(0.0, index=index), pd.Series(0.0, index=index), z)
+    origin = window.index[-1]
+    t = np.array([(d - origin).days for d in window.index], dtype=float)
+    y = window.to_numpy(dtype=float)
+    is_off = np.array([d in off for d in window.index])
+    work_t, work_y = t[~is_off], y[~is_off]
+    if len(work_y) >= 3:
+        level, centre = float(work_y.mean()), float(work_t.mean())
+        slope = float(np.polyfit(work_t, work_y, 1)[0]) if len(work_y) >= 10 else 0.0
+    else:  # hardly any workday seen: a flat rate over whatever there is
+        level, centre, slope = float(y.mean()), float(t.mean()), 0.0
+    off_ratio = float(y[is_off].mean()) / level if is_off.any() and level > 0 else 1.0
+
+    def work_level(day_t, trend_share: float):
+        return np.maximum(level + trend_share * slope * (np.asarray(day_t, dtype=float) - centre), 0.0)
+
+    fitted = work_level(t, 1.0) * np.where(is_off, off_ratio, 1.0)
+    residual = y - fitted
+    weeks = len(residual) // 7
+    if weeks >= 2:  # residuals summed by week keep the bursts of days
+        weekly = residual[-weeks * 7:].reshape(weeks, 7).sum(axis=1)
+        var_per_day = float(np.var(weekly, ddof=1)) / 7
+    else:
+        var_per_day = float(np.var(residual))
+    future_t = np.array([(d - origin).days for d in future], dtype=float)
+    future_off = np.array([d in off for d in future])
+    expected = pd.Series(work_level(future_t, damping) * np.where(future_off, off_ratio, 1.0), index=index)
+    steps = np.arange(1, len(future) + 1, dtype=float)
+    level_var = var_per_day / max(len(work_y), 1)  # the level's own error grows with the horizon squared
+    sd = pd.Series(INTERVAL_WIDENING * np.sqrt(steps * var_per_day + steps ** 2 * level_var), index=index)
+    return Forecast(expected, sd, z)
+
+
+# -- daily cost series, the forecast's input -------------------------------------------------------------------
+def daily_quantities(con: duckdb.DuckDBPyConnection, start: date, end: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Team-day and org-day quantities from `start` to `end` (inclusive), every day present (zeros when idle).
+
+    Returns (teams, org): teams has team_slug, day, seats, business_seats, enterprise_seats, members, ai_credits,
+    premium_requests; org has day, seats (by plan), active_users, ai_credits, premium_requests, each user once.
+    """
+    teams = con.execute("""
+        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
+        slugs AS (SELECT DISTINCT team_slug FROM mart_team_day_cost WHERE day BETWEEN ? AND ?)
+        SELECT s.team_slug, d.day, coalesce(t.seats, 0) AS seats, coalesce(t.business_seats, 0) AS business_seats,
+               coalesce(t.enterprise_seats, 0) AS enterprise_seats, coalesce(t.members, 0) AS members,
+               coalesce(t.ai_credits, 0) AS ai_credits, coalesce(t.premium_requests, 0) AS premium_requests
+        FROM slugs s CROSS JOIN days d
+        LEFT JOIN mart_team_day_cost t ON t.team_slug = s.team_slug AND t.day = d.day
+        ORDER BY s.team_slug, d.day
+    """, [start, end, start, end]).df()
+    org = con.execute("""
+        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
+        seats AS (SELECT day, count(*) AS seats, count(*) FILTER (WHERE plan_type = 'business') AS business_seats,
+                         count(*) FILTER (WHERE plan_type = 'enterprise') AS enterprise_seats
+                  FROM int_cost_seat_day WHERE day BETWEEN ? AND ? GROUP BY day),
+        usage AS (SELECT day, sum(ai_credits) AS ai_credits, sum(premium_requests) AS premium_requests,
+                         count(*) FILTER (WHERE active) AS active_users
+                  FROM int_cost_user_day WHERE day BETWEEN ? AND ? GROUP BY day)
+        SELECT d.day, coalesce(s.seats, 0) AS seats, coalesce(s.business_seats, 0) AS business_seats,
+               coalesce(s.enterprise_seats, 0) AS enterprise_seats, coalesce(u.active_users, 0) AS active_users,
+               coalesce(u.ai_credits, 0) AS ai_credits, coalesce(u.premium_requests, 0) AS premium_requests
+        FROM days d LEFT JOIN seats s USING (day) LEFT JOIN usage u USING (day)
+        ORDER BY d.day
+    """, [start, end, start, end, start, end]).df()
+    for frame in (teams, org):
+        frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return teams, org
+
+
+def daily_seat_cost(frame: pd.DataFrame, params: OrgParams, days_in_month: int) -> pd.Series:
+    """Seat cost accrued per day: seats held that day x monthly price / days in the month."""
+    seats = frame.rename(columns={"seats": "seat_months", "business_seats": "business_seat_months",
+                                  "enterprise_seats": "enterprise_seat_months"})
+    return cost.seat_cost(seats, params) / days_in_month

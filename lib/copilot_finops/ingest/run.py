@@ -1,0 +1,164 @@
+"""Ingest: the raw zone into the warehouse, replacing rows by natural key, quarantining what it cannot read.
+
+NDJSON reports are parsed by DuckDB (`reports`, with the schemas in `schemas`), so a 1M-line
+report never passes through pandas. JSON documents (seats, teams, billing,
+delivery) are small and parsed in Python. Each file kind is loaded in one transaction
+together with its `ingest_file` bookkeeping, so a crash leaves the warehouse usable and a
+rerun picks up where it stopped.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from .. import warehouse
+from ..errors import UserError
+from . import documents
+from .rawfiles import RawFile, _load_order, discover
+from .reports import ReportLoader
+from .schemas import KINDS, NDJSON_KINDS
+
+MEMORY_LIMIT = os.environ.get("COPILOT_FINOPS_INGEST_MEMORY", "1500MB")  # DuckDB spills to disk beyond this
+# Rows per row group that ingest writes. A batch then fills whole row groups, which DuckDB writes
+# once, compressed, as they fill; with the default (122,880 rows, about 1 GB of user-day records)
+# every commit re-wrote the table's growing last row group, and ingest slowed as the table grew.
+ROW_GROUP_SIZE = 8192
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    raw_dir: str
+    files_seen: int = 0
+    files_ingested: int = 0
+    files_unchanged: int = 0
+    rows_loaded: int = 0
+    lines_quarantined: int = 0
+    by_kind: dict = field(default_factory=dict)
+    seconds_by_kind: dict = field(default_factory=dict)  # wall time spent on each kind's files
+    batches_typed: int = 0  # NDJSON batches DuckDB's JSON reader parsed whole (the fast path)
+    batches_line_by_line: int = 0  # batches with a line it refused, parsed line by line instead
+    quarantined_files: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Ingestor(ReportLoader):
+    """Loads files into an open warehouse connection; one instance per ingest run."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, raw_dir: Path, summary: IngestSummary):
+        self.con = con
+        self.raw_dir = raw_dir
+        self.summary = summary
+        self.now = datetime.now(timezone.utc).replace(tzinfo=None)
+        self.bar = None  # a tqdm bar counting files, when progress is shown
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def quarantine(self, rows: list[tuple[str, int, str, str, str]]) -> None:
+        """rows: (path, line, kind, error, raw_text). Replaces earlier entries for the same path and line."""
+        if not rows:
+            return
+        self.con.executemany("DELETE FROM quarantine WHERE path = ? AND line = ?", [(r[0], r[1]) for r in rows])
+        self.con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+                             [(p, ln, k, e, (t or "")[:20000], self.now) for p, ln, k, e, t in rows])
+        self.summary.lines_quarantined += len(rows)
+        for p in sorted({r[0] for r in rows}):
+            if p not in self.summary.quarantined_files:
+                self.summary.quarantined_files.append(p)
+
+    def mark_ingested(self, f: RawFile, rows: int, quarantined: int) -> None:
+        self.con.execute("DELETE FROM ingest_file WHERE path = ?", [f.rel])
+        self.con.execute("INSERT INTO ingest_file VALUES (?, ?, ?, ?, ?, ?)",
+                         [f.rel, f.kind, f.fingerprint(), rows, quarantined, self.now])
+        self.summary.files_ingested += 1
+        self.summary.rows_loaded += rows
+        self.summary.by_kind[f.kind] = self.summary.by_kind.get(f.kind, 0) + rows
+        if self.bar is not None:
+            self.bar.update(1)
+
+    # -- JSON documents ---------------------------------------------------------------------------
+    def load_document(self, f: RawFile) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            rows, bad = documents.load(con, f, self.now)
+        except documents.FileRejected as exc:
+            rows, bad = 0, [(f.rel, exc.line, f.kind, exc.message, exc.excerpt)]
+        self.quarantine(bad)
+        self.mark_ingested(f, rows, len(bad))
+        con.execute("COMMIT")
+
+
+def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, full: bool = False,
+               progress: bool = False, files: list[RawFile] | None = None) -> IngestSummary:
+    """Load a raw zone into the warehouse.
+
+    Parameters
+    ----------
+    raw_dir : the raw zone (see DESIGN.md, "Raw zone").
+    warehouse_path : DuckDB file, created if missing.
+    full : re-read every file, not only new or changed ones (the result is the same; slower).
+    progress : show a progress bar per kind on stderr.
+    files : only these files (used by `import`); default: everything under `raw_dir`.
+
+    Returns
+    -------
+    IngestSummary: files seen, ingested and unchanged, rows loaded, lines quarantined (with their files).
+    """
+    raw = Path(raw_dir)
+    if not raw.is_dir():
+        raise UserError(f"raw zone {raw} is not a folder: pass the folder that `generate` or `fetch` wrote "
+                        "(it holds metrics/, seats/, billing/ …)")
+    if files is None:
+        files, _unknown = discover(raw)
+    summary = IngestSummary(run_id=uuid.uuid4().hex[:12], raw_dir=str(raw_dir), files_seen=len(files))
+    con = warehouse.connect(warehouse_path, row_group_size=ROW_GROUP_SIZE)
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = false")  # row order carries no meaning in the warehouse
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    ingestor = Ingestor(con, raw, summary)
+    try:
+        done = dict(con.execute("SELECT path, sha256 FROM ingest_file").fetchall())
+        todo = [f for f in files if full or done.get(f.rel) != f.fingerprint()]
+        summary.files_unchanged = len(files) - len(todo)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = ingestor.bar = tqdm(total=len(todo), desc="ingest", unit="file", leave=False)
+        with tempfile.TemporaryDirectory(prefix="copilot-finops-ingest-") as tmp:
+            for kind in KINDS:  # 28-day before 1-day, so 1-day rows win
+                batch = sorted((f for f in todo if f.kind == kind), key=_load_order)
+                if not batch:
+                    continue
+                if bar is not None:
+                    bar.set_description(f"ingest {kind}")
+                t0 = time.perf_counter()
+                if kind in NDJSON_KINDS:
+                    ingestor.load_ndjson(kind, batch, Path(tmp))
+                else:
+                    for f in batch:
+                        ingestor.load_document(f)
+                summary.seconds_by_kind[kind] = round(time.perf_counter() - t0, 3)
+        if bar is not None:
+            bar.close()
+        con.execute("INSERT INTO ingest_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')", [
+            summary.run_id, started, datetime.now(timezone.utc).replace(tzinfo=None), str(raw_dir),
+            summary.files_seen, summary.files_ingested, summary.files_unchanged, summary.rows_loaded,
+            summary.lines_quarantined])
+    except Exception:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    finally:
+        con.close()
+    return summary

@@ -1,0 +1,21 @@
+"""High burn, low value: user-week features, the scikit-learn detector, and the patterns it names.
+
+`catalog` names the patterns, `features` builds the per user-week measures, `model` scores and
+clusters them against role-segment peers, `detect` returns the flagged weeks with their evidence,
+`report` turns them into tables and summaries for readers, and `evaluate` scores the detector on a
+generated org.
+"""
+from .catalog import NO_PATTERN, PATTERN_BY_NAME, PATTERNS
+from .detect import (DETECT_COLUMNS, FEATURE_LABELS, LOOKBACK_WEEKS, PATTERN_NAMES, SMALL_TEAMS,
+                     active_developers_by_team, check_playbooks, detect, detect_with_previous, evidence,
+                     evidence_text, flagged_weeks, label_features, label_user_weeks, period_weeks, week_month)
+from .report import (flagged_for_display, movement_chart, movement_for_display, org_team_weeks, pattern_table,
+                     table_for_display, team_credits, team_movement, team_summary_markdown, team_week_table,
+                     to_records)
+
+__all__ = ["DETECT_COLUMNS", "FEATURE_LABELS", "LOOKBACK_WEEKS", "NO_PATTERN", "PATTERNS", "PATTERN_BY_NAME",
+           "PATTERN_NAMES", "SMALL_TEAMS", "active_developers_by_team", "check_playbooks", "detect",
+           "detect_with_previous", "evidence", "evidence_text", "flagged_for_display", "flagged_weeks",
+           "label_features", "label_user_weeks", "movement_chart", "movement_for_display", "org_team_weeks",
+           "pattern_table", "period_weeks", "table_for_display", "team_credits", "team_movement",
+           "team_summary_markdown", "team_week_table", "to_records", "week_month"]

@@ -1,0 +1,141 @@
+"""Evaluation of the high-burn detector against a demo org's ground truth (evaluation code only).
+
+This module is the one place that reads `ground_truth.json`; the detector (`detect`) never
+does. A detection is a true positive when the same (user, week_start, pattern) is in the truth.
+Healthy heavy use is measured too: user-weeks with no injected pattern, heavy AI-credit use for
+their role segment (top quarter of peers), an accepted-output ratio at or above the peer median
+and at least one merged PR that week or the next. They should almost never carry a pattern.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from .. import privacy, warehouse as warehouse_mod
+from ..params import OrgParams
+from .catalog import NO_PATTERN
+from .detect import PATTERN_NAMES, label_user_weeks
+
+PRECISION_TARGET = 0.85
+RECALL_TARGET = 0.80
+HEALTHY_FLAG_RATE_TARGET = 0.05
+
+
+def truth_frame(ground_truth: dict) -> pd.DataFrame:
+    """The injected patterns of a ground_truth.json document: user_login, week_start (date), pattern."""
+    rows = [{"user_login": p["user_login"], "week_start": date.fromisoformat(p["week_start"]), "pattern": p["pattern"]}
+            for p in ground_truth.get("patterns", [])]
+    return pd.DataFrame(rows, columns=["user_login", "week_start", "pattern"])
+
+
+def score_patterns(labelled: pd.DataFrame, truth: pd.DataFrame, key: bytes) -> dict[str, dict]:
+    """Precision and recall per pattern over the user-weeks in `labelled` (its weeks only).
+
+    `labelled` has user_login, week_start and pattern ("" when not flagged); `truth` the injected
+    (user_login, week_start, pattern). Returns {pattern: {injected, detected, true_positives,
+    precision, recall, missed, false_alarms}}, where missed and false_alarms list pseudonymous
+    {user, week_start} (pseudonyms under `key`). Precision is None when nothing was detected.
+    """
+    weeks = set(labelled["week_start"])
+    truth = truth[truth["week_start"].isin(weeks)]
+    detected = labelled.loc[labelled["pattern"] != NO_PATTERN, ["user_login", "week_start", "pattern"]]
+    found = set(map(tuple, detected.itertuples(index=False)))
+    injected = set(map(tuple, truth.itertuples(index=False)))
+    result = {}
+    for name in PATTERN_NAMES:
+        mine = {t for t in found if t[2] == name}
+        wanted = {t for t in injected if t[2] == name}
+        hits = mine & wanted
+
+        def shown(items):
+            return [{"user": privacy.pseudonym(u, key), "week_start": str(w)} for u, w, _ in sorted(items)]
+
+        result[name] = {
+            "injected": len(wanted), "detected": len(mine), "true_positives": len(hits),
+            "precision": round(len(hits) / len(mine), 4) if mine else None,
+            "recall": round(len(hits) / len(wanted), 4) if wanted else None,
+            "missed": shown(wanted - mine), "false_alarms": shown(mine - wanted),
+        }
+    return result
+
+
+def healthy_heavy_mask(labelled: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """User-weeks of healthy heavy use (see the module docstring), as a boolean Series on `labelled`."""
+    injected = set(zip(truth["user_login"], truth["week_start"]))
+    clean = pd.Series([(u, w) not in injected for u, w in zip(labelled["user_login"], labelled["week_start"])],
+                      index=labelled.index)
+    by_segment = labelled.groupby("segment")
+    heavy = labelled["ai_credits_used"].fillna(0) >= by_segment["ai_credits_used"].transform(lambda s: s.quantile(0.75))
+    accepting = labelled["accepted_output_ratio"] >= by_segment["accepted_output_ratio"].transform("median")
+    merging = (labelled["merged_prs_same_week"] + labelled["merged_prs_next_week"]) >= 1
+    return clean & heavy & accepting & merging
+
+
+def healthy_heavy_rates(labelled: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """How often healthy heavy user-weeks carry a pattern: overall, and for CLI users in platform/SRE."""
+    mask = healthy_heavy_mask(labelled, truth)
+    flagged = labelled["pattern"] != NO_PATTERN
+
+    def rate(m: pd.Series) -> dict:
+        n = int(m.sum())
+        k = int((m & flagged).sum())
+        return {"weeks": n, "flagged": k, "rate": round(k / n, 4) if n else None}
+
+    sre_cli = mask & (labelled["segment"] == "platform_sre") & (labelled["cli_requests"] > 0)
+    return {"all": rate(mask), "platform_sre_cli": rate(sre_cli)}
+
+
+def meets_targets(scores: dict[str, dict], healthy: dict) -> bool:
+    ok = all((s["precision"] or 0) >= PRECISION_TARGET and (s["recall"] or 0) >= RECALL_TARGET
+             for s in scores.values() if s["injected"])
+    rate = healthy["all"]["rate"]
+    return ok and (rate is None or rate < HEALTHY_FLAG_RATE_TARGET)
+
+
+def evaluate_warehouse(con, params: OrgParams, ground_truth: dict, random_state: int = 0) -> dict:
+    """Run the detector on every full week of a warehouse and score it against `ground_truth`."""
+    t0 = time.perf_counter()
+    labelled = label_user_weeks(con, params, random_state=random_state)
+    seconds = time.perf_counter() - t0
+    truth = truth_frame(ground_truth)
+    # A key of this run only: the generated org's names need hiding from nobody, and evaluation must not
+    # create or read the org's own pseudonym key.
+    scores = score_patterns(labelled, truth, secrets.token_bytes(32))
+    healthy = healthy_heavy_rates(labelled, truth)
+    return {"seed": ground_truth.get("seed"), "random_state": random_state, "user_weeks": len(labelled),
+            "weeks": len(set(labelled["week_start"])), "patterns": scores, "healthy_heavy": healthy,
+            "detect_seconds": round(seconds, 2), "meets_targets": meets_targets(scores, healthy),
+            "targets": {"precision": PRECISION_TARGET, "recall": RECALL_TARGET,
+                        "healthy_flag_rate_below": HEALTHY_FLAG_RATE_TARGET}}
+
+
+def evaluate_seed(seed: int, params: OrgParams, users: int | None = None, days: int | None = None,
+                  random_state: int = 0, workdir: str | Path | None = None) -> dict:
+    """Generate the demo org of `seed` in a temporary folder, ingest it, detect, and score.
+
+    Returns the `evaluate_warehouse` document plus users, days and total seconds.
+    """
+    from ..demo import DEFAULT_DAYS, DEFAULT_USERS, generate_org
+    from ..ingest import ingest_raw
+
+    users = users or DEFAULT_USERS
+    days = days or DEFAULT_DAYS
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="copilot-finops-eval-", dir=workdir) as tmp:
+        raw, wh = Path(tmp) / "raw", Path(tmp) / "warehouse.duckdb"
+        generate_org(raw, seed=seed, users=users, days=days)
+        ingest_raw(raw, wh)
+        ground_truth = json.loads((raw / "ground_truth.json").read_text())
+        con = warehouse_mod.connect(wh, read_only=True)
+        try:
+            result = evaluate_warehouse(con, params, ground_truth, random_state=random_state)
+        finally:
+            con.close()
+    result.update({"seed": seed, "users": users, "days": days, "seconds": round(time.perf_counter() - t0, 1)})
+    return result

@@ -1,0 +1,85 @@
+"""The period's index page: the org overview and every team with its headline figures and report links."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from .. import usage
+from . import render
+from .task import ORG_TEAM, ReportResult
+
+
+def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
+                restricted: str | None = None, retros: dict[str, str] | None = None) -> Path:
+    """outputs/<period>/index.html: the org overview first, then every team with its headline numbers and links.
+
+    `retros` maps a team to its stitched retro page (report --retro), linked first in the team's row.
+    """
+    esc = render.esc
+    by_team: dict[str, list[ReportResult]] = {}
+    for r in results:
+        by_team.setdefault(r.task.team, []).append(r)
+
+    def links(rs: list[ReportResult]) -> str:
+        items = []
+        for r in rs:
+            label = r.task.name.split("_", 1)[-1].replace("_", " ")
+            if r.html:
+                rel = os.path.relpath(r.html, out)
+                items.append(f'<a href="{esc(rel)}">{esc(label)}</a>' + ("" if r.ok else ' <span class="badge failed">failed</span>'))
+            else:
+                items.append(f'{esc(label)} <span class="badge failed">failed</span>')
+        return " · ".join(items)
+
+    def retro_link(team: str) -> str:
+        page = (retros or {}).get(team)
+        return f'<a href="{esc(os.path.relpath(page, out))}"><strong>retro</strong></a> · ' if page else ""
+
+    body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>",
+            '<p class="muted">Aggregate and pseudonymous. Figures over fewer than k developers are suppressed.</p>']
+    if ORG_TEAM in by_team:
+        body.append(f"<h2>Organization overview</h2><p>{links(by_team[ORG_TEAM])}</p>")
+    body.append('<h2>Teams</h2><table class="index"><thead><tr><th>Team</th><th>Segment</th>'
+                "<th>Active developers</th><th>Requests / developer</th><th>Accepted-output ratio</th>"
+                "<th>AI credits</th><th>Reports</th></tr></thead><tbody>")
+    for team in sorted(t for t in by_team if t != ORG_TEAM):
+        h = headlines.get(team, {})
+        body.append(
+            f"<tr><td>{esc(team)}</td><td>{esc(h.get('segment', ''))}</td><td>{esc(h.get('active_developers', 'n/a'))}</td>"
+            f"<td>{esc(h.get('requests_per_active_developer', 'n/a'))}</td><td>{esc(h.get('accepted_output_ratio', 'n/a'))}</td>"
+            f"<td>{esc(h.get('ai_credits_used', 'n/a'))}</td><td>{retro_link(team)}{links(by_team[team])}</td></tr>")
+    body.append("</tbody></table>")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        body.append("<h2>Failed</h2><ul>" + "".join(
+            f"<li>{esc(r.task.team)} / {esc(r.task.name)}: {esc(r.error)}</li>" for r in failed) + "</ul>")
+    out.mkdir(parents=True, exist_ok=True)
+    index = out / "index.html"
+    index.write_text(render.page(f"Copilot FinOps reports, {period}", "\n".join(body),
+                                 crumbs=[(f"{period}", None)], restricted=restricted))
+    (out / "run.json").write_text(json.dumps(
+        {"period": period, "results": [{**{k: v for k, v in asdict(r).items() if k != "task"},
+                                        "team": r.task.team, "notebook": r.task.name} for r in results]},
+        indent=2, default=str))
+    return index
+
+
+def team_headlines(con, teams: list[str], period, params) -> dict[str, dict]:
+    """Formatted headline numbers per team for the index (suppressed teams say so)."""
+    k = params.privacy.k_anonymity
+    out = {}
+    for team in teams:
+        s = usage.team_period_summary(con, team, period, k)
+        t = s["team"]
+        if s["suppressed"]:
+            cells = dict.fromkeys(["active_developers", "requests_per_active_developer", "accepted_output_ratio",
+                                   "ai_credits_used"], f"suppressed (< {k})")
+        else:
+            cells = {"active_developers": usage._fmt(t["active_developers"]),
+                     "requests_per_active_developer": usage._fmt(t["requests_per_active_developer"]),
+                     "accepted_output_ratio": usage._fmt(t["accepted_output_ratio"], pct=True),
+                     "ai_credits_used": usage._fmt(t["ai_credits_used"])}
+        out[team] = {"segment": params.segment_of(team), **cells}
+    return out

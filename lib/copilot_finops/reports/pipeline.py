@@ -1,0 +1,73 @@
+"""The report pipeline that `report` and `demo` share: plan, record incident access, run, stitch, index."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import privacy, usage, warehouse as warehouse_mod
+from ..params import load_params
+from ..paths import DEFAULT_NOTEBOOKS
+from ..period import parse_period
+from .executors import run_reports
+from .index import team_headlines, write_index
+from .plan import plan_tasks, team_dirname
+from .stitch import write_retro
+from .task import ORG_TEAM, ReportResult
+
+
+def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_arg: str | None = None,
+                 notebooks: str = DEFAULT_NOTEBOOKS, executor: str = "local", workers: int | None = None,
+                 progress: bool = True, extra: tuple = (), retro: bool = False,
+                 access: privacy.IncidentAccess | None = None, **executor_options) -> tuple[Path, list[ReportResult]]:
+    """Plan, run and index the reports; returns (index path, results).
+
+    `retro`: also stitch each team's reports into <team>/retro.html. `access` (privacy.IncidentAccess): incident
+    mode; the access is recorded in access_audit before any notebook runs, the notebooks get `detail`,
+    `incident` and `restricted`, and the output goes under <out>/restricted/<incident>/.
+    """
+    period = parse_period(period_text)
+    prm = load_params(params)
+    con = warehouse_mod.connect(warehouse, read_only=True)
+    try:
+        teams = usage.select_teams(con, period, teams_arg, warehouse)
+    finally:
+        con.close()
+    if access is not None:
+        out, extra = record_incident_access(warehouse, access, period.label, out, teams, teams_arg, extra)
+    tasks = plan_tasks(teams, period.label, warehouse, params, out, notebooks, include_org=not teams_arg, extra=extra)
+    results = run_reports(tasks, executor=executor, workers=workers, progress=progress, **executor_options)
+    con = warehouse_mod.connect(warehouse, read_only=True)
+    try:
+        headlines = team_headlines(con, teams, period, prm)
+    finally:
+        con.close()
+    restricted = dict(extra).get("restricted")
+    retros = write_retros(results, period.label, restricted) if retro else None
+    index = write_index(period.label, Path(out) / period.label, results, headlines, restricted, retros)
+    return index, results
+
+
+def record_incident_access(warehouse: str, access: privacy.IncidentAccess, period: str, out: str, teams: list[str],
+                           teams_arg: str | None, extra: tuple) -> tuple[str, tuple]:
+    """Write the access_audit row (a brief writable open, before the read-only fan-out); return (out, extra)."""
+    out = str(Path(out) / "restricted" / team_dirname(access.incident_id))
+    scope = f"period {period}; teams: {', '.join(teams) if teams_arg else 'all, with the org overview'}; identities"
+    con = warehouse_mod.connect(warehouse)
+    try:
+        privacy.record_access(con, access, scope, str(Path(out) / period))
+    finally:
+        con.close()
+    return out, tuple(extra) + (("detail", True), ("incident", access.incident_id), ("restricted", access.notice))
+
+
+def write_retros(results: list[ReportResult], period: str, restricted: str | None) -> dict[str, str]:
+    """<team>/retro.html for every team that has rendered notebooks; returns team -> page path."""
+    by_team: dict[str, list[ReportResult]] = {}
+    for r in results:
+        if r.task.team != ORG_TEAM:
+            by_team.setdefault(r.task.team, []).append(r)
+    pages = {}
+    for team, rs in by_team.items():
+        out_dir = Path(rs[0].task.cwd, rs[0].task.out_dir)
+        books = [out_dir / f"{r.task.name}.ipynb" for r in rs]
+        pages[team] = str(write_retro(out_dir, team, period, books, restricted))
+    return pages
