@@ -38,9 +38,13 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
 def test_required_dependencies_are_declared_with_ranges():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {_split(r)[0]: _split(r)[1] for r in project["dependencies"]}
-    for needed in ("papermill", "pandas", "altair", "scikit-learn", "ghapi", "nbval", "duckdb", "pyarrow",
-                   "vl-convert-python", "pydantic", "pyyaml", "tqdm"):
+    for needed in ("papermill", "pandas", "altair", "scikit-learn", "ghapi", "duckdb", "pyarrow",
+                   "vl-convert-python", "pydantic", "pyyaml", "tqdm", "mistune", "nbformat"):
         assert needed in names and names[needed], needed
+    extras = project["optional-dependencies"]
+    for test_only in ("nbval", "pytest", "dask"):  # runtime needs only what runtime imports
+        assert test_only not in names, test_only
+    assert any(r.startswith("dask[distributed]") for r in extras["dask"])
     assert names["ghapi"].startswith(">=2")
     assert "jupyterlab" in " ".join(project["optional-dependencies"]["lab"])
     assert "jupyterlab" not in names  # the runner and CI stay free of JupyterLab's slow imports
