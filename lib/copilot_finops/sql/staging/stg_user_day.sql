@@ -4,7 +4,7 @@
 -- active: the user did something with Copilot that day (a prompt, an output, or CLI use).
 -- requests: IDE prompts + CLI requests, the one definition every requests figure sums.
 -- ai_credits_reported: the row carries GitHub's ai_credits_used (reported since 2026-06-19); ai_credits_used is 0
--- where it does not.
+-- where it does not. adoption_phase: GitHub's ai_adoption_phase.phase_number (NULL where not reported).
 SELECT day, user_id, user_login,
        (coalesce(user_initiated_interaction_count, 0) > 0 OR coalesce(code_generation_activity_count, 0) > 0
         OR coalesce(used_cli, false)) AS active,
@@ -24,5 +24,6 @@ SELECT day, user_id, user_login,
        coalesce(cli_output_tokens, 0) AS cli_output_tokens,
        coalesce(ai_credits_used, 0) AS ai_credits_used,
        ai_credits_used IS NOT NULL AS ai_credits_reported,
-       coalesce(user_initiated_interaction_count, 0) + coalesce(cli_requests, 0) AS requests
+       coalesce(user_initiated_interaction_count, 0) + coalesce(cli_requests, 0) AS requests,
+       adoption_phase
 FROM user_day
