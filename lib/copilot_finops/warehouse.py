@@ -197,7 +197,7 @@ def views() -> tuple[View, ...]:
 
 
 def grains() -> dict[str, Grain]:
-    """The declared grain of every table and view of the warehouse, by name."""
+    """The declared grain of every table (schema.sql) and view (sql/*/) the package defines, by name."""
     return {**table_grains(), **{v.name: v.grain for v in views()}}
 
 
