@@ -1,7 +1,19 @@
-"""The DuckDB warehouse: opening it, creating its tables, and (re)creating the SQL views in `sql/`."""
+"""The DuckDB warehouse: opening it, creating its tables, and (re)creating the SQL views in `sql/`.
+
+The views are layered as dbt lays out models: `sql/staging/stg_*.sql` each read one table and only rename, cast
+and derive row-local fields; `sql/intermediate/int_*.sql` join, aggregate and fall back; `sql/marts/mart_*.sql`
+answer the notebooks' questions from staging and intermediate views only; `sql/aliases/` keeps the names views had
+before the layers. Every view file starts with a `-- grain:` header (its key), every table in `sql/schema.sql`
+has one too; views are created in the order of what each reads, which is read from the SQL itself.
+"""
 from __future__ import annotations
 
+import functools
+import graphlib
 import hashlib
+import json
+import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -10,25 +22,183 @@ import duckdb
 from .errors import UserError
 
 SQL_PACKAGE = "copilot_finops.sql"
+SCHEMA_FILE = "schema.sql"
+# folder under sql/ -> (the prefix its view names take, what its views may read: "table" or a layer)
+LAYERS = {
+    "staging": ("stg_", {"table"}),
+    "intermediate": ("int_", {"staging", "intermediate"}),
+    "marts": ("mart_", {"staging", "intermediate"}),
+    "aliases": ("", {"staging", "intermediate", "marts"}),
+}
 
 # Run-log tables change on every run; comparisons of warehouse contents leave them out.
 RUN_LOG_TABLES = ("ingest_run", "ingest_file", "access_audit", "warehouse_meta", "purge_log")
 
 
+@dataclass(frozen=True)
+class Grain:
+    """A table's or view's key: `columns` are unique together and never NULL, except the `nullable` ones.
+
+    A table with no natural key (a log) has no columns and says why in `reason`.
+    """
+
+    columns: tuple[str, ...]
+    nullable: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class View:
+    """One view file: its name, layer, path under sql/, SQL text, declared grain and the relations it reads."""
+
+    name: str
+    layer: str
+    path: str
+    sql: str
+    grain: Grain
+    reads: frozenset[str]
+
+
 def _sql_files() -> list[tuple[str, str]]:
-    folder = resources.files(SQL_PACKAGE)
-    return sorted((f.name, f.read_text()) for f in folder.iterdir() if f.name.endswith(".sql"))
-
-
-def view_files() -> list[tuple[str, str]]:
-    """Staging views first, then marts, each in name order so a mart can build on an earlier one."""
-    files = [(n, s) for n, s in _sql_files() if n != "schema.sql"]
-    layer = {"stg": 0, "int": 1, "mart": 2}
-    return sorted(files, key=lambda f: (layer.get(f[0].split("_", 1)[0], 3), f[0]))
+    """Every .sql file under sql/ as (path relative to sql/, text), in path order."""
+    root = resources.files(SQL_PACKAGE)
+    files = []
+    for entry in root.iterdir():
+        inner = entry.iterdir() if entry.is_dir() else [entry]
+        for f in inner:
+            if f.name.endswith(".sql"):
+                files.append((f"{entry.name}/{f.name}" if entry.is_dir() else f.name, f.read_text()))
+    return sorted(files)
 
 
 def _views_digest() -> str:
     return hashlib.sha256("".join(n + s for n, s in _sql_files()).encode()).hexdigest()[:16]
+
+
+_GRAIN = re.compile(r"^--\s*grain:\s*(.*?)\s*$", re.MULTILINE)
+_NULLABLE = re.compile(r"^--\s*nullable:\s*([\w ,]+)", re.MULTILINE)
+_TABLE = re.compile(r"((?:^--[^\n]*\n)*)^CREATE TABLE IF NOT EXISTS (\w+)", re.MULTILINE)
+
+
+def _grain(header: str, where: str) -> Grain:
+    """The grain a comment block declares: `-- grain: a, b` (plus `-- nullable: a`), or `-- grain: none, why`."""
+    found = _GRAIN.findall(header)
+    if len(found) != 1:
+        raise UserError(f"{where}: declare its key in one `-- grain: col, col` line (or `-- grain: none, <why>` "
+                        f"for a log without one); found {len(found)}")
+    text = found[0]
+    if text.lower().startswith("none"):
+        reason = text[4:].strip(" ,:-")
+        if not reason:
+            raise UserError(f"{where}: `-- grain: none` must say why there is no key, e.g. `-- grain: none, a log`")
+        return Grain((), reason=reason)
+    columns = tuple(c.strip() for c in text.split(","))
+    nullable = tuple(c.strip() for m in _NULLABLE.findall(header) for c in m.split(",") if c.strip())
+    if not all(re.fullmatch(r"\w+", c) for c in columns) or not set(nullable) <= set(columns):
+        raise UserError(f"{where}: `-- grain: {text}` must list column names separated by commas, and "
+                        "`-- nullable:` only columns of the grain")
+    return Grain(columns, nullable)
+
+
+def table_grains(schema: str | None = None) -> dict[str, Grain]:
+    """Each table of schema.sql with the grain declared in the comment block right above its CREATE TABLE."""
+    schema = dict(_sql_files())[SCHEMA_FILE] if schema is None else schema
+    return {name: _grain(header, f"sql/{SCHEMA_FILE}, table {name}") for header, name in _TABLE.findall(schema)}
+
+
+def _relations_read(con: duckdb.DuckDBPyConnection, path: str, sql: str) -> tuple[set[str], set[str]]:
+    """(relations, CTE names) a SELECT reads, from DuckDB's own parse tree: subqueries and CTEs included."""
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        raise UserError(f"sql/{path}: {tree.get('error_message', 'not a single SELECT')}: fix the SQL")
+    read, ctes, stack = set(), set(), [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                read.add(node["table_name"].lower())
+            ctes.update(entry["key"].lower() for entry in (node.get("cte_map") or {}).get("map", []))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return read - ctes, ctes
+
+
+def build_views(files: list[tuple[str, str]], tables: set[str]) -> list[View]:
+    """The view files (path under sql/, SQL) as Views, in an order that creates each after the views it reads.
+
+    Raises UserError, naming the file, for a missing or malformed grain header, a file outside the layer folders or
+    named for another layer, a read of an unknown name, a read its layer may not make (a staging view reads exactly
+    one table; intermediate views and marts read staging and intermediate views; an alias reads one view), or a
+    cycle.
+    """
+    parsed: dict[str, View] = {}
+    ctes: dict[str, set[str]] = {}
+    con = duckdb.connect()
+    try:
+        for path, sql in files:
+            layer, _, file = path.rpartition("/")
+            if layer not in LAYERS or not file.startswith(LAYERS[layer][0]):
+                raise UserError(f"sql/{path}: a view file belongs in one of "
+                                + ", ".join(f"{d}/{prefix}*.sql" for d, (prefix, _) in LAYERS.items()))
+            name = file.removesuffix(".sql")
+            if name in parsed or name in tables:
+                raise UserError(f"sql/{path}: the name {name} is taken by another view or a table: rename the file")
+            reads, ctes[name] = _relations_read(con, path, sql)
+            parsed[name] = View(name, layer, path, sql, _grain(_header(sql), f"sql/{path}"), frozenset(reads))
+    finally:
+        con.close()
+    kind = {**{t: "table" for t in tables}, **{n: v.layer for n, v in parsed.items()}}
+    for view in parsed.values():
+        where = f"sql/{view.path}"
+        if ctes[view.name] & kind.keys():
+            raise UserError(f"{where}: the CTE {min(ctes[view.name] & kind.keys())} has the name of a table or view: "
+                            "rename the CTE")
+        unknown = sorted(view.reads - kind.keys())
+        if unknown:
+            raise UserError(f"{where} reads {', '.join(unknown)}, which is no table in sql/{SCHEMA_FILE} and no view "
+                            "in sql/: fix the name or add the view")
+        one = view.layer in ("staging", "aliases")
+        if any(kind[r] not in LAYERS[view.layer][1] for r in view.reads) or (one and len(view.reads) != 1):
+            rule = {"staging": "a staging view reads exactly one table", "aliases": "an alias reads exactly one view"}
+            raise UserError(f"{where} reads {', '.join(f'{r} ({kind[r]})' for r in sorted(view.reads))}, but "
+                            + rule.get(view.layer, "intermediate views and marts read staging and intermediate "
+                                                   "views only")
+                            + ": move the read or the join to the right layer")
+    sorter = graphlib.TopologicalSorter({n: {r for r in v.reads if r in parsed} for n, v in parsed.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        raise UserError(f"the views read each other in a cycle: {' -> '.join(exc.args[1])}: break it") from None
+    rank = {layer: i for i, layer in enumerate(LAYERS)}
+    ordered = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=lambda n: (rank[parsed[n].layer], n))
+        ordered += [parsed[n] for n in ready]
+        sorter.done(*ready)
+    return ordered
+
+
+def _header(sql: str) -> str:
+    """The comment lines a file starts with."""
+    lines = []
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@functools.cache
+def views() -> tuple[View, ...]:
+    """The package's views, each after the views it reads (see `build_views`)."""
+    files = [(p, s) for p, s in _sql_files() if p != SCHEMA_FILE]
+    return tuple(build_views(files, set(table_grains())))
+
+
+def grains() -> dict[str, Grain]:
+    """The declared grain of every table (schema.sql) and view (sql/*/) the package defines, by name."""
+    return {**table_grains(), **{v.name: v.grain for v in views()}}
 
 
 def connect(path: str | Path, read_only: bool = False, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -71,15 +241,14 @@ def _quote(text: str) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    schema = dict(_sql_files())["schema.sql"]
-    con.execute(schema)
+    """Create the tables that are missing; re-create every view when the package's SQL changed since the last time."""
+    con.execute(dict(_sql_files())[SCHEMA_FILE])
     current = con.execute("SELECT value FROM warehouse_meta WHERE key = 'views_digest'").fetchone()
     digest = _views_digest()
     if current and current[0] == digest:
         return
-    for name, sql in view_files():
-        view = name[:-4]
-        con.execute(f"CREATE OR REPLACE VIEW {view} AS\n{sql}")
+    for view in views():
+        con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
     con.execute("DELETE FROM warehouse_meta WHERE key = 'views_digest'")
     con.execute("INSERT INTO warehouse_meta VALUES ('views_digest', ?)", [digest])
 

@@ -1,3 +1,4 @@
+-- grain: author_login, week_start
 -- Pull requests per author and ISO week (Monday start), matched to Copilot users by login
 -- (pull_request.author_login = user_day.user_login). prs_opened and prs_opened_unmerged count the
 -- PRs created in the week (unmerged: not merged by the time the data was fetched); prs_merged
@@ -6,13 +7,13 @@ WITH opened AS (
     SELECT author_login, date_trunc('week', created_at)::DATE AS week_start,
            count(*) AS prs_opened,
            count(*) FILTER (WHERE merged_at IS NULL) AS prs_opened_unmerged
-    FROM pull_request
+    FROM stg_pull_request
     WHERE author_login IS NOT NULL AND created_at IS NOT NULL
     GROUP BY ALL
 ),
 merged AS (
     SELECT author_login, date_trunc('week', merged_at)::DATE AS week_start, count(*) AS prs_merged
-    FROM pull_request
+    FROM stg_pull_request
     WHERE author_login IS NOT NULL AND merged_at IS NOT NULL
     GROUP BY ALL
 )

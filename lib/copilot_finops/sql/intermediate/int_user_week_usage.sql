@@ -1,8 +1,9 @@
+-- grain: user_id, week_start
 -- Copilot usage per user and ISO week (weeks start on Monday): the sums the high-burn detector
 -- (patterns.py) builds its per-week features from. Acceptance sums leave out agent_edit, which
 -- never carries acceptances. days_reported counts the days of the week with a users-1-day row.
 SELECT u.user_id,
-       arg_max(d.user_login, u.day) AS user_login,
+       arg_max(u.user_login, u.day) AS user_login,
        date_trunc('week', u.day)::DATE AS week_start,
        count(*) AS days_reported,
        count(*) FILTER (WHERE u.active) AS active_days,
@@ -19,6 +20,5 @@ SELECT u.user_id,
        sum(u.cli_prompts) AS cli_prompts,
        sum(u.cli_prompt_tokens + u.cli_output_tokens) AS cli_tokens,
        sum(u.ai_credits_used) AS ai_credits_used
-FROM stg_user_day_usage u
-JOIN user_day d USING (day, user_id)
+FROM int_user_day_usage u
 GROUP BY u.user_id, date_trunc('week', u.day)

@@ -1,22 +1,20 @@
+-- grain: team_slug, week_start
 -- Copilot usage per team and week (weeks start on Monday), the usage side of the delivery
 -- correlation (delivery_usage.py). Membership is per day (GitHub's join rule): a user counts for
 -- a team only on days they were on it. members: distinct users on the team that week;
 -- workday_adoption: the average, over the week's workdays (Mon-Fri), of the share of that day's
 -- members who were active (DevLake's adoption %, per team). Requests are IDE prompts plus CLI
--- requests; the acceptance measures leave out agent_edit (see stg_user_day_usage). AI credits
+-- requests (stg_user_day); the acceptance measures leave out agent_edit (see int_user_day_usage). AI credits
 -- are NULL in weeks GitHub did not report them yet (before 2026-06-19).
-WITH membership AS (
-    SELECT DISTINCT team_slug, day, user_id FROM stg_user_team_day WHERE team_slug IS NOT NULL
-),
-member_day AS (
+WITH member_day AS (
     SELECT m.team_slug, m.day, m.user_id,
            coalesce(u.active, false) AS active,
-           coalesce(u.interactions, 0) + coalesce(u.cli_requests, 0) AS requests,
+           coalesce(u.requests, 0) AS requests,
            coalesce(u.acceptances_excl_agent_edit, 0) AS acceptances_excl_agent_edit,
            coalesce(u.generations_excl_agent_edit, 0) AS generations_excl_agent_edit,
            u.ai_credits_used, coalesce(u.ai_credits_reported, false) AS ai_credits_reported
-    FROM membership m
-    LEFT JOIN stg_user_day_usage u USING (day, user_id)
+    FROM int_team_member_day m
+    LEFT JOIN int_user_day_usage u USING (day, user_id)
 ),
 team_day AS (
     SELECT team_slug, day, count(*) AS members, count(*) FILTER (WHERE active) AS active_users

@@ -1,17 +1,18 @@
+-- grain: day, user_id
 -- Paid Copilot seats per user and day, rebuilt from the seat snapshots (the seats API has no history).
 -- A seat counts from its created_at day until its pending cancellation date (GitHub bills a cancelled seat to the
 -- end of the billing cycle) or, without one, until the first snapshot it is missing from. Seats still in the latest
 -- snapshot run to the end of that month, so a month's seat cost is known before the month ends. The calendar spans
 -- the months the snapshots and the usage reports cover. A seat removed and later re-added counts as one interval.
-WITH snapshots AS (SELECT DISTINCT snapshot_day FROM seat),
-latest AS (SELECT max(snapshot_day) AS day FROM seat),
+WITH snapshots AS (SELECT DISTINCT snapshot_day FROM stg_seat),
+latest AS (SELECT max(snapshot_day) AS day FROM stg_seat),
 per_user AS (
     SELECT user_id,
-           min(coalesce(created_at::DATE, snapshot_day)) AS seat_start,
+           min(coalesce(seat_created_day, snapshot_day)) AS seat_start,
            max(snapshot_day) AS last_seen,
            arg_max(pending_cancellation_date, snapshot_day) AS pending_cancellation,
            arg_max(plan_type, snapshot_day) AS plan_type
-    FROM seat
+    FROM stg_seat
     GROUP BY user_id
 ),
 intervals AS (
@@ -23,8 +24,8 @@ intervals AS (
     FROM per_user p CROSS JOIN latest l
 ),
 bounds AS (
-    SELECT date_trunc('month', least((SELECT min(snapshot_day) FROM seat), (SELECT min(day) FROM user_day)))::DATE AS first_day,
-           (date_trunc('month', greatest((SELECT max(snapshot_day) FROM seat), (SELECT max(day) FROM user_day)))
+    SELECT date_trunc('month', least((SELECT min(snapshot_day) FROM stg_seat), (SELECT min(day) FROM stg_user_day)))::DATE AS first_day,
+           (date_trunc('month', greatest((SELECT max(snapshot_day) FROM stg_seat), (SELECT max(day) FROM stg_user_day)))
             + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE AS last_day
 ),
 calendar AS (

@@ -1,3 +1,4 @@
+-- grain: day, user_id
 -- AI credits and premium requests per user and day: the quantities every cost figure is priced from.
 -- ai_credits: GitHub's daily ai_credits_used where the day reports it (credit_signal 'telemetry'). Where the billing
 -- API covers a user-month that the daily field does not (it arrived on 2026-06-19, billing began on 2026-06-01),
@@ -6,11 +7,10 @@
 -- it is spread over the user's active days the same way. Activity = chat interactions + agent edits + CLI requests
 -- (completions are not billed); a user-month without any spreads evenly over its days.
 WITH activity AS (
-    SELECT u.day, u.user_id, d.user_login, strftime(u.day, '%Y-%m') AS period,
+    SELECT u.day, u.user_id, u.user_login, strftime(u.day, '%Y-%m') AS period,
            u.active, u.ai_credits_used, u.ai_credits_reported,
            (u.chat_interactions + u.agent_edit_generations + u.cli_requests)::DOUBLE AS weight
-    FROM stg_user_day_usage u
-    JOIN user_day d USING (day, user_id)
+    FROM int_user_day_usage u
 ),
 user_month AS (
     SELECT user_id, period,
@@ -25,11 +25,9 @@ user_month AS (
 ),
 billing AS (
     SELECT period, user_login,
-           sum(coalesce(gross_quantity, net_quantity + coalesce(discount_quantity, 0)))
-               FILTER (WHERE billing_kind = 'ai-credit-usage') AS billed_credits,
-           sum(coalesce(gross_quantity, net_quantity + coalesce(discount_quantity, 0)))
-               FILTER (WHERE billing_kind = 'premium-request-usage') AS billed_premium_requests
-    FROM credit_usage
+           sum(quantity) FILTER (WHERE billing_kind = 'ai-credit-usage') AS billed_credits,
+           sum(quantity) FILTER (WHERE billing_kind = 'premium-request-usage') AS billed_premium_requests
+    FROM stg_credit_usage
     WHERE user_login <> ''
     GROUP BY period, user_login
 )

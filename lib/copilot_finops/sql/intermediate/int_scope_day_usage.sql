@@ -1,11 +1,13 @@
+-- grain: team_slug, day
+-- nullable: team_slug (NULL is the whole org)
 -- Usage per day and scope, the one definition of the daily usage measures: team_slug NULL is the
 -- whole org, each user counted once; otherwise a team, with users joined to their teams per day
 -- (GitHub's join rule), so a user on two teams counts in both. mart_org_day_usage and
 -- mart_team_day_usage are its two halves.
 WITH scoped AS (
-    SELECT NULL::VARCHAR AS team_slug, u.* FROM stg_user_day_usage u
+    SELECT NULL::VARCHAR AS team_slug, u.* FROM int_user_day_usage u
     UNION ALL
-    SELECT m.team_slug, u.* FROM stg_user_team_day m JOIN stg_user_day_usage u USING (day, user_id)
+    SELECT m.team_slug, u.* FROM int_team_member_day m JOIN int_user_day_usage u USING (day, user_id)
 )
 SELECT team_slug, day,
        count(*) FILTER (WHERE active) AS active_users,

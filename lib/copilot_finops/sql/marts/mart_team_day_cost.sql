@@ -1,7 +1,7 @@
+-- grain: team_slug, day
 -- Team cost quantities per day, joined per day as GitHub prescribes (a user on two teams counts in both): members,
 -- the seats they hold by plan, and the AI credits and premium requests they used on days they were on the team.
 -- Quantities only: cost.py prices them from params (seat prices, credit price, the included pool).
-WITH members AS (SELECT DISTINCT day, user_id, team_slug FROM stg_user_team_day WHERE team_slug IS NOT NULL)
 SELECT m.team_slug, m.day,
        count(*) AS members,
        count(s.user_id) AS seats,
@@ -11,7 +11,7 @@ SELECT m.team_slug, m.day,
        coalesce(sum(c.ai_credits), 0) AS ai_credits,
        coalesce(sum(c.ai_credits) FILTER (WHERE c.credit_signal = 'telemetry'), 0) AS ai_credits_from_telemetry,
        coalesce(sum(c.premium_requests), 0) AS premium_requests
-FROM members m
+FROM int_team_member_day m
 LEFT JOIN int_cost_seat_day s USING (day, user_id)
 LEFT JOIN int_cost_user_day c USING (day, user_id)
 GROUP BY m.team_slug, m.day

@@ -1,0 +1,12 @@
+-- grain: day, user_id, model, feature
+-- The users report's totals_by_model_feature, one row per user, day, model and feature (chat, agent and completion
+-- models as GitHub attributes them). Counters as GitHub reports them (NULL where it omits one).
+SELECT day, user_id, model, feature,
+       user_initiated_interaction_count AS interactions,
+       code_generation_activity_count AS generations,
+       code_acceptance_activity_count AS acceptances,
+       loc_suggested_to_add_sum AS loc_suggested,
+       loc_suggested_to_delete_sum AS loc_suggested_to_delete,
+       loc_added_sum AS loc_added,
+       loc_deleted_sum AS loc_deleted
+FROM user_day_model_feature
