@@ -8,7 +8,7 @@ import pytest
 from copilot_finops import cost, warehouse
 from copilot_finops.errors import UserError
 from copilot_finops.retention import ARCHIVED_MARTS
-from copilot_finops.usage import parse_period
+from copilot_finops.period import parse_period
 
 
 def declared_grains() -> dict[str, warehouse.Grain]:
