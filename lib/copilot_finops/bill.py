@@ -28,7 +28,7 @@ def split_team_quantities(con: duckdb.DuckDBPyConnection, period: Period, params
     dim = (period.end - period.start).days + 1
     allowance = params.prices.premium_requests_included_per_seat
     return con.execute("""
-        WITH members AS (SELECT DISTINCT day, user_id, team_slug FROM stg_user_team_day
+        WITH members AS (SELECT day, user_id, team_slug FROM int_team_member_day
                          WHERE team_slug IS NOT NULL AND day BETWEEN ? AND ?),
         weights AS (SELECT day, user_id, team_slug, 1.0 / count(*) OVER (PARTITION BY day, user_id) AS w FROM members),
         plan AS (SELECT user_id, arg_max(plan_type, day) AS plan_type FROM int_cost_seat_day

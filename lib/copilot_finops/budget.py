@@ -125,7 +125,7 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
     dim = len(month_days)
     off = off_days(hist_start, period.end, params)
     off |= quiet_days(_series(org_daily, "active_users", known_days), off)
-    members = dict(con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM stg_user_team_day
+    members = dict(con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM int_team_member_day
                                   WHERE day BETWEEN ? AND ? GROUP BY 1""", [period.start, as_of]).fetchall())
     teams = sorted(t for t in teams_daily["team_slug"].unique() if t in members)
     credit_era = cost.credit_era(period, params)
@@ -197,7 +197,7 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
         unit_paths = paths_by_unit[budget.unit]
         path = {q: sum((unit_paths[q][t] for t in covered), pd.Series(0.0, index=month_days)) for q in QUANTILES}
         n_members = members.get(covered[0], 0) if scope == "team" else con.execute(
-            """SELECT count(DISTINCT user_id) FROM stg_user_team_day WHERE day BETWEEN ? AND ?
+            """SELECT count(DISTINCT user_id) FROM int_team_member_day WHERE day BETWEEN ? AND ?
                AND list_contains(?, team_slug)""", [period.start, as_of, covered]).fetchone()[0]
         rows.append(_guardrail_row(scope, name, segment, budget.unit, budget.amount, n_members, path, as_of, params))
         path_rows.append(pd.DataFrame({

@@ -202,7 +202,7 @@ def premium_billable_requests(con: duckdb.DuckDBPyConnection, period: Period, pa
                    CASE WHEN m.total > 0 THEN greatest(m.total - CASE coalesce(p.plan_type, ?)
                         WHEN 'enterprise' THEN ? WHEN 'business' THEN ? ELSE ? END, 0) / m.total ELSE 0 END AS billable
             FROM user_month m LEFT JOIN plan p USING (user_id)),
-        members AS (SELECT DISTINCT day, user_id, team_slug FROM stg_user_team_day WHERE day BETWEEN ? AND ?)
+        members AS (SELECT day, user_id, team_slug FROM int_team_member_day WHERE day BETWEEN ? AND ?)
         SELECT m.team_slug, sum(c.premium_requests * f.billable) AS billable
         FROM int_cost_user_day c JOIN factor f USING (user_id) JOIN members m USING (day, user_id)
         WHERE c.period = ?
@@ -301,8 +301,8 @@ def _seat_months_on_no_team(con: duckdb.DuckDBPyConnection, period: Period) -> f
     return float(con.execute("""
         SELECT count(*) / ? FROM int_cost_seat_day s
         WHERE s.day BETWEEN ? AND ?
-          AND s.day IN (SELECT DISTINCT day FROM stg_user_team_day)
-          AND NOT EXISTS (SELECT 1 FROM stg_user_team_day m WHERE m.day = s.day AND m.user_id = s.user_id)
+          AND s.day IN (SELECT DISTINCT day FROM int_user_team_day)
+          AND NOT EXISTS (SELECT 1 FROM int_user_team_day m WHERE m.day = s.day AND m.user_id = s.user_id)
     """, [dim, period.start, period.end]).fetchone()[0])
 
 

@@ -178,7 +178,7 @@ def focus_export(con: duckdb.DuckDBPyConnection, period: Period, params: OrgPara
     charge_end = min(period.end, as_of or last, last)
     quantities = bill.split_team_quantities(con, period, params, until=charge_end)
     org = cost.org_month_quantities(con, period, until=charge_end)
-    small = {t for t, n in con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM stg_user_team_day
+    small = {t for t, n in con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM int_team_member_day
                                           WHERE day BETWEEN ? AND ? GROUP BY 1""", [period.start, charge_end]).fetchall()
              if n < params.privacy.k_anonymity}
     return focus_rows(quantities, org, params, period, charge_end, small)

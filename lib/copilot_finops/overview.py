@@ -59,7 +59,7 @@ def membership(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
     """Distinct members and active developers per team in the month (per-day membership): team_slug, user_id, active."""
     return con.execute("""
         SELECT m.team_slug, m.user_id, bool_or(coalesce(u.active, false)) AS active
-        FROM stg_user_team_day m LEFT JOIN stg_user_day_usage u USING (day, user_id)
+        FROM int_team_member_day m LEFT JOIN int_user_day_usage u USING (day, user_id)
         WHERE m.day BETWEEN ? AND ? AND m.team_slug IS NOT NULL
         GROUP BY ALL
     """, [period.start, period.end]).df()
@@ -205,10 +205,10 @@ def reclaim_list(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParams,
                           arg_max(user_login, snapshot_day) AS login, min(created_at)::DATE AS created,
                           arg_max(pending_cancellation_date, snapshot_day) AS pending
                    FROM seat WHERE snapshot_day <= $1 GROUP BY user_id),
-        usage AS (SELECT user_id, max(day) AS last_day FROM stg_user_day_usage WHERE active AND day <= $1 GROUP BY user_id),
-        team_day AS (SELECT user_id, max(day) AS day FROM stg_user_team_day WHERE day <= $1 GROUP BY user_id),
+        usage AS (SELECT user_id, max(day) AS last_day FROM int_user_day_usage WHERE active AND day <= $1 GROUP BY user_id),
+        team_day AS (SELECT user_id, max(day) AS day FROM int_team_member_day WHERE day <= $1 GROUP BY user_id),
         teams AS (SELECT m.user_id, string_agg(DISTINCT m.team_slug, ', ' ORDER BY m.team_slug) AS teams
-                  FROM stg_user_team_day m JOIN team_day t USING (user_id, day) GROUP BY m.user_id)
+                  FROM int_team_member_day m JOIN team_day t USING (user_id, day) GROUP BY m.user_id)
         SELECT l.login, coalesce(t.teams, '(no team)') AS team, h.plan_type, l.created, l.pending,
                coalesce(greatest(l.last_api, u.last_day), l.last_api, u.last_day) AS last_active
         FROM held h LEFT JOIN latest l USING (user_id) LEFT JOIN usage u USING (user_id) LEFT JOIN teams t USING (user_id)
@@ -282,9 +282,9 @@ def adoption_cohorts(con: duckdb.DuckDBPyConnection, period: Period, k: int) -> 
             SELECT DISTINCT s.user_id FROM int_cost_seat_day s WHERE s.day BETWEEN $1 AND $2),
         start AS (SELECT user_id, min(created_at)::DATE AS seat_start FROM seat GROUP BY user_id),
         use AS (
-            SELECT u.user_id, bool_or(u.active) AS active, sum(u.interactions + u.cli_requests) AS requests,
-                   arg_max(d.adoption_phase, u.day) FILTER (WHERE u.active) AS phase
-            FROM stg_user_day_usage u JOIN user_day d USING (day, user_id)
+            SELECT u.user_id, bool_or(u.active) AS active, sum(u.requests) AS requests,
+                   arg_max(u.adoption_phase, u.day) FILTER (WHERE u.active) AS phase
+            FROM int_user_day_usage u
             WHERE u.day BETWEEN $1 AND $2 GROUP BY u.user_id)
         SELECT strftime(coalesce(s.seat_start, $1), '%Y') || '-Q' || quarter(coalesce(s.seat_start, $1)) AS cohort,
                count(*) AS developers, count(*) FILTER (WHERE u.active) AS active,

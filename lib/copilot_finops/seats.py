@@ -22,13 +22,13 @@ def inactive_seats(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParam
         last_snapshot AS (
             SELECT user_id, arg_max(last_activity_at, snapshot_day)::DATE AS last_api
             FROM seat WHERE snapshot_day <= ? GROUP BY user_id),
-        last_usage AS (SELECT user_id, max(day) AS last_day FROM stg_user_day_usage WHERE active AND day <= ? GROUP BY user_id),
+        last_usage AS (SELECT user_id, max(day) AS last_day FROM int_user_day_usage WHERE active AND day <= ? GROUP BY user_id),
         inactive AS (
             SELECT h.user_id, h.plan_type
             FROM held h LEFT JOIN last_snapshot s USING (user_id) LEFT JOIN last_usage u USING (user_id)
             WHERE coalesce(greatest(s.last_api, u.last_day), s.last_api, u.last_day, DATE '1970-01-01') < ? - (? * INTERVAL 1 DAY)),
-        team_day AS (SELECT user_id, max(day) AS day FROM stg_user_team_day WHERE day <= ? GROUP BY user_id),
-        teams AS (SELECT DISTINCT m.user_id, m.team_slug FROM stg_user_team_day m JOIN team_day t USING (user_id, day))
+        team_day AS (SELECT user_id, max(day) AS day FROM int_team_member_day WHERE day <= ? GROUP BY user_id),
+        teams AS (SELECT DISTINCT m.user_id, m.team_slug FROM int_team_member_day m JOIN team_day t USING (user_id, day))
         SELECT coalesce(t.team_slug, '(no team)') AS team_slug, i.plan_type, count(*) AS seats
         FROM inactive i LEFT JOIN teams t USING (user_id)
         GROUP BY ALL

@@ -129,14 +129,14 @@ def task_class_usage(code: pd.DataFrame, cli_requests: float, files: pd.DataFram
 
 def team_task_classes(con: duckdb.DuckDBPyConnection, team: str, period: Period, params: OrgParams) -> pd.DataFrame:
     """`task_class_usage` for a team's month, read from the warehouse (members on the days they were on the team)."""
-    members = "(SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ? AND day BETWEEN ? AND ?)"
+    members = "(SELECT day, user_id FROM int_team_member_day WHERE team_slug = ? AND day BETWEEN ? AND ?)"
     args = [team, period.start, period.end]
     code = con.execute(f"""
         SELECT f.language, f.feature, sum(f.code_generation_activity_count) AS generations,
                sum(f.code_acceptance_activity_count) AS acceptances, sum(f.loc_added_sum) AS loc_added
         FROM user_day_language_feature f JOIN {members} m USING (day, user_id)
         GROUP BY ALL""", args).df()
-    cli = con.execute(f"""SELECT coalesce(sum(u.cli_requests), 0) FROM stg_user_day_usage u
+    cli = con.execute(f"""SELECT coalesce(sum(u.cli_requests), 0) FROM int_user_day_usage u
                           JOIN {members} m USING (day, user_id)""", args).fetchone()[0]
     files = con.execute(f"""
         SELECT f.filename, coalesce(f.additions, 0) + coalesce(f.deletions, 0) AS lines_changed

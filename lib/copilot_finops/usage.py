@@ -23,10 +23,10 @@ SUM_COLUMNS = (
 def teams_in_warehouse(con: duckdb.DuckDBPyConnection, period: Period | None = None) -> list[str]:
     """Team slugs with members in the period (or ever), from the reports and the rosters."""
     if period is None:
-        rows = con.execute("SELECT DISTINCT team_slug FROM stg_user_team_day WHERE team_slug IS NOT NULL ORDER BY 1").fetchall()
+        rows = con.execute("SELECT DISTINCT team_slug FROM int_team_member_day ORDER BY 1").fetchall()
     else:
-        rows = con.execute("""SELECT DISTINCT team_slug FROM stg_user_team_day WHERE team_slug IS NOT NULL
-                              AND day BETWEEN ? AND ? ORDER BY 1""", [period.start, period.end]).fetchall()
+        rows = con.execute("""SELECT DISTINCT team_slug FROM int_team_member_day
+                              WHERE day BETWEEN ? AND ? ORDER BY 1""", [period.start, period.end]).fetchall()
     return [r[0] for r in rows]
 
 
@@ -111,7 +111,7 @@ def _period_totals(con, where: str, args: list, period: Period) -> dict:
                count(DISTINCT u.user_id) FILTER (WHERE u.used_cli) AS cli_developers,
                {', '.join(f'coalesce(sum(u.{c}), 0) AS {c}' for c in SUM_COLUMNS)},
                count(DISTINCT u.day) FILTER (WHERE u.active) AS active_days
-        FROM stg_user_day_usage u {where} AND u.day BETWEEN ? AND ?
+        FROM int_user_day_usage u {where} AND u.day BETWEEN ? AND ?
     """, args + [period.start, period.end]).fetchone()
     names = ["active_developers", "cli_developers", *SUM_COLUMNS, "active_days"]
     totals = dict(zip(names, (float(x) if x is not None else 0.0 for x in row)))
@@ -130,11 +130,11 @@ def team_period_summary(con: duckdb.DuckDBPyConnection, team: str, period: Perio
     A user on the team on any day of the period counts (per-day membership); activity counts only
     on days the user was on the team. `suppressed` is True when fewer than `k` developers were active.
     """
-    team_where = ("JOIN (SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ?) m "
+    team_where = ("JOIN (SELECT day, user_id FROM int_team_member_day WHERE team_slug = ?) m "
                   "USING (day, user_id) WHERE true")
     totals = _period_totals(con, team_where, [team], period)
     org = _period_totals(con, "WHERE true", [], period)
-    members = con.execute("""SELECT count(DISTINCT user_id) FROM stg_user_team_day
+    members = con.execute("""SELECT count(DISTINCT user_id) FROM int_team_member_day
                              WHERE team_slug = ? AND day BETWEEN ? AND ?""", [team, period.start, period.end]).fetchone()[0]
     suppressed = 0 < totals["active_developers"] < k
     if suppressed:
@@ -162,7 +162,7 @@ def team_breakdown(con: duckdb.DuckDBPyConnection, team: str, period: Period, by
                sum(f.code_acceptance_activity_count) AS acceptances,
                sum(f.loc_added_sum) AS loc_added
         FROM {view} f
-        JOIN (SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ?) m USING (day, user_id)
+        JOIN (SELECT day, user_id FROM int_team_member_day WHERE team_slug = ?) m USING (day, user_id)
         WHERE f.day BETWEEN ? AND ?
         GROUP BY f.{by} ORDER BY generations DESC
     """, [team, period.start, period.end]).df()
@@ -170,7 +170,7 @@ def team_breakdown(con: duckdb.DuckDBPyConnection, team: str, period: Period, by
     if small.any():
         other_users = con.execute(f"""
             SELECT count(DISTINCT f.user_id) FROM {view} f
-            JOIN (SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ?) m USING (day, user_id)
+            JOIN (SELECT day, user_id FROM int_team_member_day WHERE team_slug = ?) m USING (day, user_id)
             WHERE f.day BETWEEN ? AND ? AND f.{by} IN (SELECT unnest(?::VARCHAR[]))
         """, [team, period.start, period.end, list(frame.loc[small, by])]).fetchone()[0]
         other = frame.loc[small].drop(columns=[by, "users"]).sum()

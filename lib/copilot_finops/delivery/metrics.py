@@ -8,7 +8,7 @@ Definitions
 -----------
 Team attribution
     A pull request belongs to its author's team(s) on the day it merged (the day it was opened,
-    if it never merged), from the per-day membership GitHub reports (`stg_user_team_day`).
+    if it never merged), from the per-day membership GitHub reports (`int_team_member_day`).
     An author on several teams is resolved to the team that owns the repo when that is one of
     them (a repo's owner is the team that authored most of its pull requests). Pull requests
     whose author is on no team that day (bots, outside contributors) go to the repo's owner.
@@ -394,7 +394,6 @@ def load_delivery_inputs(con: duckdb.DuckDBPyConnection, start: date, end: date,
             FROM pull_request
             WHERE author_id IS NOT NULL AND created_at < $2 AND coalesce(merged_at, closed_at, created_at) >= $1)
         SELECT DISTINCT m.day, m.user_id, m.team_slug
-        FROM stg_user_team_day m JOIN author_days a USING (user_id, day)
-        WHERE m.team_slug IS NOT NULL
+        FROM int_team_member_day m JOIN author_days a USING (user_id, day)
     """, args).df()
     return DeliveryInputs(pulls, reviews, deployments, statuses, incidents, membership)

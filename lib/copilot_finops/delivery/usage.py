@@ -91,8 +91,8 @@ def team_week_usage(week_usage: pd.DataFrame, team: str, weeks: list[date], k: i
 def window_developers(con: duckdb.DuckDBPyConnection, team: str, start: date, end: date) -> int:
     """Distinct developers active on Copilot while on the team, from `start` to `end` (inclusive)."""
     return int(con.execute("""
-        SELECT count(DISTINCT u.user_id) FROM stg_user_day_usage u
-        JOIN (SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ?) m USING (day, user_id)
+        SELECT count(DISTINCT u.user_id) FROM int_user_day_usage u
+        JOIN (SELECT day, user_id FROM int_team_member_day WHERE team_slug = ?) m USING (day, user_id)
         WHERE u.active AND u.day BETWEEN ? AND ?
     """, [team, start, end]).fetchone()[0])
 
@@ -120,7 +120,7 @@ def active_user_weeks(con: duckdb.DuckDBPyConnection, user_ids, weeks: list[date
         return pd.DataFrame(columns=["user_id", "week_start"])
     return con.execute("""
         SELECT DISTINCT user_id, CAST(date_trunc('week', day) AS DATE) AS week_start
-        FROM stg_user_day_usage
+        FROM int_user_day_usage
         WHERE active AND day BETWEEN ? AND ? AND user_id IN (SELECT unnest(?::BIGINT[]))
     """, [weeks[0], weeks[-1] + timedelta(days=6), [int(u) for u in set(user_ids) if pd.notna(u)]]).df()
 

@@ -186,7 +186,7 @@ def active_developers_by_team(con: duckdb.DuckDBPyConnection, period: Period) ->
     """Developers active on each team in the period (per-day membership)."""
     rows = con.execute("""
         SELECT m.team_slug, count(DISTINCT u.user_id)
-        FROM stg_user_team_day m JOIN stg_user_day_usage u USING (day, user_id)
+        FROM int_team_member_day m JOIN int_user_day_usage u USING (day, user_id)
         WHERE u.active AND u.day BETWEEN ? AND ? GROUP BY 1
     """, [period.start, period.end]).fetchall()
     return {team: int(n) for team, n in rows}

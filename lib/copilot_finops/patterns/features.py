@@ -160,7 +160,7 @@ def load_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams,
         WITH off AS (
             SELECT u.user_id, date_trunc('week', u.day)::DATE AS week_start,
                    sum(u.interactions + u.generations + u.cli_prompts) AS off_window_activity
-            FROM stg_user_day_usage u
+            FROM int_user_day_usage u
             WHERE u.day IN (SELECT unnest(?::DATE[])) AND u.day BETWEEN ? AND ?
             GROUP BY ALL
         )

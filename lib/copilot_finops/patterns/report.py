@@ -63,8 +63,8 @@ def team_movement(current: pd.DataFrame, previous: pd.DataFrame, team: str) -> p
 def team_credits(con: duckdb.DuckDBPyConnection, team: str, period: Period) -> float:
     """AI credits the team used in the month (per-day membership), to put the flagged weeks' credits in proportion."""
     row = con.execute("""
-        SELECT coalesce(sum(u.ai_credits_used), 0) FROM stg_user_day_usage u
-        JOIN (SELECT DISTINCT day, user_id FROM stg_user_team_day WHERE team_slug = ?) m USING (day, user_id)
+        SELECT coalesce(sum(u.ai_credits_used), 0) FROM int_user_day_usage u
+        JOIN (SELECT day, user_id FROM int_team_member_day WHERE team_slug = ?) m USING (day, user_id)
         WHERE u.day BETWEEN ? AND ?
     """, [team, period.start, period.end]).fetchone()
     return float(row[0])
