@@ -1,16 +1,32 @@
-"""Guardrail alerts: the month's budget stages as alerts.json, alerts.md and a webhook message.
+"""Guardrail alerts: the month's budget stages as alerts.json and alerts.md, and one webhook message per new stage.
 
 `budget.evaluate_guardrails` decides; this module writes what people and other tools read. Figures of
 budgets over fewer than k members are blanked, and so are their threshold dates (they would trace a small
 team's spending day by day).
+
+Webhook messages (`deliver_alerts`): a budget gets a message when it stands at a stage above every stage
+already sent to that webhook this month, so each team hears of each stage once a month at most, and a run
+repeated on the same day sends nothing. What was sent is kept in the warehouse table `alert_sent`, keyed by
+month, destination (a digest of the webhook URL: the URL itself is a secret), scope, name and stage.
+A budget that falls back to a lower stage is not alerted again. The shapes are `alert_messages`.
 """
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
 
+import duckdb
+
+from . import warehouse
+from .alert_messages import MESSAGE_FORMATS, amount
 from .budget import pct_floor
 from .cost import nan_to_none
 from .errors import UserError
@@ -49,12 +65,6 @@ def _iso(day):
     return day.isoformat() if day is not None else None
 
 
-def _amount(value, unit: str, currency: str) -> str:
-    if value is None:
-        return "suppressed"
-    return f"{value:,.0f} {currency}" if unit == "usd" else f"{value:,.0f} credits"
-
-
 def _next_crossing(entry: dict) -> str:
     if entry["suppressed"]:
         return "suppressed"
@@ -71,11 +81,11 @@ def table_rows(doc: dict) -> list[dict]:
     for e in doc["budgets"]:
         cur = doc["currency"]
         forecast = "suppressed" if e["suppressed"] else (
-            f"{_amount(e['forecast'], e['unit'], cur)} ({_amount(e['forecast_low'], e['unit'], cur).split()[0]}"
-            f"–{_amount(e['forecast_high'], e['unit'], cur).split()[0]})")
+            f"{amount(e['forecast'], e['unit'], cur)} ({amount(e['forecast_low'], e['unit'], cur).split()[0]}"
+            f"–{amount(e['forecast_high'], e['unit'], cur).split()[0]})")
         rows.append({"budget for": e["name"] + (" (segment)" if e["scope"] == "segment" else ""),
-                     "budget": _amount(e["budget"], e["unit"], cur),
-                     "burn to date": _amount(e["burn_to_date"], e["unit"], cur),
+                     "budget": amount(e["budget"], e["unit"], cur),
+                     "burn to date": amount(e["burn_to_date"], e["unit"], cur),
                      "forecast (80 % interval)": forecast,
                      "forecast %": "suppressed" if e["suppressed"] else pct_floor(e["pct_forecast"]),
                      "stage": e["stage_label"] + ("" if e["stage_status"] == "below" else f" ({e['stage_status']})"),
@@ -111,35 +121,126 @@ def alerts_markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def slack_payload(doc: dict) -> dict:
-    """A Slack incoming-webhook message (text + blocks) naming the budgets at a stage and their actions."""
-    staged = sorted((e for e in doc["budgets"] if e["stage"] is not None), key=lambda e: -e["stage"])
-    summary = (f"Copilot budget guardrails {doc['period']} (as of {doc['as_of']}): "
-               + (", ".join(f"{e['name']} {e['stage_label']} {e['stage_status']}" for e in staged) if staged
-                  else "every budget below its first threshold"))
-    blocks = [{"type": "header", "text": {"type": "plain_text", "text": f"Copilot budget guardrails, {doc['period']}"}},
-              {"type": "context", "elements": [{"type": "mrkdwn", "text": f"as of {doc['as_of']}"}]}]
-    for e in staged:
-        pct = "" if e["suppressed"] else f" — forecast {pct_floor(e['pct_forecast'])} of budget"
-        actions = "\n".join(f"• {a}" for a in e["actions"])
-        blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                                                    "text": f"*{e['name']}*: {e['stage_label']} ({e['stage_status']}){pct}\n{actions}".strip()}})
-    if not staged:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "Every budget is below its first threshold."}})
-    return {"text": summary, "blocks": blocks}
+# -- webhooks -------------------------------------------------------------------------------------------------
+WEBHOOK_HINT = "give the channel's incoming-webhook URL, e.g. https://hooks.slack.com/services/..."
+
+
+def check_url(url: str, flag: str = "--webhook", plain_http: str = "loopback", hint: str = WEBHOOK_HINT) -> str:
+    """The URL's host, if the URL may be used: https, or http to a loopback address (plain_http='loopback', for
+    tests) or to any host (plain_http='any', for links people open). Messages never repeat the URL's path: a
+    webhook's path is its secret."""
+    text = url.strip()
+    if not text or any(ord(c) < 33 for c in text):
+        raise UserError(f"{flag} is empty or holds spaces or control characters: {hint}")
+    parsed = urllib.parse.urlsplit(text)
+    scheme = parsed.scheme.lower()
+    if scheme not in ("https", "http"):
+        raise UserError(f"{flag} must be an https:// URL, not a {scheme + ':' if scheme else 'scheme-less'} one: "
+                        + hint)
+    try:
+        host, _ = parsed.hostname, parsed.port  # .port raises on a port that is not a number
+    except ValueError:
+        raise UserError(f"{flag} {scheme}://… has a port that is not a number: {hint}") from None
+    if not host:
+        raise UserError(f"{flag} {scheme}://… has no host: {hint}")
+    if scheme == "http" and plain_http == "loopback" and not _is_loopback(host):
+        raise UserError(f"{flag} http://{host}/… is not encrypted: use https:// (plain http is only for a loopback "
+                        "address such as 127.0.0.1, in tests)")
+    return host
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def post_webhook(url: str, payload: dict) -> int:
     """POST the payload as JSON; returns the HTTP status. Errors name the host, never the (secret) path."""
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise UserError("--webhook must be an http(s) URL, e.g. https://hooks.slack.com/services/...")
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+    host = check_url(url)
+    netloc = urllib.parse.urlsplit(url.strip()).netloc.rsplit("@", 1)[-1]
+    request = urllib.request.Request(url.strip(), data=json.dumps(payload).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
             return response.status
     except urllib.error.HTTPError as exc:
-        raise UserError(f"webhook at {parsed.netloc} answered HTTP {exc.code}: check the URL and that the hook is active") from None
+        raise UserError(f"webhook at {netloc or host} answered HTTP {exc.code}: check the URL and that the hook is "
+                        "active") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise UserError(f"could not reach the webhook at {parsed.netloc}: {getattr(exc, 'reason', exc)}") from None
+        raise UserError(f"could not reach the webhook at {netloc or host}: {getattr(exc, 'reason', exc)}") from None
+
+
+def destination_id(url: str) -> str:
+    """What `alert_sent` keeps of a webhook URL: a digest (the URL is a secret; its digest does not reveal it)."""
+    return hashlib.sha256(url.strip().encode()).hexdigest()[:16]
+
+
+def sent_stages(con: duckdb.DuckDBPyConnection, period: str, destination: str) -> dict[tuple[str, str], float]:
+    """(scope, name) -> the highest stage sent to the destination in the month."""
+    try:
+        rows = con.execute("""SELECT scope, name, max(stage) FROM alert_sent WHERE period = ? AND destination = ?
+                              GROUP BY scope, name""", [period, destination]).fetchall()
+    except duckdb.CatalogException:  # a warehouse written before alert_sent existed: nothing was sent from it
+        return {}
+    return {(scope, name): stage for scope, name, stage in rows}
+
+
+def pending_alerts(doc: dict, sent: dict[tuple[str, str], float]) -> tuple[list[dict], list[dict]]:
+    """(budgets to alert, budgets whose stage was already sent): a budget is alerted when its stage is above
+    every stage sent this month; each alerted entry carries `previous_stage` (the last stage sent, or None)."""
+    new, held = [], []
+    for entry in sorted((e for e in doc["budgets"] if e["stage"] is not None), key=lambda e: -e["stage"]):
+        before = sent.get((entry["scope"], entry["name"]))
+        if before is not None and entry["stage"] <= before + 1e-9:
+            held.append({"scope": entry["scope"], "name": entry["name"], "stage": entry["stage"], "sent_stage": before})
+        else:
+            new.append({**entry, "previous_stage": before})
+    return new, held
+
+
+def _file_name(name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:60] or "budget"
+    return safe if safe == name else f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def deliver_alerts(doc: dict, warehouse_path: str | Path, url: str, fmt: str, out_dir: Path, send: bool,
+                   report_link: Callable[[dict], tuple[str | None, str]], run_url: str | None = None) -> dict:
+    """Shape a message for every budget at a new stage, write each beside alerts.json, and with `send` post it.
+
+    `report_link(entry)` gives (absolute URL or None, path under the published reports) of the budget's report.
+    Without `send` (a dry run) nothing is posted or recorded. With it, each message posted is recorded in
+    `alert_sent` at once, so a failure part-way loses nothing and a rerun sends only the rest.
+    Returns {dry_run, format, host, messages: [{scope, name, stage, previous_stage, file, status}], already_sent}.
+    """
+    if fmt not in MESSAGE_FORMATS:
+        raise UserError(f"--webhook-format {fmt!r}: choose one of {', '.join(MESSAGE_FORMATS)}")
+    host = check_url(url)
+    for stale in out_dir.glob("webhook-*.json"):  # payloads of an earlier run: only this run's are for review
+        stale.unlink()
+    con = warehouse.connect(warehouse_path, read_only=not send)
+    try:
+        destination = destination_id(url)
+        new, held = pending_alerts(doc, sent_stages(con, doc["period"], destination))
+        messages = []
+        for entry in new:
+            link, path = report_link(entry)
+            entry = {**entry, "report_path": path}
+            payload = MESSAGE_FORMATS[fmt](entry, doc, link, run_url)
+            file = out_dir / f"webhook-{fmt}-{entry['scope']}-{_file_name(entry['name'])}.json"
+            file.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+            status = None
+            if send:
+                status = post_webhook(url, payload)
+                con.execute("INSERT INTO alert_sent VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [doc["period"], destination, entry["scope"], entry["name"], entry["stage"],
+                             entry["stage_status"], fmt, doc["as_of"], datetime.now(timezone.utc).replace(tzinfo=None)])
+            messages.append({"scope": entry["scope"], "name": entry["name"], "stage": entry["stage"],
+                             "stage_label": entry["stage_label"], "previous_stage": entry["previous_stage"],
+                             "file": str(file), "status": status})
+    finally:
+        con.close()
+    return {"dry_run": not send, "format": fmt, "host": host, "messages": messages, "already_sent": held}

@@ -1,7 +1,7 @@
-"""`copilot-finops guardrails`: budget stages per team for a month, alerts.json / alerts.md, and a Slack message.
+"""`copilot-finops guardrails`: budget stages per team for a month, alerts.json / alerts.md, and webhook messages.
 
-The evaluation is `budget.evaluate_guardrails` and the documents are `alerts`; this module parses the
-arguments, writes the files and prints the table (the webhook is posted only with --send; else a dry run).
+The evaluation is `budget.evaluate_guardrails`, the documents and the webhook delivery are `alerts`; this module
+parses the arguments, writes the files and prints the table (messages are posted only with --send; else a dry run).
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 from ..errors import UserError
 from .common import add_common, add_parser, day, print_json
 
+GUARDRAIL_NOTEBOOK = "03_guardrails"  # the team report a message links to
+
 
 def register(sub) -> None:
     p = add_parser(
@@ -19,14 +21,22 @@ def register(sub) -> None:
         "For each team (and segment) with a budget in params/org.yaml: burn to date, the forecast to the end of\n"
         "the month with an 80 % interval, and the stage reached or forecast (60 / 80 / 95 % by default) with its\n"
         "actions and the date the forecast crosses each threshold. Writes alerts.json and alerts.md under\n"
-        "OUT/<period>/. With --webhook it prints the Slack-compatible message it would post; add --send to post it.\n"
-        "A past month is evaluated as of its last day; --as-of evaluates mid-month.",
-        "copilot-finops guardrails --period 2026-10 --as-of 2026-10-15 --webhook https://hooks.slack.com/services/...")
+        "OUT/<period>/. With --webhook: one message per budget that reached a stage not yet sent to that webhook\n"
+        "this month (Slack Block Kit, a Teams Adaptive Card or plain JSON), each written beside alerts.json as\n"
+        "webhook-<format>-<scope>-<name>.json; add --send to post them (what was sent is kept in the warehouse,\n"
+        "so a rerun sends nothing new). A past month is evaluated as of its last day; --as-of evaluates mid-month.",
+        "copilot-finops guardrails --period 2026-10 --webhook https://hooks.slack.com/services/... "
+        "--report-url https://acme.github.io/copilot-finops --send")
     p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to evaluate")
     p.add_argument("--as-of", type=day, metavar="YYYY-MM-DD", help="evaluate as of this day (default: the month's "
                                                                      "last day, or the last day with data)")
     p.add_argument("--out", default="outputs", metavar="DIR", help="writes DIR/<period>/alerts.{json,md} (default outputs/)")
-    p.add_argument("--webhook", metavar="URL", help="Slack-compatible incoming webhook (dry run unless --send)")
+    p.add_argument("--webhook", metavar="URL", help="the channel's incoming webhook, https:// (dry run unless --send)")
+    p.add_argument("--webhook-format", default="slack", metavar="FORMAT",
+                   help="slack (Block Kit, default), teams (Adaptive Card) or json")
+    p.add_argument("--report-url", metavar="URL", help="where OUT is published (e.g. GitHub Pages): messages link "
+                                                        "to URL/<period>/<team>/03_guardrails.html")
+    p.add_argument("--run-url", metavar="URL", help="a link to the run that sent the message (e.g. the workflow run)")
     p.add_argument("--send", action="store_true", help="really post to --webhook")
     add_common(p, json_output=True)
     p.set_defaults(func=run)
@@ -35,11 +45,22 @@ def register(sub) -> None:
 # -- command --------------------------------------------------------------------------------------------------
 def run(args) -> int:
     from .. import alerts, budget, warehouse
+    from ..alert_messages import MESSAGE_FORMATS
     from ..params import load_params
     from ..period import parse_period
 
-    if args.send and not args.webhook:
+    given = args.webhook is not None  # an empty --webhook is refused, not ignored
+    if args.send and not given:
         raise UserError("--send needs --webhook URL")
+    if not given and (args.report_url or args.run_url or args.webhook_format != "slack"):
+        raise UserError("--webhook-format, --report-url and --run-url go with --webhook URL")
+    if given:  # refused before any work, dry run or not
+        alerts.check_url(args.webhook)
+        if args.webhook_format not in MESSAGE_FORMATS:
+            raise UserError(f"--webhook-format {args.webhook_format!r}: choose one of {', '.join(MESSAGE_FORMATS)}")
+        for flag, link in (("--report-url", args.report_url), ("--run-url", args.run_url)):
+            if link:
+                alerts.check_url(link, flag, plain_http="any", hint="give the https:// address people open")
     period = parse_period(args.period)
     params = load_params(args.params)
     con = warehouse.connect(args.warehouse, read_only=True)
@@ -53,22 +74,39 @@ def run(args) -> int:
     (out / "alerts.json").write_text(json.dumps(doc, indent=2) + "\n")
     (out / "alerts.md").write_text(alerts.alerts_markdown(doc))
     webhook = None
-    if args.webhook:
-        payload = alerts.slack_payload(doc)
-        webhook = {"dry_run": not args.send, "payload": payload}
-        if args.send:
-            webhook["status"] = alerts.post_webhook(args.webhook, payload)
+    if given:
+        webhook = alerts.deliver_alerts(doc, args.warehouse, args.webhook, args.webhook_format, out, args.send,
+                                        _report_link(period.label, args.report_url), args.run_url)
     if args.json:
         print_json({**doc, "files": [str(out / "alerts.json"), str(out / "alerts.md")], "webhook": webhook})
         return 0
     _print_table(alerts.table_rows(doc))
     print(f"\nwrote {out / 'alerts.json'} and {out / 'alerts.md'}")
-    if webhook and webhook["dry_run"]:
-        print("\nwebhook dry run (add --send to post); payload:")
-        print(json.dumps(webhook["payload"], indent=2))
-    elif webhook:
-        print(f"posted to the webhook (HTTP {webhook['status']})")
+    if webhook:
+        _print_webhook(webhook)
     return 0
+
+
+def _report_link(period: str, base: str | None):
+    """entry -> (URL or None, path under the published outputs) of the report a budget's message links to."""
+    from ..reports.plan import team_dirname
+
+    def link(entry: dict) -> tuple[str | None, str]:
+        path = (f"{period}/{team_dirname(entry['name'])}/{GUARDRAIL_NOTEBOOK}.html" if entry["scope"] == "team"
+                else f"{period}/index.html")
+        return (f"{base.rstrip('/')}/{path}" if base else None), path
+    return link
+
+
+def _print_webhook(webhook: dict) -> None:
+    verb = "would post" if webhook["dry_run"] else "posted"
+    print(f"\nwebhook ({webhook['format']}, {webhook['host']}): {verb} {len(webhook['messages'])} message(s)"
+          + (" (dry run: add --send to post)" if webhook["dry_run"] else ""))
+    for m in webhook["messages"]:
+        before = f", up from {m['previous_stage']:.0%}" if m["previous_stage"] is not None else ""
+        print(f"  {m['name']}: {m['stage_label']}{before} -> {m['file']}")
+    for held in webhook["already_sent"]:
+        print(f"  {held['name']}: {held['stage']:.0%} already sent this month (stage sent: {held['sent_stage']:.0%})")
 
 
 def _print_table(rows: list[dict]) -> None:

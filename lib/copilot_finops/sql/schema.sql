@@ -283,3 +283,11 @@ CREATE TABLE IF NOT EXISTS warehouse_meta (
 CREATE TABLE IF NOT EXISTS purge_log (
     purged_at TIMESTAMP NOT NULL, actor VARCHAR, as_of DATE, cutoff DATE, target VARCHAR, action VARCHAR, count BIGINT
 );
+
+-- Guardrail alerts posted to a webhook (guardrails --send): a budget's stage goes to a destination at most once
+-- a month. destination is a digest of the webhook URL (the URL is a secret); stage is the threshold (e.g. 0.8).
+-- grain: period, destination, scope, name, stage
+CREATE TABLE IF NOT EXISTS alert_sent (
+    period VARCHAR NOT NULL, destination VARCHAR NOT NULL, scope VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    stage DOUBLE NOT NULL, stage_status VARCHAR, webhook_format VARCHAR, as_of DATE, sent_at TIMESTAMP
+);
