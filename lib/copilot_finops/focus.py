@@ -184,17 +184,19 @@ def focus_export(con: duckdb.DuckDBPyConnection, period: Period, params: OrgPara
     return focus_rows(quantities, org, params, period, charge_end, small)
 
 
-def validate_focus(frame: pd.DataFrame) -> list[str]:
-    """Problems against the FOCUS 1.2 rules this export claims: [] when it conforms.
+def validate_focus(frame: pd.DataFrame, mandatory: tuple[str, ...] = MANDATORY_COLUMNS,
+                   known: tuple[str, ...] = FOCUS_COLUMNS) -> list[str]:
+    """Problems against the FOCUS rules this export claims (1.2 unless given another version's mandatory and
+    known columns, as `focus_1_3` does): [] when it conforms.
 
     Checks: every mandatory column present and (unless allowed) never null; allowed values; custom columns
     prefixed x_ and after the FOCUS columns; cost = unit price x PricingQuantity; ConsumedQuantity/Unit null on
     Purchase rows and present on Usage rows; PricingCurrencyEffectiveCost present wherever PricingCurrency is.
     """
     problems = []
-    missing = [c for c in MANDATORY_COLUMNS if c not in frame.columns]
+    missing = [c for c in mandatory if c not in frame.columns]
     problems += [f"mandatory column {c} is missing" for c in missing]
-    for c in MANDATORY_COLUMNS:
+    for c in mandatory:
         if c in frame.columns and c not in MANDATORY_NULLABLE and frame[c].isna().any():
             problems.append(f"mandatory column {c} has {int(frame[c].isna().sum())} null values")
     for c, allowed in ALLOWED_VALUES.items():
@@ -205,7 +207,7 @@ def validate_focus(frame: pd.DataFrame) -> list[str]:
     if "ChargeFrequency" in frame.columns and ((frame["ChargeFrequency"] == "Usage-Based")
                                                 & (frame["ChargeCategory"] == "Purchase")).any():
         problems.append("ChargeFrequency is Usage-Based on a Purchase row")
-    known = set(FOCUS_COLUMNS)
+    known = set(known)
     custom = [c for c in frame.columns if c not in known]
     problems += [f"custom column {c} is not prefixed x_" for c in custom if not c.startswith("x_")]
     positions = {c: i for i, c in enumerate(frame.columns)}
@@ -245,7 +247,9 @@ def write_focus(frame: pd.DataFrame, path: str | Path) -> Path:
     else:
         con = duckdb.connect()
         try:
-            con.register("focus_rows", frame)
+            # a column with no value (ChargeClass: no corrections) is still a string column, not Parquet's NULL type
+            empty = [c for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()]
+            con.register("focus_rows", frame.astype({c: "string" for c in empty}))
             con.execute(f"COPY focus_rows TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
         finally:
             con.close()
