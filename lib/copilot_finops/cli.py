@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "patterns",
     "delivery",
     "purge",
+    "init_workflow",
 ]
 
 DESCRIPTION = """\
