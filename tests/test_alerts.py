@@ -295,6 +295,14 @@ def test_a_second_send_in_the_same_stage_sends_nothing(own_warehouse, tmp_path, 
     assert [(r[2], r[3]) for r in sent_rows(own_warehouse)] == sorted(
         (b["name"], b["stage"]) for b in first["budgets"] if b["stage"] is not None)
 
+    con = duckdb.connect(str(own_warehouse), read_only=True)
+    try:  # the table's grain: one row per month, destination, budget and stage
+        assert con.execute("""SELECT count(*) = count(DISTINCT (period, destination, scope, name, stage))
+                              AND count(*) FILTER (WHERE destination IS NULL OR stage IS NULL) = 0
+                              FROM alert_sent""").fetchone()[0]
+    finally:
+        con.close()
+
     assert main(guardrails(own_warehouse, out, "--webhook", url, "--webhook-format", "teams", "--send")) == 0
     second = json.loads(capsys.readouterr().out)
     assert len(received) == len(staged)  # nothing new posted
