@@ -135,8 +135,8 @@ def check_url(url: str, flag: str = "--webhook", plain_http: str = "loopback", h
     parsed = urllib.parse.urlsplit(text)
     scheme = parsed.scheme.lower()
     if scheme not in ("https", "http"):
-        raise UserError(f"{flag} must be an https:// URL, not a {scheme + ':' if scheme else 'scheme-less'} one: "
-                        + hint)
+        raise UserError(f"{flag} must be an https:// URL, not {scheme + ':' if scheme else 'one without a scheme'}"
+                        f" ({hint})")
     try:
         host, _ = parsed.hostname, parsed.port  # .port raises on a port that is not a number
     except ValueError:
