@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from . import formatting
 from .errors import UserError
 
 KEY_ENV = "COPILOT_FINOPS_PSEUDONYM_KEY"
@@ -119,7 +120,8 @@ def small_group(users, k: int):
 
 
 def suppressed_label(k: int) -> str:
-    return f"suppressed (< {k})"
+    """What a suppressed cell reads (formatting.suppressed_label)."""
+    return formatting.suppressed_label(k)
 
 
 def suppress(frame: pd.DataFrame, users_column: str, k: int, columns: list[str] | None = None,

@@ -1,0 +1,216 @@
+"""One definition per figure: its name, unit, how it is computed, how it is rounded and written, and who it is about.
+
+Every page, the index, the CLI tables and every `--json` read a reported figure through this module, so a figure
+shown in two places is the same figure:
+
+    >>> from copilot_finops import figures
+    >>> figures.show("budget_use", 0.996)                  # floored: a threshold not reached never reads reached
+    '99%'
+    >>> figures.show("ai_credits", 1305.5)
+    '1,306'
+    >>> figures.show("spend", 440.2, currency="EUR")
+    '440 EUR'
+    >>> figures.show("prompts_per_active_developer", 306.2, people=3, k=5)   # computed from 3 people
+    'suppressed (< 5)'
+    >>> figures.label("prompts_per_active_developer")
+    'Prompts per active developer'
+    >>> figures.json_value("ai_credits", float("nan"))      # --json: full precision, None where there is no value
+    >>> figures.json_value("ai_credits", 12.0, people=2, k=5)
+
+The API is three calls and a table:
+
+- `show(key, value, *, people=None, k=None, currency=None, unit=None)`: the figure as text. `people` is how many
+  people the value is computed from (the group it describes); with `k`, a group of 1 .. k-1 reads
+  'suppressed (< k)' (`privacy.small_group`, the one suppression rule). Missing values read 'n/a'.
+- `json_value(key, value, *, people=None, k=None)`: the value for a JSON document: a plain float or int at full
+  precision (never pre-rounded, so `show` of it reads as the page does), None where missing or suppressed.
+- `label(key)`, `FIGURES[key]`: the figure's name and its definition (unit, computation, rounding, who).
+
+Budget-like amounts (`budget`, `burn`, `forecast`) are in the budget's unit: pass `unit='usd'` or
+`unit='credits'`. The computations themselves live beside their data (SQL views, `usage`, `cost`, `budget`,
+`delivery.metrics`, `patterns`); `definition` says where, so a reader can check it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import formatting, privacy
+
+# Who a figure is about, i.e. the group whose size decides suppression (see `privacy.small_group`).
+ACTIVE = "active developers of the group"
+CLI = "developers of the group who used the CLI"
+MEMBERS = "members of the group"
+FLAGGED = "developers behind the flagged weeks"
+NOBODY = "not computed from people"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A reported figure: what it is called, what it counts, how it is computed, written and suppressed."""
+
+    key: str
+    label: str
+    unit: str
+    definition: str
+    style: str  # count | number | percent | percent_floor | money | hours | amount (money or credits by unit)
+    digits: int = 0
+    people: str = ACTIVE
+
+    def show(self, value, **kwargs) -> str:
+        return show(self.key, value, **kwargs)
+
+
+def _figures(*items: Figure) -> dict[str, Figure]:
+    return {f.key: f for f in items}
+
+
+FIGURES: dict[str, Figure] = _figures(
+    # -- usage (stg_user_day, int_user_day_usage; usage.team_period_summary) --------------------------------------
+    Figure("active_developers", "Active developers", "developers",
+           "distinct users with a prompt, an output or CLI use on a day they were on the group (stg_user_day.active)",
+           "count", people=ACTIVE),
+    Figure("members", "Members", "developers", "distinct users on the group on any day of the period "
+           "(int_team_member_day)", "count", people=MEMBERS),
+    Figure("prompts", "Prompts", "prompts", "what people asked: IDE prompts (user_initiated_interaction_count) + "
+           "CLI prompts (totals_by_cli.prompt_count); stg_user_day.prompts", "count"),
+    Figure("requests", "Requests", "requests", "IDE prompts + CLI requests, which include the agent's automatic "
+           "follow-ups (totals_by_cli.request_count); stg_user_day.requests", "count"),
+    Figure("prompts_per_active_developer", "Prompts per active developer", "prompts per developer",
+           "prompts / active developers: the 'per active developer' figure of every page", "number"),
+    Figure("requests_per_active_developer", "Requests per active developer (with agent follow-ups)",
+           "requests per developer", "requests / active developers; CLI-heavy groups read higher than on prompts",
+           "number"),
+    Figure("accepted_output_ratio", "Accepted-output ratio", "share of outputs",
+           "acceptances / outputs generated, agent edits left out (they carry no acceptances)", "percent"),
+    Figure("loc_added", "Lines added", "lines", "lines added with Copilot's help (loc_added_sum)", "count"),
+    Figure("cli_developers", "CLI developers", "developers", "distinct active users who used the CLI", "count",
+           people=CLI),
+    Figure("cli_sessions", "CLI sessions", "sessions", "totals_by_cli.session_count", "count", people=CLI),
+    Figure("cli_prompts", "CLI prompts", "prompts", "totals_by_cli.prompt_count", "count", people=CLI),
+    Figure("cli_requests", "CLI requests", "requests", "totals_by_cli.request_count: prompts plus the agent's "
+           "automatic follow-ups", "count", people=CLI),
+    Figure("cli_requests_per_prompt", "CLI requests per prompt", "requests per prompt",
+           "CLI requests / CLI prompts: how much looping a CLI task took", "number", 1, people=CLI),
+    Figure("cli_requests_per_active_developer", "CLI requests per active developer", "requests per developer",
+           "CLI requests / active developers of the group (all of them, CLI users or not)", "number", people=CLI),
+    Figure("cli_tokens_millions", "CLI tokens (millions)", "M tokens", "prompt + output tokens of the CLI / 1e6",
+           "number", 1, people=CLI),
+    # -- credits and cost (int_cost_user_day, mart_team_month_cost; cost, bill) ------------------------------------
+    Figure("ai_credits", "AI credits", "AI credits", "AI credits used (int_cost_user_day.ai_credits); a group "
+           "counts each person-day once", "count"),
+    Figure("credits_per_active_developer", "AI credits per active developer", "AI credits per developer",
+           "AI credits / active developers", "number"),
+    Figure("seat_months", "Seat-months", "seat-months", "seat-days / days in the month (int_scope_month_seats)",
+           "number", 1, people=MEMBERS),
+    Figure("pool_share", "Included credits (share of the pool)", "AI credits",
+           "seat-months x included credits per seat (cost.included_pool)", "count", people=MEMBERS),
+    Figure("billed_credits", "AI credits billed", "AI credits", "the group's part of the org's overage "
+           "(cost.allocate_pool)", "count", people=MEMBERS),
+    Figure("seat_cost", "Seat cost", "money", "seat-months x the plan's price", "money", people=MEMBERS),
+    Figure("ai_credit_cost", "AI-credit cost", "money", "billed credits x the credit price", "money", people=MEMBERS),
+    Figure("premium_cost", "Premium-request cost", "money", "premium requests beyond the allowances x price "
+           "(months before credit billing)", "money", people=MEMBERS),
+    Figure("spend", "Spend", "money", "seat cost + AI-credit cost + premium-request cost (cost.price_team_months); "
+           "a group counts each person-day once (cost.group_spend)", "money", people=MEMBERS),
+    Figure("cost_per_active_developer", "Cost per active developer", "money per developer",
+           "spend / active developers", "money"),
+    Figure("cost_per_merged_change", "Cost per merged change", "money per pull request",
+           "spend / pull requests merged by members on a day they were on the group", "money", people=MEMBERS),
+    Figure("merged_prs", "Pull requests merged", "pull requests", "merged by members on a day they were on the "
+           "group", "count", people=MEMBERS),
+    Figure("pool_use", "Included pool used", "share of the pool", "org AI credits / included pool", "percent_floor",
+           people=NOBODY),
+    Figure("users_without_seat", "Active users without a seat here", "developers",
+           "users with Copilot activity in the month and no seat of this org that month (billed through another "
+           "org of the enterprise); their credits stay in team burn but the pool does not grow with them",
+           "count", people=NOBODY),
+    Figure("idle_seats", "Idle seats", "seats", "seats held with no activity for guardrails.inactive_seat_days "
+           "(seats.inactive_seats)", "count", people=MEMBERS),
+    Figure("idle_seat_cost", "Idle seats' monthly cost", "money", "idle seats x the plan's price", "money",
+           people=MEMBERS),
+    # -- budgets (budget.evaluate_guardrails) ----------------------------------------------------------------------
+    Figure("budget", "Budget", "budget unit", "params budgets: monthly_usd or monthly_credits", "amount",
+           people=NOBODY),
+    Figure("burn", "Burn to date", "budget unit", "spend (money budget) or AI credits (credit budget) to the as-of "
+           "day", "amount", people=MEMBERS),
+    Figure("forecast", "Forecast for the month", "budget unit", "burn + the weekday-aware run rate to month end "
+           "(forecast.forecast_days)", "amount", people=MEMBERS),
+    Figure("budget_use", "Budget used", "share of the budget", "burn / budget, rounded down so a threshold never "
+           "reads reached before it is", "percent_floor", people=MEMBERS),
+    Figure("budget_forecast_use", "Budget forecast", "share of the budget", "forecast / budget, rounded down",
+           "percent_floor", people=MEMBERS),
+    # -- patterns (patterns.detect, patterns.report) ---------------------------------------------------------------
+    Figure("flagged_weeks", "Flagged developer-weeks", "developer-weeks", "developer-weeks that matched a "
+           "high-burn pattern (patterns.detect)", "count", people=FLAGGED),
+    Figure("flagged_developers", "Developers behind flagged weeks", "developers", "distinct developers of the "
+           "flagged weeks", "count", people=FLAGGED),
+    Figure("flagged_credits", "AI credits in flagged weeks", "AI credits", "AI credits of the flagged weeks",
+           "count", people=FLAGGED),
+    # -- delivery: defined in delivery.metrics (fourkeys definitions) ----------------------------------------------
+    Figure("prs_merged", "Pull requests merged", "pull requests", "delivery.metrics.period_metrics", "count"),
+    Figure("deployments", "Deployments", "deployments", "deployments with a success status", "count"),
+    Figure("deployment_frequency", "Deployments per week", "deployments per week", "deployments / weeks of the "
+           "period", "number", 1),
+    Figure("failed_deployments", "Failed deployments", "deployments", "deployments an incident names as root "
+           "cause, or whose change was reverted", "count"),
+    Figure("change_failure_rate", "Change failure rate", "share of deployments", "failed deployments / "
+           "deployments", "percent", 1),
+    Figure("incidents", "Incidents", "incidents", "issues with the incident label", "count"),
+    Figure("cycle_time_hours", "Median cycle time", "hours", "pull request opened -> merged, median", "hours", 1),
+    Figure("lead_time_hours", "Median lead time for changes", "hours", "pull request opened -> its production "
+           "deployment, median (DORA)", "hours", 1),
+    Figure("review_turnaround_hours", "Median review turnaround", "hours", "pull request opened -> first review "
+           "by someone else, median", "hours", 1),
+    Figure("mttr_hours", "Median time to restore", "hours", "incident opened -> closed, median", "hours", 1),
+)
+
+
+def figure(key: str) -> Figure:
+    """The definition of a figure; KeyError names the known keys."""
+    try:
+        return FIGURES[key]
+    except KeyError:
+        raise KeyError(f"no figure {key!r}; figures: {', '.join(sorted(FIGURES))}") from None
+
+
+def label(key: str) -> str:
+    return figure(key).label
+
+
+def hidden(people, k) -> bool:
+    """True when a figure computed from `people` people must be suppressed (`privacy.small_group`, the one rule)."""
+    if k is None or formatting.missing(people):
+        return False
+    return bool(privacy.small_group(float(people), k))
+
+
+def show(key: str, value, *, people=None, k: int | None = None, currency: str | None = None,
+         unit: str | None = None) -> str:
+    """The figure `key` as report text: rounded and written by its style, suppressed when `people` < `k`."""
+    f = figure(key)
+    if hidden(people, k):
+        return formatting.suppressed_label(k)
+    style = f.style
+    if style == "amount":
+        style = "money" if (unit or "usd") == "usd" else "credits"
+    if style == "money":
+        return formatting.money(value, currency or "USD")
+    if style == "credits":
+        text = formatting.number(value, 0)
+        return text if text == formatting.NOT_AVAILABLE else f"{text} AI credits"
+    if style == "percent":
+        return formatting.percent(value, f.digits)
+    if style == "percent_floor":
+        return formatting.percent(value, f.digits, floor=True)
+    if style == "hours":
+        return formatting.hours(value, f.digits)
+    return formatting.number(value, f.digits)
+
+
+def json_value(key: str, value, *, people=None, k: int | None = None):
+    """`value` for a JSON document: int or float at full precision; None where missing or suppressed."""
+    figure(key)
+    if hidden(people, k) or formatting.missing(value):
+        return None
+    number = float(value)
+    return int(number) if figure(key).style == "count" and number.is_integer() else number
