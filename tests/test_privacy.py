@@ -80,7 +80,11 @@ def test_segment_totals_never_reveal_a_hidden_team_by_subtraction():
         "team_slug": ["big", "tiny", "pair-a", "pair-b", "solo"], "segment": ["s1", "s1", "s2", "s2", "s3"],
         "total_cost": [100.0, 30.0, 20.0, 25.0, 120.0], "ai_credits": [1.0, 2.0, 3.0, 4.0, 5.0],
         "flagged_weeks": [1, 0, 0, 1, 2], "small": [False, True, True, True, False]})
-    table = segment_table(figures, members, k=5).set_index("segment")
+    def counted_once(groups):  # no developer is on two teams here, so each person once is the teams' sum
+        return pd.DataFrame({label: figures[figures["team_slug"].isin(teams)][["total_cost", "ai_credits"]].sum()
+                             for label, teams in groups.items()}).T
+
+    table = segment_table(figures, members, k=5, counted_once=counted_once).set_index("segment")
     assert table.loc["s1", "suppressed"]  # s1 minus 'big' would be 'tiny' (3 people)
     assert not table.loc["s2", "suppressed"] and table.loc["s2", "total_cost"] == 45.0  # two hidden teams: 6 people
     assert not table.loc["s3", "suppressed"] and table.loc["s3", "total_cost"] == 120.0

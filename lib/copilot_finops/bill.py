@@ -59,3 +59,56 @@ def split_team_quantities(con: duckdb.DuckDBPyConnection, period: Period, params
         ORDER BY team_slug
     """, [period.start, end, period.start, period.end, params.plan, allowance["enterprise"], allowance["business"],
           allowance[params.plan], period.label, dim, dim, dim, period.start, end, period.start, end]).df()
+
+
+def group_totals(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, groups: dict[str, list[str]],
+                 team_costs: pd.DataFrame, until: date | None = None) -> pd.DataFrame:
+    """Totals of groups of teams (segments, the org, 'teams with k or more') counting each person once.
+
+    A group is the people on any of its teams, on the days they were on one (GitHub's join rule, applied to the
+    group as a whole): a developer on two of its teams counts once, where adding the teams' figures counts them
+    twice. Per person-day: the seat (priced at its plan), the AI credits, and the credit and premium-request cost
+    at the cost model's rate of the person's teams that day (`team_costs`: ai_credit_cost / ai_credits and
+    premium_cost / premium_requests of `cost.team_costs`; the mean when the person is on several of the group's
+    teams), so a group of one team gives that team's spend.
+
+    Returns one row per group: group, teams, members, active_developers, ai_credits, seat_cost, ai_credit_cost,
+    premium_cost, total_cost (money in the billing currency).
+    """
+    end = min(period.end, until) if until else period.end
+    dim = (period.end - period.start).days + 1
+    wanted = sorted({t for teams in groups.values() for t in teams})
+    days = con.execute("""
+        SELECT m.day, m.user_id, m.team_slug, coalesce(u.active, false) AS active,
+               coalesce(c.ai_credits, 0) AS ai_credits, coalesce(c.premium_requests, 0) AS premium_requests,
+               s.plan_type
+        FROM (SELECT DISTINCT day, user_id, team_slug FROM int_team_member_day
+              WHERE day BETWEEN ? AND ? AND list_contains(?, team_slug)) m
+        LEFT JOIN int_user_day_usage u USING (day, user_id)
+        LEFT JOIN int_cost_user_day c USING (day, user_id)
+        LEFT JOIN int_cost_seat_day s USING (day, user_id)
+    """, [period.start, end, wanted]).df()
+    costs = team_costs.set_index("team_slug")
+    credit_rate = (costs["ai_credit_cost"] / costs["ai_credits"].where(costs["ai_credits"] > 0)).fillna(0.0)
+    premium_rate = (costs["premium_cost"] / costs["premium_requests"].where(costs["premium_requests"] > 0)).fillna(0.0)
+    days["credit_rate"] = days["team_slug"].map(credit_rate).fillna(0.0)
+    days["premium_rate"] = days["team_slug"].map(premium_rate).fillna(0.0)
+    prices = params.prices.seat_per_month
+    rows = []
+    for name, teams in groups.items():
+        mine = days[days["team_slug"].isin(teams)]
+        person_days = mine.groupby(["day", "user_id"]).agg(
+            active=("active", "first"), ai_credits=("ai_credits", "first"), premium_requests=("premium_requests", "first"),
+            plan_type=("plan_type", "first"), credit_rate=("credit_rate", "mean"), premium_rate=("premium_rate", "mean"))
+        seated = person_days["plan_type"].dropna()
+        seat_cost = float(sum(prices.get(plan, params.seat_price) for plan in seated)) / dim
+        credit_cost = float((person_days["ai_credits"] * person_days["credit_rate"]).sum())
+        premium_cost = float((person_days["premium_requests"] * person_days["premium_rate"]).sum())
+        users = person_days.reset_index()
+        rows.append({"group": name, "teams": len(teams), "members": int(users["user_id"].nunique()),
+                     "active_developers": int(users.loc[users["active"], "user_id"].nunique()),
+                     "ai_credits": float(person_days["ai_credits"].sum()), "seat_cost": seat_cost,
+                     "ai_credit_cost": credit_cost, "premium_cost": premium_cost,
+                     "total_cost": seat_cost + credit_cost + premium_cost})
+    return pd.DataFrame(rows, columns=["group", "teams", "members", "active_developers", "ai_credits", "seat_cost",
+                                       "ai_credit_cost", "premium_cost", "total_cost"])

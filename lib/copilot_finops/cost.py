@@ -18,6 +18,8 @@ Definitions (one place for each):
 - premium-request cost (months before credit billing): requests beyond each user's monthly allowance x price.
 - cost per merged change: team cost / pull requests merged by its members.
 
+How these figures are written on a page is `cost_display` (through `figures`).
+
 Team figures follow GitHub's join rule (a user on two teams counts in both); org figures count each user once,
 so team totals can add up to more than the org's.
 """
@@ -106,8 +108,8 @@ def price_team_months(quantities: pd.DataFrame, org: dict, params: OrgParams, pe
 
     Parameters
     ----------
-    quantities : frame with team_slug, members, active_developers, seat_months (+ per-plan columns), requests,
-        cli_requests, generations_excl_agent_edit, acceptances_excl_agent_edit, ai_credits, merged_prs.
+    quantities : frame with team_slug, members, active_developers, seat_months (+ per-plan columns), prompts,
+        requests, cli_requests, generations_excl_agent_edit, acceptances_excl_agent_edit, ai_credits, merged_prs.
     org : the org's de-duplicated month: seat_months (+ per plan), ai_credits.
     premium_billable : premium requests beyond the users' allowances, per team_slug (months before credit billing).
 
@@ -115,7 +117,7 @@ def price_team_months(quantities: pd.DataFrame, org: dict, params: OrgParams, pe
     -------
     One row per team: the quantities plus seat_cost, pool_share, overage_credits, billed_credits,
     ai_credit_cost, premium_cost, total_cost, cost_per_merged_change, cost_per_active_developer,
-    requests_per_active_developer, accepted_output_ratio, credits_per_active_developer,
+    prompts_per_active_developer, requests_per_active_developer, accepted_output_ratio, credits_per_active_developer,
     cli_requests_per_active_developer, segment. Money is in the billing currency.
     """
     frame = quantities.copy().reset_index(drop=True)
@@ -138,6 +140,7 @@ def price_team_months(quantities: pd.DataFrame, org: dict, params: OrgParams, pe
     devs = frame["active_developers"]
     frame["cost_per_merged_change"] = _ratio(frame["total_cost"], frame["merged_prs"])
     frame["cost_per_active_developer"] = _ratio(frame["total_cost"], devs)
+    frame["prompts_per_active_developer"] = _ratio(frame["prompts"], devs)
     frame["requests_per_active_developer"] = _ratio(frame["requests"], devs)
     frame["accepted_output_ratio"] = _ratio(frame["acceptances_excl_agent_edit"], frame["generations_excl_agent_edit"])
     frame["credits_per_active_developer"] = _ratio(frame["ai_credits"], devs)
@@ -326,70 +329,3 @@ def nan_to_none(value):
     if isinstance(value, np.integer):
         return int(value)
     return value
-
-
-# -- words and tables for the reports -------------------------------------------------------------------------
-def _money(x: float, currency: str) -> str:
-    return f"{x:,.2f} {currency}" if abs(x) < 100 else f"{x:,.0f} {currency}"
-
-
-def cost_summary_markdown(row: pd.Series, org: dict, period: Period, params: OrgParams) -> str:
-    """The written summary of a team's month of cost, built from the cost-model row it quotes."""
-    cur = params.currency
-    team = row["team_slug"]
-    if row["below_k"]:
-        return (f"**{team}, {period.label}.** The team had fewer than {params.privacy.k_anonymity} members, so its "
-                "cost figures are suppressed to protect individuals; they still count in the org's totals.")
-    parts = [f"**{team}, {period.label}.** Copilot cost the team {_money(row['total_cost'], cur)}: "
-             f"{row['seat_months']:,.1f} seat-months ({_money(row['seat_cost'], cur)}, joiners and leavers prorated)"]
-    if credit_era(period, params):
-        share = f"{row['pool_share']:,.0f} credits of the included pool came with its seats"
-        if row["billed_credits"] > 0:
-            parts[0] += (f" and {_money(row['ai_credit_cost'], cur)} of AI credits. It used {row['ai_credits']:,.0f} "
-                         f"credits; {share}, and its part of the org's overage is {row['billed_credits']:,.0f} credits.")
-        elif row["overage_credits"] > 0:
-            parts[0] += (f". It used {row['ai_credits']:,.0f} AI credits, {row['overage_credits']:,.0f} beyond its share "
-                         f"({share}), but the org as a whole used {org.get('pool_used') or 0:.0%} of its pool, so no "
-                         "credits were billed: the team's overage is covered by teams under their share.")
-        else:
-            parts[0] += f". It used {row['ai_credits']:,.0f} AI credits, within its share ({share})."
-    else:
-        parts[0] += (f" and {_money(row['premium_cost'], cur)} of premium requests beyond the users' allowances "
-                     f"({row['premium_billable_requests']:,.0f} billable of {row['premium_requests']:,.0f}).")
-    if row["merged_prs"]:
-        parts.append(f"That is {_money(row['cost_per_merged_change'], cur)} per merged change "
-                     f"({row['merged_prs']:,.0f} pull requests merged by its members) and "
-                     f"{_money(row['cost_per_active_developer'], cur)} per active developer.")
-    else:
-        parts.append("No pull request by its members was merged this month, so there is no cost per merged change.")
-    return " ".join(parts)
-
-
-def cost_table(row: pd.Series, org: dict, params: OrgParams) -> pd.DataFrame:
-    """Team against org, one row per cost measure, as formatted strings (suppressed teams say so)."""
-    cur = params.currency
-    measures = [("Active developers", "active_developers", "{:,.0f}"), ("Seat-months", "seat_months", "{:,.1f}"),
-                ("Seat cost", "seat_cost", "money"), ("AI credits used", "ai_credits", "{:,.0f}"),
-                ("Included credits (share of the pool)", "pool_share", "{:,.0f}"),
-                ("AI credits billed", "billed_credits", "{:,.0f}"),
-                ("AI credits in the billing API", "billing_api_credits", "{:,.0f}"),
-                ("AI-credit cost", "ai_credit_cost", "money"),
-                ("Premium-request cost", "premium_cost", "money"), ("Total cost", "total_cost", "money"),
-                ("Cost per active developer", "cost_per_active_developer", "money"),
-                ("Pull requests merged", "merged_prs", "{:,.0f}"), ("Cost per merged change", "cost_per_merged_change", "money")]
-    org_values = {"active_developers": org["active_developers"], "seat_months": org["seat_months"],
-                  "seat_cost": org["seat_cost"], "ai_credits": org["ai_credits"], "pool_share": org["pool_credits"],
-                  "billed_credits": org["overage_credits"], "ai_credit_cost": org["ai_credit_cost"],
-                  "premium_cost": org["premium_cost"], "total_cost": org["total_cost"],
-                  "billing_api_credits": org.get("billing_api_credits"), "merged_prs": org.get("merged_prs"),
-                  "cost_per_merged_change": org.get("cost_per_merged_change"),
-                  "cost_per_active_developer": org["total_cost"] / org["active_developers"] if org["active_developers"] else None}
-
-    def fmt(value, style):
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return "n/a"
-        return _money(float(value), cur) if style == "money" else style.format(value)
-
-    return pd.DataFrame([{"measure": label,
-                          "team": f"suppressed (< {params.privacy.k_anonymity})" if row["below_k"] else fmt(row.get(key), style),
-                          "whole org (each user once)": fmt(org_values.get(key), style)} for label, key, style in measures])

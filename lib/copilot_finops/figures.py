@@ -25,6 +25,8 @@ The API is three calls and a table:
 - `json_value(key, value, *, people=None, k=None)`: the value for a JSON document: a plain float or int at full
   precision (never pre-rounded, so `show` of it reads as the page does), None where missing or suppressed.
 - `label(key)`, `FIGURES[key]`: the figure's name and its definition (unit, computation, rounding, who).
+- `people_of(key, record)`: the size of the group the figure of a team's record is computed from (its active
+  developers, CLI users, members or flagged developers, by the figure's definition), to pass as `people`.
 
 Budget-like amounts (`budget`, `burn`, `forecast`) are in the budget's unit: pass `unit='usd'` or
 `unit='credits'`. The computations themselves live beside their data (SQL views, `usage`, `cost`, `budget`,
@@ -74,12 +76,13 @@ FIGURES: dict[str, Figure] = _figures(
     Figure("prompts", "Prompts", "prompts", "what people asked: IDE prompts (user_initiated_interaction_count) + "
            "CLI prompts (totals_by_cli.prompt_count); stg_user_day.prompts", "count"),
     Figure("requests", "Requests", "requests", "IDE prompts + CLI requests, which include the agent's automatic "
-           "follow-ups (totals_by_cli.request_count); stg_user_day.requests", "count"),
+           "follow-ups (totals_by_cli.request_count); stg_user_day.requests. Suppressed with the CLI figures: "
+           "requests minus prompts is the CLI users' follow-ups", "count", people=CLI),
     Figure("prompts_per_active_developer", "Prompts per active developer", "prompts per developer",
            "prompts / active developers: the 'per active developer' figure of every page", "number"),
     Figure("requests_per_active_developer", "Requests per active developer (with agent follow-ups)",
            "requests per developer", "requests / active developers; CLI-heavy groups read higher than on prompts",
-           "number"),
+           "number", people=CLI),
     Figure("accepted_output_ratio", "Accepted-output ratio", "share of outputs",
            "acceptances / outputs generated, agent edits left out (they carry no acceptances)", "percent"),
     Figure("loc_added", "Lines added", "lines", "lines added with Copilot's help (loc_added_sum)", "count"),
@@ -163,6 +166,19 @@ FIGURES: dict[str, Figure] = _figures(
            "by someone else, median", "hours", 1),
     Figure("mttr_hours", "Median time to restore", "hours", "incident opened -> closed, median", "hours", 1),
 )
+
+
+# The column of a record (a team's summary or cost-model row) that holds each kind of group's size.
+PEOPLE_COLUMNS = {ACTIVE: "active_developers", CLI: "cli_developers", MEMBERS: "members",
+                  FLAGGED: "flagged_developers"}
+
+
+def people_of(key: str, record) -> float | None:
+    """How many people the figure `key` of `record` (dict or row) is computed from, by its definition's group;
+    None for a figure not computed from people or a record without that count."""
+    column = PEOPLE_COLUMNS.get(figure(key).people)
+    value = record.get(column) if column is not None else None
+    return None if formatting.missing(value) else float(value)
 
 
 def figure(key: str) -> Figure:

@@ -15,7 +15,7 @@ import altair as alt
 import duckdb
 import pandas as pd
 
-from . import budget, cost, patterns, privacy, seats, usage
+from . import bill, budget, cost, patterns, privacy, seats, usage
 from .delivery import report as delivery_report
 from .params import OrgParams
 from .period import Period
@@ -132,34 +132,54 @@ def team_display(teams: pd.DataFrame, k: int) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _total(label: str, group: pd.DataFrame, members: pd.DataFrame, k: int) -> dict:
+PERSON_TOTALS = ("total_cost", "ai_credits")  # summed per person by `counted_once`; flagged weeks have one team
+
+
+def person_totals(con: duckdb.DuckDBPyConnection, month: OrgMonth, params: OrgParams):
+    """For `segment_table`: totals of groups of teams that count each person once (`bill.group_totals`)."""
+    def totals(groups: dict[str, list[str]]) -> pd.DataFrame:
+        return bill.group_totals(con, month.period, params, groups, month.costs).set_index("group")
+    return totals
+
+
+def _total(label: str, group: pd.DataFrame, members: pd.DataFrame, k: int, counted_once: pd.Series) -> dict:
     ids = members[members["team_slug"].isin(group["team_slug"])]
     hidden = members[members["team_slug"].isin(group.loc[group["small"], "team_slug"])]["user_id"].nunique()
     return {"segment": label, "teams": len(group), "members": ids["user_id"].nunique(),
             "active_developers": ids.loc[ids["active"], "user_id"].nunique(),
             # the total minus the teams shown beside it is the hidden teams' figure: a group of `hidden` people
             "reveals_small_group": bool(privacy.small_group(hidden, k)),
-            **{c: group[c].sum(min_count=1) for c in SUMMED if c in group}}
+            **{c: counted_once[c] for c in PERSON_TOTALS if c in group},
+            **{c: group[c].sum(min_count=1) for c in SUMMED if c in group and c not in PERSON_TOTALS}}
 
 
 def segment_table(figures: pd.DataFrame, members: pd.DataFrame, k: int,
-                  segment_guardrails: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Segments side by side (sums of their teams, members counted once), then the whole of the teams.
+                  segment_guardrails: pd.DataFrame | None = None, *, counted_once) -> pd.DataFrame:
+    """Segments side by side, then the whole of the teams, each person counted once.
 
-    A segment's sums are blanked when its hidden teams (under k) hold 1 .. k-1 developers, as subtracting the
-    teams shown would give those teams' figures. The last row sums every team, or, when subtracting the segments
+    `counted_once(groups)` takes {label: [team, ...]} and returns, indexed by label, the groups' total_cost and
+    ai_credits over their people, each person-day once (`person_totals`): a developer on two teams of a segment
+    is one developer of it, where adding the teams' figures counts them twice.
+    A segment's figures are blanked when its hidden teams (under k) hold 1 .. k-1 developers, as subtracting the
+    teams shown would give those teams' figures. The last row covers every team, or, when subtracting the segments
     and teams shown from it would reveal hidden teams the same way, only the teams with k or more developers
     (and says so). Segments with a budget
     of their own get its forecast share and stage from `segment_guardrails` (budget.evaluate_guardrails rows).
     """
-    rows = [_total(segment, group, members, k) for segment, group in figures.groupby("segment", sort=True)]
+    groups = {segment: list(group["team_slug"]) for segment, group in figures.groupby("segment", sort=True)}
+    shown_label = f"teams with {k} or more developers"
+    groups[ALL_TEAMS] = list(figures["team_slug"])
+    groups[shown_label] = list(figures.loc[~figures["small"], "team_slug"])
+    totals = counted_once(groups)
+    rows = [_total(segment, figures[figures["team_slug"].isin(teams)], members, k, totals.loc[segment])
+            for segment, teams in groups.items() if segment not in (ALL_TEAMS, shown_label)]
     # The whole minus the segments shown (and the teams shown in blanked segments) leaves the hidden teams of the
     # blanked segments: the whole is safe only if those hold 0 or k or more developers.
     blanked = {r["segment"] for r in rows if r["reveals_small_group"]}
-    everything = _total(ALL_TEAMS, figures, members, k)
+    everything = _total(ALL_TEAMS, figures, members, k, totals.loc[ALL_TEAMS])
     exposed = figures[figures["small"] & figures["segment"].isin(blanked)]["team_slug"]
     if privacy.small_group(members[members["team_slug"].isin(exposed)]["user_id"].nunique(), k):
-        everything = _total(f"teams with {k} or more developers", figures[~figures["small"]], members, k)
+        everything = _total(shown_label, figures[~figures["small"]], members, k, totals.loc[shown_label])
     frame = pd.DataFrame(rows + [everything])
     sums = ["active_developers", *[c for c in SUMMED if c in frame]]
     if segment_guardrails is not None and len(segment_guardrails):

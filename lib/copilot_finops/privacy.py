@@ -119,6 +119,12 @@ def small_group(users, k: int):
     return (users > 0) & (users < k)
 
 
+def minimum_note(k: int) -> str:
+    """The sentence every page opens with: the privacy minimum, with its value (pages' prose refers to it by name)."""
+    return (f"Figures computed from fewer than {int(k)} developers (the privacy minimum) are suppressed and say so; "
+            "no login appears.")
+
+
 def suppressed_label(k: int) -> str:
     """What a suppressed cell reads (formatting.suppressed_label)."""
     return formatting.suppressed_label(k)

@@ -1,4 +1,5 @@
-"""Seats nobody uses: seats held with no Copilot activity for `guardrails.inactive_seat_days`, per team and org."""
+"""Seats and the people who hold them: seats nobody uses (no Copilot activity for `guardrails.inactive_seat_days`),
+per team and org, and people who use Copilot without a seat in this org."""
 from __future__ import annotations
 
 from datetime import date
@@ -7,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from .params import OrgParams
+from .period import Period
 
 
 def inactive_seats(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParams) -> pd.DataFrame:
@@ -39,3 +41,24 @@ def inactive_seats(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParam
     frame["monthly_cost"] = frame["seats"] * [prices.get(p, params.seat_price) for p in frame["plan_type"]]
     out = frame.groupby("team_slug", as_index=False)[["seats", "monthly_cost"]].sum()
     return out.rename(columns={"seats": "inactive_seats"}).sort_values("team_slug").reset_index(drop=True)
+
+
+def users_without_seat(con: duckdb.DuckDBPyConnection, period: Period, team: str | None = None) -> dict:
+    """People active in the month who held no seat of this org on any day of it (the org's, or `team`'s members
+    on the days they were on it): their seat is billed through another org of the enterprise.
+
+    Their AI credits count in team burn (int_cost_user_day), but they bring no seat-months to this org's included
+    pool, so the pool shrinks against the burn. Returns {'users': n, 'ai_credits': credits}.
+    """
+    member = ("JOIN (SELECT DISTINCT day, user_id FROM int_team_member_day WHERE team_slug = $3) m USING (day, user_id)"
+              if team else "")
+    row = con.execute(f"""
+        WITH seated AS (SELECT DISTINCT user_id FROM int_cost_seat_day WHERE day BETWEEN $1 AND $2),
+        used AS (
+            SELECT u.user_id, bool_or(u.active) AS active, sum(c.ai_credits) AS ai_credits
+            FROM int_user_day_usage u {member} LEFT JOIN int_cost_user_day c USING (day, user_id)
+            WHERE u.day BETWEEN $1 AND $2 GROUP BY u.user_id)
+        SELECT count(*), coalesce(sum(ai_credits), 0) FROM used
+        WHERE active AND user_id NOT IN (SELECT user_id FROM seated)
+    """, [period.start, period.end] + ([team] if team else [])).fetchone()
+    return {"users": int(row[0]), "ai_credits": float(row[1])}

@@ -16,20 +16,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from . import figures, formatting, privacy
 from .params import UNASSIGNED, OrgParams, TaskClassRule
 from .period import Period
 
 SIGNAL_LANGUAGE = "language & feature of generated code"
 SIGNAL_CLI = "Copilot CLI use"
 SIGNAL_PR_PATHS = "file paths of merged PRs"
-BASELINE_MEASURES = {  # column of the cost model -> label
-    "requests_per_active_developer": "Requests per active developer",
-    "accepted_output_ratio": "Accepted-output ratio",
-    "credits_per_active_developer": "AI credits per active developer",
-    "cli_requests_per_active_developer": "CLI requests per active developer",
-    "cost_per_active_developer": "Cost per active developer",
-    "cost_per_merged_change": "Cost per merged change",
-}
+BASELINE_MEASURES = {key: figures.label(key) for key in (  # columns of the cost model, each a registered figure
+    "prompts_per_active_developer", "accepted_output_ratio", "credits_per_active_developer",
+    "cli_requests_per_active_developer", "cost_per_active_developer", "cost_per_merged_change")}
 
 
 # -- segments -------------------------------------------------------------------------------------------------
@@ -148,13 +144,24 @@ def team_task_classes(con: duckdb.DuckDBPyConnection, team: str, period: Period,
 
 
 # -- baselines ------------------------------------------------------------------------------------------------
-def own_baseline(history: pd.DataFrame, team: str, period: str, measures: list[str], months: int = 3) -> pd.DataFrame:
+def shown_values(rows: pd.DataFrame, measure: str, k: int) -> pd.Series:
+    """A measure of cost-model rows with the values computed from fewer than k people blanked (NaN): the team
+    under k members, or the group the figure is computed from (its CLI users, for a CLI figure) under k."""
+    hide = [bool(privacy.small_group(r.get("members", 0) or 0, k)) or figures.hidden(figures.people_of(measure, r), k)
+            for r in rows.to_dict("records")]
+    return rows[measure].astype(float).mask(pd.Series(hide, index=rows.index, dtype=bool))
+
+
+def own_baseline(history: pd.DataFrame, team: str, period: str, measures: list[str], months: int = 3,
+                 k: int | None = None) -> pd.DataFrame:
     """A team's month against the mean of its previous `months` months (those it has data for).
 
     history : cost-model rows (team_slug, period, measures) over several months.
     Returns measure, value, trailing_mean, trailing_months, change (value / trailing mean - 1).
     """
     rows = history[history["team_slug"] == team].set_index("period").sort_index()
+    if k is not None:  # months whose figure is computed from fewer than k people are left out, never quoted
+        rows = rows.assign(**{m: shown_values(rows, m, k) for m in measures})
     current = rows.loc[period] if period in rows.index else None
     before = rows[rows.index < period].tail(months)
     out = []
@@ -183,11 +190,13 @@ def peer_baseline(month: pd.DataFrame, team: str, measures: list[str], k: int) -
     own_small = bool(row["members"].iloc[0] < k)
     out = []
     for m in measures:
-        values = peers[m].dropna().astype(float)
-        value = np.nan if own_small else float(row[m].iloc[0])
+        values = shown_values(peers, m, k).dropna()
+        value = float(shown_values(row, m, k).iloc[0])
         q1, med, q3 = (values.quantile([0.25, 0.5, 0.75]).tolist() if len(values) else [np.nan] * 3)
-        if len(values) < 2 or np.isnan(value):
-            position = "suppressed" if own_small else "too few peers"
+        if np.isnan(value):
+            position = "suppressed" if own_small or pd.notna(row[m].iloc[0]) else "n/a"
+        elif len(values) < 2:
+            position = "too few peers"
         else:
             position = "above the range" if value > q3 else "below the range" if value < q1 else "within the range"
         out.append({"measure": m, "value": value, "peer_median": med, "peer_q1": q1, "peer_q3": q3,
@@ -204,18 +213,16 @@ def segment_summary(month: pd.DataFrame, measure: str, k: int) -> pd.DataFrame:
     return out
 
 
-def _fmt(value: float, measure: str) -> str:
-    if value is None or np.isnan(value):
-        return "n/a"
-    if measure == "accepted_output_ratio":
-        return f"{value:.0%}"
-    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+def _fmt(value: float, measure: str, hidden: bool = False, k: int = 5) -> str:
+    if hidden:
+        return figures.show(measure, value, people=1, k=k)
+    return figures.show(measure, value)
 
 
-def peer_table(peers: pd.DataFrame) -> pd.DataFrame:
+def peer_table(peers: pd.DataFrame, k: int = 5) -> pd.DataFrame:
     """`peer_baseline` as a readable table: measure, this team, segment median, middle half of the segment, position."""
     return pd.DataFrame([{"measure": BASELINE_MEASURES.get(r["measure"], r["measure"]),
-                          "this team": _fmt(r["value"], r["measure"]),
+                          "this team": _fmt(r["value"], r["measure"], r["position"] == "suppressed", k),
                           "segment median": _fmt(r["peer_median"], r["measure"]),
                           "segment middle half": f"{_fmt(r['peer_q1'], r['measure'])} – {_fmt(r['peer_q3'], r['measure'])}",
                           "teams": r["peers"], "where the team sits": r["position"]} for r in peers.to_dict("records")])
@@ -226,7 +233,7 @@ def own_table(own: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"measure": BASELINE_MEASURES.get(r["measure"], r["measure"]),
                           "this month": _fmt(r["value"], r["measure"]),
                           f"previous {r['trailing_months']} months' mean": _fmt(r["trailing_mean"], r["measure"]),
-                          "change": "n/a" if np.isnan(r["change"]) else f"{r['change']:+.0%}"}
+                          "change": formatting.signed_percent(r["change"])}
                          for r in own.to_dict("records")])
 
 
@@ -242,7 +249,7 @@ def peer_chart(month: pd.DataFrame, team: str, measures: dict[str, str], k: int)
     peers = month[(month["segment"] == segment) & (month["members"] >= k)]
     dots, bands = [], []
     for column, label in measures.items():
-        values = peers[["team_slug", column]].dropna()
+        values = peers[["team_slug"]].assign(**{column: shown_values(peers, column, k)}).dropna()
         if values.empty:
             continue
         dots += [{"measure": label, "team": t, "value": float(v), "who": "this team" if t == team else "segment peers"}
@@ -273,6 +280,7 @@ def trend_chart(history: pd.DataFrame, team: str, column: str, label: str, k: in
     from .charts import ORG_COLOUR, TEAM_COLOUR
 
     segment = history.loc[history["team_slug"] == team, "segment"].iloc[0]
+    history = history.assign(**{column: shown_values(history, column, k)})
     peers = history[(history["segment"] == segment) & (history["members"] >= k)]
     own = history[(history["team_slug"] == team) & (history["members"] >= k)][["period", column]].assign(who="this team")
     median = peers.groupby("period", as_index=False)[column].median().assign(who="segment median")

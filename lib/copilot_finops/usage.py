@@ -10,11 +10,12 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from . import figures, formatting, privacy
 from .errors import UserError
 from .period import Period
 
 SUM_COLUMNS = (
-    "interactions", "generations", "acceptances", "generations_excl_agent_edit", "acceptances_excl_agent_edit",
+    "interactions", "prompts", "requests", "generations", "acceptances", "generations_excl_agent_edit", "acceptances_excl_agent_edit",
     "loc_suggested", "loc_added", "cli_sessions", "cli_requests", "cli_prompts", "cli_prompt_tokens",
     "cli_output_tokens", "ai_credits_used",
 )
@@ -75,8 +76,8 @@ CLI_COLUMNS = ("cli_sessions", "cli_requests", "cli_prompts", "cli_prompt_tokens
 
 def _suppress_small_cli(frame: pd.DataFrame, users_column: str, k: int) -> pd.DataFrame:
     """CLI figures describe the CLI users only: blank them where those are fewer than k."""
-    small = (frame[users_column] > 0) & (frame[users_column] < k)
-    for c in CLI_COLUMNS:
+    small = privacy.small_group(frame[users_column], k)
+    for c in CLI_COLUMNS + ("requests",):  # requests minus prompts would be the few CLI users' follow-ups
         frame[c] = frame[c].astype("float64")
         frame.loc[small, c] = float("nan")
     return frame
@@ -96,13 +97,7 @@ def org_daily(con: duckdb.DuckDBPyConnection, period: Period, k: int) -> pd.Data
 
 def suppress_small_groups(frame: pd.DataFrame, users_column: str, k: int, columns: list[str]) -> pd.DataFrame:
     """Blank the figures of rows that describe fewer than `k` users (0 users is not a group: kept as 0)."""
-    out = frame.copy()
-    small = (out[users_column] > 0) & (out[users_column] < k)
-    out["suppressed"] = small
-    for c in columns + [users_column]:
-        out[c] = out[c].astype("float64")
-        out.loc[small, c] = float("nan")
-    return out
+    return privacy.suppress(frame, users_column, k, columns)
 
 
 def _period_totals(con, where: str, args: list, period: Period) -> dict:
@@ -117,7 +112,8 @@ def _period_totals(con, where: str, args: list, period: Period) -> dict:
     totals = dict(zip(names, (float(x) if x is not None else 0.0 for x in row)))
     devs = totals["active_developers"]
     gen = totals["generations_excl_agent_edit"]
-    totals["requests_per_active_developer"] = (totals["interactions"] + totals["cli_requests"]) / devs if devs else None
+    totals["prompts_per_active_developer"] = totals["prompts"] / devs if devs else None
+    totals["requests_per_active_developer"] = totals["requests"] / devs if devs else None
     totals["accepted_output_ratio"] = totals["acceptances_excl_agent_edit"] / gen if gen else None
     totals["credits_per_active_developer"] = totals["ai_credits_used"] / devs if devs else None
     totals["cli_requests_per_prompt"] = totals["cli_requests"] / totals["cli_prompts"] if totals["cli_prompts"] else None
@@ -136,11 +132,12 @@ def team_period_summary(con: duckdb.DuckDBPyConnection, team: str, period: Perio
     org = _period_totals(con, "WHERE true", [], period)
     members = con.execute("""SELECT count(DISTINCT user_id) FROM int_team_member_day
                              WHERE team_slug = ? AND day BETWEEN ? AND ?""", [team, period.start, period.end]).fetchone()[0]
-    suppressed = 0 < totals["active_developers"] < k
+    suppressed = bool(privacy.small_group(totals["active_developers"], k))
     if suppressed:
         totals = {key: None for key in totals}
-    elif 0 < totals["cli_developers"] < k:
-        for key in CLI_COLUMNS + ("cli_requests_per_prompt",):
+    elif privacy.small_group(totals["cli_developers"], k):
+        # requests include the CLI's: requests minus prompts would be the few CLI users' agent follow-ups
+        for key in CLI_COLUMNS + ("cli_requests_per_prompt", "requests", "requests_per_active_developer"):
             totals[key] = None
     return {"team": totals, "org": org, "suppressed": suppressed, "k": k,
             "members": int(members) if members >= k or members == 0 else None}
@@ -166,7 +163,7 @@ def team_breakdown(con: duckdb.DuckDBPyConnection, team: str, period: Period, by
         WHERE f.day BETWEEN ? AND ?
         GROUP BY f.{by} ORDER BY generations DESC
     """, [team, period.start, period.end]).df()
-    small = frame["users"] < k
+    small = privacy.small_group(frame["users"], k)
     if small.any():
         other_users = con.execute(f"""
             SELECT count(DISTINCT f.user_id) FROM {view} f
@@ -176,7 +173,7 @@ def team_breakdown(con: duckdb.DuckDBPyConnection, team: str, period: Period, by
         other = frame.loc[small].drop(columns=[by, "users"]).sum()
         frame = frame.loc[~small].copy()
         row = {by: f"other (fewer than {k} users each)", "users": other_users, **other.to_dict()}
-        if other_users < k:
+        if privacy.small_group(other_users, k):
             row.update({c: float("nan") for c in ("interactions", "generations", "acceptances", "loc_added", "users")})
         frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
     frame["acceptance_ratio"] = frame["acceptances"] / frame["generations"].where(frame["generations"] > 0)
@@ -185,12 +182,17 @@ def team_breakdown(con: duckdb.DuckDBPyConnection, team: str, period: Period, by
     return frame
 
 
-def _fmt(x, digits: int = 0, pct: bool = False) -> str:
-    if x is None or x != x:
-        return "n/a"
-    if pct:
-        return f"{x:.0%}"
-    return f"{x:,.{digits}f}"
+SUMMARY_FIGURES = {"ai_credits_used": "ai_credits"}  # summary key -> figure key, where the names differ
+
+
+def show(summary: dict, key: str, side: str = "team") -> str:
+    """A figure of `team_period_summary` as text (`figures.show`): suppressed when the team is, or when the
+    group the figure is computed from (its CLI users, for a CLI figure) has fewer than k people."""
+    figure = SUMMARY_FIGURES.get(key, key)
+    if side == "team" and summary["suppressed"]:
+        return figures.show(figure, None, people=1, k=summary["k"])
+    values = summary[side]
+    return figures.show(figure, values.get(key), people=figures.people_of(figure, values), k=summary["k"])
 
 
 def _compare(team_value, org_value) -> str:
@@ -199,51 +201,56 @@ def _compare(team_value, org_value) -> str:
     ratio = team_value / org_value
     if 0.9 <= ratio <= 1.1:
         return "about the same as the org"
-    return f"{ratio:.1f}× the org's" if ratio > 1 else f"{ratio:.0%} of the org's"
+    return (f"{formatting.number(ratio, 1)}× the org's" if ratio > 1
+            else f"{formatting.percent(ratio)} of the org's")
+
+
+PER_DEVELOPER_NOTE = ("prompts are IDE prompts plus CLI prompts; the CLI's requests, which add the agent's automatic "
+                      "follow-ups, are a figure of their own")
 
 
 def summary_markdown(team: str, period: Period, summary: dict) -> str:
     """The written summary of a team's month, built from the figures it quotes."""
+    k = summary["k"]
     if summary["suppressed"]:
-        return (f"**{team}, {period.label}.** Fewer than {summary['k']} developers were active this month, so the "
+        return (f"**{team}, {period.label}.** Fewer than {k} developers were active this month, so the "
                 "team's figures are suppressed to protect individuals. They still count in the org's totals.")
     t, o = summary["team"], summary["org"]
     if not t["active_developers"]:
         return f"**{team}, {period.label}.** No Copilot activity was recorded for this team in the month."
     parts = [
-        f"**{team}, {period.label}.** {_fmt(t['active_developers'])} developers used Copilot on "
-        f"{_fmt(t['active_days'])} days, with {_fmt(t['requests_per_active_developer'])} requests per active "
-        f"developer ({_compare(t['requests_per_active_developer'], o['requests_per_active_developer'])}).",
-        f"They accepted {_fmt(t['accepted_output_ratio'], pct=True)} of the outputs offered "
-        f"(org: {_fmt(o['accepted_output_ratio'], pct=True)}; agent edits left out, as they carry no acceptances) "
-        f"and added {_fmt(t['loc_added'])} lines with Copilot's help.",
+        f"**{team}, {period.label}.** {show(summary, 'active_developers')} developers used Copilot on "
+        f"{formatting.number(t['active_days'])} days, with {show(summary, 'prompts_per_active_developer')} prompts "
+        f"per active developer ({_compare(t['prompts_per_active_developer'], o['prompts_per_active_developer'])}; "
+        f"{PER_DEVELOPER_NOTE}).",
+        f"They accepted {show(summary, 'accepted_output_ratio')} of the outputs offered "
+        f"(org: {show(summary, 'accepted_output_ratio', 'org')}; agent edits left out, as they carry no acceptances) "
+        f"and added {show(summary, 'loc_added')} lines with Copilot's help.",
     ]
-    if 0 < t["cli_developers"] < summary["k"]:
-        parts.append(f"Fewer than {summary['k']} of them used the Copilot CLI, so its figures are not shown.")
+    if figures.hidden(t["cli_developers"], k):
+        parts.append(f"Fewer than {k} of them used the Copilot CLI, so its figures are not shown.")
     elif t["cli_developers"]:
+        tokens = (t["cli_prompt_tokens"] + t["cli_output_tokens"]) / 1e6
         parts.append(
-            f"{_fmt(t['cli_developers'])} used the Copilot CLI: {_fmt(t['cli_sessions'])} sessions, "
-            f"{_fmt(t['cli_requests'])} requests, {_fmt(t['cli_requests_per_prompt'], 1)} requests per prompt "
-            f"(org: {_fmt(o['cli_requests_per_prompt'], 1)}) and "
-            f"{_fmt((t['cli_prompt_tokens'] + t['cli_output_tokens']) / 1e6, 1)} M tokens.")
+            f"{show(summary, 'cli_developers')} used the Copilot CLI: {show(summary, 'cli_sessions')} sessions, "
+            f"{show(summary, 'cli_prompts')} prompts and {show(summary, 'cli_requests')} requests, "
+            f"{show(summary, 'cli_requests_per_prompt')} requests per prompt "
+            f"(org: {show(summary, 'cli_requests_per_prompt', 'org')}) and "
+            f"{figures.show('cli_tokens_millions', tokens)} M tokens.")
     if t["ai_credits_used"]:
         parts.append(
-            f"The team used {_fmt(t['ai_credits_used'])} AI credits, {_fmt(t['credits_per_active_developer'])} per "
-            f"active developer ({_compare(t['credits_per_active_developer'], o['credits_per_active_developer'])}).")
+            f"The team used {show(summary, 'ai_credits_used')} AI credits, "
+            f"{show(summary, 'credits_per_active_developer')} per active developer "
+            f"({_compare(t['credits_per_active_developer'], o['credits_per_active_developer'])}).")
     return " ".join(parts)
 
 
+HEADLINE_FIGURES = ("active_developers", "prompts_per_active_developer", "requests_per_active_developer",
+                    "accepted_output_ratio", "loc_added", "cli_sessions", "cli_requests_per_prompt", "ai_credits_used",
+                    "credits_per_active_developer")
+
+
 def headline_table(summary: dict) -> pd.DataFrame:
-    """Team against org, one row per measure, for the report's figures table."""
-    rows = [
-        ("Active developers", "active_developers", 0), ("Requests per active developer", "requests_per_active_developer", 0),
-        ("Accepted-output ratio", "accepted_output_ratio", None), ("Lines added", "loc_added", 0),
-        ("CLI sessions", "cli_sessions", 0), ("CLI requests per prompt", "cli_requests_per_prompt", 1),
-        ("AI credits", "ai_credits_used", 0), ("AI credits per active developer", "credits_per_active_developer", 0),
-    ]
-    t, o = summary["team"], summary["org"]
-    return pd.DataFrame([
-        {"measure": label,
-         "team": _fmt(t[key], pct=True) if digits is None else _fmt(t[key], digits),
-         "whole org": _fmt(o[key], pct=True) if digits is None else _fmt(o[key], digits)}
-        for label, key, digits in rows])
+    """Team against org, one row per figure, for the report's figures table."""
+    return pd.DataFrame([{"measure": figures.label(SUMMARY_FIGURES.get(key, key)), "team": show(summary, key),
+                          "whole org": show(summary, key, "org")} for key in HEADLINE_FIGURES])

@@ -19,6 +19,6 @@ SELECT u.day, u.user_id, u.active, u.interactions, u.generations, u.acceptances,
        coalesce(f.agent_edit_generations, 0) AS agent_edit_generations,
        u.loc_suggested, u.loc_added, u.loc_deleted, u.used_chat, u.used_agent, u.used_cli,
        u.cli_sessions, u.cli_requests, u.cli_prompts, u.cli_prompt_tokens, u.cli_output_tokens,
-       u.ai_credits_used, u.ai_credits_reported, u.requests, u.user_login, u.adoption_phase
+       u.ai_credits_used, u.ai_credits_reported, u.prompts, u.requests, u.user_login, u.adoption_phase
 FROM stg_user_day u
 LEFT JOIN features f USING (day, user_id)

@@ -2,11 +2,11 @@
 -- Team cost and value quantities per calendar month (period YYYY-MM), joined per day as GitHub prescribes: a user
 -- counts on the days they were on the team, and in both teams when on two. Seat-months come from
 -- int_scope_month_seats (seat-days over the days of the month, so joiners and leavers are prorated). Merged changes
--- are pull requests merged by a member on a day they were on the team. Requests are stg_user_day's (IDE prompts +
--- CLI requests); the accepted-output ratio leaves agent_edit out.
+-- are pull requests merged by a member on a day they were on the team. Prompts and requests are stg_user_day's
+-- (IDE prompts + CLI prompts; IDE prompts + CLI requests); the accepted-output ratio leaves agent_edit out.
 WITH member_days AS (
     SELECT m.team_slug, strftime(m.day, '%Y-%m') AS period, m.day, m.user_id,
-           u.active, u.requests, u.cli_requests, u.generations_excl_agent_edit, u.acceptances_excl_agent_edit,
+           u.active, u.used_cli, u.prompts, u.requests, u.cli_requests, u.generations_excl_agent_edit, u.acceptances_excl_agent_edit,
            c.ai_credits, c.premium_requests,
            day(last_day(m.day)) AS days_in_month
     FROM int_team_member_day m
@@ -18,6 +18,8 @@ team_months AS (
            min(days_in_month) AS days_in_month,
            count(DISTINCT user_id) AS members,
            count(DISTINCT user_id) FILTER (WHERE active) AS active_developers,
+           count(DISTINCT user_id) FILTER (WHERE used_cli) AS cli_developers,
+           coalesce(sum(prompts), 0) AS prompts,
            coalesce(sum(requests), 0) AS requests,
            coalesce(sum(cli_requests), 0) AS cli_requests,
            coalesce(sum(generations_excl_agent_edit), 0) AS generations_excl_agent_edit,
@@ -34,11 +36,11 @@ merged AS (
     WHERE p.merged_day IS NOT NULL
     GROUP BY ALL
 )
-SELECT t.team_slug, t.period, t.days_in_month, t.members, t.active_developers,
+SELECT t.team_slug, t.period, t.days_in_month, t.members, t.active_developers, t.cli_developers,
        coalesce(s.seat_months, 0) AS seat_months,
        coalesce(s.business_seat_months, 0) AS business_seat_months,
        coalesce(s.enterprise_seat_months, 0) AS enterprise_seat_months,
-       t.requests, t.cli_requests, t.generations_excl_agent_edit, t.acceptances_excl_agent_edit,
+       t.prompts, t.requests, t.cli_requests, t.generations_excl_agent_edit, t.acceptances_excl_agent_edit,
        t.ai_credits, t.premium_requests,
        coalesce(p.merged_prs, 0) AS merged_prs
 FROM team_months t

@@ -2,7 +2,10 @@
 -- The users report (users-1-day, or the 28-day bootstrap), one row per user and day, with missing counters as 0
 -- and missing flags as false so that sums never turn NULL. Derived per row:
 -- active: the user did something with Copilot that day (a prompt, an output, or CLI use).
--- requests: IDE prompts + CLI requests, the one definition every requests figure sums.
+-- prompts: what people asked, IDE prompts + CLI prompts, the one definition every prompts figure sums (the
+-- 'per active developer' figure of the reports).
+-- requests: IDE prompts + CLI requests, which count the CLI agent's automatic follow-ups too: the one definition
+-- every requests figure sums.
 -- ai_credits_reported: the row carries GitHub's ai_credits_used (reported since 2026-06-19); ai_credits_used is 0
 -- where it does not. adoption_phase: GitHub's ai_adoption_phase.phase_number (NULL where not reported).
 SELECT day, user_id, user_login,
@@ -24,6 +27,7 @@ SELECT day, user_id, user_login,
        coalesce(cli_output_tokens, 0) AS cli_output_tokens,
        coalesce(ai_credits_used, 0) AS ai_credits_used,
        ai_credits_used IS NOT NULL AS ai_credits_reported,
+       coalesce(user_initiated_interaction_count, 0) + coalesce(cli_prompts, 0) AS prompts,
        coalesce(user_initiated_interaction_count, 0) + coalesce(cli_requests, 0) AS requests,
        adoption_phase
 FROM user_day
