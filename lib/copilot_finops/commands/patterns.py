@@ -7,16 +7,24 @@ from .common import add_common, add_parser, print_json
 def register(sub) -> None:
     p = add_parser(
         sub, "patterns", "high-burn, low-value patterns of a month, per team",
-        "Find user-weeks that burn AI credits without value (retries with no acceptance, large\n"
+        "Find developer-weeks that burn AI credits without value (retries with no acceptance, large\n"
         "output that never merges, heavy use outside delivery windows, duplicate work across repos,\n"
-        "token-heavy CLI loops), judged against peers in the same role segment. Prints pattern,\n"
-        "team, user-weeks and the credits involved; --json adds every flagged week with its\n"
-        "evidence and coaching advice (params/playbooks.yaml), users as pseudonyms only.\n"
-        "Weeks count in the month of their Thursday. Teams under k developers are folded together.",
-        "copilot-finops patterns --period 2026-10 --warehouse data/warehouse.duckdb")
+        "token-heavy CLI loops), judged against peers in the same role segment. Prints, per team and\n"
+        "pattern, the developer-weeks, developers, credits and the evidence as team medians; a row\n"
+        "behind which fewer than k developers stand is suppressed, and teams under k are folded\n"
+        "together. Weeks count in the month of their Thursday. Per-week flags, with logins, only in\n"
+        "incident mode: --detail --incident ID --reason TEXT --json, recorded in access_audit.",
+        "copilot-finops patterns --period 2026-10 --warehouse data/warehouse.duckdb\n"
+        "  copilot-finops patterns --period 2026-10 --detail --incident INC-2031 \\\n"
+        "      --reason 'seat misuse reported by the platform team' --json")
     p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to report")
     p.add_argument("--random-state", type=int, default=0, metavar="N",
                    help="seed of the anomaly forest and the clustering (default 0); same seed, same result")
+    p.add_argument("--detail", action="store_true",
+                   help="incident mode: list every flagged week with the login (needs --incident, --reason and "
+                        "--json; recorded in access_audit)")
+    p.add_argument("--incident", metavar="ID", help="incident id the identities are needed for (with --detail)")
+    p.add_argument("--reason", metavar="TEXT", help="why identities are needed (with --detail); kept in access_audit")
     add_common(p, json_output=True)
     p.set_defaults(func=run_patterns)
 
@@ -39,35 +47,62 @@ def register(sub) -> None:
 
 
 def run_patterns(args) -> int:
-    from .. import patterns, privacy, warehouse as warehouse_mod
+    from .. import figures, patterns, privacy, warehouse as warehouse_mod
+    from ..errors import UserError
     from ..period import parse_period
     from ..params import load_params, load_playbooks
 
+    access = None
+    if args.detail:
+        access = privacy.incident_access(args.incident, args.reason)
+        if not args.json:
+            raise UserError("--detail lists identities as data only: add --json")
+    elif args.incident or args.reason:
+        raise UserError("--incident and --reason go with --detail (incident mode); without --detail the output is "
+                        "per team and pattern, with no person in it")
     period = parse_period(args.period)
     params = load_params(args.params)
     playbooks = load_playbooks(args.params)
-    con = warehouse_mod.connect(args.warehouse, read_only=True)
+    key = privacy.key_for(params, args.params)
+    con = warehouse_mod.connect(args.warehouse, read_only=access is None)
     try:
-        flagged = patterns.detect(con, params, period, random_state=args.random_state, playbooks=playbooks,
-                                  key=privacy.key_for(params, args.params))
+        flagged = patterns.detect(con, params, period, random_state=args.random_state, playbooks=playbooks, key=key)
         sizes = patterns.active_developers_by_team(con, period)
+        if access is not None:  # the audit row first: no identity leaves without it
+            privacy.record_access(con, access, f"patterns {period.label}; flagged developer-weeks; identities",
+                                  "stdout (copilot-finops patterns --detail --json)")
+            detail = patterns.with_logins(flagged, con, key)
     finally:
         con.close()
     k = params.privacy.k_anonymity
     table = patterns.pattern_table(flagged, sizes, k)
     small = {t for t, n in sizes.items() if n < k}
+    folded = sorted(small & set(flagged["team_slug"]))
     if args.json:
-        shown = flagged[~flagged["team_slug"].isin(small)]
-        print_json({"period": period.label, "k": k, "table": table.to_dict(orient="records"),
-                    "flagged": patterns.to_records(shown), "teams_folded": sorted(small & set(flagged["team_slug"]))})
+        document = {"period": period.label, "k": k, "table": patterns.table_records(table, k),
+                    "flagged": [], "teams_folded": folded}
+        if access is not None:
+            document.update(flagged=patterns.to_records(detail), incident=access.incident_id, notice=access.notice)
+        print_json(document)
         return 0
     if table.empty:
         print(f"No high-burn patterns found in {period.label}.")
         return 0
-    print(f"High-burn, low-value patterns in {period.label} (weeks count in the month of their Thursday):\n")
-    print(table.rename(columns={"team_slug": "team", "user_weeks": "user-weeks"}).to_string(index=False))
-    print(f"\n{int(table['user_weeks'].sum())} user-weeks, {table['credits'].sum():,.0f} AI credits. "
-          "Evidence and coaching advice: --json, or notebook 04_high_burn_patterns.")
+    print(f"High-burn, low-value patterns in {period.label}, per team and pattern (weeks count in the month of "
+          "their Thursday):\n")
+    if table["suppressed"].all():
+        seen = "; ".join(f"{patterns.PATTERN_BY_NAME[p].title} ({', '.join(sorted(g['team_slug']))})"
+                         for p, g in table.groupby("pattern"))
+        print(f"Seen this month, each behind fewer than {k} developers, so without figures: {seen}. Coaching advice "
+              "per pattern: notebook 04_high_burn_patterns.")
+        return 0
+    print(patterns.table_for_display(table, k).drop(columns=["evidence: team median (peer median)"])
+          .to_string(index=False))
+    shown = table[~table["suppressed"]]
+    print(f"\nShown: {figures.show('flagged_weeks', shown['user_weeks'].sum())} developer-weeks, "
+          f"{figures.show('flagged_credits', shown['credits'].sum())} AI credits; rows "
+          f"behind fewer than {k} developers are suppressed. Evidence (team medians): --json, or notebook "
+          "04_high_burn_patterns.")
     return 0
 
 

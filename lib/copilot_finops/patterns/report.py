@@ -1,4 +1,10 @@
-"""High-burn patterns for readers: tables, team movement, summaries and charts built from `detect`'s flagged weeks."""
+"""High-burn patterns for readers: tables, team movement, summaries and charts built from `detect`'s flagged weeks.
+
+Readers get patterns per team and pattern (weeks, developers, credits, the evidence as the team's medians), each
+suppressed when fewer than k developers are behind it: a pattern is a process to coach, not a person to blame.
+Per-user-week flags (`detail_records`) leave the library only through the audited detail path
+(`patterns --detail --incident ID --reason TEXT`, or a `report --detail` run).
+"""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,7 +12,7 @@ from datetime import timedelta
 import duckdb
 import pandas as pd
 
-from .. import cache
+from .. import cache, figures, formatting, privacy
 from ..params import OrgParams
 from ..period import Period
 from . import features as features_mod
@@ -14,35 +20,67 @@ from .catalog import PATTERN_BY_NAME
 from .detect import PATTERN_NAMES, SMALL_TEAMS, evidence_text, period_weeks
 
 
+TABLE_COLUMNS = ["pattern", "team_slug", "user_weeks", "users", "credits", "evidence", "suppressed"]
+
+
+def median_evidence(evidence_lists) -> list[dict]:
+    """The evidence of several flagged weeks of one pattern as medians: {feature, value, peer_median} per feature
+    (the median of the weeks' values and of their peer medians), in the order the features first appear."""
+    values: dict[str, list] = {}
+    for items in evidence_lists:
+        for e in items or []:
+            values.setdefault(e["feature"], []).append(e)
+    out = []
+    for feature, items in values.items():
+        v = pd.Series([e["value"] for e in items], dtype="float64").median()
+        p = pd.Series([e["peer_median"] for e in items], dtype="float64").median()
+        out.append({"feature": feature, "value": None if pd.isna(v) else float(v),
+                    "peer_median": None if pd.isna(p) else float(p)})
+    return out
+
+
 def pattern_table(flagged: pd.DataFrame, team_sizes: dict[str, int] | None = None, k: int = 5) -> pd.DataFrame:
-    """Pattern x team: user-weeks, distinct users and AI credits of the flagged weeks.
+    """Pattern x team: developer-weeks, distinct developers, AI credits and the evidence as medians.
 
     Teams with fewer than `k` active developers (`team_sizes`) are folded into one row per pattern
     named SMALL_TEAMS, so a pattern is never pinned on a team where it points at one of a handful
-    of people. Rows are ordered by credits, largest first.
+    of people. A row behind which fewer than `k` developers stand keeps its pattern and team, and its
+    figures are blanked (NaN, evidence None) and `suppressed` set. Rows are ordered by credits, largest first.
     """
-    columns = ["pattern", "team_slug", "user_weeks", "users", "credits"]
     if flagged.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=TABLE_COLUMNS)
     frame = flagged.copy()
     if team_sizes is not None:
         small = [team_sizes.get(t, 0) < k for t in frame["team_slug"]]
         frame.loc[small, "team_slug"] = SMALL_TEAMS
+    if "evidence" not in frame:
+        frame["evidence"] = [[] for _ in range(len(frame))]
     table = (frame.groupby(["pattern", "team_slug"], as_index=False)
-             .agg(user_weeks=("week_start", "size"), users=("user", "nunique"), credits=("credits", "sum")))
-    table["credits"] = table["credits"].round(1)
-    return table.sort_values(["credits", "pattern", "team_slug"], ascending=[False, True, True],
-                             ignore_index=True)[columns]
+             .agg(user_weeks=("week_start", "size"), users=("user", "nunique"), credits=("credits", "sum"),
+                  evidence=("evidence", median_evidence)))
+    table = table.sort_values(["credits", "pattern", "team_slug"], ascending=[False, True, True], ignore_index=True)
+    table["suppressed"] = privacy.small_group(table["users"], k)
+    for column in ("user_weeks", "users", "credits"):
+        table[column] = table[column].astype("float64").mask(table["suppressed"])
+    table["evidence"] = [None if s else e for s, e in zip(table["suppressed"], table["evidence"])]
+    return table.sort_values(["suppressed"], kind="stable", ignore_index=True)[TABLE_COLUMNS]
 
 
-def team_movement(current: pd.DataFrame, previous: pd.DataFrame, team: str) -> pd.DataFrame:
-    """A team's patterns this month against last month: user-weeks and credits, and the change.
+MOVEMENT_COLUMNS = ["pattern", "user_weeks", "user_weeks_last_month", "credits", "credits_last_month", "developers",
+                    "developers_last_month", "change"]
 
-    One row per pattern seen in either month, in PATTERNS order.
+
+def team_movement(current: pd.DataFrame, previous: pd.DataFrame, team: str, k: int | None = None) -> pd.DataFrame:
+    """A team's patterns this month against last month: developer-weeks, credits, developers, and the change.
+
+    One row per pattern seen in either month, in PATTERNS order. With `k`, a month's weeks and credits of a
+    pattern behind which 1 .. k-1 developers stand are blanked (NaN), and so is a change they would give away.
     """
     def totals(frame: pd.DataFrame) -> pd.DataFrame:
         mine = frame[frame["team_slug"] == team]
-        return mine.groupby("pattern").agg(user_weeks=("week_start", "size"), credits=("credits", "sum"))
+        users = mine["user"] if "user" in mine else pd.Series(range(len(mine)), index=mine.index)
+        return mine.assign(user=users).groupby("pattern").agg(
+            user_weeks=("week_start", "size"), credits=("credits", "sum"), developers=("user", "nunique"))
 
     now, before = totals(current), totals(previous)
     rows = []
@@ -51,13 +89,25 @@ def team_movement(current: pd.DataFrame, previous: pd.DataFrame, team: str) -> p
             continue
         weeks_now = int(now["user_weeks"].get(name, 0))
         weeks_before = int(before["user_weeks"].get(name, 0))
-        rows.append({"pattern": PATTERN_BY_NAME[name].title, "user_weeks": weeks_now,
-                     "user_weeks_last_month": weeks_before, "credits": round(float(now["credits"].get(name, 0.0)), 1),
-                     "credits_last_month": round(float(before["credits"].get(name, 0.0)), 1),
-                     "change": "new" if not weeks_before else "gone" if not weeks_now
-                     else "up" if weeks_now > weeks_before else "down" if weeks_now < weeks_before else "same"})
-    return pd.DataFrame(rows, columns=["pattern", "user_weeks", "user_weeks_last_month", "credits",
-                                       "credits_last_month", "change"])
+        row = {"pattern": PATTERN_BY_NAME[name].title, "user_weeks": float(weeks_now),
+               "user_weeks_last_month": float(weeks_before), "credits": float(now["credits"].get(name, 0.0)),
+               "credits_last_month": float(before["credits"].get(name, 0.0)),
+               "developers": float(now["developers"].get(name, 0)),
+               "developers_last_month": float(before["developers"].get(name, 0)),
+               "change": "new" if not weeks_before else "gone" if not weeks_now
+               else "up" if weeks_now > weeks_before else "down" if weeks_now < weeks_before else "same"}
+        if k is not None:
+            hidden_now = bool(privacy.small_group(row["developers"], k))
+            hidden_before = bool(privacy.small_group(row["developers_last_month"], k))
+            if hidden_now:
+                row.update(user_weeks=float("nan"), credits=float("nan"), developers=float("nan"))
+            if hidden_before:
+                row.update(user_weeks_last_month=float("nan"), credits_last_month=float("nan"),
+                           developers_last_month=float("nan"))
+            if (hidden_now or hidden_before) and row["change"] in ("up", "down", "same"):
+                row["change"] = "suppressed"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=MOVEMENT_COLUMNS)
 
 
 def team_credits(con: duckdb.DuckDBPyConnection, team: str, period: Period) -> float:
@@ -112,6 +162,20 @@ def team_week_table(con: duckdb.DuckDBPyConnection, params: OrgParams, team: str
     return table
 
 
+WEEK_FIGURES = {"developers": "active_developers", "accepted-output ratio": "accepted_output_ratio",
+                "CLI requests per prompt": "cli_requests_per_prompt", "share of use off-window": "off_window_share",
+                "PRs merged": "merged_prs", "PRs repeating other work": "merged_prs"}
+
+
+def week_table_display(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """`team_week_table` as text: every figure through `figures.show`, weeks under k developers say so."""
+    hidden = privacy.suppressed_label(k)
+    out = pd.DataFrame({"week of": table["week of"]})
+    for column, key in WEEK_FIGURES.items():
+        out[column] = [hidden if pd.isna(d) else figures.show(key, v) for v, d in zip(table[column], table["developers"])]
+    return out
+
+
 def team_summary_markdown(team: str, period: Period, flagged: pd.DataFrame, credits_month: float, k: int) -> str:
     """The written summary of a team's high-burn month, built from the figures it quotes.
 
@@ -120,43 +184,51 @@ def team_summary_markdown(team: str, period: Period, flagged: pd.DataFrame, cred
     """
     mine = flagged[flagged["team_slug"] == team]
     if mine.empty:
-        return (f"**{team}, {period.label}.** No user-week of the team matched a high-burn pattern this month. "
+        return (f"**{team}, {period.label}.** No developer-week of the team matched a high-burn pattern this month. "
                 "Heavy use that is accepted and merged is not a pattern: it is what the assistant is for.")
     names = ", ".join(sorted({PATTERN_BY_NAME[p].title.lower() for p in mine["pattern"]}))
     credits = float(mine["credits"].sum())
-    share = (f" ({credits / credits_month:.0%} of the team's {credits_month:,.0f} AI credits this month)"
-             if credits_month else "")
     weeks, people = len(mine), mine["user"].nunique()
-    if people < k:
-        return (f"**{team}, {period.label}.** Some user-weeks of fewer than {k} developers matched a pattern: "
+    if privacy.small_group(people, k):
+        return (f"**{team}, {period.label}.** Some weeks of fewer than {k} developers matched a pattern: "
                 f"{names}. Their counts and credits are not shown, as they would describe a handful of people; "
                 "the patterns and their coaching below are what the team can act on together.")
-    return (f"**{team}, {period.label}.** {weeks} user-week{'s' if weeks != 1 else ''} of "
-            f"{people} developer{'s' if people != 1 else ''} matched a pattern: {names}. "
-            f"Those weeks used {credits:,.0f} AI credits{share}. Each is a prompt for a process change, "
-            "not a verdict on a person.")
+    share = (f" ({formatting.percent(credits / credits_month)} of the team's "
+             f"{figures.show('ai_credits', credits_month)} AI credits this month)" if credits_month else "")
+    return (f"**{team}, {period.label}.** {figures.show('flagged_weeks', weeks)} developer-week"
+            f"{'s' if weeks != 1 else ''} of {figures.show('flagged_developers', people)} developers matched a "
+            f"pattern: {names}. Those weeks used {figures.show('flagged_credits', credits)} AI credits{share}. "
+            "Each is a prompt for a process change, not a verdict on a person.")
 
 
-def movement_for_display(movement: pd.DataFrame) -> pd.DataFrame:
-    """A `team_movement` table for people: plain column names, whole credits."""
+def movement_for_display(movement: pd.DataFrame, k: int) -> pd.DataFrame:
+    """A `team_movement` table (with `k`) for people: every figure through `figures.show`, blanked cells say so."""
+    def column(key, name, people):
+        return [figures.show(key, v, people=1 if pd.isna(v) and p != 0 else None, k=k)
+                for v, p in zip(movement[name], movement[people])]
+
     return pd.DataFrame({
-        "pattern": movement["pattern"], "user-weeks": movement["user_weeks"],
-        "last month": movement["user_weeks_last_month"],
-        "AI credits": [f"{c:,.0f}" for c in movement["credits"]],
-        "AI credits last month": [f"{c:,.0f}" for c in movement["credits_last_month"]],
+        "pattern": movement["pattern"],
+        "developer-weeks": column("flagged_weeks", "user_weeks", "developers"),
+        "last month": column("flagged_weeks", "user_weeks_last_month", "developers_last_month"),
+        "AI credits": column("flagged_credits", "credits", "developers"),
+        "AI credits last month": column("flagged_credits", "credits_last_month", "developers_last_month"),
         "change": movement["change"],
     })
 
 
 def movement_chart(movement: pd.DataFrame):
-    """Bars of AI credits per pattern, this month against last month (an altair chart)."""
+    """Bars of AI credits per pattern, this month against last month (an altair chart); suppressed months are
+    left out (None when nothing is left to draw)."""
     import altair as alt
 
     data = pd.concat([
         pd.DataFrame({"pattern": movement["pattern"], "month": "this month", "credits": movement["credits"]}),
         pd.DataFrame({"pattern": movement["pattern"], "month": "last month",
                       "credits": movement["credits_last_month"]}),
-    ], ignore_index=True)
+    ], ignore_index=True).dropna(subset=["credits"])
+    if data.empty or not data["credits"].any():
+        return None
     return (alt.Chart(data, title="AI credits in flagged weeks, by pattern")
             .mark_bar()
             .encode(y=alt.Y("pattern:N", title=None), x=alt.X("credits:Q", title="AI credits"),
@@ -168,25 +240,39 @@ def movement_chart(movement: pd.DataFrame):
 
 
 def flagged_for_display(flagged: pd.DataFrame) -> pd.DataFrame:
-    """Flagged weeks as a table for people: pseudonym, week, pattern title, credits, evidence in words."""
+    """Flagged weeks as a table, for the audited detail path only: who (login in detail records, else pseudonym),
+    week, pattern title, credits, evidence in words."""
+    who = flagged["login"] if "login" in flagged else flagged["user"]
     return pd.DataFrame({
-        "user": flagged["user"], "week of": [str(w) for w in flagged["week_start"]],
-        "pattern": flagged["pattern_title"], "AI credits": [f"{c:,.0f}" for c in flagged["credits"]],
+        "developer": who, "week of": [str(w) for w in flagged["week_start"]],
+        "pattern": flagged["pattern_title"], "AI credits": [figures.show("ai_credits", c) for c in flagged["credits"]],
         "evidence (value, peer median)": [evidence_text(e) for e in flagged["evidence"]],
     })
 
 
-def table_for_display(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """A `pattern_table` for people: pattern titles, plain column names, and rows over fewer than `k`
-    developers shown without their figures."""
-    small = table["users"] < k
-    hidden = f"fewer than {k}"
-    return pd.DataFrame({
-        "pattern": [PATTERN_BY_NAME[p].title for p in table["pattern"]], "team": table["team_slug"],
-        "user-weeks": [hidden if s else str(n) for s, n in zip(small, table["user_weeks"])],
-        "developers": [hidden if s else str(n) for s, n in zip(small, table["users"])],
-        "AI credits": ["suppressed" if s else f"{c:,.0f}" for s, c in zip(small, table["credits"])],
-    })
+def table_for_display(table: pd.DataFrame, k: int, team_column: bool = True) -> pd.DataFrame:
+    """A `pattern_table` for people: pattern titles, plain column names, the evidence as team medians, and rows
+    behind which fewer than `k` developers stand shown without their figures."""
+    hidden = privacy.suppressed_label(k)
+    rows = table.to_dict("records")
+    out = pd.DataFrame({"pattern": [PATTERN_BY_NAME[r["pattern"]].title for r in rows]})
+    if team_column:
+        out["team"] = table["team_slug"].to_numpy()
+    out["developer-weeks"] = [hidden if r["suppressed"] else figures.show("flagged_weeks", r["user_weeks"]) for r in rows]
+    out["developers"] = [hidden if r["suppressed"] else figures.show("flagged_developers", r["users"]) for r in rows]
+    out["AI credits"] = [hidden if r["suppressed"] else figures.show("flagged_credits", r["credits"]) for r in rows]
+    out["evidence: team median (peer median)"] = [hidden if r["suppressed"] else evidence_text(r["evidence"] or [])
+                                                   for r in rows]
+    return out
+
+
+def table_records(table: pd.DataFrame, k: int) -> list[dict]:
+    """A `pattern_table` as JSON-ready dicts: figures at full precision, None where suppressed."""
+    return [{"pattern": r["pattern"], "team_slug": r["team_slug"],
+             "user_weeks": figures.json_value("flagged_weeks", r["user_weeks"], people=r["users"], k=k),
+             "users": figures.json_value("flagged_developers", r["users"], people=r["users"], k=k),
+             "credits": figures.json_value("flagged_credits", r["credits"], people=r["users"], k=k),
+             "evidence": r["evidence"], "suppressed": bool(r["suppressed"])} for r in table.to_dict("records")]
 
 
 def to_records(flagged: pd.DataFrame) -> list[dict]:
@@ -195,3 +281,10 @@ def to_records(flagged: pd.DataFrame) -> list[dict]:
     for r in records:
         r["week_start"] = str(r["week_start"])
     return records
+
+
+def with_logins(flagged: pd.DataFrame, con: duckdb.DuckDBPyConnection, key: bytes) -> pd.DataFrame:
+    """The flagged weeks with a `login` column, for the audited detail path only (the caller records the access)."""
+    logins = [r[0] for r in con.execute("SELECT DISTINCT user_login FROM user_day WHERE user_login IS NOT NULL").fetchall()]
+    by_pseudonym = {privacy.pseudonym(login, key): login for login in logins}
+    return flagged.assign(login=[by_pseudonym.get(u) for u in flagged["user"]])
