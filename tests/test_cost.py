@@ -76,8 +76,8 @@ def build_tiny_org(path) -> None:
     for day, login, inter, gen, acc, cli, credits, features in usage_days:
         con.execute("""INSERT INTO user_day (day, user_id, user_login, user_initiated_interaction_count,
                        code_generation_activity_count, code_acceptance_activity_count, used_cli, cli_requests,
-                       ai_credits_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [day, USERS[login], login, inter, gen, acc, cli > 0, cli, credits])
+                       cli_prompts, ai_credits_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [day, USERS[login], login, inter, gen, acc, cli > 0, cli, 1 if cli else 0, credits])  # 1 CLI prompt
         for feature, f_inter, f_gen, f_acc in features:
             con.execute("""INSERT INTO user_day_feature (day, user_id, feature, user_initiated_interaction_count,
                            code_generation_activity_count, code_acceptance_activity_count) VALUES (?, ?, ?, ?, ?, ?)""",
@@ -131,8 +131,10 @@ def test_usage_metrics_of_a_team_month(tiny):
     alpha = _row(costs, "alpha")
     # on alpha days: u1 (10-05), u2 (10-12), u3 (10-15); u3's 10-25 is after leaving and does not count
     assert alpha["active_developers"] == 3
-    assert alpha["requests"] == (7 + 3) + 5 + 2  # IDE prompts + CLI requests
+    assert alpha["requests"] == (7 + 3) + 5 + 2  # IDE prompts + CLI requests (the agent's follow-ups too)
     assert alpha["requests_per_active_developer"] == pytest.approx(17 / 3)
+    assert alpha["prompts"] == (7 + 1) + 5 + 2  # IDE prompts + CLI prompts: what people asked
+    assert alpha["prompts_per_active_developer"] == pytest.approx(15 / 3)
     # acceptances over generations, agent_edit left out: (4 + 5 + 1) / (10 + 10 + 4), not over 29 generations
     assert alpha["accepted_output_ratio"] == pytest.approx(10 / 24)
     assert alpha["ai_credits"] == pytest.approx(180.0)
@@ -224,7 +226,7 @@ def test_credits_billed_before_the_daily_field_are_spread_by_activity(tiny):
 def test_price_team_months_uses_the_plan_of_each_seat():
     prm = org_params(plan="business")
     q = pd.DataFrame({"team_slug": ["a"], "members": [3], "active_developers": [3], "seat_months": [3.0],
-                      "business_seat_months": [1.0], "enterprise_seat_months": [1.0], "requests": [30],
+                      "business_seat_months": [1.0], "enterprise_seat_months": [1.0], "prompts": [20], "requests": [30],
                       "cli_requests": [0], "generations_excl_agent_edit": [10], "acceptances_excl_agent_edit": [3],
                       "ai_credits": [0.0], "merged_prs": [2]})
     org = {"seat_months": 3.0, "business_seat_months": 1.0, "enterprise_seat_months": 1.0, "ai_credits": 0.0}
@@ -258,7 +260,9 @@ def test_cost_model_agrees_with_the_usage_summary_on_the_demo_org(small_demo):
             summary = usage.team_period_summary(con, team, OCT, prm.privacy.k_anonymity)["team"]
             row = _row(costs, team)
             assert row["active_developers"] == summary["active_developers"]
-            assert row["requests_per_active_developer"] == pytest.approx(summary["requests_per_active_developer"])
+            assert row["prompts_per_active_developer"] == pytest.approx(summary["prompts_per_active_developer"])
+            if summary["requests_per_active_developer"] is not None:  # None: suppressed with a small CLI group
+                assert row["requests_per_active_developer"] == pytest.approx(summary["requests_per_active_developer"])
             assert row["accepted_output_ratio"] == pytest.approx(summary["accepted_output_ratio"])
             assert row["ai_credits"] == pytest.approx(summary["ai_credits_used"])
         # a user on two teams counts in both, so team seats add up to at least the org's seats on teams
@@ -270,3 +274,19 @@ def test_cost_model_agrees_with_the_usage_summary_on_the_demo_org(small_demo):
         assert split["ai_credits"].sum() == pytest.approx(org["ai_credits"])
     finally:
         con.close()
+
+
+def test_the_promotional_pool_applies_only_to_its_months_and_only_when_params_say_so(tiny):
+    from pydantic import ValidationError
+
+    on = org_params(prices={"promotional_pool": {"applies": True}})
+    seat_months = {"seat_months": 2.0}
+    for label, per_seat in (("2026-05", 1900), ("2026-06", 3000), ("2026-08", 3000), ("2026-09", 1900)):
+        assert cost.included_pool(seat_months, on, parse_period(label)) == 2 * per_seat, label
+    assert cost.included_pool(seat_months, org_params(), JUN) == 2 * 1900  # off by default: not an existing customer
+    june_on, june_off = cost.org_costs(tiny, JUN, on), cost.org_costs(tiny, JUN, org_params())
+    assert june_on["pool_credits"] == pytest.approx(june_on["seat_months"] * 3000)
+    assert june_off["pool_credits"] == pytest.approx(june_off["seat_months"] * 1900)
+    assert cost.org_costs(tiny, OCT, on)["pool_credits"] == pytest.approx(cost.org_costs(tiny, OCT, org_params())["pool_credits"])
+    with pytest.raises(ValidationError, match="not after start"):
+        org_params(prices={"promotional_pool": {"applies": True, "start": "2026-09-01", "end": "2026-06-01"}})

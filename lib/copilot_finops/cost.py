@@ -54,9 +54,11 @@ def seat_cost(seat_months: pd.DataFrame, params: OrgParams) -> pd.Series:
     return sum(by_plan[p] * prices[p] for p in PLANS) + unknown * prices[params.plan]
 
 
-def included_pool(seat_months: pd.DataFrame | pd.Series | dict, params: OrgParams) -> float | pd.Series:
-    """Included AI credits for the given seat-months (same columns as `seat_cost`)."""
-    per_seat = params.prices.included_credits_per_seat
+def included_pool(seat_months: pd.DataFrame | pd.Series | dict, params: OrgParams,
+                  period: Period | None = None) -> float | pd.Series:
+    """Included AI credits for the given seat-months (same columns as `seat_cost`) of `period` (the promotional
+    pool where params say it applies to that month; None: the standard pool)."""
+    per_seat = params.prices.included_credits_for(period.start if period is not None else None)
     by_plan = {p: seat_months.get(f"{p}_seat_months", 0.0) for p in PLANS}
     unknown = seat_months["seat_months"] - sum(by_plan.values())
     return sum(by_plan[p] * per_seat[p] for p in PLANS) + unknown * per_seat[params.plan]
@@ -125,8 +127,8 @@ def price_team_months(quantities: pd.DataFrame, org: dict, params: OrgParams, pe
     frame["seat_cost"] = seat_cost(frame, params)
     in_credit_era = credit_era(period, params)
     if in_credit_era:
-        frame["pool_share"] = included_pool(frame, params)
-        frame = allocate_pool(frame, org["ai_credits"], included_pool(org, params), params.pool_allocation)
+        frame["pool_share"] = included_pool(frame, params, period)
+        frame = allocate_pool(frame, org["ai_credits"], included_pool(org, params, period), params.pool_allocation)
     else:
         frame["pool_share"] = 0.0
         frame["overage_credits"] = 0.0
@@ -266,7 +268,7 @@ def org_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
     frame = pd.DataFrame([org])
     seat = float(seat_cost(frame, params).iloc[0])
     in_credit_era = credit_era(period, params)
-    pool = float(included_pool(frame, params).iloc[0]) if in_credit_era else 0.0
+    pool = float(included_pool(frame, params, period).iloc[0]) if in_credit_era else 0.0
     if not in_credit_era:
         overage = 0.0
     elif params.pool_allocation == "none":

@@ -145,8 +145,8 @@ def focus_rows(quantities: pd.DataFrame, org: dict, params: OrgParams, period: P
     rows = []
     credit_era = cost.credit_era(period, params)
     if credit_era:
-        teams = q[q["team_slug"] != UNATTRIBUTED].assign(pool_share=lambda f: cost.included_pool(f, params))
-        pool = float(cost.included_pool(pd.DataFrame([org]), params).iloc[0])
+        teams = q[q["team_slug"] != UNATTRIBUTED].assign(pool_share=lambda f: cost.included_pool(f, params, period))
+        pool = float(cost.included_pool(pd.DataFrame([org]), params, period).iloc[0])
         allocated = cost.allocate_pool(teams, org["ai_credits"], pool, params.pool_allocation).set_index("team_slug")
         org_billed = org["ai_credits"] if params.pool_allocation == "none" else max(0.0, org["ai_credits"] - pool)
         leftover = max(0.0, org_billed - float(allocated["billed_credits"].sum()))

@@ -31,6 +31,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PromotionalPool(_Strict):
+    """GitHub's offer to existing customers when credits began: a larger included pool per seat, for the months
+    from `start` to `end` (exclusive). Off unless `applies` (the org was a customer before the offer)."""
+
+    applies: bool = False
+    start: date = date(2026, 6, 1)
+    end: date = date(2026, 9, 1)
+    included_credits_per_seat: dict[Literal["business", "enterprise"], float] = {"business": 3000.0, "enterprise": 7000.0}
+
+    @model_validator(mode="after")
+    def _dated(self) -> "PromotionalPool":
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}: give the first day after the offer")
+        return self
+
+
 class Prices(_Strict):
     seat_per_month: dict[Literal["business", "enterprise"], float] = {"business": 19.0, "enterprise": 39.0}
     ai_credit: float = Field(0.01, gt=0, description="USD per AI credit")
@@ -38,6 +54,15 @@ class Prices(_Strict):
     premium_request: float = Field(0.04, ge=0, description="USD per premium request beyond the allowance (before credits)")
     premium_requests_included_per_seat: dict[Literal["business", "enterprise"], float] = {"business": 300.0, "enterprise": 1000.0}
     credit_billing_start: date = date(2026, 6, 1)
+    promotional_pool: PromotionalPool = PromotionalPool()
+
+    def included_credits_for(self, month_start: date | None) -> dict[str, float]:
+        """Included credits per seat by plan for the month starting `month_start` (None: the standard pool):
+        the promotional pool where it applies and the month lies inside it, else the standard one."""
+        promo = self.promotional_pool
+        if month_start is not None and promo.applies and promo.start <= month_start < promo.end:
+            return promo.included_credits_per_seat
+        return self.included_credits_per_seat
 
 
 class Segment(_Strict):
@@ -250,6 +275,10 @@ class OrgParams(_Strict):
     @property
     def included_credits_per_seat(self) -> float:
         return self.prices.included_credits_per_seat[self.plan]
+
+    def included_credits_for(self, month_start: date | None) -> float:
+        """Included credits per seat of the org's plan for a month (`Prices.included_credits_for`)."""
+        return self.prices.included_credits_for(month_start)[self.plan]
 
 
 def _format_error(path: Path, exc: ValidationError) -> str:
