@@ -180,7 +180,7 @@ def test_messages_keep_the_documented_shapes_and_limits_with_hostile_text(fmt):
         elif e["suppressed"]:  # a team under k: stage and actions only, no figure
             assert "850" not in text and "500 credits" not in text and "suppressed (fewer than 5 members)" in text
         else:
-            assert "850 credits" in text and e["stage_label"] in text
+            assert "850 AI credits" in text and e["stage_label"] in text
         assert all(a[:20] in text for a in e["actions"])  # every action shows, long ones cut
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from . import figures
 from .budget import pct_floor
 
 SLACK_LIMITS = {"blocks": 50, "header": 150, "section": 3000, "fields": 10, "field": 2000, "context": 10,
@@ -27,10 +28,11 @@ REPORT_BUTTON = "Open the guardrail report"
 
 
 def amount(value, unit: str, currency: str) -> str:
-    """A budget figure in its unit: '1,234 USD' or '1,234 credits' (None: 'suppressed')."""
+    """A budget figure in its unit, as every page writes it (`figures`): '1,234 USD' or '1,234 AI credits'
+    (None: 'suppressed')."""
     if value is None:
         return "suppressed"
-    return f"{value:,.0f} {currency}" if unit == "usd" else f"{value:,.0f} credits"
+    return figures.show("burn", value, unit=unit, currency=currency)
 
 
 def clip(text: str, limit: int) -> str:
@@ -61,7 +63,8 @@ def facts(entry: dict, doc: dict) -> list[tuple[str, str]]:
         burn = f"{amount(entry['burn_to_date'], unit, cur)} ({pct_floor(entry['pct_to_date'])} of budget)"
         spread = entry["forecast_high"] - entry["forecast_low"]  # none once the month is over
         forecast = (f"{amount(entry['forecast'], unit, cur)} ({pct_floor(entry['pct_forecast'])} of budget"
-                    + (f"; {doc['interval']:.0%} interval {entry['forecast_low']:,.0f}–{entry['forecast_high']:,.0f}"
+                    + (f"; {doc['interval']:.0%} interval {amount(entry['forecast_low'], unit, cur).split()[0]}–"
+                       f"{amount(entry['forecast_high'], unit, cur).split()[0]}"
                        if spread >= 0.5 else "") + ")")
     return [("Stage", f"{entry['stage_label']} ({entry['stage_status']})"), ("Burn to date", burn),
             ("Month-end forecast", forecast), ("As of", doc["as_of"])]

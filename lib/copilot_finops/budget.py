@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import cache, cost
+from . import cache, cost, figures, privacy
 from . import forecast
 from .forecast import forecast_days, off_days, quiet_days
 from .errors import UserError
@@ -150,7 +150,7 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
     for t in teams:
         seat_paths[t], seat_months[t] = seat_path(team_frames[t])
     org_seat_path, org_seat_months = seat_path(org_daily)
-    included = params.included_credits_per_seat
+    included = params.included_credits_for(period.start)
     org_pool = included * org_seat_months if credit_era else 0.0
 
     premium_paths = {q: {t: pd.Series(0.0, index=month_days) for t in teams} for q in QUANTILES}
@@ -200,6 +200,12 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
             """SELECT count(DISTINCT user_id) FROM int_team_member_day WHERE day BETWEEN ? AND ?
                AND list_contains(?, team_slug)""", [period.start, as_of, covered]).fetchone()[0]
         rows.append(_guardrail_row(scope, name, segment, budget.unit, budget.amount, n_members, path, as_of, params))
+        if scope == "segment":  # the segment minus its teams shown would be its hidden teams' burn: 1 .. k-1 people?
+            hidden = [t for t in covered if privacy.small_group(members.get(t, 0), params.privacy.k_anonymity)]
+            hidden_people = con.execute(
+                """SELECT count(DISTINCT user_id) FROM int_team_member_day WHERE day BETWEEN ? AND ?
+                   AND list_contains(?, team_slug)""", [period.start, as_of, hidden]).fetchone()[0] if hidden else 0
+            rows[-1]["suppressed"] |= bool(privacy.small_group(hidden_people, params.privacy.k_anonymity))
         path_rows.append(pd.DataFrame({
             "scope": scope, "name": name, "day": month_days, "actual": [path[0.0][d] if d <= as_of else np.nan for d in month_days],
             "expected": path[0.0].to_numpy(), "low": path[-1.0].to_numpy(), "high": path[1.0].to_numpy(),
@@ -241,18 +247,20 @@ def _guardrail_row(scope: str, name: str, segment: str, unit: str, amount: float
 
 # -- words and charts for the reports -------------------------------------------------------------------------
 def pct_floor(fraction: float) -> str:
-    """A percentage rounded down, so 79.9 % never reads as a threshold of 80 % it has not reached."""
-    return f"{np.floor(fraction * 100 + 1e-9):.0f}%"
+    """Budget use as every page writes it (`figures`: rounded down, so 79.9 % never reads as the 80 % threshold)."""
+    return figures.show("budget_use", fraction)
 
 
 def _amount(value: float, unit: str, currency: str) -> str:
-    return f"{value:,.0f} {currency}" if unit == "usd" else f"{value:,.0f} AI credits"
+    return figures.show("burn", value, unit=unit, currency=currency)
 
 
 def guardrail_markdown(row: dict, report: GuardrailReport, params: OrgParams) -> str:
     """The written verdict of one budget: where the burn stands, where it is heading, and what to do."""
     cur, unit = params.currency, row["unit"]
     name = row["name"]
+    if row["scope"] == "segment" and name in params.segments:
+        name = f"{params.segments[name].label} (segment)"
     when = (f"as of {report.as_of}" if report.as_of < report.period.end else f"for the whole of {report.period.label}")
     if row["suppressed"]:
         head = (f"**{name}, {when}.** The team has fewer than {params.privacy.k_anonymity} members, so its figures "
@@ -320,9 +328,12 @@ def stage_table(report: GuardrailReport, params: OrgParams) -> pd.DataFrame:
     rows = []
     for r in report.rows.to_dict("records"):
         hide = r["suppressed"]
-        rows.append({"budget for": r["name"] + (" (segment)" if r["scope"] == "segment" else ""),
-                     "segment": r["segment"], "budget": _amount(r["budget"], r["unit"], params.currency),
-                     "burn to date": "suppressed" if hide else pct_floor(r["pct_to_date"]),
-                     "forecast": "suppressed" if hide else pct_floor(r["pct_forecast"]),
+        segment = params.segments[r["segment"]].label if r["segment"] in params.segments else r["segment"]
+        rows.append({"budget for": (segment + " (segment)") if r["scope"] == "segment" else r["name"],
+                     "segment": segment, "budget": _amount(r["budget"], r["unit"], params.currency),
+                     "burn to date": privacy.suppressed_label(params.privacy.k_anonymity) if hide
+                     else pct_floor(r["pct_to_date"]),
+                     "forecast": privacy.suppressed_label(params.privacy.k_anonymity) if hide
+                     else pct_floor(r["pct_forecast"]),
                      "stage": r["stage_label"] + ("" if r["stage_status"] == "below" else f" ({r['stage_status']})")})
     return pd.DataFrame(rows)

@@ -85,6 +85,8 @@ FIGURES: dict[str, Figure] = _figures(
            "number", people=CLI),
     Figure("accepted_output_ratio", "Accepted-output ratio", "share of outputs",
            "acceptances / outputs generated, agent edits left out (they carry no acceptances)", "percent"),
+    Figure("outputs_generated", "Outputs generated", "outputs", "code_generation_activity_count", "count"),
+    Figure("outputs_accepted", "Outputs accepted", "outputs", "code_acceptance_activity_count", "count"),
     Figure("loc_added", "Lines added", "lines", "lines added with Copilot's help (loc_added_sum)", "count"),
     Figure("cli_developers", "CLI developers", "developers", "distinct active users who used the CLI", "count",
            people=CLI),
@@ -121,6 +123,8 @@ FIGURES: dict[str, Figure] = _figures(
            "spend / pull requests merged by members on a day they were on the group", "money", people=MEMBERS),
     Figure("merged_prs", "Pull requests merged", "pull requests", "merged by members on a day they were on the "
            "group", "count", people=MEMBERS),
+    Figure("off_window_share", "Share of use outside delivery windows", "share of activity", "prompts, outputs and "
+           "CLI prompts on days outside the delivery windows / all of them (patterns.features)", "percent"),
     Figure("pool_use", "Included pool used", "share of the pool", "org AI credits / included pool", "percent_floor",
            people=NOBODY),
     Figure("users_without_seat", "Active users without a seat here", "developers",
@@ -131,6 +135,16 @@ FIGURES: dict[str, Figure] = _figures(
            "(seats.inactive_seats)", "count", people=MEMBERS),
     Figure("idle_seat_cost", "Idle seats' monthly cost", "money", "idle seats x the plan's price", "money",
            people=MEMBERS),
+    Figure("seat_holders", "Seat holders", "developers", "distinct users holding a seat of this org in the month "
+           "(int_cost_seat_day)", "count", people=MEMBERS),
+    Figure("share_active", "Share of seat holders active", "share of developers", "seat holders active in the "
+           "month / seat holders (overview.adoption_cohorts)", "percent", people=MEMBERS),
+    Figure("share_integrating", "Integrating or beyond", "share of developers", "active developers whose latest "
+           "GitHub adoption phase is integrate or transform / active developers", "percent"),
+    Figure("share_of_outputs", "Share of outputs", "share of outputs", "outputs generated in a category / the "
+           "outputs of the categories shown", "percent"),
+    Figure("task_class_share", "Share of a task class", "share", "a task class's part of a signal's measure "
+           "(segments.task_class_usage)", "percent"),
     # -- budgets (budget.evaluate_guardrails) ----------------------------------------------------------------------
     Figure("budget", "Budget", "budget unit", "params budgets: monthly_usd or monthly_credits", "amount",
            people=NOBODY),

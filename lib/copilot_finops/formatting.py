@@ -49,7 +49,8 @@ def signed(value, digits: int = 0) -> str:
     """+12 / -3.5: a difference, always with its sign."""
     if missing(value):
         return NOT_AVAILABLE
-    return f"{rounded(value, digits):+,.{digits}f}"
+    shown = rounded(value, digits)
+    return f"{0.0:,.{digits}f}" if shown == 0 else f"{shown:+,.{digits}f}"  # no change has no sign
 
 
 def percent(value, digits: int = 0, floor: bool = False) -> str:
@@ -63,14 +64,16 @@ def signed_percent(value, digits: int = 0) -> str:
     """A relative change: 0.123 -> '+12%'."""
     if missing(value):
         return NOT_AVAILABLE
-    return f"{rounded(value, digits, scale=100):+,.{digits}f}%"
+    shown = rounded(value, digits, scale=100)
+    return f"{0.0:,.{digits}f}%" if shown == 0 else f"{shown:+,.{digits}f}%"
 
 
 def points(value, digits: int = 1) -> str:
     """A change of a ratio in percentage points: 0.031 -> '+3.1 pts'."""
     if missing(value):
         return NOT_AVAILABLE
-    return f"{rounded(value, digits, scale=100):+,.{digits}f} pts"
+    shown = rounded(value, digits, scale=100)
+    return f"{0.0:,.{digits}f} pts" if shown == 0 else f"{shown:+,.{digits}f} pts"
 
 
 def money(value, currency: str = "USD") -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import altair as alt
 import duckdb
 import pandas as pd
 
 from . import bill, budget, cost, patterns, privacy, seats, usage
 from .delivery import report as delivery_report
+from .figures import show
 from .params import OrgParams
 from .period import Period
 
@@ -66,8 +66,9 @@ def membership(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
 
 
 TEAM_FIGURES = ("active_developers", "total_cost", "ai_credits", "burn_to_date", "forecast", "pct_to_date",
-                "pct_forecast", "flagged_weeks", "flagged_credits")
-SUMMED = ("total_cost", "ai_credits", "flagged_weeks")  # budgets are not summed: teams budget in USD or in credits
+                "pct_forecast", "flagged_weeks", "flagged_developers", "flagged_credits")
+# A group's figures, each person once (budgets are not added up: teams budget in USD or in credits)
+GROUP_FIGURES = ("total_cost", "ai_credits", "flagged_weeks", "flagged_developers")
 
 
 def team_figures(month: OrgMonth, members: pd.DataFrame, params: OrgParams) -> pd.DataFrame:
@@ -85,15 +86,12 @@ def team_figures(month: OrgMonth, members: pd.DataFrame, params: OrgParams) -> p
         g = g[g["scope"] == "team"][["name", "unit", "budget", "burn_to_date", "forecast", "pct_to_date", "pct_forecast",
                                      "stage_label", "stage_status"]]
         frame = frame.merge(g.rename(columns={"name": "team_slug"}), on="team_slug", how="left")
-        frame["budget"] = [f"{b:,.0f} {'USD' if u == 'usd' else 'AI credits'}" if b == b else "none"
+        frame["budget"] = [show("budget", b, unit=u, currency=params.currency) if b == b else "none"
                            for b, u in zip(frame["budget"], frame["unit"])]
     f = month.flagged.groupby("team_slug").agg(flagged_weeks=("week_start", "size"), flagged_developers=("user", "nunique"),
                                                flagged_credits=("credits", "sum"))
     frame = frame.join(f, on="team_slug")
-    frame["flagged_weeks"] = frame["flagged_weeks"].fillna(0)
-    # the credits of flagged weeks describe the flagged developers only: blank them under k
-    frame.loc[privacy.small_group(frame["flagged_developers"].fillna(0), month.k), "flagged_credits"] = float("nan")
-    frame = frame.drop(columns=["flagged_developers"])
+    frame[["flagged_weeks", "flagged_developers"]] = frame[["flagged_weeks", "flagged_developers"]].fillna(0)
     frame = frame.merge(month.verdicts[["team_slug", "verdict"]], on="team_slug", how="left")
     frame["small"] = (privacy.small_group(frame["members"].fillna(0), month.k)
                       | privacy.small_group(frame["active_developers"].fillna(0), month.k))
@@ -106,39 +104,16 @@ def team_table(figures: pd.DataFrame, k: int) -> pd.DataFrame:
     return privacy.suppress(figures.drop(columns=["small"]), "members", k, columns, also=figures["small"])
 
 
-def team_display(teams: pd.DataFrame, k: int) -> pd.DataFrame:
-    """team_table as a compact text table for the page: suppressed cells say so, absent modules drop their columns."""
-    hidden = privacy.suppressed_label(k)
-
-    def num(value, spec="{:,.0f}", small=False):
-        return hidden if small else ("n/a" if value != value or value is None else spec.format(value))
-
-    out = pd.DataFrame({"team": teams["team_slug"], "segment": teams["segment"].str.replace("_", " "),
-                        "developers": [hidden if s else f"{m:,.0f} ({a:,.0f} active)"
-                                       for m, a, s in zip(teams["members"], teams["active_developers"], teams["suppressed"])]})
-    if "total_cost" in teams:
-        out["spend (USD)"] = [num(v, small=s) for v, s in zip(teams["total_cost"], teams["suppressed"])]
-    if "pct_forecast" in teams:
-        out["budget"] = teams["budget"].str.replace("AI credits", "credits")
-        out["used / forecast"] = [hidden if s else f"{num(a, '{:.0%}')} / {num(f, '{:.0%}')}"
-                                  for a, f, s in zip(teams["pct_to_date"], teams["pct_forecast"], teams["suppressed"])]
-        out["stage"] = teams["stage_label"].fillna("no budget")
-    if "flagged_weeks" in teams:
-        out["flagged weeks (credits)"] = [
-            hidden if s else f"{w:,.0f}" + (f" ({c:,.0f})" if c == c else "")
-            for w, c, s in zip(teams["flagged_weeks"], teams["flagged_credits"], teams["suppressed"])]
-    if "verdict" in teams:
-        out["delivery verdict"] = teams["verdict"].fillna("n/a").str.replace("_", " ")
-    return out.reset_index(drop=True)
-
-
-PERSON_TOTALS = ("total_cost", "ai_credits")  # summed per person by `counted_once`; flagged weeks have one team
-
-
 def person_totals(con: duckdb.DuckDBPyConnection, month: OrgMonth, params: OrgParams):
-    """For `segment_table`: totals of groups of teams that count each person once (`bill.group_totals`)."""
+    """For `segment_table`: totals of groups of teams that count each person once (`bill.group_totals`), with
+    the group's flagged developer-weeks (each is reported under one team) and the developers behind them."""
     def totals(groups: dict[str, list[str]]) -> pd.DataFrame:
-        return bill.group_totals(con, month.period, params, groups, month.costs).set_index("group")
+        frame = bill.group_totals(con, month.period, params, groups, month.costs).set_index("group")
+        flagged = month.flagged
+        frame["flagged_weeks"] = [int(flagged["team_slug"].isin(teams).sum()) for teams in groups.values()]
+        frame["flagged_developers"] = [flagged.loc[flagged["team_slug"].isin(teams), "user"].nunique()
+                                       for teams in groups.values()]
+        return frame
     return totals
 
 
@@ -149,17 +124,16 @@ def _total(label: str, group: pd.DataFrame, members: pd.DataFrame, k: int, count
             "active_developers": ids.loc[ids["active"], "user_id"].nunique(),
             # the total minus the teams shown beside it is the hidden teams' figure: a group of `hidden` people
             "reveals_small_group": bool(privacy.small_group(hidden, k)),
-            **{c: counted_once[c] for c in PERSON_TOTALS if c in group},
-            **{c: group[c].sum(min_count=1) for c in SUMMED if c in group and c not in PERSON_TOTALS}}
+            **{c: counted_once[c] for c in GROUP_FIGURES if c in counted_once}}
 
 
 def segment_table(figures: pd.DataFrame, members: pd.DataFrame, k: int,
                   segment_guardrails: pd.DataFrame | None = None, *, counted_once) -> pd.DataFrame:
     """Segments side by side, then the whole of the teams, each person counted once.
 
-    `counted_once(groups)` takes {label: [team, ...]} and returns, indexed by label, the groups' total_cost and
-    ai_credits over their people, each person-day once (`person_totals`): a developer on two teams of a segment
-    is one developer of it, where adding the teams' figures counts them twice.
+    `counted_once(groups)` takes {label: [team, ...]} and returns, indexed by label, the groups' GROUP_FIGURES
+    over their people, each person-day once (`person_totals`): a developer on two teams of a segment is one
+    developer of it, where adding the teams' figures counts them twice.
     A segment's figures are blanked when its hidden teams (under k) hold 1 .. k-1 developers, as subtracting the
     teams shown would give those teams' figures. The last row covers every team, or, when subtracting the segments
     and teams shown from it would reveal hidden teams the same way, only the teams with k or more developers
@@ -181,7 +155,7 @@ def segment_table(figures: pd.DataFrame, members: pd.DataFrame, k: int,
     if privacy.small_group(members[members["team_slug"].isin(exposed)]["user_id"].nunique(), k):
         everything = _total(shown_label, figures[~figures["small"]], members, k, totals.loc[shown_label])
     frame = pd.DataFrame(rows + [everything])
-    sums = ["active_developers", *[c for c in SUMMED if c in frame]]
+    sums = ["active_developers", *[c for c in GROUP_FIGURES if c in frame]]
     if segment_guardrails is not None and len(segment_guardrails):
         g = segment_guardrails[segment_guardrails["scope"] == "segment"][["name", "pct_forecast", "stage_label"]]
         if len(g):
@@ -193,21 +167,6 @@ def segment_table(figures: pd.DataFrame, members: pd.DataFrame, k: int,
 
 
 # -- patterns and seat waste --------------------------------------------------------------------------------------
-def pattern_overview(flagged: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Per pattern across the org: flagged developer-weeks, developers, AI credits; blanked under k developers."""
-    columns = ["pattern", "flagged weeks", "developers", "AI credits"]
-    if flagged.empty:
-        return pd.DataFrame(columns=columns)
-    per = flagged.groupby("pattern_title").agg(weeks=("week_start", "size"), developers=("user", "nunique"),
-                                               credits=("credits", "sum")).reset_index()
-    total = pd.DataFrame([{"pattern_title": "all patterns", "weeks": len(flagged), "developers": flagged["user"].nunique(),
-                           "credits": flagged["credits"].sum()}])
-    frame = privacy.suppress(pd.concat([per.sort_values("credits", ascending=False), total], ignore_index=True),
-                             "developers", k, ["credits"])
-    return pd.DataFrame({"pattern": frame["pattern_title"], "flagged weeks": frame["weeks"],
-                         "developers": frame["developers"], "AI credits": frame["credits"].round(0)})
-
-
 def reclaim_list(con: duckdb.DuckDBPyConnection, as_of: date, params: OrgParams, key: bytes,
                  detail: bool = False) -> tuple[pd.DataFrame, dict]:
     """Idle seats worth reclaiming on `as_of`, one per row, and what was left out.
@@ -293,7 +252,7 @@ def adoption_cohorts(con: duckdb.DuckDBPyConnection, period: Period, k: int) -> 
     """Developers grouped by the quarter their seat started: how many were active this month and how deeply.
 
     Columns: cohort, developers (seat holders in the month), active (used Copilot in the month), share_active,
-    requests_per_active_developer, share_integrating (active developers whose latest GitHub adoption phase is
+    prompts_per_active_developer, share_integrating (active developers whose latest GitHub adoption phase is
     'integrate' or 'transform'). Cohorts under k developers are merged with the next; a cohort still under k
     is suppressed.
     """
@@ -302,75 +261,29 @@ def adoption_cohorts(con: duckdb.DuckDBPyConnection, period: Period, k: int) -> 
             SELECT DISTINCT s.user_id FROM int_cost_seat_day s WHERE s.day BETWEEN $1 AND $2),
         start AS (SELECT user_id, min(created_at)::DATE AS seat_start FROM seat GROUP BY user_id),
         use AS (
-            SELECT u.user_id, bool_or(u.active) AS active, sum(u.requests) AS requests,
+            SELECT u.user_id, bool_or(u.active) AS active, sum(u.prompts) AS prompts,
                    arg_max(u.adoption_phase, u.day) FILTER (WHERE u.active) AS phase
             FROM int_user_day_usage u
             WHERE u.day BETWEEN $1 AND $2 GROUP BY u.user_id)
         SELECT strftime(coalesce(s.seat_start, $1), '%Y') || '-Q' || quarter(coalesce(s.seat_start, $1)) AS cohort,
                count(*) AS developers, count(*) FILTER (WHERE u.active) AS active,
-               coalesce(sum(u.requests) FILTER (WHERE u.active), 0) AS requests,
+               coalesce(sum(u.prompts) FILTER (WHERE u.active), 0) AS prompts,
                count(*) FILTER (WHERE u.active AND u.phase >= 3) AS integrating
         FROM holders h LEFT JOIN start s USING (user_id) LEFT JOIN use u USING (user_id)
         GROUP BY 1 ORDER BY 1
     """, [period.start, period.end]).df()
     if frame.empty:
-        return pd.DataFrame(columns=["cohort", "developers", "active", "share_active", "requests_per_active_developer",
+        return pd.DataFrame(columns=["cohort", "developers", "active", "share_active", "prompts_per_active_developer",
                                      "share_integrating", "suppressed"])
     frame = fold_small_cohorts(frame, k)
     frame["share_active"] = frame["active"] / frame["developers"]
-    frame["requests_per_active_developer"] = frame["requests"] / frame["active"].where(frame["active"] > 0)
+    frame["prompts_per_active_developer"] = frame["prompts"] / frame["active"].where(frame["active"] > 0)
     frame["share_integrating"] = frame["integrating"] / frame["active"].where(frame["active"] > 0)
-    out = privacy.suppress(frame.drop(columns=["requests", "integrating"]), "developers", k)
+    out = privacy.suppress(frame.drop(columns=["prompts", "integrating"]), "developers", k)
     # an active count of 1 .. k-1 inside a large cohort is still a figure about a few people
     few_active = privacy.small_group(out["active"].fillna(0), k)
-    out.loc[few_active, ["active", "requests_per_active_developer", "share_integrating"]] = float("nan")
+    out.loc[few_active, ["active", "prompts_per_active_developer", "share_integrating"]] = float("nan")
     return out
 
 
 # -- charts -------------------------------------------------------------------------------------------------------------
-def budget_chart(teams: pd.DataFrame, thresholds: list[float], k: int) -> alt.Chart:
-    """Per team: share of the budget spent to date and forecast for the month, against the guardrail thresholds.
-
-    Shares, not amounts, because teams budget in USD or in AI credits; suppressed teams are labelled.
-    """
-    data = teams[["team_slug", "pct_to_date", "pct_forecast", "suppressed"]].copy()
-    data["label"] = [privacy.suppressed_label(k) if s else "" for s in data["suppressed"]]
-    data = data.fillna({"pct_to_date": 0.0, "pct_forecast": 0.0})
-    base = alt.Chart(data, title="Budget used: to date (dark) and forecast for the month (light)").encode(
-        y=alt.Y("team_slug:N", title=None, sort=None))
-    forecast = base.mark_bar(color="#9ecbff").encode(x=alt.X("pct_forecast:Q", title=None, axis=alt.Axis(format="%")))
-    burn = base.mark_bar(color="#1f6feb", height=8).encode(x="pct_to_date:Q")
-    note = base.mark_text(align="left", dx=4, color="#59636e").encode(x=alt.value(2), text="label:N")
-    rules = alt.Chart(pd.DataFrame({"threshold": thresholds})).mark_rule(color="#cf222e", strokeDash=[4, 3]).encode(
-        x="threshold:Q")
-    return (forecast + burn + note + rules).properties(width=480, height=alt.Step(22))
-
-
-def cohort_chart(cohorts: pd.DataFrame, k: int) -> alt.Chart:
-    data = cohorts[["cohort", "share_active"]].copy()
-    data["label"] = [f"{v:.0%}" if v == v else privacy.suppressed_label(k) for v in data["share_active"]]
-    data["share_active"] = data["share_active"].fillna(0.0)
-    base = alt.Chart(data, title="Share of seat holders active this month, by seat start").encode(
-        x=alt.X("cohort:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)))
-    return ((base.mark_bar(color="#1a7f37").encode(y=alt.Y("share_active:Q", title=None, axis=alt.Axis(format="%"))))
-            + base.mark_text(dy=-6, color="#59636e").encode(y="share_active:Q", text="label:N")).properties(width=420, height=180)
-
-
-def headline_markdown(month: OrgMonth, figures: pd.DataFrame, segments: pd.DataFrame) -> str:
-    """The overview's opening paragraph, built from the figures it quotes."""
-    small = int(figures["small"].sum())
-    total = segments.iloc[-1]
-    parts = [f"**{month.period.label}: {len(figures)} teams**"
-             + (f" ({small} with fewer than {month.k} developers, whose figures are not shown)." if small else ".")]
-    if "total_cost" in total and total["total_cost"] == total["total_cost"]:
-        parts.append(f"Spend of {total['segment']}: {total['total_cost']:,.0f} USD for {total['members']:,.0f} "
-                     f"members, {total['active_developers']:,.0f} of them active.")
-    if "stage_label" in figures:
-        staged = figures[figures["stage_status"].isin(["reached", "forecast"])]
-        parts.append(f"{len(staged)} team{'s' if len(staged) != 1 else ''} at a guardrail stage"
-                     + (f" ({', '.join(f'{t}: {s}' for t, s in zip(staged['team_slug'], staged['stage_label']))})."
-                        if len(staged) else "."))
-    if "verdict" in figures:
-        counts = figures["verdict"].value_counts()
-        parts.append("Delivery verdicts: " + ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items()) + ".")
-    return " ".join(parts)

@@ -119,6 +119,24 @@ def small_group(users, k: int):
     return (users > 0) & (users < k)
 
 
+def small_team_notice(team: str, period: str, k: int) -> str:
+    """The one notice a team under k gets on a page, instead of sections of suppressed figures."""
+    return (f"**{team}, {period}: fewer than {int(k)} developers.** The team had fewer members or active developers "
+            f"than the privacy minimum ({int(k)}) this month, so its figures are not shown on this page, to protect "
+            "individuals. They count in the org's and the segment's totals where those do not reveal them.")
+
+
+def all_suppressed(frame: pd.DataFrame, k: int, keys: int = 1) -> bool:
+    """True when a display table has rows and every figure cell of every row reads suppressed (the cells after
+    its first `keys` label columns; empty and 'n/a' cells count as nothing to show): better said in one sentence."""
+    if frame is None or frame.empty or frame.shape[1] <= keys:
+        return False
+    label = suppressed_label(k)
+    cells = frame.iloc[:, keys:].astype(str).to_numpy().ravel()
+    shown = [c for c in cells if c not in ("", "n/a", "nan", "None")]
+    return bool(shown) and all(c == label for c in shown)
+
+
 def minimum_note(k: int) -> str:
     """The sentence every page opens with: the privacy minimum, with its value (pages' prose refers to it by name)."""
     return (f"Figures computed from fewer than {int(k)} developers (the privacy minimum) are suppressed and say so; "

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import budget, patterns, privacy, segments, usage
+from . import budget, figures, formatting, patterns, privacy, segments, usage
 from .delivery import report as delivery_report
 from .period import Period
 
@@ -19,18 +19,19 @@ TOP_CATEGORIES = 5
 
 
 def display_frame(frame: pd.DataFrame, k: int, formats: dict[str, str] | None = None,
-                  names: dict[str, str] | None = None) -> pd.DataFrame:
+                  names: dict[str, str] | None = None, currency: str = "USD") -> pd.DataFrame:
     """A frame as text for a report table: suppressed rows say so in every blanked cell, other gaps read 'n/a'.
 
-    `formats` maps a column to a format spec ('{:,.0f}', '{:.0%}'); `names` renames columns for people.
+    `formats` maps a column to the figure it holds (a key of `figures.FIGURES`, which writes it); `names` renames
+    columns for people.
     """
     hidden = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
     out = frame.drop(columns=["suppressed"], errors="ignore").copy()
-    for column, spec in (formats or {}).items():
+    for column, key in (formats or {}).items():
         if column not in out:
             continue
-        out[column] = [(privacy.suppressed_label(k) if hide else "n/a") if value is None or value != value
-                       else spec.format(value) for value, hide in zip(out[column], hidden)]
+        out[column] = [privacy.suppressed_label(k) if hide and formatting.missing(value)
+                       else figures.show(key, value, currency=currency) for value, hide in zip(out[column], hidden)]
     return out.rename(columns=names or {})
 
 
@@ -56,29 +57,23 @@ def task_class_shares(con, team: str, period: Period, params, suppressed: bool) 
     table.columns.name = None
     if suppressed:
         table.iloc[:, 1:] = float("nan")
+    table["task_class"] = table["task_class"].str.replace("_", " ")  # a class name is a params key: read as words
     return table.rename(columns={"task_class": "task class"})
 
 
 def cli_table(summary: dict) -> pd.DataFrame:
     """The team's Copilot CLI use against the org's. CLI figures describe the CLI users only, so they are
     suppressed when fewer than k of the team used the CLI (or the team itself is suppressed)."""
-    t, o, k = summary["team"], summary["org"], summary["k"]
-    hidden = summary["suppressed"] or bool(privacy.small_group(t["cli_developers"] or 0, k))
-    rows = [("CLI developers", "cli_developers", 0), ("CLI sessions", "cli_sessions", 0),
-            ("CLI requests", "cli_requests", 0), ("CLI requests per prompt", "cli_requests_per_prompt", 1)]
-    return pd.DataFrame([{"measure": label, "team": privacy.suppressed_label(k) if hidden else usage._fmt(t[key], d),
-                          "whole org": usage._fmt(o[key], d)} for label, key, d in rows])
+    keys = ("cli_developers", "cli_sessions", "cli_prompts", "cli_requests", "cli_requests_per_prompt")
+    return pd.DataFrame([{"measure": figures.label(key), "team": usage.show(summary, key),
+                          "whole org": usage.show(summary, key, "org")} for key in keys])
 
 
 # -- change since last month -----------------------------------------------------------------------------------
 CHANGE_MEASURES = [  # label, summary key, relative change (else percentage points / absolute)
-    ("Active developers", "active_developers", False),
-    ("Requests per active developer", "requests_per_active_developer", True),
-    ("Accepted-output ratio", "accepted_output_ratio", False),
-    ("AI credits", "ai_credits_used", True),
-    ("AI credits per active developer", "credits_per_active_developer", True),
-    ("CLI requests per prompt", "cli_requests_per_prompt", True),
-]
+    (figures.label(usage.SUMMARY_FIGURES.get(key, key)), key, relative) for key, relative in (
+        ("active_developers", False), ("prompts_per_active_developer", True), ("accepted_output_ratio", False),
+        ("ai_credits_used", True), ("credits_per_active_developer", True), ("cli_requests_per_prompt", True))]
 
 
 def month_change(now: dict, before: dict) -> pd.DataFrame:
@@ -106,16 +101,14 @@ def month_change_display(change: pd.DataFrame, k: int) -> pd.DataFrame:
     hidden = privacy.suppressed_label(k)
 
     def fmt(value, key):
-        if value != value:
-            return hidden
-        return usage._fmt(value, pct=True) if key == "accepted_output_ratio" else usage._fmt(value, 1 if value < 10 else 0)
+        return hidden if value != value else figures.show(usage.SUMMARY_FIGURES.get(key, key), value)
 
     def fmt_change(row):
         if row.change != row.change:
             return "n/a" if row.this_month == row.this_month and row.last_month == row.last_month else hidden
         if row.relative:
-            return f"{row.change:+.0%}"
-        return f"{row.change * 100:+.1f} pts" if row.key == "accepted_output_ratio" else f"{row.change:+,.0f}"
+            return formatting.signed_percent(row.change)
+        return formatting.points(row.change) if row.key == "accepted_output_ratio" else formatting.signed(row.change)
 
     return pd.DataFrame({"measure": change["measure"],
                          "this month": [fmt(v, key) for v, key in zip(change["this_month"], change["key"])],
@@ -130,33 +123,42 @@ def team_guardrail(report, team: str) -> dict | None:
     if rows is None or rows.empty:
         return None
     mine = rows[(rows["scope"] == "team") & (rows["name"] == team)]
-    return None if mine.empty else mine.iloc[0].to_dict()
+    return None if mine.empty else {**mine.iloc[0].to_dict(), "closed": report.as_of >= report.period.end}
 
 
-def guardrail_markdown(row: dict | None, team: str, k: int) -> str:
+def guardrail_markdown(row: dict | None, team: str, k: int, currency: str = "USD") -> str:
+    """The team's budget stage in words. A closed month (`row['closed']`, set by `team_guardrail`) quotes what was
+    spent, not a forecast; an interval that cannot be computed (NaN) or has no width is not quoted."""
     if row is None:
         return f"No budget is set for {team} in `params/org.yaml`, so there is no guardrail stage."
-    unit = "USD" if row["unit"] == "usd" else "AI credits"
     head = f"**Stage: {row['stage_label']}** ({row['stage_status']})."
+
+    def amount(key, value):
+        return figures.show(key, value, unit=row["unit"], currency=currency)
+
     if row.get("suppressed"):
-        figures = f"The team has fewer than {k} members, so its spend is not shown; the stage still applies."
+        text = f"The team has fewer than {k} members, so its spend is not shown; the stage still applies."
+    elif row.get("closed"):
+        text = (f"The month closed at {amount('burn', row['burn_to_date'])} of a {amount('budget', row['budget'])} "
+                f"budget ({figures.show('budget_use', row['pct_to_date'])}).")
     else:
-        figures = (f"Spent {row['burn_to_date']:,.0f} {unit} of a {row['budget']:,.0f} {unit} budget "
-                   f"({row['pct_to_date']:.0%}); forecast for the month {row['forecast']:,.0f} {unit} "
-                   f"({row['pct_forecast']:.0%}, likely range {row['forecast_low']:,.0f} to {row['forecast_high']:,.0f}).")
+        low, high = row.get("forecast_low"), row.get("forecast_high")
+        has_range = not (formatting.missing(low) or formatting.missing(high)) and high - low >= 0.5
+        interval = (f", likely range {amount('forecast', low)} to {amount('forecast', high)}" if has_range
+                    else "; no likely range: too few days of history to estimate one")
+        text = (f"Spent {amount('burn', row['burn_to_date'])} of a {amount('budget', row['budget'])} budget "
+                f"({figures.show('budget_use', row['pct_to_date'])}); forecast for the month "
+                f"{amount('forecast', row['forecast'])} ({figures.show('budget_forecast_use', row['pct_forecast'])}"
+                f"{interval}).")
     actions = "".join(f"\n- {a}" for a in row.get("actions") or [])
-    return f"{head} {figures}" + (f"\n\nActions at this stage:{actions}" if actions else "")
+    return f"{head} {text}" + (f"\n\nActions at this stage:{actions}" if actions else "")
 
 
 # -- patterns with coaching ----------------------------------------------------------------------------------------
 def team_patterns(current: pd.DataFrame, previous: pd.DataFrame, team: str, k: int) -> pd.DataFrame:
-    """patterns.team_movement for the team, with credits blanked when fewer than k developers are behind them."""
-    movement = patterns.team_movement(current, previous, team)
-    for column, frame in (("credits", current), ("credits_last_month", previous)):
-        developers = frame.loc[frame["team_slug"] == team, "user"].nunique() if len(frame) else 0
-        if privacy.small_group(developers, k) and column in movement:
-            movement[column] = float("nan")
-    return movement
+    """patterns.team_movement for the team, each pattern-month's weeks and credits blanked when fewer than k
+    developers are behind them."""
+    return patterns.team_movement(current, previous, team, k)
 
 
 def coaching_markdown(playbooks, pattern_names: list[str]) -> str:
@@ -208,24 +210,30 @@ def discussion_questions(facts: dict, count: int = 3) -> list[str]:
     if f.get("stage_label") and f.get("stage_status") in ("reached", "forecast"):
         verb = "have reached" if f["stage_status"] == "reached" else "are forecast to reach"
         action = f" The stage calls for: {f['actions'][0].rstrip('.')}." if f.get("actions") else ""
-        scored.append((9, f"We {verb} the {f['stage_label']} budget stage (forecast {f.get('pct_forecast', 0):.0%} of "
-                          f"the budget by month end).{action} Which work will we change first?"))
+        forecast = ("" if "pct_forecast" not in f else
+                    f" ({figures.show('budget_use', f['pct_forecast'])} of the budget used)" if f.get("closed") else
+                    f" (forecast {figures.show('budget_forecast_use', f['pct_forecast'])} of the budget by month end)")
+        scored.append((9, f"We {verb} the {f['stage_label']} budget stage{forecast}.{action} Which work will we change "
+                          "first?"))
     if abs(f.get("credits_per_dev_change", 0)) >= 0.2:
         direction = "rose" if f["credits_per_dev_change"] > 0 else "fell"
         scored.append((5 + strength(f["credits_per_dev_change"], 0.2), f"AI credits per active developer {direction} "
-                       f"{abs(f['credits_per_dev_change']):.0%} since {prev}. What kind of work changed, and did it "
+                       f"{formatting.percent(abs(f['credits_per_dev_change']))} since {prev}. What kind of work changed, and did it "
                        "show up in merged changes?"))
     if abs(f.get("acceptance_change", 0)) >= 0.03:
         worse = f["acceptance_change"] < 0
         scored.append(((5 if worse else 2) + strength(f["acceptance_change"], 0.03),
-                       f"We kept {f.get('acceptance_now', 0):.0%} of the assistant's outputs, "
-                       f"{abs(f['acceptance_change']) * 100:.0f} points {'down' if worse else 'up'} on {prev}. "
+                       f"We kept {figures.show('accepted_output_ratio', f.get('acceptance_now'))} of the assistant's "
+                       f"outputs, {formatting.number(abs(f['acceptance_change']) * 100, 1)} points "
+                       f"{'down' if worse else 'up'} on {prev}. "
                        + ("Where did suggestions miss, and what context was missing?" if worse else
                           "What did we do differently that we should keep?")))
     if f.get("top_pattern"):
         step = f" Could we try: {f['top_pattern_step'].rstrip('.')}?" if f.get("top_pattern_step") else ""
-        scored.append((7 + min(f.get("top_pattern_weeks", 1) / 4, 1), f"The pattern \"{f['top_pattern']}\" showed up in {f.get('top_pattern_weeks', 1):.0f} "
-                          f"developer-week(s) this month. What in our process leads there?{step}"))
+        where = (f"in {figures.show('flagged_weeks', f['top_pattern_weeks'])} developer-weeks this month"
+                 if "top_pattern_weeks" in f else "this month")  # weeks of fewer than k developers are not counted
+        scored.append((7 + min(f.get("top_pattern_weeks", 1) / 4, 1), f"The pattern \"{f['top_pattern']}\" showed up "
+                          f"{where}. What in our process leads there?{step}"))
     verdict = f.get("verdict")
     if verdict == "tighten":
         scored.append((8.5, "Our delivery verdict is 'tighten': weeks with more assistant use went with worse delivery "
@@ -235,14 +243,15 @@ def discussion_questions(facts: dict, count: int = 3) -> list[str]:
                           "made that work, and which team could we share it with?"))
     ratio, org_ratio = f.get("cli_requests_per_prompt"), f.get("org_cli_requests_per_prompt")
     if ratio and org_ratio and ratio >= 1.5 * org_ratio:
-        scored.append((5 + strength(ratio / org_ratio, 1.5), f"Our CLI sessions made {ratio:.1f} requests per prompt, against {org_ratio:.1f} across the "
-                            "org. Which CLI tasks loop, and what exit check would stop them earlier?"))
+        scored.append((5 + strength(ratio / org_ratio, 1.5), f"Our CLI sessions made "
+                       f"{figures.show('cli_requests_per_prompt', ratio)} requests per prompt, against "
+                       f"{figures.show('cli_requests_per_prompt', org_ratio)} across the org. Which CLI tasks loop, and what exit check would stop them earlier?"))
     if f.get("top_feature"):
-        scored.append((2, f"{f['top_feature']} produced {f.get('top_feature_share', 0):.0%} of our outputs. Is that where "
+        scored.append((2, f"{f['top_feature']} produced {figures.show('share_of_outputs', f.get('top_feature_share'))} of our outputs. Is that where "
                           "the assistant helps us most, or just where we reach for it by habit?"))
     if abs(f.get("requests_per_dev_change", 0)) >= 0.1:
         direction = "more" if f["requests_per_dev_change"] > 0 else "fewer"
-        scored.append((2 + min(strength(f["requests_per_dev_change"], 0.1), 1), f"Each of us made {abs(f['requests_per_dev_change']):.0%} {direction} requests than in {prev}. "
+        scored.append((2 + min(strength(f["requests_per_dev_change"], 0.1), 1), f"Each of us made {formatting.percent(abs(f['requests_per_dev_change']))} {direction} prompts than in {prev}. "
                             "Which tasks moved to (or away from) the assistant, and was that on purpose?"))
     fallbacks = ["Which prompt from the playbooks below worked best for us this month, and who can show it?",
                  "What is one request we should stop asking the assistant for next month?",
@@ -305,20 +314,23 @@ def retro_facts(pack: RetroPack, playbooks) -> dict:
     facts = {"team": pack.team, "period": pack.period.label, "previous": pack.period.previous.label, "k": pack.k,
              "suppressed": pack.summary["suppressed"],
              "credits_per_dev_change": by_key.get("credits_per_active_developer"),
-             "requests_per_dev_change": by_key.get("requests_per_active_developer"),
+             "requests_per_dev_change": by_key.get("prompts_per_active_developer"),
              "acceptance_change": by_key.get("accepted_output_ratio"), "acceptance_now": t.get("accepted_output_ratio"),
              "cli_requests_per_prompt": None if privacy.small_group(t.get("cli_developers") or 0, pack.k)
              else t.get("cli_requests_per_prompt"),
              "org_cli_requests_per_prompt": o.get("cli_requests_per_prompt")}
     if pack.guardrail:
         facts.update(stage_label=pack.guardrail["stage_label"], stage_status=pack.guardrail["stage_status"],
+                     closed=pack.guardrail.get("closed"),
                      actions=pack.guardrail.get("actions") or None,
                      pct_forecast=None if pack.guardrail.get("suppressed") else pack.guardrail["pct_forecast"])
     if pack.detailed and len(pack.flagged):
-        top = pack.flagged.groupby(["pattern", "pattern_title"]).size().sort_values(ascending=False)
-        (name, title), weeks = top.index[0], int(top.iloc[0])
+        top = pack.flagged.groupby(["pattern", "pattern_title"]).agg(weeks=("week_start", "size"),
+                                                                     developers=("user", "nunique"))
+        top = top.sort_values("weeks", ascending=False)
+        (name, title), weeks, people = top.index[0], int(top["weeks"].iloc[0]), int(top["developers"].iloc[0])
         book = playbooks.patterns.get(name) if playbooks else None
-        facts.update(top_pattern=title, top_pattern_weeks=weeks,
+        facts.update(top_pattern=title, top_pattern_weeks=None if privacy.small_group(people, pack.k) else weeks,
                      top_pattern_step=book.first_steps[0] if book and book.first_steps else None)
     facts["verdict"] = pack.delivery.verdict
     shown = pack.features.dropna(subset=["share of outputs"])
@@ -331,9 +343,14 @@ def retro_facts(pack: RetroPack, playbooks) -> dict:
 def share_chart(frame: pd.DataFrame, category: str, value: str, title: str, k: int) -> alt.Chart:
     """Horizontal bars of a share per category; suppressed categories are drawn as a labelled empty row."""
     data = pd.DataFrame({"category": frame[category].astype(str), "value": frame[value].astype(float)})
-    data["label"] = [f"{v:.0%}" if v == v else privacy.suppressed_label(k) for v in data["value"]]
+    data["label"] = [figures.show("share_of_outputs", v) if v == v else privacy.suppressed_label(k) for v in data["value"]]
     data["value"] = data["value"].fillna(0.0)
     base = alt.Chart(data, title=title).encode(y=alt.Y("category:N", sort=None, title=None))
     bars = base.mark_bar(color="#1f6feb").encode(x=alt.X("value:Q", title=None, axis=alt.Axis(format="%")))
     text = base.mark_text(align="left", dx=4, color="#59636e").encode(x="value:Q", text="label:N")
     return (bars + text).properties(width=420, height=alt.Step(20))
+
+
+def patterns_display(movement: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The team's patterns this month against last (`team_patterns`), as text through `figures.show`."""
+    return patterns.movement_for_display(movement, k)

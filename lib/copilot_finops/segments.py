@@ -298,6 +298,7 @@ def task_class_chart(usage: pd.DataFrame):
 
     from .charts import PALETTE
 
+    usage = usage.assign(task_class=usage["task_class"].str.replace("_", " "))  # class names are params keys
     data = usage.dropna(subset=["share"]).assign(row=lambda f: f["measure"] + " (" + f["signal"] + ")")
     classes = list(dict.fromkeys(usage["task_class"]))
     return alt.Chart(data, title="Usage by task class, per signal").mark_bar().encode(

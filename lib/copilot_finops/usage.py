@@ -50,6 +50,15 @@ def select_teams(con: duckdb.DuckDBPyConnection, period: Period, teams_arg: str 
     return teams
 
 
+def team_size(con: duckdb.DuckDBPyConnection, team: str, period: Period) -> tuple[int, int]:
+    """(members, active developers) of a team in the period, per-day membership."""
+    row = con.execute("""
+        SELECT count(DISTINCT m.user_id), count(DISTINCT m.user_id) FILTER (WHERE u.active)
+        FROM int_team_member_day m LEFT JOIN int_user_day_usage u USING (day, user_id)
+        WHERE m.team_slug = ? AND m.day BETWEEN ? AND ?""", [team, period.start, period.end]).fetchone()
+    return int(row[0]), int(row[1])
+
+
 def data_days(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
     return tuple(con.execute("SELECT min(day), max(day) FROM user_day").fetchone())
 
@@ -254,3 +263,19 @@ def headline_table(summary: dict) -> pd.DataFrame:
     """Team against org, one row per figure, for the report's figures table."""
     return pd.DataFrame([{"measure": figures.label(SUMMARY_FIGURES.get(key, key)), "team": show(summary, key),
                           "whole org": show(summary, key, "org")} for key in HEADLINE_FIGURES])
+
+
+def breakdown_display(frame: pd.DataFrame, by: str, k: int) -> pd.DataFrame:
+    """`team_breakdown` as text for a page: every figure through `figures.show`; the folded row says so when
+    it is still under k developers."""
+    hidden = privacy.suppressed_label(k)
+
+    def column(key, name):
+        return [hidden if pd.isna(r["users"]) else figures.show(key, r[name]) for r in frame.to_dict("records")]
+
+    return pd.DataFrame({by: frame[by], "developers": column("active_developers", "users"),
+                         "IDE prompts": column("prompts", "interactions"),
+                         "outputs generated": column("outputs_generated", "generations"),
+                         "outputs accepted": column("outputs_accepted", "acceptances"),
+                         "lines added": column("loc_added", "loc_added"),
+                         "accepted-output ratio": column("accepted_output_ratio", "acceptance_ratio")})

@@ -12,12 +12,13 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from .. import cache, usage
+from .. import cache, figures, usage
 from ..params import OrgParams
 from ..period import Period
 from . import metrics, stats, usage as delivery_usage, verdict
 
-PERIOD_USAGE_FIELDS = ("active_developers", "requests_per_active_developer", "accepted_output_ratio", "ai_credits_used")
+PERIOD_USAGE_FIELDS = ("active_developers", "prompts_per_active_developer", "requests_per_active_developer",
+                       "accepted_output_ratio", "ai_credits_used")
 
 
 @dataclass
@@ -82,7 +83,9 @@ def prepare(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -
 
 def _period_usage(con, team: str, period: Period, k: int) -> dict:
     summary = usage.team_period_summary(con, team, period, k)
-    return {f: (None if summary["team"][f] is None else round(float(summary["team"][f]), 4)) for f in PERIOD_USAGE_FIELDS}
+    team = summary["team"]  # full precision (figures.json_value), so a reader's rounding matches the pages'
+    return {f: figures.json_value(usage.SUMMARY_FIGURES.get(f, f), team[f], k=k,
+                                  people=figures.people_of(usage.SUMMARY_FIGURES.get(f, f), team)) for f in PERIOD_USAGE_FIELDS}
 
 
 def team_delivery(con: duckdb.DuckDBPyConnection, window: DeliveryWindow, team: str) -> TeamDelivery:
@@ -121,15 +124,15 @@ def _context_evidence(period, metrics: dict, correlations: pd.DataFrame, tiers: 
     if lag:
         out.append(lag)
     cfr, cycle = metrics["change_failure_rate"], metrics["cycle_time_hours"]
-    cfr_text = "n/a" if cfr is None else f"{cfr:.0%}"
-    cycle_text = "n/a" if cycle is None else f"{cycle:.1f} h"
+    cfr_text = figures.show("change_failure_rate", cfr)
+    cycle_text = figures.show("cycle_time_hours", cycle)
     out.append(f"In {period.label}: {metrics['deployments']} deployments, {metrics['failed_deployments']} failed "
                f"(change failure rate {cfr_text}), median cycle time {cycle_text}, {metrics['incidents']} "
                f"incident{'' if metrics['incidents'] == 1 else 's'}.")
     used = tiers[tiers["weeks"] > 0]
     if len(used) > 1:
         parts = [f"{r.adoption_tier}: {r.weeks} weeks, change failure rate "
-                 + ("n/a" if r.change_failure_rate is None else f"{r.change_failure_rate:.0%}") for r in used.itertuples()]
+                 + figures.show("change_failure_rate", r.change_failure_rate) for r in used.itertuples()]
         out.append("By adoption tier: " + "; ".join(parts) + ".")
     elif len(used) == 1:
         out.append(f"Every week fell in one adoption tier ({used.iloc[0]['adoption_tier']} of members active on a "
@@ -151,12 +154,9 @@ def delivery_report(con: duckdb.DuckDBPyConnection, period: Period, params: OrgP
 
 
 # -- text and tables for the command and the notebook ------------------------------------------------
-def _show(value, pct: bool = False, missing: str = "n/a"):
-    if value is None or value != value:
-        return missing
-    if pct:
-        return f"{value:.1%}"
-    return int(value) if float(value).is_integer() else round(float(value), 2)
+def _show(key: str, value, missing: str = "n/a") -> str:
+    """A delivery figure as every page writes it (`figures.show`), `missing` where it has no value."""
+    return missing if value is None or value != value else figures.show(key, value)
 
 
 def metrics_table(td: TeamDelivery) -> pd.DataFrame:
@@ -164,13 +164,11 @@ def metrics_table(td: TeamDelivery) -> pd.DataFrame:
 
     A team under k shows no figure, only that it is suppressed.
     """
-    rows = [("Pull requests merged", "prs_merged"), ("Median cycle time (h)", "cycle_time_hours"),
-            ("Median review turnaround (h)", "review_turnaround_hours"), ("Deployments", "deployments"),
-            ("Deployments per week", "deployment_frequency"), ("Failed deployments", "failed_deployments"),
-            ("Change failure rate", "change_failure_rate"), ("Incidents", "incidents"),
-            ("Median time to restore (h)", "mttr_hours")]
+    rows = [(figures.label(key), key) for key in (
+        "prs_merged", "cycle_time_hours", "review_turnaround_hours", "deployments", "deployment_frequency",
+        "failed_deployments", "change_failure_rate", "incidents", "mttr_hours") if key in td.metrics or td.suppressed]
     hidden = f"suppressed (fewer than {td.metrics.get('k')} developers)"
-    values = [hidden if td.suppressed else _show(td.metrics[key], pct=key == "change_failure_rate") for _, key in rows]
+    values = [hidden if td.suppressed else _show(key, td.metrics[key]) for _, key in rows]
     return pd.DataFrame({"metric": [label for label, _ in rows], "value": pd.Series(values, dtype=object)})
 
 
@@ -178,7 +176,7 @@ def tiers_table(td: TeamDelivery) -> pd.DataFrame:
     """The adoption tiers with readable headers and rounded figures ('-' for a tier without weeks)."""
     out = pd.DataFrame({"adoption tier": td.tiers["adoption_tier"], "weeks": td.tiers["weeks"]})
     for metric in metrics.WEEKLY_METRICS:
-        values = [_show(v, pct=metric == "change_failure_rate", missing="-") for v in td.tiers[metric]]
+        values = [_show(metric, v, missing="-") for v in td.tiers[metric]]
         out[verdict.METRIC_LABELS[metric]] = pd.Series(values, dtype=object)
     return out
 

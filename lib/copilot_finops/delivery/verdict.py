@@ -42,7 +42,7 @@ VERDICTS = ("scaling", "tighten", "inconclusive", "insufficient_data")
 
 def _fmt_rho(c: dict) -> str:
     text = f"rho {c['spearman']:+.2f}"
-    if c.get("ci_low") is not None:
+    if c.get("ci_low") is not None and c["ci_low"] == c["ci_low"]:  # NaN: no interval, said in words
         text += f" ({stats.CONFIDENCE:.0%} interval {c['ci_low']:+.2f} to {c['ci_high']:+.2f}, {c['n']} weeks)"
     else:
         text += f" ({c['n']} weeks: too few for an interval)"

@@ -6,13 +6,16 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from .. import usage
+from .. import figures, privacy, usage
 from . import render
 from .task import ORG_TEAM, ReportResult
 
 
+HEADLINE_FIGURES = ("active_developers", "prompts_per_active_developer", "accepted_output_ratio", "ai_credits_used")
+
+
 def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
-                restricted: str | None = None, retros: dict[str, str] | None = None) -> Path:
+                restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None) -> Path:
     """outputs/<period>/index.html: the org overview first, then every team with its headline numbers and links.
 
     `retros` maps a team to its stitched retro page (report --retro), linked first in the team's row.
@@ -37,19 +40,20 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
         page = (retros or {}).get(team)
         return f'<a href="{esc(os.path.relpath(page, out))}"><strong>retro</strong></a> · ' if page else ""
 
+    note = privacy.minimum_note(k) if k else "Figures over too few developers are suppressed."
     body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>",
-            '<p class="muted">Aggregate and pseudonymous. Figures over fewer than k developers are suppressed.</p>']
+            f'<p class="muted">Aggregate and pseudonymous. {esc(note)} Per active developer: prompts (IDE and '
+            'CLI), not requests.</p>']
     if ORG_TEAM in by_team:
         body.append(f"<h2>Organization overview</h2><p>{links(by_team[ORG_TEAM])}</p>")
-    body.append('<h2>Teams</h2><table class="index"><thead><tr><th>Team</th><th>Segment</th>'
-                "<th>Active developers</th><th>Requests / developer</th><th>Accepted-output ratio</th>"
-                "<th>AI credits</th><th>Reports</th></tr></thead><tbody>")
+    labels = "".join(f"<th>{esc(figures.label(usage.SUMMARY_FIGURES.get(key, key)))}</th>" for key in HEADLINE_FIGURES)
+    body.append(f'<h2>Teams</h2><table class="index"><thead><tr><th>Team</th><th>Segment</th>{labels}'
+                "<th>Reports</th></tr></thead><tbody>")
     for team in sorted(t for t in by_team if t != ORG_TEAM):
         h = headlines.get(team, {})
-        body.append(
-            f"<tr><td>{esc(team)}</td><td>{esc(h.get('segment', ''))}</td><td>{esc(h.get('active_developers', 'n/a'))}</td>"
-            f"<td>{esc(h.get('requests_per_active_developer', 'n/a'))}</td><td>{esc(h.get('accepted_output_ratio', 'n/a'))}</td>"
-            f"<td>{esc(h.get('ai_credits_used', 'n/a'))}</td><td>{retro_link(team)}{links(by_team[team])}</td></tr>")
+        cells = "".join(f"<td>{esc(h.get(key, 'n/a'))}</td>" for key in HEADLINE_FIGURES)
+        body.append(f"<tr><td>{esc(team)}</td><td>{esc(h.get('segment', ''))}</td>{cells}"
+                    f"<td>{retro_link(team)}{links(by_team[team])}</td></tr>")
     body.append("</tbody></table>")
     failed = [r for r in results if not r.ok]
     if failed:
@@ -67,19 +71,12 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
 
 
 def team_headlines(con, teams: list[str], period, params) -> dict[str, dict]:
-    """Formatted headline numbers per team for the index (suppressed teams say so)."""
+    """Headline figures per team for the index, written by `usage.show` as on page 01 (suppressed teams say so)."""
     k = params.privacy.k_anonymity
     out = {}
     for team in teams:
         s = usage.team_period_summary(con, team, period, k)
-        t = s["team"]
-        if s["suppressed"]:
-            cells = dict.fromkeys(["active_developers", "requests_per_active_developer", "accepted_output_ratio",
-                                   "ai_credits_used"], f"suppressed (< {k})")
-        else:
-            cells = {"active_developers": usage._fmt(t["active_developers"]),
-                     "requests_per_active_developer": usage._fmt(t["requests_per_active_developer"]),
-                     "accepted_output_ratio": usage._fmt(t["accepted_output_ratio"], pct=True),
-                     "ai_credits_used": usage._fmt(t["ai_credits_used"])}
-        out[team] = {"segment": params.segment_of(team), **cells}
+        cells = {key: usage.show(s, key) for key in (*HEADLINE_FIGURES, "requests_per_active_developer")}
+        segment = params.segment_of(team)
+        out[team] = {"segment": params.segments[segment].label if segment in params.segments else segment, **cells}
     return out

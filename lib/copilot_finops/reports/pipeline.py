@@ -42,7 +42,8 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
         con.close()
     restricted = dict(extra).get("restricted")
     retros = write_retros(results, period.label, restricted) if retro else None
-    index = write_index(period.label, Path(out) / period.label, results, headlines, restricted, retros)
+    index = write_index(period.label, Path(out) / period.label, results, headlines, restricted, retros,
+                        k=prm.privacy.k_anonymity)
     return index, results
 
 
