@@ -33,6 +33,50 @@ def small_demo(tmp_path_factory) -> DemoOrg:
     return DemoOrg(base / "raw", base / "warehouse.duckdb", result.ground_truth, result.user_day_records)
 
 
+@dataclass(frozen=True)
+class RenderedDemo:
+    org: DemoOrg
+    base: Path  # holds w.duckdb, params/ and outputs/
+    pages: Path  # outputs/<period>/: index.html, org/, <team>/ with every page and retro.html
+    documents: dict  # the --json of guardrails, delivery and patterns, by command
+
+    @property
+    def warehouse(self) -> Path:
+        return self.base / "w.duckdb"
+
+
+@pytest.fixture(scope="session")
+def rendered_demo(small_demo, tmp_path_factory) -> RenderedDemo:
+    """The small demo rendered once per session (report --retro, every page) with the --json of guardrails,
+    delivery and patterns: read-only for the tests that share it (keep them in one file: xdist's loadfile
+    then renders it once)."""
+    import contextlib
+    import io
+    import json
+    import shutil
+
+    from copilot_finops.cli import main
+
+    base = tmp_path_factory.mktemp("rendered-demo")
+    shutil.copy(small_demo.warehouse, base / "w.duckdb")
+    shutil.copytree(ROOT / "params", base / "params")
+    period, here = small_demo.period, os.getcwd()
+    common = ["--period", period, "--warehouse", "w.duckdb", "--params", "params", "--json"]
+    os.chdir(base)  # relative paths, as papermill should be given them
+    try:
+        documents = {}
+        for command, extra in (("report", ["--out", "outputs", "--retro", "--workers", "2"]),
+                               ("guardrails", ["--out", "outputs"]), ("delivery", []), ("patterns", [])):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = main([command, *common, *extra])
+            assert rc == 0, f"{command} failed on the demo: {out.getvalue()[-2000:]}"
+            documents[command] = json.loads(out.getvalue())
+    finally:
+        os.chdir(here)
+    return RenderedDemo(small_demo, base, base / "outputs" / period, documents)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """The hand-built org of test_cost.py (two teams, figures worked out by hand), read-only."""

@@ -290,3 +290,36 @@ def test_the_promotional_pool_applies_only_to_its_months_and_only_when_params_sa
     assert cost.org_costs(tiny, OCT, on)["pool_credits"] == pytest.approx(cost.org_costs(tiny, OCT, org_params())["pool_credits"])
     with pytest.raises(ValidationError, match="not after start"):
         org_params(prices={"promotional_pool": {"applies": True, "start": "2026-09-01", "end": "2026-06-01"}})
+
+
+def test_active_users_without_a_seat_here_are_counted_and_flagged(small_demo, tmp_path):
+    """A developer billed through another org of the enterprise: activity and credits here, no seat here."""
+    import shutil
+
+    import duckdb
+
+    from copilot_finops import cost_display
+
+    shutil.copy(small_demo.warehouse, tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    user_id, team = con.execute("""
+        SELECT m.user_id, any_value(m.team_slug) FROM int_team_member_day m JOIN int_user_day_usage u USING (day, user_id)
+        WHERE u.active AND m.day BETWEEN ? AND ? GROUP BY m.user_id ORDER BY m.user_id LIMIT 1""",
+                                 [OCT.start, OCT.end]).fetchone()
+    credits = con.execute("SELECT sum(ai_credits) FROM int_cost_user_day WHERE user_id = ? AND period = '2026-10'",
+                          [user_id]).fetchone()[0]
+    con.execute("DELETE FROM seat WHERE user_id = ?", [user_id])
+    con.close()
+    prm = load_params(PARAMS_DIR)
+    con, before = (warehouse.connect(p, read_only=True) for p in (tmp_path / "w.duckdb", small_demo.warehouse))
+    try:
+        org, mine = seats.users_without_seat(con, OCT), seats.users_without_seat(con, OCT, team)
+        untouched = seats.users_without_seat(before, OCT)
+    finally:
+        con.close()
+        before.close()
+    assert untouched == {"users": 0, "ai_credits": 0.0} and cost_display.seatless_markdown(untouched, prm) == ""
+    assert org["users"] == mine["users"] == 1 and org["ai_credits"] == pytest.approx(credits)
+    flag = cost_display.seatless_markdown(mine, prm, team)
+    # one person: flagged, but neither counted exactly nor their credits shown
+    assert "fewer than 5" in flag and "suppressed (< 5)" in flag and f"{credits:,.0f}" not in flag

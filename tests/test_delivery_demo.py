@@ -61,7 +61,7 @@ def _disagreements(document: dict, truth: dict) -> list[tuple]:
     wrong = []
     for t in document["teams"]:
         expected = truth["delivery"][t["team"]]
-        if t["developers"] < 5:
+        if t["suppressed"]:  # under 5 developers: their head count is not shown either
             ok = t["verdict"] == "insufficient_data" and "fewer than 5 developers" in t["reason"]
         else:
             ok = t["verdict"] == expected
@@ -102,7 +102,7 @@ def test_every_verdict_carries_its_evidence_correlations_and_caveat(org_document
 
 def test_small_team_is_insufficient_data_and_shows_no_figures(org_document):
     (team,) = [t for t in org_document["teams"] if t["team"] == demo_org.SMALL_TEAM]
-    assert team["verdict"] == "insufficient_data" and team["developers"] < 5
+    assert team["verdict"] == "insufficient_data" and team["suppressed"] and team["developers"] is None
     assert team["metrics"] == {"suppressed": True, "k": 5}
     assert all(c["spearman"] is None for c in team["correlations"])
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, timedelta
 
 import duckdb
@@ -92,23 +93,50 @@ def test_scoring_counts_a_detection_only_with_the_same_user_week_and_pattern():
     assert scores["cli_token_loop"]["recall"] == 0.0 and scores["cli_token_loop"]["precision"] is None
 
 
-def test_patterns_command_prints_the_table_and_one_json_document(small_demo, capsys):
+def test_patterns_command_prints_team_patterns_and_one_json_document_with_no_person_in_it(small_demo, capsys):
     args = ["patterns", "--period", "2026-10", "--warehouse", str(small_demo.warehouse), "--params", str(ROOT / "params")]
     assert main(args + ["--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["period"] == "2026-10" and document["k"] == 5
-    assert document["table"] and set(document["table"][0]) == {"pattern", "team_slug", "user_weeks", "users", "credits"}
-    assert sum(r["user_weeks"] for r in document["table"]) >= len(document["flagged"])
-    assert all(f["team_slug"] not in document["teams_folded"] for f in document["flagged"])
+    assert document["table"] and set(document["table"][0]) >= {"pattern", "team_slug", "user_weeks", "users", "credits",
+                                                                 "evidence", "suppressed"}
+    for row in document["table"]:  # a row behind fewer than k developers keeps its names, not its figures
+        assert row["suppressed"] == (row["users"] is None) and (row["users"] is None or row["users"] >= 5)
+        assert row["suppressed"] == (row["credits"] is None) == (row["evidence"] is None)
+    assert document["flagged"] == [] and "dev-" not in json.dumps(document)  # user-weeks only in the detail path
 
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "pattern" in out and "user-weeks" in out and "AI credits" in out
+    assert "per team and pattern" in out and "dev-" not in out
+    assert ("AI credits" in out) or ("fewer than 5 developers, so without figures" in out)
     con = warehouse.connect(small_demo.warehouse, read_only=True)
     try:
         assert not any(login in out for login in logins(con))
     finally:
         con.close()
+
+
+def test_patterns_detail_lists_the_weeks_with_logins_only_after_an_audit_row(small_demo, tmp_path, capsys):
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(small_demo.warehouse, wh)
+    args = ["patterns", "--period", "2026-10", "--warehouse", str(wh), "--params", str(ROOT / "params")]
+    assert main(args + ["--detail", "--json"]) == 2 and "--incident" in capsys.readouterr().err
+    assert main(args + ["--incident", "INC-9", "--reason", "a reason long enough", "--json"]) == 2
+    assert "go with --detail" in capsys.readouterr().err
+    detail = args + ["--detail", "--incident", "INC-9", "--reason", "runaway CLI loop on the build farm"]
+    assert main(detail) == 2 and "--json" in capsys.readouterr().err  # identities as data only
+    con = warehouse.connect(wh, read_only=True)
+    assert con.execute("SELECT count(*) FROM access_audit").fetchone()[0] == 0  # refused runs leave no row
+    known = logins(con)
+    con.close()
+    assert main(detail + ["--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["flagged"] and document["incident"] == "INC-9"
+    assert all(f["login"] in known and f["user"].startswith("dev-") for f in document["flagged"])
+    con = warehouse.connect(wh, read_only=True)
+    audit = con.execute("SELECT incident_id, reason, scope FROM access_audit").fetchall()
+    con.close()
+    assert audit == [("INC-9", "runaway CLI loop on the build farm", "patterns 2026-10; flagged developer-weeks; identities")]
 
 
 def test_patterns_command_errors_name_the_input(small_demo, tmp_path, capsys):
@@ -120,15 +148,26 @@ def test_patterns_command_errors_name_the_input(small_demo, tmp_path, capsys):
     assert "playbooks.yaml" in capsys.readouterr().err
 
 
-def test_pattern_table_folds_teams_under_k_developers():
-    flagged = pd.DataFrame({
-        "user": ["dev-1", "dev-2", "dev-3", "dev-4"], "team_slug": ["big", "big", "tiny", "small"],
-        "week_start": [date(2026, 10, 5)] * 4, "pattern": ["off_window"] * 4, "credits": [10.0, 20.0, 5.0, 7.0]})
-    table = patterns.pattern_table(flagged, {"big": 12, "tiny": 3, "small": 4}, k=5)
-    rows = {r["team_slug"]: r for r in table.to_dict(orient="records")}
-    assert set(rows) == {"big", patterns.SMALL_TEAMS}
-    assert rows[patterns.SMALL_TEAMS]["user_weeks"] == 2 and rows[patterns.SMALL_TEAMS]["credits"] == 12.0
-    assert rows["big"]["users"] == 2
+def test_pattern_table_folds_teams_under_k_and_suppresses_rows_under_k_developers():
+    def week(user, team, credits, value):
+        return {"user": user, "team_slug": team, "week_start": date(2026, 10, 5), "pattern": "off_window",
+                "credits": credits, "evidence": [{"feature": "off_window_share", "value": value, "peer_median": 0.1}]}
+
+    rows = ([week(f"dev-b{i}", "big", 10.0 * i, 0.2 * i) for i in range(1, 6)]  # 5 developers on a big team
+            + [week("dev-c1", "crowd", 1.0, 0.5), week("dev-c2", "crowd", 2.0, 0.6)]  # 2 on another big team
+            + [week(f"dev-s{i}", "tiny" if i < 3 else "small", 5.0, 0.9) for i in range(1, 6)])  # 5 over two small teams
+    table = patterns.pattern_table(pd.DataFrame(rows), {"big": 12, "crowd": 9, "tiny": 3, "small": 4}, k=5)
+    by_team = {r["team_slug"]: r for r in table.to_dict(orient="records")}
+    assert set(by_team) == {"big", "crowd", patterns.SMALL_TEAMS}
+    assert by_team["big"]["users"] == 5 and by_team["big"]["credits"] == 150.0 and not by_team["big"]["suppressed"]
+    assert by_team["big"]["evidence"] == [{"feature": "off_window_share", "value": 0.6, "peer_median": 0.1}]  # medians
+    assert by_team[patterns.SMALL_TEAMS]["user_weeks"] == 5 and by_team[patterns.SMALL_TEAMS]["credits"] == 25.0
+    crowd = by_team["crowd"]
+    assert crowd["suppressed"] and pd.isna(crowd["users"]) and pd.isna(crowd["credits"]) and crowd["evidence"] is None
+    text = patterns.table_for_display(table, 5).set_index("team")
+    assert text.loc["crowd", "AI credits"] == "suppressed (< 5)" and text.loc["big", "AI credits"] == "150"
+    records = {r["team_slug"]: r for r in patterns.table_records(table, 5)}
+    assert records["crowd"]["credits"] is None and records["big"]["credits"] == 150.0
 
 
 def test_team_movement_compares_with_last_month():

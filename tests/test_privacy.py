@@ -6,7 +6,6 @@ import re
 import shutil
 import stat
 from datetime import date
-from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 
 from copilot_finops.period import Period, parse_period
-from copilot_finops import delivery, privacy, reports, usage, warehouse
+from copilot_finops import delivery, privacy, usage, warehouse
 from copilot_finops import retention as retention_mod
 from copilot_finops.cli import main
 from copilot_finops.errors import UserError
@@ -285,94 +284,3 @@ def test_incident_mode_shows_identities_records_the_access_and_marks_every_page(
     shown = {login for login in idle_logins if re.search(rf"(?<![\w-]){re.escape(login)}(?![\w-])", overview)}
     assert shown and shown <= identities  # the reclaim list names the seats' holders
     assert "dev-" not in overview.split("Reclaim list")[1].split("</table>")[0]
-
-
-# -- the whole demo report set in default mode ---------------------------------------------------------------------------
-class _Tables(HTMLParser):
-    """Rows of every <table> in a page, as lists of cell texts (header row first)."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables, self._row, self._cell = [], None, None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th"):
-            self._cell = ""
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._row is not None:
-            self._row.append((self._cell or "").strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None and self.tables:
-            self.tables[-1].append(self._row)
-            self._row = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell += data
-
-
-PEOPLE_COLUMN = re.compile(r"^(active )?(users|developers|members)$|^(cli|active) (users|developers)$", re.IGNORECASE)
-PEOPLE_ROW = re.compile(r"^(active developers|cli developers|members|developers)$", re.IGNORECASE)
-
-
-PEOPLE_PROSE = re.compile(r"(?<![\w.,-])(\d+) (?:(?:active |CLI )?(?:developers?|users?|members|people)(?![\w-])|used the Copilot CLI)")
-
-
-def small_counts(html: str, k: int) -> list[str]:
-    """Counts of people of 1 .. k-1 in a page: in people-count columns or rows of its tables, and in its prose."""
-    parser = _Tables()
-    parser.feed(html)
-    text = re.sub(r"<svg\b.*?</svg>|<[^>]+>", " ", html, flags=re.S)
-    found = [m.group(0) for m in PEOPLE_PROSE.finditer(text) if 0 < int(m.group(1)) < k]
-    for table in parser.tables:
-        if not table:
-            continue
-        header = table[0]
-        for row in table[1:]:
-            for name, cell in zip(header, row):
-                value = re.fullmatch(r"([\d,]+)(?: \(\d+ active\))?", cell)
-                if PEOPLE_COLUMN.match(name) and value and 0 < int(value.group(1).replace(",", "")) < k:
-                    found.append(f"{name}={cell} in {row}")
-            if row and PEOPLE_ROW.match(row[0]):
-                for cell in row[1:]:
-                    if re.fullmatch(r"[\d,]+", cell) and 0 < int(cell.replace(",", "")) < k:
-                        found.append(f"{row[0]}={cell}")
-    return found
-
-
-@pytest.mark.slow
-def test_default_reports_name_nobody_and_show_no_figure_over_fewer_than_k(small_demo, project_cwd):
-    shutil.copy(small_demo.warehouse, project_cwd / "w.duckdb")
-    rc = main(["report", "--period", small_demo.period, "--warehouse", "w.duckdb", "--out", "outputs", "--retro",
-               "--workers", "2", "--json"])
-    assert rc == 0
-    con = duckdb.connect("w.duckdb", read_only=True)
-    identities = _demo_identities(con)
-    con.close()
-    raw_identities = set()
-    for path in (small_demo.raw / "seats").glob("*.json*"):
-        for page in json.loads(path.read_text()):
-            raw_identities |= {s["assignee"]["login"] for s in page["seats"]} | {s["assignee"]["email"] for s in page["seats"]}
-    assert raw_identities <= identities and len(identities) > 80
-    pattern = re.compile(r"(?<![\w.-])(" + "|".join(sorted(map(re.escape, identities), key=len, reverse=True)) + r")(?![\w-])")
-    files = [p for p in (project_cwd / "outputs").rglob("*") if p.is_file()]
-    org_books, team_books = reports.discover_notebooks(ROOT / "notebooks")
-    teams = {p.parent.name for p in files if p.name.endswith(".ipynb") and p.parent.name != "org"}
-    assert len(teams) == 10
-    assert len([p for p in files if p.suffix == ".html"]) == (len(team_books) + 1) * len(teams) + len(org_books) + 1
-    named, small = {}, {}
-    for path in files:
-        text = path.read_text(errors="replace")
-        rel = str(path.relative_to(project_cwd))
-        if found := {m.group(0) for m in pattern.finditer(text)}:
-            named[rel] = sorted(found)[:3]
-        if path.suffix == ".html" and (cells := small_counts(text, 5)):
-            small[rel] = cells[:3]
-    assert not named, f"logins or emails in default outputs: {named}"
-    assert not small, f"figures over fewer than k developers: {small}"
-    assert (project_cwd / "outputs/2026-10/platform-sre/retro.html").exists()

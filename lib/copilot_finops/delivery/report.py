@@ -57,7 +57,9 @@ class TeamDelivery:
         records = self.correlations.astype(object).where(self.correlations.notna(), None).to_dict("records")
         return {
             "team": self.team, "verdict": self.verdict, "reason": self.decision["reason"],
-            "evidence": list(self.decision["evidence"]), "weeks": self.weeks, "developers": self.developers,
+            "evidence": list(self.decision["evidence"]), "weeks": self.weeks,
+            # the head count of a team under k is itself a figure about a handful of people
+            "developers": None if self.suppressed else self.developers,
             "usage_measure": delivery_usage.VERDICT_USAGE, "usage_trend": self.usage_trend,
             "confidence": stats.CONFIDENCE,
             "correlations": [{**r, "lag_weeks": int(r["lag_weeks"]), "n": int(r["n"])} for r in records],

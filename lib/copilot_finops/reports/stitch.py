@@ -53,7 +53,7 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
         parts.append(f'<section id="{anchor}" class="report">{body}</section>')
     body = (f"<h1>Monthly retro: {render.esc(team)}, {render.esc(period)}</h1>"
             '<p class="muted">For the team, to improve how it works with the assistant: not for ranking people. '
-            "Aggregate and pseudonymous; figures over fewer than k developers are suppressed.</p>"
+            "Aggregate and pseudonymous; each report below states the privacy minimum its figures keep to.</p>"
             f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
             + '<hr>'.join(parts))
     return render.page(f"Monthly retro: {team}, {period}", body,
