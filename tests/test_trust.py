@@ -241,20 +241,26 @@ def small_counts(html: str, k: int) -> list[str]:
     return found
 
 
-def _forbidden(demo) -> tuple[dict[str, set[str]], set[float]]:
-    """Figures computed from 1 .. k-1 people, as the formatter writes them (per team whose pages must not show
-    them; '*' for every page) and as raw numbers (for the JSON documents). Only distinctive ones (4+ digits or a
-    decimal point) are kept, so a coincidence with another figure cannot fail the test."""
+UNIT_WORDS = {  # the word a figure's text sits beside on a page: its unit, or its table column / row label
+    "ai_credits": "credit", "flagged_credits": "credit", "credits_per_active_developer": "credit", "spend": "USD",
+    "cli_requests": "request", "requests": "request", "requests_per_active_developer": "request",
+    "cli_requests_per_active_developer": "request", "cli_prompts": "prompt", "prompts_per_active_developer": "prompt"}
+
+
+def _forbidden(demo) -> tuple[dict[str, set[tuple[str, str]]], set[float]]:
+    """Figures computed from 1 .. k-1 people, as the formatter writes them with the word they sit beside (per
+    team whose pages must not show them; '*' for every page), and as raw numbers (for the JSON documents). Only
+    distinctive ones (4+ digits or a decimal point) are kept."""
     con = warehouse.connect(demo.warehouse, read_only=True)
     period, params = parse_period(demo.org.period), load_params(demo.base / "params")
-    texts: dict[str, set[str]] = defaultdict(set)
+    texts: dict[str, set[tuple[str, str]]] = defaultdict(set)
     numbers: set[float] = set()
     costs = cost.team_costs(con, period, params).set_index("team_slug")
 
     def forbid(where: str, key: str, value) -> None:
         text = figures.show(key, value)
         if re.search(r"\d,\d{3}|\d\.\d", text):
-            texts[where].add(text)
+            texts[where].add((text.split(" ")[0], UNIT_WORDS[key]))
             numbers.add(float(value))
 
     try:
@@ -299,6 +305,20 @@ def _identities(con) -> set[str]:
     return {r[0] for r in rows if r[0] and not r[0].endswith("-bot")}
 
 
+def _shown_with(html: str, text: str, value: str, word: str) -> bool:
+    """Whether `value` appears as a figure about `word`: in prose within a few words before it, or in a table cell
+    whose column header or row label names it (so the same digits as an unrelated figure do not count)."""
+    number = rf"(?<![\d,.]){re.escape(value)}(?![\d,]|\.\d)"
+    if re.search(number + rf"[^\d.;]{{0,40}}?{word}", text, flags=re.I):
+        return True
+    for t in tables(html):
+        for row in t[1:]:
+            for header, cell in zip(t[0], row):
+                if re.match(number, cell) and re.search(word, f"{header} {row[0]}", flags=re.I):
+                    return True
+    return False
+
+
 def test_no_page_or_json_shows_a_figure_from_fewer_than_k_people_or_names_anyone(rendered_demo):
     demo = rendered_demo
     texts, numbers = _forbidden(demo)
@@ -318,9 +338,9 @@ def test_no_page_or_json_shows_a_figure_from_fewer_than_k_people_or_names_anyone
         html, rel = path.read_text(), str(path.relative_to(demo.pages))
         text = visible_text(html)
         team = path.parent.name
-        for value in texts["*"] | texts.get(team, set()):
-            if re.search(rf"(?<![\d,.]){re.escape(value)}(?![\d,]|\.\d)", text):
-                found[rel].append(value)
+        for value, word in texts["*"] | texts.get(team, set()):
+            if _shown_with(html, text, value, word):
+                found[rel].append(f"{value} ({word})")
         found[rel] += small_counts(html, K) + [m.group(0) for m in login.finditer(html)]
     assert not {p: v for p, v in found.items() if v}, "figures from fewer than k people, or logins, on pages"
     for command, document in demo.documents.items():
@@ -409,3 +429,12 @@ def test_segment_and_org_totals_equal_a_per_person_recomputation_from_the_raw_fi
         if label in overview and not overview[label]["AI credits"].startswith("suppressed"):
             assert overview[label]["AI credits"] == figures.show("ai_credits", rows[segment]["ai_credits"])
             assert overview[label]["members"] == figures.show("members", rows[segment]["members"])
+
+
+def test_the_privacy_search_finds_a_figure_beside_its_unit_and_ignores_the_same_digits_elsewhere():
+    page_04 = "<p>Those weeks used 1,305 AI credits.</p><table><tr><th>user</th><th>AI credits</th></tr>" \
+              "<tr><td>dev-1</td><td>1,306</td></tr></table>"
+    assert _shown_with(page_04, visible_text(page_04), "1,305", "credit")
+    assert _shown_with(page_04, visible_text(page_04), "1,306", "credit")
+    features = "<table><tr><th>feature</th><th>lines added</th></tr><tr><td>chat_inline</td><td>1,883</td></tr></table>"
+    assert not _shown_with(features, visible_text(features), "1,883", "credit")

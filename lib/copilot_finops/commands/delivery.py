@@ -40,6 +40,6 @@ def run(args) -> int:
     print(f"Usage against delivery, {period.label} (window: {window['weeks']} weeks from {window['start']} "
           f"to {window['end']})")
     table = delivery_report.summary_rows(document)
-    print(table.to_string(index=False, na_rep="n/a", formatters={"CFR": lambda v: "n/a" if v != v or v is None else f"{v:.0%}"}))
+    print(table.to_string(index=False, na_rep="n/a"))  # figures are already written by figures.show
     print("\nCorrelation is not causation: run with --json for each verdict's evidence and correlations.")
     return 0

@@ -212,9 +212,13 @@ def summary_rows(document: dict) -> pd.DataFrame:
     rows = []
     for t in document["teams"]:
         m = t["metrics"]
-        rows.append({"team": t["team"], "verdict": t["verdict"], "weeks": t["weeks"], "developers": t["developers"],
-                     "deploys/wk": m.get("deployment_frequency"), "CFR": m.get("change_failure_rate"),
-                     "cycle h": m.get("cycle_time_hours"), "MTTR h": m.get("mttr_hours"), "reason": t["reason"]})
+        hidden = f"suppressed (< {m['k']})" if m.get("suppressed") else None
+        rows.append({"team": t["team"], "verdict": t["verdict"], "weeks": t["weeks"],
+                     "developers": hidden or figures.show("active_developers", t["developers"]),
+                     **{label: hidden or figures.show(key, m.get(key)) for label, key in (
+                         ("deploys/wk", "deployment_frequency"), ("CFR", "change_failure_rate"),
+                         ("cycle", "cycle_time_hours"), ("MTTR", "mttr_hours"))},
+                     "reason": t["reason"]})
     return pd.DataFrame(rows)
 
 
