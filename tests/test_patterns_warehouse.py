@@ -153,14 +153,15 @@ def test_pattern_table_folds_teams_under_k_and_suppresses_rows_under_k_developer
         return {"user": user, "team_slug": team, "week_start": date(2026, 10, 5), "pattern": "off_window",
                 "credits": credits, "evidence": [{"feature": "off_window_share", "value": value, "peer_median": 0.1}]}
 
-    rows = ([week(f"dev-b{i}", "big", 10.0 * i, 0.2 * i) for i in range(1, 6)]  # 5 developers on a big team
+    rows = ([week(f"dev-b{i}", "big", 10.0 * i, i / 5) for i in range(1, 6)]  # 5 developers on a big team
             + [week("dev-c1", "crowd", 1.0, 0.5), week("dev-c2", "crowd", 2.0, 0.6)]  # 2 on another big team
             + [week(f"dev-s{i}", "tiny" if i < 3 else "small", 5.0, 0.9) for i in range(1, 6)])  # 5 over two small teams
     table = patterns.pattern_table(pd.DataFrame(rows), {"big": 12, "crowd": 9, "tiny": 3, "small": 4}, k=5)
     by_team = {r["team_slug"]: r for r in table.to_dict(orient="records")}
     assert set(by_team) == {"big", "crowd", patterns.SMALL_TEAMS}
     assert by_team["big"]["users"] == 5 and by_team["big"]["credits"] == 150.0 and not by_team["big"]["suppressed"]
-    assert by_team["big"]["evidence"] == [{"feature": "off_window_share", "value": 0.6, "peer_median": 0.1}]  # medians
+    (median,) = by_team["big"]["evidence"]  # the team's median of the weeks' values, and of their peer medians
+    assert median == {"feature": "off_window_share", "value": pytest.approx(0.6), "peer_median": pytest.approx(0.1)}
     assert by_team[patterns.SMALL_TEAMS]["user_weeks"] == 5 and by_team[patterns.SMALL_TEAMS]["credits"] == 25.0
     crowd = by_team["crowd"]
     assert crowd["suppressed"] and pd.isna(crowd["users"]) and pd.isna(crowd["credits"]) and crowd["evidence"] is None
