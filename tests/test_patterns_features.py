@@ -59,6 +59,18 @@ def test_the_same_request_in_two_repositories_by_one_author_is_duplicate_work():
     assert sorted(near_duplicate_prs(frame)["repo"]) == ["org/orders", "org/payments"]
 
 
+def test_a_short_title_inside_a_longer_one_is_compared_and_found_no_duplicate():
+    """Two PRs sharing their rarest word are compared; below the threshold neither matches (no error either).
+
+    A new org's first weeks hold few PRs, so a one-word title is often all a pair shares.
+    """
+    frame = prs(
+        ("ana", "org/web", "Fix login page", "ana/fix", datetime(2026, 7, 27, 10)),
+        ("bo", "org/web", "page", "bo/fix", datetime(2026, 7, 28, 10)),
+    )
+    assert near_duplicate_prs(frame).empty
+
+
 def test_near_duplicates_of_an_empty_frame():
     assert near_duplicate_prs(prs()).empty
 

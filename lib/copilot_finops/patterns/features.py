@@ -127,6 +127,8 @@ def _best_matches(vectors, threshold: float, created: np.ndarray, window: np.tim
                            for k in range(0, len(i), 500_000)])
     ok = sims >= threshold - 1e-12
     i, j, sims = i[ok], j[ok], sims[ok]
+    if not len(i):  # rows shared a rare term, but none reached the threshold
+        return best, partner
     # For each row: highest similarity first, then the earliest-opened partner.
     rank = np.argsort(np.argsort(created, kind="stable"), kind="stable")
     order = np.lexsort((rank[j], -sims, i))
