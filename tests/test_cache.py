@@ -1,6 +1,9 @@
 """The memo beside the warehouse: reused while the warehouse is unchanged, never after a change."""
 from __future__ import annotations
 
+import dataclasses
+import os
+import pickle
 import shutil
 from datetime import date
 
@@ -10,6 +13,8 @@ import pytest
 
 from copilot_finops.period import parse_period
 from copilot_finops import budget, cache, cost, patterns, retention, warehouse
+from copilot_finops.delivery import report as delivery_report
+from copilot_finops.patterns.detect import label_user_weeks, period_weeks
 from copilot_finops.params import Retention, load_params
 
 from conftest import ROOT
@@ -47,14 +52,14 @@ def test_an_entry_is_reused_until_the_key_or_the_warehouse_changes(db):
     assert cache.memo(con, "thing", ("2026-10",), compute)["call"].item() == 3
     con.close()
     # entries of the older warehouse state are gone: they may hold rows a purge removed
-    assert len(list((db.parent / "w.duckdb.cache").glob("*.pkl"))) == 1
+    assert len(list((db.parent / "w.duckdb.cache").glob("*.memo"))) == 1
 
 
 def test_a_torn_entry_is_recomputed_and_the_memo_can_be_turned_off(db, monkeypatch):
     compute = Counter()
     con = warehouse.connect(db, read_only=True)
     cache.memo(con, "thing", 1, compute)
-    for entry in (db.parent / "w.duckdb.cache").glob("*.pkl"):
+    for entry in (db.parent / "w.duckdb.cache").glob("*.memo"):
         entry.write_bytes(b"\x80\x05 torn")
     assert cache.memo(con, "thing", 1, compute)["call"].item() == 2
     monkeypatch.setenv("COPILOT_FINOPS_CACHE", "0")
@@ -92,34 +97,120 @@ def test_an_in_memory_database_is_never_memoised():
     assert compute.calls == 2
 
 
-def test_memoised_org_frames_equal_fresh_ones(small_demo, tmp_path, monkeypatch):
-    """What a team notebook reads from the memo is what it would have computed itself."""
+def _assert_same(memoised, fresh, where="value"):
+    """Exactly equal: frames with their dtypes, dataclasses field by field, containers item by item, NaN as NaN."""
+    assert type(memoised) is type(fresh), where
+    if isinstance(fresh, pd.DataFrame):
+        pd.testing.assert_frame_equal(memoised, fresh, check_exact=True, obj=where)
+    elif dataclasses.is_dataclass(fresh):
+        for f in dataclasses.fields(fresh):
+            _assert_same(getattr(memoised, f.name), getattr(fresh, f.name), f"{where}.{f.name}")
+    elif isinstance(fresh, dict):
+        assert list(memoised) == list(fresh), where
+        for k in fresh:
+            _assert_same(memoised[k], fresh[k], f"{where}[{k!r}]")
+    elif isinstance(fresh, (list, tuple)):
+        assert len(memoised) == len(fresh), where
+        for i, (m, f) in enumerate(zip(memoised, fresh)):
+            _assert_same(m, f, f"{where}[{i}]")
+    elif isinstance(fresh, float) and fresh != fresh:
+        assert memoised != memoised, where
+    else:
+        assert memoised == fresh, where
+
+
+def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_path):
+    """What a team notebook reads from the memo is what the first one computed: frames, dicts and the
+    dataclasses holding them (guardrail report, delivery window), from every @memoised function."""
     db = tmp_path / "w.duckdb"
     shutil.copy(small_demo.warehouse, db)
     params = load_params(ROOT / "params")
     period = parse_period("2026-10")
+    first, last = period_weeks(period)
 
-    def frames():
+    def values():
         con = warehouse.connect(db, read_only=True)
         try:
-            report = budget.evaluate_guardrails(con, period, params)
-            history = cost.team_costs_history(con, period, params, months=3)
-            return patterns.org_team_weeks(con, params, period), report.rows, history
+            return {"guardrails": budget.evaluate_guardrails(con, period, params),
+                    "team-costs-history": cost.team_costs_history(con, period, params, months=3),
+                    "org-team-weeks": patterns.org_team_weeks(con, params, period),
+                    "delivery-window": delivery_report.prepare(con, period, params),
+                    "patterns-labelled": label_user_weeks(con, params, first, last)}
         finally:
             con.close()
 
-    monkeypatch.setenv("COPILOT_FINOPS_CACHE", "0")
-    fresh_weeks, fresh_rows, fresh_history = frames()
-    monkeypatch.delenv("COPILOT_FINOPS_CACHE")
-    frames()  # fills the memo
-    memo_weeks, memo_rows, memo_history = frames()  # reads it
-    assert len(list((tmp_path / "w.duckdb.cache").glob("*-org-team-weeks-*.pkl"))) == 1
-    assert len(list((tmp_path / "w.duckdb.cache").glob("*-guardrails-*.pkl"))) == 1
-    assert len(list((tmp_path / "w.duckdb.cache").glob("*-team-costs-history-*.pkl"))) == 1
-    assert not fresh_weeks.empty
-    pd.testing.assert_frame_equal(memo_weeks, fresh_weeks)
-    pd.testing.assert_frame_equal(memo_rows, fresh_rows)
-    pd.testing.assert_frame_equal(memo_history, fresh_history)
+    computed = values()  # fills the memo
+    memoised = values()  # reads it
+    folder = tmp_path / "w.duckdb.cache"
+    for name in computed:
+        assert len(list(folder.glob(f"*-{name}-*.memo"))) == 1, name
+        _assert_same(memoised[name], computed[name], name)
+    assert not computed["org-team-weeks"].empty and not computed["delivery-window"].events.prs.empty
+    assert any(len(c) for c in computed["guardrails"].rows["crossings"])  # lists of dicts in cells come back too
+
+
+def _entry(db) -> "Path":
+    (entry,) = (db.parent / (db.name + ".cache")).glob("*.memo")
+    return entry
+
+
+def test_a_tampered_entry_is_refused_and_recomputed(db):
+    compute = Counter()
+    con = warehouse.connect(db, read_only=True)
+    cache.memo(con, "thing", 1, compute)
+    entry = _entry(db)
+    data = bytearray(entry.read_bytes())
+    data[-40] ^= 0x01  # one bit inside the frame's Arrow data
+    entry.write_bytes(bytes(data))
+    assert cache.memo(con, "thing", 1, compute)["call"].item() == 2
+    assert cache.memo(con, "thing", 1, compute)["call"].item() == 2  # the recomputed entry is good again
+    con.close()
+
+
+def test_an_entry_sealed_for_another_warehouse_is_refused(tmp_path):
+    """Same state name, same key, but another warehouse's seal: not this warehouse's memo."""
+    paths = [tmp_path / "a" / "w.duckdb", tmp_path / "b" / "w.duckdb"]
+    for path in paths:
+        path.parent.mkdir()
+        warehouse.connect(path).close()
+    cons = [warehouse.connect(p, read_only=True) for p in paths]
+    cache.memo(cons[0], "thing", 1, lambda: pd.DataFrame({"who": ["a"]}))
+    cache.memo(cons[1], "thing", 1, lambda: pd.DataFrame({"who": ["b"]}))
+    shutil.copy(_entry(paths[0]), _entry(paths[1]))
+    assert cache.memo(cons[1], "thing", 1, lambda: pd.DataFrame({"who": ["b, again"]}))["who"].item() == "b, again"
+    for con in cons:
+        con.close()
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {MARKER}",))
+
+
+MARKER = "PLACEHOLDER"
+
+
+def test_a_crafted_pickle_in_the_memo_folder_is_never_loaded(db, tmp_path):
+    """The old format's file names, holding a pickle that runs a command when loaded: nothing runs."""
+    global MARKER
+    MARKER = str(tmp_path / "pwned")
+    con = warehouse.connect(db, read_only=True)
+    cache.memo(con, "thing", 1, Counter())
+    entry = _entry(db)
+    payload = pickle.dumps(_Exploit())
+    for path in (entry, entry.with_suffix(".pkl")):
+        path.write_bytes(payload)
+    assert cache.memo(con, "thing", 1, Counter())["call"].item() == 1  # refused, recomputed
+    con.close()
+    assert not (tmp_path / "pwned").exists()
+    assert not entry.with_suffix(".pkl").exists()  # files that are not sealed entries are deleted
+
+
+def test_what_the_memo_cannot_store_is_returned_not_kept(db):
+    con = warehouse.connect(db, read_only=True)
+    assert cache.memo(con, "thing", 1, lambda: {1, 2}) == {1, 2}  # a set: not a type the memo stores
+    assert not list((db.parent / "w.duckdb.cache").glob("*.memo")) if (db.parent / "w.duckdb.cache").exists() else True
+    con.close()
 
 
 def test_purge_clears_the_memo(small_demo, tmp_path):

@@ -6,6 +6,12 @@ is keyed by the warehouse file's size and modification time (and its WAL's), the
 package's code, so any ingest, purge, params or code change makes a fresh one; entries of an
 older warehouse state are deleted when a new one is written (they may hold user-level rows that
 `purge` has since removed). COPILOT_FINOPS_CACHE=0 turns the memo off.
+
+Entries are data, never code (`memofile`: typed JSON and Arrow IPC), sealed with a key kept inside
+the warehouse (`warehouse_meta.memo_key`, made on the first writable open): whoever can write the
+memo folder but not read the warehouse cannot forge an entry, and a tampered or foreign entry is
+refused and computed afresh. Entries are 0600 in a 0700 folder, or shared with the warehouse's
+group when the warehouse file is group-readable.
 """
 from __future__ import annotations
 
@@ -13,7 +19,9 @@ import functools
 import hashlib
 import inspect
 import os
-import pickle
+import secrets
+import stat
+import typing
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +29,11 @@ from typing import Callable, TypeVar
 
 import duckdb
 
+from . import memofile
+
 T = TypeVar("T")
+KEY_NAME = "memo_key"  # warehouse_meta row holding the key that seals this warehouse's memo entries
+SUFFIX = ".memo"
 
 
 @lru_cache(maxsize=1)
@@ -49,33 +61,73 @@ def _state(path: Path) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
-def memo(con: duckdb.DuckDBPyConnection, name: str, key: object, compute: Callable[[], T]) -> T:
+def ensure_key(con: duckdb.DuckDBPyConnection) -> None:
+    """Give the warehouse its memo key if it has none (a writable connection; `warehouse.connect` calls it)."""
+    if not con.execute("SELECT 1 FROM warehouse_meta WHERE key = ?", [KEY_NAME]).fetchone():
+        con.execute("INSERT INTO warehouse_meta VALUES (?, ?)", [KEY_NAME, secrets.token_hex(32)])
+
+
+def _key(con: duckdb.DuckDBPyConnection) -> bytes | None:
+    try:
+        row = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [KEY_NAME]).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0].encode() if row and row[0] else None
+
+
+def _protect(target: Path, warehouse: Path, directory: bool) -> None:
+    """Owner-only, plus the warehouse's group when the warehouse itself is group-readable."""
+    mode = 0o700 if directory else 0o600
+    try:
+        st = warehouse.stat()
+        if st.st_mode & stat.S_IRGRP:
+            mode |= 0o050 if directory else 0o040
+            if target.stat().st_gid != st.st_gid:
+                os.chown(target, -1, st.st_gid)
+        os.chmod(target, mode)
+    except OSError:
+        pass  # not ours to change: the entry is still sealed
+
+
+def memo(con: duckdb.DuckDBPyConnection, name: str, key: object, compute: Callable[[], T], hint=None) -> T:
     """`compute()`, or its result from an earlier call with the same warehouse state, name and key.
 
     `key` must capture every input besides the warehouse (period, params, random_state ...) in its repr;
-    `memoised` builds it from a function's arguments.
+    `memoised` builds it from a function's arguments. `hint` is the result's declared type (a dataclass
+    is rebuilt from it). A result the memo cannot store (see `memofile`) is returned, not kept.
     """
     path = warehouse_file(con)
     if path is None or os.environ.get("COPILOT_FINOPS_CACHE", "1") == "0":
         return compute()
+    secret = _key(con)
+    if secret is None:  # a warehouse last written before memo keys: nothing can be sealed for it
+        return compute()
     folder = Path(str(path) + ".cache")
     state = _state(path)
-    entry = folder / f"{state}-{name}-{hashlib.sha256(repr((key, code_version())).encode()).hexdigest()[:16]}.pkl"
-    if entry.exists():
-        try:
-            with open(entry, "rb") as fh:
-                return pickle.load(fh)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
-            pass  # a torn or outdated entry: compute afresh
+    digest = hashlib.sha256(repr((key, code_version())).encode()).hexdigest()[:16]
+    entry = folder / f"{state}-{name}-{digest}{SUFFIX}"
+    header = {"warehouse": hashlib.sha256(secret).hexdigest()[:16], "state": state, "entry": f"{name}-{digest}",
+              "code": code_version()}
+    try:
+        return memofile.open_sealed(entry.read_bytes(), secret, header, hint)
+    except (OSError, memofile.Refused):
+        pass  # missing, torn, tampered with or outdated: compute afresh
     value = compute()
     try:
-        folder.mkdir(exist_ok=True)
-        for old in folder.glob("*.pkl"):
-            if not old.name.startswith(state + "-"):
-                old.unlink(missing_ok=True)
+        data = memofile.seal(value, secret, header)
+    except (TypeError, ValueError):
+        return value
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        _protect(folder, path, directory=True)
+        for old in folder.iterdir():
+            if not old.name.startswith(".") and not (old.name.startswith(state + "-") and old.name.endswith(SUFFIX)):
+                old.unlink(missing_ok=True)  # entries of older states, and anything else (an old pickle): never read
         tmp = folder / f".{uuid.uuid4().hex}.tmp"
-        with open(tmp, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        _protect(tmp, path, directory=False)
         os.replace(tmp, entry)
     except OSError:
         pass  # a read-only place: the result is still right, only not kept
@@ -91,13 +143,17 @@ def memoised(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     def wrap(fn: Callable[..., T]) -> Callable[..., T]:
         signature = inspect.signature(fn)
 
+        @functools.lru_cache(maxsize=1)
+        def result_type():  # resolved on first call: at decoration the names it uses may not be bound yet
+            return typing.get_type_hints(fn).get("return")
+
         @functools.wraps(fn)
         def memoised_fn(con: duckdb.DuckDBPyConnection, *args, **kwargs) -> T:
             bound = signature.bind(con, *args, **kwargs)
             bound.apply_defaults()
             key = tuple((arg, value.model_dump_json() if hasattr(value, "model_dump_json") else repr(value))
                         for arg, value in list(bound.arguments.items())[1:])
-            return memo(con, name, key, lambda: fn(con, *args, **kwargs))
+            return memo(con, name, key, lambda: fn(con, *args, **kwargs), hint=result_type())
         return memoised_fn
     return wrap
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import cache
 from .errors import UserError
 
 SQL_PACKAGE = "copilot_finops.sql"
@@ -233,6 +234,7 @@ def connect(path: str | Path, read_only: bool = False, row_group_size: int | Non
         pass
     if not read_only:
         ensure_schema(con)
+        cache.ensure_key(con)
     return con
 
 
