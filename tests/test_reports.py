@@ -77,6 +77,42 @@ def test_one_failing_team_does_not_stop_the_others(small_demo, project_cwd, caps
     assert "failed" in index
 
 
+def test_a_run_for_some_teams_adds_to_the_period_index_and_prints_where_things_are(small_demo, project_cwd, capsys):
+    """The overview, then two teams with retros, then one team again: every report stays indexed and in run.json."""
+    org_books, team_books = project_cwd / "org-books", project_cwd / "team-books"
+    org_books.mkdir()
+    team_books.mkdir()
+    _team_notebook(org_books / "00_probe.ipynb", 'print("overview", period)')
+    _team_notebook(team_books / "01_probe.ipynb", 'print("probe", team)')
+    base = ["report", "--period", "2026-10", "--warehouse", str(small_demo.warehouse), "--out", "out", "--workers", "1"]
+    assert main(base + ["--notebooks", str(org_books)]) == 0
+    assert main(base + ["--notebooks", str(team_books), "--teams", "appsec,devex", "--retro"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--notebooks", str(team_books), "--teams", "appsec"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    index = project_cwd / "out/2026-10/index.html"
+    html = index.read_text()
+    assert "Organization overview" in html and "org/00_probe.html" in html
+    assert ">appsec<" in html and ">devex<" in html and "devex/retro.html" in html
+    run = json.loads((project_cwd / "out/2026-10/run.json").read_text())
+    assert sorted((r["team"], r["notebook"]) for r in run["results"]) == [
+        ("__org__", "00_probe"), ("appsec", "01_probe"), ("devex", "01_probe")]
+    assert sorted(run["retros"]) == ["appsec", "devex"]
+    # the command ends by saying where the index and the retro pages are
+    assert printed[-3] == "index: out/2026-10/index.html"
+    assert [line.split()[1] for line in printed[-2:]] == [run["retros"]["appsec"], run["retros"]["devex"]]
+    assert all(Path(p).exists() for p in run["retros"].values())
+
+
+def test_an_empty_team_selection_is_an_error_and_writes_nothing(small_demo, project_cwd, capsys):
+    for empty in (",,,", "", " , "):
+        assert main(["report", "--period", "2026-10", "--teams", empty, "--warehouse", str(small_demo.warehouse),
+                     "--out", "out"]) == 2
+        err = capsys.readouterr().err
+        assert "--teams" in err and "names no team" in err and len(err.strip().splitlines()) == 1
+    assert not (project_cwd / "out").exists()
+
+
 def test_report_rejects_bad_input_with_clear_errors(small_demo, project_cwd, capsys):
     base = ["report", "--warehouse", str(small_demo.warehouse)]
     assert main(base + ["--period", "2026-13"]) == 2

@@ -40,9 +40,12 @@ def select_teams(con: duckdb.DuckDBPyConnection, period: Period, teams_arg: str 
         first, last = data_days(con)
         raise UserError(f"--period {period.label}: no team has members in that month; the warehouse "
                         f"{warehouse} holds {first} to {last}")
-    if not teams_arg:
+    if teams_arg is None:
         return available
-    teams = [t.strip() for t in teams_arg.split(",") if t.strip()]
+    teams = list(dict.fromkeys(t.strip() for t in teams_arg.split(",") if t.strip()))
+    if not teams:
+        raise UserError(f"--teams {teams_arg!r} names no team: give team slugs separated by commas "
+                        f"(e.g. --teams {','.join(available[:2])}), or leave --teams out for every team")
     unknown = [t for t in teams if t not in available]
     if unknown:
         raise UserError(f"--teams: {', '.join(unknown)} not in the warehouse for {period.label}; "

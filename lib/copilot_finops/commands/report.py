@@ -1,6 +1,7 @@
 """`copilot-finops report`: run the report notebooks per team and write outputs/<period>/."""
 from __future__ import annotations
 
+import json
 import sys
 
 from ..errors import UserError
@@ -14,6 +15,8 @@ def register(sub) -> None:
         "Run each report notebook once per team with papermill (parameters: team, period, warehouse,\n"
         "params), render self-contained HTML (static SVG charts, code hidden, nothing fetched), and\n"
         "write outputs/<period>/index.html linking every report with each team's headline numbers.\n"
+        "With --teams, the run adds to the period's index and run.json: the other teams' reports and the org\n"
+        "overview already there stay listed. Ends by printing the index and each team's retro page.\n"
         "One failing team does not stop the others; the exit code is 1 if any failed. Reports are\n"
         "aggregate and pseudonymous; identities only with --detail --incident ID --reason TEXT.",
         "copilot-finops report --period 2026-10 --teams platform-sre,appsec --out outputs/")
@@ -48,12 +51,16 @@ def run(args) -> int:
                                   args.executor, args.workers, progress=not args.json, retro=args.retro, access=access,
                                   **({"scheduler": args.scheduler} if args.scheduler else {}))
     failed = [r for r in results if not r.ok]
+    retros = json.loads((index.parent / "run.json").read_text()).get("retros", {})  # every team's, as indexed
     if args.json:
-        print_json({"index": str(index), "ok": len(results) - len(failed), "failed": len(failed),
+        print_json({"index": str(index), "retros": retros, "ok": len(results) - len(failed), "failed": len(failed),
                     "results": [{"team": r.task.team, "notebook": r.task.name, "ok": r.ok, "seconds": round(r.seconds, 2),
                                  "html": r.html, "error": r.error} for r in results]})
-    else:
-        print(f"{len(results) - len(failed)} of {len(results)} reports rendered; index: {index}")
-        for r in failed:
-            print(f"  FAILED {r.task.team}/{r.task.name}: {r.error}", file=sys.stderr)
+        return 1 if failed else 0
+    for r in failed:
+        print(f"  FAILED {r.task.team}/{r.task.name}: {r.error}", file=sys.stderr)
+    print(f"{len(results) - len(failed)} of {len(results)} reports rendered")
+    print(f"index: {index}")
+    for team, page in retros.items():
+        print(f"retro: {page}  ({team})")
     return 1 if failed else 0

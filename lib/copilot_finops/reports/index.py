@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import figures, privacy, usage
 from . import render
-from .task import ORG_TEAM, ReportResult
+from .task import ORG_TEAM, ReportResult, ReportTask
 
 
 HEADLINE_FIGURES = ("active_developers", "prompts_per_active_developer", "accepted_output_ratio", "ai_credits_used")
@@ -65,9 +65,32 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
                                  crumbs=[(f"{period}", None)], restricted=restricted))
     (out / "run.json").write_text(json.dumps(
         {"period": period, "results": [{**{k: v for k, v in asdict(r).items() if k != "task"},
-                                        "team": r.task.team, "notebook": r.task.name} for r in results]},
+                                        "team": r.task.team, "notebook": r.task.name} for r in results],
+         "retros": dict(sorted((retros or {}).items()))},
         indent=2, default=str))
     return index
+
+
+def merge_with_previous(out: Path, results: list[ReportResult],
+                        retros: dict[str, str] | None) -> tuple[list[ReportResult], dict[str, str]]:
+    """This run's results and retro pages, plus those an earlier run recorded in out/run.json for notebooks and
+    teams this run did not render (`report --teams` after a full run keeps every other team and the overview).
+
+    Entries whose page has since been deleted are dropped; org first, then teams, each in notebook order.
+    """
+    try:
+        recorded = json.loads((out / "run.json").read_text())
+        previous = [ReportResult(ReportTask(f"{e['notebook']}.ipynb", str(e["team"]), str(recorded["period"]), "", "",
+                                            "", ""), bool(e["ok"]), float(e["seconds"]), e.get("html"), e.get("error"))
+                    for e in recorded["results"]]
+        previous_retros = {str(t): str(p) for t, p in recorded.get("retros", {}).items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        previous, previous_retros = [], {}  # no earlier run here (or a run.json this code cannot read)
+    done = {(r.task.team, r.task.name) for r in results}
+    kept = [r for r in previous if (r.task.team, r.task.name) not in done and (r.html is None or Path(r.html).exists())]
+    merged = sorted(kept + list(results), key=lambda r: (r.task.team != ORG_TEAM, r.task.team, r.task.name))
+    pages = {t: p for t, p in previous_retros.items() if Path(p).exists()} | dict(retros or {})
+    return merged, pages
 
 
 def team_headlines(con, teams: list[str], period, params) -> dict[str, dict]:

@@ -8,7 +8,7 @@ from ..params import load_params
 from ..paths import DEFAULT_NOTEBOOKS
 from ..period import parse_period
 from .executors import run_reports
-from .index import team_headlines, write_index
+from .index import merge_with_previous, team_headlines, write_index
 from .plan import plan_tasks, team_dirname
 from .stitch import write_retro
 from .task import ORG_TEAM, ReportResult
@@ -35,14 +35,16 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
         out, extra = record_incident_access(warehouse, access, period.label, out, teams, teams_arg, extra)
     tasks = plan_tasks(teams, period.label, warehouse, params, out, notebooks, include_org=not teams_arg, extra=extra)
     results = run_reports(tasks, executor=executor, workers=workers, progress=progress, **executor_options)
-    con = warehouse_mod.connect(warehouse, read_only=True)
-    try:
-        headlines = team_headlines(con, teams, period, prm)
-    finally:
-        con.close()
     restricted = dict(extra).get("restricted")
     retros = write_retros(results, period.label, restricted) if retro else None
-    index = write_index(period.label, Path(out) / period.label, results, headlines, restricted, retros,
+    # A run for some teams adds to the period's index: the other teams' reports are still on disk.
+    listed, retros = merge_with_previous(Path(out) / period.label, results, retros)
+    con = warehouse_mod.connect(warehouse, read_only=True)
+    try:
+        headlines = team_headlines(con, sorted({r.task.team for r in listed} - {ORG_TEAM}), period, prm)
+    finally:
+        con.close()
+    index = write_index(period.label, Path(out) / period.label, listed, headlines, restricted, retros,
                         k=prm.privacy.k_anonymity)
     return index, results
 
