@@ -5,14 +5,50 @@ which never imports this module back. Adding an executor touches `EXECUTORS` and
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import UserError
 from .task import ReportResult, ReportTask, run_task
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Pool worker initializer: the worker ends when the command that started it does, SIGKILL included.
+
+    Its kernels follow (ipykernel ends a kernel whose parent is gone). Interrupts are the command's to
+    handle: a Ctrl-C in the terminal reaches the whole process group, and the command then ends the pool.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):  # at once, from the kernel: prctl(PR_SET_PDEATHSIG, SIGTERM)
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+    def watch() -> None:  # elsewhere, and for a parent that died before prctl: poll
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+def _end_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool now: queued notebooks are cancelled and running ones end with their worker."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in multiprocessing.active_children():  # this process's workers (the pool's, here)
+        worker.terminate()
+    for worker in multiprocessing.active_children():
+        worker.join(timeout=5)
 
 
 def run_on_pool(tasks: list[ReportTask], workers: int, on_done: Callable[[ReportResult], None], **_) -> list[ReportResult]:
@@ -21,12 +57,20 @@ def run_on_pool(tasks: list[ReportTask], workers: int, on_done: Callable[[Report
     # a worker starts the next kernel ahead unless the task is among the last ones (nothing to follow)
     last = len(tasks) - max(workers, 1)
     if workers <= 1:
-        for i, t in enumerate(tasks):
-            r = run_task(t, start_next_kernel=i < last)
-            on_done(r)
-            results.append(r)
+        try:
+            for i, t in enumerate(tasks):
+                r = run_task(t, start_next_kernel=i < last)
+                on_done(r)
+                results.append(r)
+        except BaseException:
+            # Interrupted mid-notebook: its kernel ends with this process, and the client's pending asyncio
+            # tasks with it; asyncio would print each one's traceback at exit.
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+            raise
         return results
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                               initializer=end_with_parent, initargs=(os.getpid(),))
+    try:
         futures = {pool.submit(run_task, t, i < last): t for i, t in enumerate(tasks)}
         for fut in as_completed(futures):
             try:
@@ -35,7 +79,29 @@ def run_on_pool(tasks: list[ReportTask], workers: int, on_done: Callable[[Report
                 r = ReportResult(futures[fut], False, 0.0, None, f"worker failed: {exc!r}")
             on_done(r)
             results.append(r)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): no worker or kernel may outlive the command
+        _end_pool(pool)
+        raise
+    pool.shutdown()
     return results
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While reports run, SIGTERM unwinds like Ctrl-C (KeyboardInterrupt), so the executor can end its workers
+    and kernels; Python's default would end this process alone and leave them running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # name -> "module:function" of a runner(tasks, workers, on_done, **options) -> results, imported on first use so
@@ -75,7 +141,8 @@ def run_reports(tasks: list[ReportTask], executor: str = "local", workers: int |
             bar.update(1)
 
     try:
-        results = runner(tasks, workers, on_done, **executor_options)
+        with _terminate_as_interrupt():
+            results = runner(tasks, workers, on_done, **executor_options)
     finally:
         if bar is not None:
             bar.close()
