@@ -225,19 +225,6 @@ def test_incident_access_needs_an_id_and_a_reason():
     assert access.actor == "ops" and "INC-7" in access.notice
 
 
-def test_notebooks_refuse_detail_without_its_audit_row(small_demo, tmp_path):
-    shutil.copy(small_demo.warehouse, tmp_path / "w.duckdb")
-    con = warehouse.connect(tmp_path / "w.duckdb")
-    assert privacy.identities_allowed(con, False, "") is False
-    with pytest.raises(UserError, match="incident id"):
-        privacy.identities_allowed(con, True, "")
-    with pytest.raises(UserError, match="no access_audit row"):
-        privacy.identities_allowed(con, True, "INC-9")
-    privacy.record_access(con, privacy.incident_access("INC-9", "checking a seat reclaim list"), "test", "out")
-    assert privacy.identities_allowed(con, True, "INC-9") is True
-    con.close()
-
-
 def test_report_detail_requires_incident_and_reason(small_demo, project_cwd, capsys):
     base = ["report", "--period", "2026-10", "--warehouse", str(small_demo.warehouse), "--detail"]
     assert main(base + ["--incident", "INC-1"]) == 2
@@ -274,12 +261,21 @@ def test_incident_mode_shows_identities_records_the_access_and_marks_every_page(
         assert "RESTRICTED: incident INC-42" in page.read_text()
     assert not (project_cwd / "out/2026-10").exists()  # default-mode outputs are never overwritten
     con = duckdb.connect("w.duckdb", read_only=True)
-    audit = con.execute("SELECT actor, incident_id, reason, scope, output FROM access_audit").fetchall()
+    audit = con.execute("SELECT actor, incident_id, reason, scope, output, access, period, teams, notebook, "
+                        "run_token_sha256 FROM access_audit ORDER BY access").fetchall()
     identities = _demo_identities(con)
     idle_logins = {r[0] for r in con.execute("SELECT user_login FROM seat").fetchall()}
     con.close()
-    assert len(audit) == 1 and audit[0][1] == "INC-42" and audit[0][2] == "reclaiming seats of departed contractors"
-    assert audit[0][0] and audit[0][4] == "out/restricted/INC-42/2026-10"
+    # the run's grant (every team and the overview, for the month), and a row for the one notebook it rendered
+    (grant, render) = audit
+    assert grant[1:3] == ("INC-42", "reclaiming seats of departed contractors") and grant[0]
+    assert grant[4:9] == ("out/restricted/INC-42/2026-10", "grant", "2026-10", None, None)
+    assert render[5:9] == ("render", "2026-10", None, "00_org_overview") and render[9]
+    assert render[4] == "out/restricted/INC-42/2026-10/org/00_org_overview.html"
+    # the token that ties the render to its row reached the kernel, not the notebook: no parameter carries it
+    nb = json.loads((out / "org/00_org_overview.ipynb").read_text())
+    assert set(nb["metadata"]["papermill"]["parameters"]) == {
+        "team", "period", "warehouse", "params", "detail", "incident", "restricted"}
     overview = (out / "org/00_org_overview.html").read_text()
     shown = {login for login in idle_logins if re.search(rf"(?<![\w-]){re.escape(login)}(?![\w-])", overview)}
     assert shown and shown <= identities  # the reclaim list names the seats' holders

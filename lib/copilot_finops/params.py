@@ -217,6 +217,8 @@ class DeliveryWindows(_Strict):
 class Privacy(_Strict):
     k_anonymity: int = Field(5, ge=2, description="figures over fewer users than this are suppressed")
     pseudonym_key_file: str = ".pseudonym.key"
+    incident_access_hours: float = Field(12, gt=0, le=720, description="how long a detail run's access_audit grant "
+                                                                       "lets notebooks of its scope show identities")
 
 
 class Retention(_Strict):

@@ -8,7 +8,8 @@ Every report applies these the same way, so a promise made in docs/PRIVACY.md is
 - k-anonymity: a figure over fewer than k users (1 .. k-1; 0 is no group) is suppressed, and so is a
   total or a difference from which a suppressed group could be recovered by subtraction.
 - access: identities only in incident mode, which needs an incident id and a reason and leaves an
-  `access_audit` row; notebooks check for that row before they show a login.
+  `access_audit` grant scoped to a period and teams; a notebook shows a login only within a recent
+  grant that covers it, and every such render has its own `access_audit` row.
 - retention: see `retention.purge` (user-level rows and raw files past their retention are deleted,
   team aggregates archived first).
 """
@@ -22,7 +23,7 @@ import re
 import secrets
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -36,6 +37,8 @@ MIN_KEY_CHARS = 16
 PSEUDONYM_PREFIX = "dev-"
 PSEUDONYM_HEX = 12  # 48 bits: no collisions to speak of in an org, nothing to brute-force without the key
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+AUDIT_TOKEN_ENV = "COPILOT_FINOPS_AUDIT_TOKEN"  # a detail run's secret, in its kernels' environment only
+GRANT, RENDER = "grant", "render"  # access_audit.access: a detail run's authorisation / one notebook shown
 
 
 # -- pseudonymous ids -----------------------------------------------------------------------------------------
@@ -223,26 +226,69 @@ def incident_access(incident: str | None, reason: str | None, actor: str | None 
     return IncidentAccess(str(incident), str(reason).strip(), actor or getpass.getuser())
 
 
-def record_access(con: duckdb.DuckDBPyConnection, access: IncidentAccess, scope: str, output: str,
-                  at: datetime | None = None) -> None:
-    """Write one `access_audit` row (needs a writable connection)."""
-    at = at or datetime.now(timezone.utc).replace(tzinfo=None)
-    con.execute("INSERT INTO access_audit VALUES (?, ?, ?, ?, ?, ?)",
-                [at, access.actor, access.incident_id, access.reason, scope, output])
+def record_access(con: duckdb.DuckDBPyConnection, access: IncidentAccess, scope: str, output: str | None,
+                  at: datetime | None = None, *, kind: str = GRANT, period: str | None = None,
+                  teams: list[str] | None = None, notebook: str | None = None, run_token: str | None = None) -> None:
+    """Write one `access_audit` row (needs a writable connection).
+
+    `kind` GRANT authorises a detail run for `period` and `teams` (None: every team and the org overview);
+    RENDER records one notebook shown with identities. `run_token`: the secret a report run hands its
+    kernels; only its hash is kept, so the row can be matched to that run's renders and no other.
+    """
+    at = at or _utc_now()
+    con.execute("INSERT INTO access_audit (accessed_at, actor, incident_id, reason, scope, output, access, period, "
+                "teams, notebook, run_token_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [at, access.actor, access.incident_id, access.reason, scope, output, kind, period, teams, notebook,
+                 _token_hash(run_token) if run_token else None])
 
 
-def identities_allowed(con: duckdb.DuckDBPyConnection, detail, incident) -> bool:
-    """For notebooks: may this run show logins? Only with detail on, an incident id, and its access_audit row.
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
-    Raises UserError when detail is asked for without an incident, or without the audit row that
-    `report --detail --incident ID --reason TEXT` writes: running the notebook by hand does not bypass the audit.
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DetailAccess:
+    """The gate's answer for one render: show identities or not, and whether the render must record itself."""
+
+    allowed: bool
+    grant: IncidentAccess | None = None  # the grant that covers it, for the render's own row
+    must_record: bool = False  # no row of the report run covers this render: it writes its own first
+
+
+def detail_access(con: duckdb.DuckDBPyConnection, detail, incident, team: str, period: str,
+                  hours: float = 12.0, run_token: str | None = None, now: datetime | None = None) -> DetailAccess:
+    """May this render (a team's or the org's notebook for a month) show logins?
+
+    Only with detail on, an incident id, and an `access_audit` grant for that incident whose scope holds
+    the team (or, for the org overview `__org__`, every team) and the period, recorded within `hours`.
+    A render of `report --detail` finds the row the command wrote for it (matched by the run's token, from
+    the environment of its kernels); any other render, papermill by hand included, must record its own
+    row before it shows anything (`must_record`; notebooks do so through `ReportContext.identities_allowed`).
+    Raises UserError, one line naming the fix, otherwise.
     """
     if not detail:
-        return False
+        return DetailAccess(False)
     if not incident:
         raise UserError("detail mode needs an incident id: use `copilot-finops report --detail --incident ID --reason TEXT`")
-    found = con.execute("SELECT count(*) FROM access_audit WHERE incident_id = ?", [str(incident)]).fetchone()[0]
-    if not found:
-        raise UserError(f"no access_audit row for incident {incident!r}: identities are shown only through "
-                        "`copilot-finops report --detail --incident ID --reason TEXT`, which records the access")
-    return True
+    now = now or _utc_now()
+    covers = ("incident_id = ? AND period = ? AND accessed_at BETWEEN ? AND ? "
+              "AND (teams IS NULL OR (? <> '__org__' AND list_contains(teams, ?)))")
+    args = [str(incident), str(period), now - timedelta(hours=hours), now + timedelta(minutes=5), team, team]
+    try:
+        if run_token and con.execute(f"SELECT count(*) FROM access_audit WHERE access = '{RENDER}' AND "
+                                     f"run_token_sha256 = ? AND {covers}", [_token_hash(run_token), *args]).fetchone()[0]:
+            return DetailAccess(True)
+        grant = con.execute(f"SELECT actor, reason FROM access_audit WHERE access = '{GRANT}' AND {covers} "
+                            "ORDER BY accessed_at DESC LIMIT 1", args).fetchone()
+    except duckdb.Error:  # a warehouse whose access_audit predates scoped grants
+        grant = None
+    if grant is None:
+        what = "the org overview (every team)" if team == "__org__" else f"team {team}"
+        raise UserError(f"no access_audit grant for incident {incident!r} covers {what} in {period} within the last "
+                        f"{hours:g} hours: identities are shown only through `copilot-finops report --period {period} "
+                        "--detail --incident ID --reason TEXT` (with --teams for one team), which records the access")
+    return DetailAccess(True, IncidentAccess(str(incident), grant[1], getpass.getuser()), must_record=True)

@@ -5,7 +5,9 @@ opened from `notebooks/` in JupyterLab finds `data/` and `params/` of the projec
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 from IPython.display import HTML, Markdown, display
@@ -25,6 +27,7 @@ class ReportContext:
     con: duckdb.DuckDBPyConnection
     params: OrgParams
     small: bool = False  # the team had 1 .. k-1 members or active developers in the period: one notice, no figures
+    warehouse: Path | None = None  # the file `con` reads, reopened writable for a moment by `identities_allowed`
 
     @property
     def k(self) -> int:
@@ -69,12 +72,46 @@ class ReportContext:
         else:
             self.table(frame)
 
+    def identities_allowed(self, detail, incident) -> bool:
+        """May this report show logins? The incident gate (`privacy.detail_access`) for this team and period.
+
+        A render of `report --detail` finds the access_audit row the command wrote for it. Any other render
+        (papermill or JupyterLab by hand) that a recent grant covers first records its own row: the read-only
+        connection is closed, a row written through a brief writable one, and `con` reopened. If the row
+        cannot be written (another process holds the warehouse), nothing is shown: UserError.
+        """
+        access = privacy.detail_access(self.con, detail, incident, self.team, self.period.label,
+                                       self.params.privacy.incident_access_hours,
+                                       run_token=os.environ.get(privacy.AUDIT_TOKEN_ENV))
+        if access.must_record:
+            self._record_render(access.grant)
+        return access.allowed
+
+    def _record_render(self, grant: privacy.IncidentAccess) -> None:
+        if self.warehouse is None:
+            raise UserError("this report cannot record its access in access_audit: open it with `open_report`")
+        label = "the org overview" if self.team == ORG_TEAM else f"team {self.team}"
+        self.con.close()  # a process opens a DuckDB file one way at a time: read-only or writable
+        try:
+            writable = warehouse_mod.connect(self.warehouse)
+            try:
+                privacy.record_access(writable, grant, f"a notebook run outside `copilot-finops report`: {label}, "
+                                      f"{self.period.label}; identities", None, kind=privacy.RENDER,
+                                      period=self.period.label, teams=None if self.team == ORG_TEAM else [self.team])
+            finally:
+                writable.close()
+        except UserError as exc:
+            raise UserError(f"identities not shown: this render could not record its access ({exc})") from None
+        finally:
+            self.con = warehouse_mod.connect(self.warehouse, read_only=True)
+
 
 def open_report(team: str, period: str, warehouse: str, params: str) -> ReportContext:
     """Validate the notebook's parameters and open what it reads. Raises UserError naming the bad value."""
     team = check_team_slug(team)
     per = parse_period(str(period))
-    con = warehouse_mod.connect(resolve(warehouse), read_only=True)
+    path = resolve(warehouse)
+    con = warehouse_mod.connect(path, read_only=True)
     prm = load_params(resolve(params))
     if team not in usage.teams_in_warehouse(con):
         raise UserError(f"team {team!r} has no members in {warehouse}; teams: {', '.join(usage.teams_in_warehouse(con))}")
@@ -82,13 +119,14 @@ def open_report(team: str, period: str, warehouse: str, params: str) -> ReportCo
     members, active = usage.team_size(con, team, per)
     k = prm.privacy.k_anonymity
     small = bool(privacy.small_group(members, k) or privacy.small_group(active, k))
-    return ReportContext(team, per, con, prm, small)
+    return ReportContext(team, per, con, prm, small, warehouse=path)
 
 
 def open_org_report(period: str, warehouse: str, params: str) -> ReportContext:
     """The org notebook's start (team '__org__'): validated period, read-only warehouse, params, SVG charts."""
     per = parse_period(str(period))
-    con = warehouse_mod.connect(resolve(warehouse), read_only=True)
+    path = resolve(warehouse)
+    con = warehouse_mod.connect(path, read_only=True)
     prm = load_params(resolve(params))
     charts.use_svg()
-    return ReportContext(ORG_TEAM, per, con, prm)
+    return ReportContext(ORG_TEAM, per, con, prm, warehouse=path)

@@ -1,6 +1,8 @@
 """The report pipeline that `report` and `demo` share: plan, record incident access, run, stitch, index."""
 from __future__ import annotations
 
+import secrets
+from dataclasses import replace
 from pathlib import Path
 
 from .. import privacy, usage, warehouse as warehouse_mod
@@ -11,7 +13,7 @@ from .executors import run_reports
 from .index import merge_with_previous, team_headlines, write_index
 from .plan import plan_tasks, team_dirname
 from .stitch import write_retro
-from .task import ORG_TEAM, ReportResult
+from .task import ORG_TEAM, ReportResult, ReportTask
 
 
 def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_arg: str | None = None,
@@ -21,8 +23,8 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     """Plan, run and index the reports; returns (index path, results).
 
     `retro`: also stitch each team's reports into <team>/retro.html. `access` (privacy.IncidentAccess): incident
-    mode; the access is recorded in access_audit before any notebook runs, the notebooks get `detail`,
-    `incident` and `restricted`, and the output goes under <out>/restricted/<incident>/.
+    mode; the access (a grant, and a row per notebook) is recorded in access_audit before any notebook runs, the
+    notebooks get `detail`, `incident` and `restricted`, and the output goes under <out>/restricted/<incident>/.
     """
     period = parse_period(period_text)
     prm = load_params(params)
@@ -32,8 +34,11 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     finally:
         con.close()
     if access is not None:
-        out, extra = record_incident_access(warehouse, access, period.label, out, teams, teams_arg, extra)
+        out = str(Path(out) / "restricted" / team_dirname(access.incident_id))
+        extra = tuple(extra) + (("detail", True), ("incident", access.incident_id), ("restricted", access.notice))
     tasks = plan_tasks(teams, period.label, warehouse, params, out, notebooks, include_org=not teams_arg, extra=extra)
+    if access is not None:
+        tasks = record_incident_access(warehouse, access, period.label, out, tasks, teams if teams_arg else None)
     results = run_reports(tasks, executor=executor, workers=workers, progress=progress, **executor_options)
     restricted = dict(extra).get("restricted")
     retros = write_retros(results, period.label, restricted) if retro else None
@@ -49,17 +54,27 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     return index, results
 
 
-def record_incident_access(warehouse: str, access: privacy.IncidentAccess, period: str, out: str, teams: list[str],
-                           teams_arg: str | None, extra: tuple) -> tuple[str, tuple]:
-    """Write the access_audit row (a brief writable open, before the read-only fan-out); return (out, extra)."""
-    out = str(Path(out) / "restricted" / team_dirname(access.incident_id))
-    scope = f"period {period}; teams: {', '.join(teams) if teams_arg else 'all, with the org overview'}; identities"
+def record_incident_access(warehouse: str, access: privacy.IncidentAccess, period: str, out: str,
+                           tasks: list[ReportTask], teams: list[str] | None) -> list[ReportTask]:
+    """Write the run's access_audit grant and one row per planned render (a brief writable open, before the
+    read-only fan-out); return the tasks carrying the run's token, which lets their kernels find those rows.
+
+    `teams` None: every team and the org overview. The token is a fresh secret: only its hash is stored,
+    and it reaches the kernels through their environment, never a notebook parameter.
+    """
+    token = secrets.token_urlsafe(32)
+    scope = f"period {period}; teams: {', '.join(teams) if teams else 'all, with the org overview'}; identities"
     con = warehouse_mod.connect(warehouse)
     try:
-        privacy.record_access(con, access, scope, str(Path(out) / period))
+        privacy.record_access(con, access, scope, str(Path(out) / period), period=period, teams=teams)
+        for t in tasks:
+            label = "the org overview" if t.team == ORG_TEAM else f"team {t.team}"
+            privacy.record_access(con, access, f"{t.name} for {label}, {period}; identities",
+                                  str(Path(t.out_dir) / f"{t.name}.html"), kind=privacy.RENDER, period=period,
+                                  teams=None if t.team == ORG_TEAM else [t.team], notebook=t.name, run_token=token)
     finally:
         con.close()
-    return out, tuple(extra) + (("detail", True), ("incident", access.incident_id), ("restricted", access.notice))
+    return [replace(t, environment=((privacy.AUDIT_TOKEN_ENV, token),)) for t in tasks]
 
 
 def write_retros(results: list[ReportResult], period: str, restricted: str | None) -> dict[str, str]:

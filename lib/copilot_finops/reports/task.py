@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import render
@@ -26,6 +26,9 @@ class ReportTask:
     out_dir: str  # outputs/<period>/<team-dir>
     cwd: str
     extra: tuple = ()  # extra (name, value) parameters, e.g. incident mode
+    # (name, value) set in the environment the notebook's kernel starts with: a detail run's audit token. Never a
+    # parameter (papermill writes those into the notebook), never in a repr or run.json.
+    environment: tuple = field(default=(), repr=False)
 
     @property
     def name(self) -> str:
@@ -141,10 +144,24 @@ def run_task(task: ReportTask, start_next_kernel: bool = False) -> ReportResult:
     `start_next_kernel`: the caller expects to run another notebook in this process, so start its
     kernel now (see `_take_spare_kernel`); this one uses the kernel started ahead of it, if any.
     """
+    started = time.perf_counter()
+    # before any kernel starts (this one's or the next's, started ahead: the same run, the same environment)
+    saved = {name: os.environ.get(name) for name, _ in task.environment}
+    os.environ.update(dict(task.environment))
+    try:
+        return _run_task(task, start_next_kernel, started)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_task(task: ReportTask, start_next_kernel: bool, started: float) -> ReportResult:
     import nbformat
     import papermill
 
-    started = time.perf_counter()
     kernel = _take_spare_kernel(task.cwd, start_next_kernel)
     out_dir = Path(task.cwd, task.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

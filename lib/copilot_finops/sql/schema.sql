@@ -269,6 +269,13 @@ CREATE TABLE IF NOT EXISTS access_audit (
     scope VARCHAR,
     output VARCHAR
 );
+-- What an access covers, for the notebooks' gate (privacy.detail_access): 'grant' rows are a detail run's
+-- authorisation, 'render' rows one notebook shown with identities; teams NULL is every team and the org overview.
+ALTER TABLE access_audit ADD COLUMN IF NOT EXISTS access VARCHAR;
+ALTER TABLE access_audit ADD COLUMN IF NOT EXISTS period VARCHAR;
+ALTER TABLE access_audit ADD COLUMN IF NOT EXISTS teams VARCHAR[];
+ALTER TABLE access_audit ADD COLUMN IF NOT EXISTS notebook VARCHAR;
+ALTER TABLE access_audit ADD COLUMN IF NOT EXISTS run_token_sha256 VARCHAR;
 
 -- grain: key
 CREATE TABLE IF NOT EXISTS warehouse_meta (
