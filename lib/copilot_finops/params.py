@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
+from .period import SLUG
 
 SEGMENT_IDS = ("platform_sre", "backend_services", "frontend_product", "security_engineering",
                "developer_productivity")
@@ -226,6 +227,21 @@ class Retention(_Strict):
     raw_days: int = Field(400, ge=30)
 
 
+class TeamOverride(_Strict):
+    """What `params/teams/<slug>.yaml` (or an entry of org.yaml's `teams:`) may set for one team: its role
+    segment and its monthly budget. Each wins over what org.yaml says of that team (segments, budgets)."""
+
+    segment: str | None = None
+    budget: Budget | None = None
+
+    @field_validator("segment")
+    @classmethod
+    def _known_segment(cls, v: str | None) -> str | None:
+        if v is not None:
+            _known_segment_ids({v: None})
+        return v
+
+
 class OrgParams(_Strict):
     org: str
     enterprise: str | None = None
@@ -241,7 +257,8 @@ class OrgParams(_Strict):
     incident_label: str = "incident"
     privacy: Privacy = Privacy()
     retention: Retention = Retention()
-    teams: dict[str, dict] = Field(default_factory=dict, description="per-team overrides from params/teams/*.yaml")
+    teams: dict[str, TeamOverride] = Field(default_factory=dict,
+                                           description="per-team overrides, from params/teams/<slug>.yaml")
 
     @field_validator("segments")
     @classmethod
@@ -262,6 +279,27 @@ class OrgParams(_Strict):
         if len(catch_all) > 1:
             raise ValueError(f"only one task class may have no rule (the catch-all); found {', '.join(catch_all)}")
         return v
+
+    @model_validator(mode="after")
+    def _apply_team_overrides(self) -> "OrgParams":
+        """Fold each team's overrides into `segments` and `budgets`, so every reader sees them (idempotent)."""
+        segments = {seg: s.model_copy(update={"teams": list(s.teams)}) for seg, s in self.segments.items()}
+        budgets = dict(self.budgets.teams)
+        for slug, team in self.teams.items():
+            if not SLUG.match(slug) or ".." in slug:
+                raise ValueError(f"teams: {slug!r} is not a team slug (letters, digits, '-', '_' and '.')")
+            if team.budget is not None:
+                budgets[slug] = team.budget
+            if team.segment is not None:
+                if team.segment not in segments:
+                    raise ValueError(f"teams.{slug}.segment: {team.segment!r} is not under segments in org.yaml "
+                                     f"(defined: {', '.join(segments) or 'none'}): add it there with a label")
+                for s in segments.values():
+                    if slug in s.teams:
+                        s.teams.remove(slug)
+                segments[team.segment].teams.append(slug)
+        self.segments, self.budgets = segments, self.budgets.model_copy(update={"teams": budgets})
+        return self
 
     def segment_of(self, team_slug: str) -> str:
         """The role segment a team belongs to, or 'unassigned' (reported, never dropped)."""
@@ -284,44 +322,69 @@ class OrgParams(_Strict):
 
 
 def _format_error(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid parameters"]
+    """One line: the file, then each bad key with what is wrong and what is allowed."""
+    problems = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see params/org.yaml in the demo for every key)"
         elif err["type"] == "literal_error":
             msg = f"{msg} (found {err.get('input')!r})"
-        lines.append(f"  {key}: {msg}")
-    return "\n".join(lines)
+        problems.append(f"{key}: {msg}" if key else msg)
+    return f"{path}: invalid parameters: " + "; ".join(problems)
 
 
 def _load_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a YAML text file (it is not UTF-8 text): replace it with a YAML mapping "
+                        "of keys, or remove it") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror}): pass --params with a folder holding YAML files") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML: {exc}") from exc
+        raise UserError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a mapping of keys at the top level")
+        raise UserError(f"{path}: expected a mapping of keys at the top level, found a {type(data).__name__}")
     return data
 
 
 def load_params(params_dir: str | Path) -> OrgParams:
-    """Read and validate `org.yaml` and `teams/*.yaml` under `params_dir`."""
+    """Read and validate `org.yaml` and the team overrides `teams/<slug>.yaml` under `params_dir`.
+
+    A team file may set `segment` and `budget` (`TeamOverride`); it is validated on its own, so an error
+    names that file, and it wins over org.yaml's own `teams:` entry for the same team.
+    """
     folder = Path(params_dir)
     org_file = folder / "org.yaml"
-    if not org_file.exists():
+    if not org_file.is_file():
         raise UserError(f"{org_file} not found: pass --params with the folder holding org.yaml "
                         "(the repository's params/ is a worked example for the demo org)")
     data = _load_yaml(org_file)
-    teams = {}
+    inline = data.get("teams") or {}
+    if not isinstance(inline, dict):
+        raise UserError(f"{org_file}: teams: expected a mapping of team slug to overrides (segment, budget), "
+                        f"found a {type(inline).__name__}; or put each team's overrides in {folder / 'teams'}/<slug>.yaml")
+    teams = dict(inline)
     for team_file in sorted((folder / "teams").glob("*.yaml")):
-        teams[team_file.stem] = _load_yaml(team_file)
-    data.setdefault("teams", {}).update(teams)
+        slug = team_file.stem
+        if not SLUG.match(slug) or ".." in slug:
+            raise UserError(f"{team_file}: the file name must be a team slug (letters, digits, '-', '_' and '.'), "
+                            "e.g. platform-sre.yaml")
+        try:
+            override = TeamOverride.model_validate(_load_yaml(team_file))
+        except ValidationError as exc:
+            raise UserError(_format_error(team_file, exc)) from None
+        if override.segment and override.segment not in (data.get("segments") or {}):
+            raise UserError(f"{team_file}: segment: {override.segment!r} is not under segments in {org_file}: "
+                            "add it there with a label, or name one of its segments")
+        teams[slug] = override.model_dump(exclude_unset=True)
+    data["teams"] = teams
     try:
         return OrgParams.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_format_error(org_file, exc)) from exc
+        raise UserError(_format_error(org_file, exc)) from None
 
 
 # -- Coaching playbooks (params/playbooks.yaml): advice per high-burn pattern, read by `patterns`

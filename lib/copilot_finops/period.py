@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from .errors import UserError
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# The years a report's month may be in: baselines look back months from it, and every one must be a date.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
 @dataclass(frozen=True)
@@ -22,16 +24,20 @@ class Period:
     @property
     def previous(self) -> "Period":
         y, m = (self.start.year, self.start.month - 1) if self.start.month > 1 else (self.start.year - 1, 12)
-        return parse_period(f"{y:04d}-{m:02d}")
+        return _month(y, m)
+
+
+def _month(y: int, mo: int) -> Period:
+    return Period(f"{y:04d}-{mo:02d}", date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1]))
 
 
 def parse_period(text: str) -> Period:
     """'2026-10' -> Period(2026-10-01 .. 2026-10-31); anything else is a clear error."""
     m = re.fullmatch(r"(\d{4})-(\d{2})", str(text).strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise UserError(f"period {text!r} is not a month: write it as YYYY-MM, e.g. 2026-10")
-    y, mo = int(m.group(1)), int(m.group(2))
-    return Period(f"{y:04d}-{mo:02d}", date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1]))
+    if not m or not 1 <= int(m.group(2)) <= 12 or not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
+        raise UserError(f"period {text!r} is not a month: write it as YYYY-MM with a year from {FIRST_YEAR} "
+                        f"to {LAST_YEAR}, e.g. 2026-10")
+    return _month(int(m.group(1)), int(m.group(2)))
 
 
 def check_team_slug(team: str) -> str:

@@ -214,7 +214,11 @@ def connect(path: str | Path, read_only: bool = False, row_group_size: int | Non
         raise UserError(
             f"warehouse {path} does not exist: build it with `copilot-finops ingest RAWDIR --warehouse {path}` "
             "(or `copilot-finops demo` for the demo org)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--warehouse {path}: cannot make its folder {path.parent} ({exc.strerror}): "
+                        "give a path in a folder of yours") from None
     try:
         if row_group_size and not read_only:
             con = duckdb.connect()
@@ -235,7 +239,21 @@ def connect(path: str | Path, read_only: bool = False, row_group_size: int | Non
     if not read_only:
         ensure_schema(con)
         cache.ensure_key(con)
+    else:
+        _check_views_current(con, path)
     return con
+
+
+def _check_views_current(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A read-only open cannot refresh the views: refuse a warehouse whose views other SQL made (an older version)."""
+    try:
+        row = con.execute("SELECT value FROM warehouse_meta WHERE key = 'views_digest'").fetchone()
+    except duckdb.Error:
+        row = None
+    if not row or row[0] != _views_digest():
+        con.close()
+        raise UserError(f"warehouse {path} holds the views of another copilot-finops version: refresh them with "
+                        f"`copilot-finops ingest RAWDIR --warehouse {path}` (unchanged files are not read again)")
 
 
 def _quote(text: str) -> str:

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from ..paths import DEFAULT_PARAMS, DEFAULT_WAREHOUSE
 
 
@@ -52,3 +55,28 @@ def day(text: str):
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day: write it as YYYY-MM-DD, e.g. 2026-10-31") from None
+
+
+def workers(text: str) -> int:
+    """argparse type for --workers: a whole number of parallel notebooks, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers: give 1 or more, e.g. 2")
+    return value
+
+
+def writable_folder(path: str | Path, flag: str, what: str) -> Path:
+    """Check, before any work, that `path` is (or can become) a folder this user may write: UserError naming
+    the flag and the fix when it, or a folder above it, is a file or is not writable."""
+    path = Path(path)
+    for existing in (path, *path.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise UserError(f"{flag} {path}: {existing} is a file, not a folder: give a folder for {what}")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise UserError(f"{flag} {path}: you cannot write in {existing}: give a folder of yours for {what}")
+            break
+    return path

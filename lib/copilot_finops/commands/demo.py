@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..paths import DEFAULT_OUTPUTS, DEMO_RAW
-from .common import add_common, add_parser, day
+from .common import add_common, add_parser, day, workers, writable_folder
 
 
 def register(sub) -> None:
@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--users", type=int, default=DEFAULT_USERS)
     p.add_argument("--days", type=int, default=DEFAULT_DAYS)
     p.add_argument("--end", type=day, default=DEFAULT_END, help="last day of the data, YYYY-MM-DD")
-    p.add_argument("--workers", type=int, help="parallel notebooks (default: number of cores)")
+    p.add_argument("--workers", type=workers, help="parallel notebooks (default: number of cores)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -37,6 +37,8 @@ def run(args) -> int:
 
     t0 = time.perf_counter()
     raw = Path(args.raw)
+    writable_folder(args.out, "--out", "the reports")
+    writable_folder(raw, "--raw", "the demo org's raw zone")
     stamp = raw / ".demo-args.json"
     wanted = {"seed": args.seed, "users": args.users, "days": args.days, "end": args.end.isoformat()}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:

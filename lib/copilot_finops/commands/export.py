@@ -1,8 +1,10 @@
 """`copilot-finops export focus`: a month's Copilot cost in FinOps FOCUS 1.2 (default) or 1.3 columns (CSV or Parquet)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import UserError
-from .common import add_common, add_parser, print_json, day
+from .common import add_common, add_parser, day, print_json, writable_folder
 
 FORMATS = ("focus",)
 FOCUS_VERSIONS = ("1.2", "1.3")  # 1.2 stays the default until 1.3 validators are common
@@ -39,8 +41,9 @@ def run(args) -> int:
     export, validate, teams = version[args.focus_version]
     period = parse_period(args.period)
     params = load_params(args.params)
-    if not str(args.out).lower().endswith((".csv", ".parquet")):
+    if not str(args.out).lower().endswith((".csv", ".parquet")) or Path(args.out).is_dir():
         raise UserError(f"--out {args.out}: write a .csv or a .parquet file")
+    writable_folder(Path(args.out).parent, "--out", "the export")
     con = warehouse.connect(args.warehouse, read_only=True)
     try:
         rows = export(con, period, params, args.as_of)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .common import add_common, add_parser, day, print_json
+from .common import add_common, add_parser, day, print_json, writable_folder
 
 GUARDRAIL_NOTEBOOK = "03_guardrails"  # the team report a message links to
 
@@ -63,6 +63,7 @@ def run(args) -> int:
                 alerts.check_url(link, flag, plain_http="any", hint="give the https:// address people open")
     period = parse_period(args.period)
     params = load_params(args.params)
+    writable_folder(args.out, "--out", "alerts.json and alerts.md")
     con = warehouse.connect(args.warehouse, read_only=True)
     try:
         report = budget.evaluate_guardrails(con, period, params, args.as_of)

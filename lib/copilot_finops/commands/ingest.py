@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_parser, print_json, writable_folder
 
 
 def register(sub) -> None:
@@ -57,6 +57,7 @@ def run_ingest(args) -> int:
 def run_import(args) -> int:
     from ..ingest import import_files, ingest_raw
 
+    writable_folder(args.raw, "--raw", "the raw zone")
     files = import_files(args.files, args.kind, args.raw)
     summary = ingest_raw(args.raw, args.warehouse, files=files, full=True)
     return _report(summary, args.json)

@@ -6,7 +6,7 @@ import sys
 
 from ..errors import UserError
 from ..paths import DEFAULT_NOTEBOOKS, DEFAULT_OUTPUTS
-from .common import add_common, add_parser, add_period_teams, print_json
+from .common import add_common, add_parser, add_period_teams, print_json, workers, writable_folder
 
 
 def register(sub) -> None:
@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--out", default=DEFAULT_OUTPUTS, metavar="DIR", help=f"output folder (default {DEFAULT_OUTPUTS}/)")
     p.add_argument("--notebooks", default=DEFAULT_NOTEBOOKS, metavar="DIR", help=f"report notebooks folder (default {DEFAULT_NOTEBOOKS}/)")
     p.add_argument("--executor", default="local", help="where notebooks run: local (process pool, default) or dask")
-    p.add_argument("--workers", type=int, help="parallel notebooks (default: number of cores)")
+    p.add_argument("--workers", type=workers, help="parallel notebooks (default: number of cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (with --executor dask)")
     p.add_argument("--retro", action="store_true",
                    help="also write <team>/retro.html: the team's reports on one page with a table of contents")
@@ -47,6 +47,7 @@ def run(args) -> int:
     elif args.incident or args.reason:
         raise UserError("--incident and --reason go with --detail (incident mode); without --detail reports are "
                         "aggregate and pseudonymous and need neither")
+    writable_folder(args.out, "--out", "the reports")
     index, results = make_reports(args.warehouse, args.params, args.period, args.out, args.teams, args.notebooks,
                                   args.executor, args.workers, progress=not args.json, retro=args.retro, access=access,
                                   **({"scheduler": args.scheduler} if args.scheduler else {}))

@@ -269,6 +269,7 @@ CREATE TABLE IF NOT EXISTS access_audit (
     scope VARCHAR,
     output VARCHAR
 );
+
 -- What an access covers, for the notebooks' gate (privacy.detail_access): 'grant' rows are a detail run's
 -- authorisation, 'render' rows one notebook shown with identities; teams NULL is every team and the org overview.
 ALTER TABLE access_audit ADD COLUMN IF NOT EXISTS access VARCHAR;
