@@ -218,8 +218,9 @@ class DeliveryWindows(_Strict):
 class Privacy(_Strict):
     k_anonymity: int = Field(5, ge=2, description="figures over fewer users than this are suppressed")
     pseudonym_key_file: str = ".pseudonym.key"
-    incident_access_hours: float = Field(12, gt=0, le=720, description="how long a detail run's access_audit grant "
-                                                                       "lets notebooks of its scope show identities")
+    incident_access_hours: float = Field(12, gt=0, le=720, description="how long a detail run's grant stands")
+    readers_group: str | None = Field(None, description="a group that may read the warehouse, raw zone and incident "
+                                                        "outputs (default: their owner only)")
 
 
 class Retention(_Strict):

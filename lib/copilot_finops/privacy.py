@@ -10,11 +10,15 @@ Every report applies these the same way, so a promise made in docs/PRIVACY.md is
 - access: identities only in incident mode, which needs an incident id and a reason and leaves an
   `access_audit` grant scoped to a period and teams; a notebook shows a login only within a recent
   grant that covers it, and every such render has its own `access_audit` row.
+- files: what holds identities (the warehouse and its memo, the raw zone, incident outputs) is the
+  owner's alone (files 0600, folders 0700), or also `privacy.readers_group`'s (0640, 0750); team reports
+  stay readable.
 - retention: see `retention.purge` (user-level rows and raw files past their retention are deleted,
   team aggregates archived first).
 """
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import hmac
@@ -25,6 +29,7 @@ import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import duckdb
 import pandas as pd
@@ -292,3 +297,59 @@ def detail_access(con: duckdb.DuckDBPyConnection, detail, incident, team: str, p
                         f"{hours:g} hours: identities are shown only through `copilot-finops report --period {period} "
                         "--detail --incident ID --reason TEXT` (with --teams for one team), which records the access")
     return DetailAccess(True, IncidentAccess(str(incident), grant[1], getpass.getuser()), must_record=True)
+
+
+# -- who may read the files that hold identities --------------------------------------------------------------
+@contextlib.contextmanager
+def owner_only_files() -> Iterator[None]:
+    """While writing what holds identities, every file and folder made (the warehouse's WAL and spill files
+    included) is the owner's alone: umask 077. `restrict` then opens it to the readers group, if any."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def readers_gid(group: str | None) -> int | None:
+    """The id of `privacy.readers_group`, None when no group is set; UserError when the machine has no such group."""
+    if not group:
+        return None
+    import grp
+
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise UserError(f"privacy.readers_group {group!r} is not a group on this machine: name an existing group "
+                        "(getent group), or remove the setting to keep these files to their owner") from None
+
+
+def restrict(paths: Iterable[str | Path], group: str | None = None) -> None:
+    """Owner-only (files 0600, folders 0700, folders walked) or, with `group`, also that group's to read
+    (0640, 0750, group changed). Missing paths and symbolic links are left alone."""
+    gid = readers_gid(group)
+    file_mode, dir_mode = (0o640, 0o750) if gid is not None else (0o600, 0o700)
+    for root in map(Path, paths):
+        if root.is_symlink() or not root.exists():
+            continue
+        entries = [(root, root.is_dir())]
+        if root.is_dir():
+            for folder, dirs, files in os.walk(root):
+                entries += [(Path(folder, d), True) for d in dirs] + [(Path(folder, f), False) for f in files]
+        for path, is_dir in entries:
+            if path.is_symlink():
+                continue
+            try:
+                if gid is not None and path.stat().st_gid != gid:
+                    os.chown(path, -1, gid)
+                os.chmod(path, dir_mode if is_dir else file_mode)
+            except PermissionError as exc:
+                who = f"you and group {group}" if group else "you"
+                raise UserError(f"cannot make {path} readable by {who} only ({exc.strerror}): run as its owner, and "
+                                "set privacy.readers_group to a group you are in") from None
+
+
+def warehouse_files(warehouse: str | Path) -> list[Path]:
+    """The warehouse file and what beside it holds its rows: the WAL and the memo folder."""
+    path = Path(warehouse)
+    return [path, Path(f"{path}.wal"), Path(f"{path}.cache")]

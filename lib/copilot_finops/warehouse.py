@@ -12,6 +12,7 @@ import functools
 import graphlib
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -219,6 +220,7 @@ def connect(path: str | Path, read_only: bool = False, row_group_size: int | Non
     except OSError as exc:
         raise UserError(f"--warehouse {path}: cannot make its folder {path.parent} ({exc.strerror}): "
                         "give a path in a folder of yours") from None
+    new = not path.exists()
     try:
         if row_group_size and not read_only:
             con = duckdb.connect()
@@ -230,6 +232,8 @@ def connect(path: str | Path, read_only: bool = False, row_group_size: int | Non
     except duckdb.IOException as exc:
         raise UserError(f"cannot open warehouse {path}: {exc}. If another copilot-finops command is writing it, "
                         "wait for that to finish, or pass another --warehouse.") from exc
+    if new and path.exists():
+        os.chmod(path, 0o600)  # it holds logins: its owner's alone (privacy.restrict may add a readers group)
     # DuckDB's own progress bar writes to stdout, where --json promises one document and nothing else.
     # Inside a Jupyter kernel DuckDB refuses to change the setting (it wants ipywidgets) and draws none.
     try:

@@ -80,3 +80,13 @@ def writable_folder(path: str | Path, flag: str, what: str) -> Path:
                 raise UserError(f"{flag} {path}: you cannot write in {existing}: give a folder of yours for {what}")
             break
     return path
+
+
+def readers_group(params_dir: str) -> str | None:
+    """`privacy.readers_group` of the params folder; None (owner only) when the folder has no org.yaml, as
+    ingest, import and fetch need no params."""
+    from ..params import load_params
+
+    if not (Path(params_dir) / "org.yaml").is_file():
+        return None
+    return load_params(params_dir).privacy.readers_group

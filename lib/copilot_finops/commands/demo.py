@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..paths import DEFAULT_OUTPUTS, DEMO_RAW
-from .common import add_common, add_parser, day, workers, writable_folder
+from .common import add_common, add_parser, day, readers_group, workers, writable_folder
 
 
 def register(sub) -> None:
@@ -30,6 +30,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from .. import privacy
     from ..demo import generate_org
     from ..ingest import ingest_raw
     from ..period import last_complete_month
@@ -39,16 +40,20 @@ def run(args) -> int:
     raw = Path(args.raw)
     writable_folder(args.out, "--out", "the reports")
     writable_folder(raw, "--raw", "the demo org's raw zone")
+    group = readers_group(args.params)
     stamp = raw / ".demo-args.json"
     wanted = {"seed": args.seed, "users": args.users, "days": args.days, "end": args.end.isoformat()}
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
-        print(f"[1/3] demo org already in {raw} (seed {args.seed}), reusing it")
-    else:
-        print(f"[1/3] generating the demo org ({args.users} developers, {args.days} days) into {raw}")
-        generate_org(raw, seed=args.seed, users=args.users, days=args.days, end=args.end, progress=sys.stderr.isatty())
-        stamp.write_text(json.dumps(wanted))
-    print(f"[2/3] ingesting into {args.warehouse}")
-    summary = ingest_raw(raw, args.warehouse, progress=sys.stderr.isatty())
+    with privacy.owner_only_files():  # raw zone and warehouse; the reports below stay readable
+        if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+            print(f"[1/3] demo org already in {raw} (seed {args.seed}), reusing it")
+        else:
+            print(f"[1/3] generating the demo org ({args.users} developers, {args.days} days) into {raw}")
+            generate_org(raw, seed=args.seed, users=args.users, days=args.days, end=args.end,
+                         progress=sys.stderr.isatty())
+            stamp.write_text(json.dumps(wanted))
+        print(f"[2/3] ingesting into {args.warehouse}")
+        summary = ingest_raw(raw, args.warehouse, progress=sys.stderr.isatty())
+    privacy.restrict([raw, *privacy.warehouse_files(args.warehouse)], group)
     print(f"      {summary.files_ingested} files, {summary.rows_loaded:,} rows, "
           f"{summary.lines_quarantined} quarantined, {summary.files_unchanged} unchanged")
     period = last_complete_month(args.end)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .common import add_common, add_parser, print_json, day
+from .common import add_common, add_parser, day, print_json, readers_group
 
 DESCRIPTION = """\
 Fetch GitHub Copilot data for an organization into the raw zone (immutable files plus
@@ -71,6 +71,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import privacy
     from ..fetch import FetchConfig, format_summary, run_fetch
     from ..fetch.github import RetryPolicy
 
@@ -87,11 +88,16 @@ def run(args: argparse.Namespace) -> int:
         incident_label=args.incident_label, today=args.today,
         policy=RetryPolicy(max_wait=args.max_wait),
     )
-    doc = run_fetch(config, dry_run=args.dry_run, assume_users=args.assume_users)
-    if args.ingest is not None and not args.dry_run:
-        from ..ingest import ingest_raw
-        ingested = ingest_raw(Path(args.raw), Path(args.ingest or args.warehouse))
-        doc["ingest"] = ingested.as_dict() if hasattr(ingested, "as_dict") else ingested
+    group = readers_group(args.params)
+    with privacy.owner_only_files():
+        doc = run_fetch(config, dry_run=args.dry_run, assume_users=args.assume_users)
+        if args.ingest is not None and not args.dry_run:
+            from ..ingest import ingest_raw
+            ingested = ingest_raw(Path(args.raw), Path(args.ingest or args.warehouse))
+            doc["ingest"] = ingested.as_dict() if hasattr(ingested, "as_dict") else ingested
+    if not args.dry_run:
+        privacy.restrict([args.raw, *(privacy.warehouse_files(args.ingest or args.warehouse)
+                                     if args.ingest is not None else [])], group)
     if args.json:
         print_json(doc)
     elif args.dry_run:

@@ -25,10 +25,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from .. import privacy
     from ..demo import generate_org
 
-    result = generate_org(args.raw, seed=args.seed, users=args.users, days=args.days, end=args.end,
-                          progress=not args.json and sys.stderr.isatty())
+    with privacy.owner_only_files():  # the demo's people are made up, but a raw zone is kept like a real one
+        result = generate_org(args.raw, seed=args.seed, users=args.users, days=args.days, end=args.end,
+                              progress=not args.json and sys.stderr.isatty())
+    privacy.restrict([args.raw])
     doc = {"raw": str(result.raw_dir), "user_day_records": result.user_day_records, "files": result.files,
            "ground_truth": str(result.raw_dir / "ground_truth.json")}
     if args.json:

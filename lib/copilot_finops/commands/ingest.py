@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_common, add_parser, print_json, writable_folder
+from .common import add_common, add_parser, print_json, readers_group, writable_folder
 
 
 def register(sub) -> None:
@@ -48,16 +48,25 @@ def _report(summary, as_json: bool) -> int:
 
 
 def run_ingest(args) -> int:
+    from .. import privacy
     from ..ingest import ingest_raw
 
-    summary = ingest_raw(args.raw, args.warehouse, full=args.full, progress=not args.json and sys.stderr.isatty())
+    group = readers_group(args.params)
+    with privacy.owner_only_files():
+        summary = ingest_raw(args.raw, args.warehouse, full=args.full, progress=not args.json and sys.stderr.isatty())
+    privacy.restrict([args.raw, *privacy.warehouse_files(args.warehouse)], group)
     return _report(summary, args.json)
 
 
 def run_import(args) -> int:
     from ..ingest import import_files, ingest_raw
 
+    from .. import privacy
+
     writable_folder(args.raw, "--raw", "the raw zone")
-    files = import_files(args.files, args.kind, args.raw)
-    summary = ingest_raw(args.raw, args.warehouse, files=files, full=True)
+    group = readers_group(args.params)
+    with privacy.owner_only_files():
+        files = import_files(args.files, args.kind, args.raw)
+        summary = ingest_raw(args.raw, args.warehouse, files=files, full=True)
+    privacy.restrict([args.raw, *privacy.warehouse_files(args.warehouse)], group)
     return _report(summary, args.json)

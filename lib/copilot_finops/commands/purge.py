@@ -37,7 +37,7 @@ def _as_of(text: str | None) -> date:
 
 
 def run(args) -> int:
-    from .. import retention, warehouse
+    from .. import privacy, retention, warehouse
     from ..params import load_params
 
     params = load_params(args.params)
@@ -51,11 +51,13 @@ def run(args) -> int:
             note = f"raw zone not purged: no {DEFAULT_RAW}/ here; pass --raw DIR"
     if not Path(args.warehouse).exists():
         raise UserError(f"warehouse {args.warehouse} does not exist: pass --warehouse with the file `ingest` wrote")
-    con = warehouse.connect(args.warehouse)
-    try:
-        report = retention.purge(con, params.retention, as_of, raw, dry_run=args.dry_run)
-    finally:
-        con.close()
+    with privacy.owner_only_files():
+        con = warehouse.connect(args.warehouse)
+        try:
+            report = retention.purge(con, params.retention, as_of, raw, dry_run=args.dry_run)
+        finally:
+            con.close()
+    privacy.restrict(privacy.warehouse_files(args.warehouse), params.privacy.readers_group)
     doc = {**report.as_dict(), "warehouse": str(args.warehouse), "raw": raw, "note": note}
     if args.json:
         print_json(doc)

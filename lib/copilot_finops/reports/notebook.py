@@ -93,13 +93,14 @@ class ReportContext:
         label = "the org overview" if self.team == ORG_TEAM else f"team {self.team}"
         self.con.close()  # a process opens a DuckDB file one way at a time: read-only or writable
         try:
-            writable = warehouse_mod.connect(self.warehouse)
-            try:
-                privacy.record_access(writable, grant, f"a notebook run outside `copilot-finops report`: {label}, "
-                                      f"{self.period.label}; identities", None, kind=privacy.RENDER,
-                                      period=self.period.label, teams=None if self.team == ORG_TEAM else [self.team])
-            finally:
-                writable.close()
+            with privacy.owner_only_files():
+                writable = warehouse_mod.connect(self.warehouse)
+                try:
+                    privacy.record_access(writable, grant, f"a notebook run outside `copilot-finops report`: {label}, "
+                                          f"{self.period.label}; identities", None, kind=privacy.RENDER,
+                                          period=self.period.label, teams=None if self.team == ORG_TEAM else [self.team])
+                finally:
+                    writable.close()
         except UserError as exc:
             raise UserError(f"identities not shown: this render could not record its access ({exc})") from None
         finally:

@@ -33,9 +33,13 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
         teams = usage.select_teams(con, period, teams_arg, warehouse)
     finally:
         con.close()
+    restricted_root = Path(out) / "restricted"
     if access is not None:
-        out = str(Path(out) / "restricted" / team_dirname(access.incident_id))
+        out = str(restricted_root / team_dirname(access.incident_id))
         extra = tuple(extra) + (("detail", True), ("incident", access.incident_id), ("restricted", access.notice))
+        # identities land here: the folder is closed to others before anything is written in it
+        restricted_root.mkdir(parents=True, exist_ok=True)
+        privacy.restrict([restricted_root], prm.privacy.readers_group)
     tasks = plan_tasks(teams, period.label, warehouse, params, out, notebooks, include_org=not teams_arg, extra=extra)
     if access is not None:
         tasks = record_incident_access(warehouse, access, period.label, out, tasks, teams if teams_arg else None)
@@ -51,6 +55,8 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
         con.close()
     index = write_index(period.label, Path(out) / period.label, listed, headlines, restricted, retros,
                         k=prm.privacy.k_anonymity)
+    if access is not None:
+        privacy.restrict([restricted_root], prm.privacy.readers_group)  # every file written: 0600 (or the group's)
     return index, results
 
 
@@ -64,16 +70,17 @@ def record_incident_access(warehouse: str, access: privacy.IncidentAccess, perio
     """
     token = secrets.token_urlsafe(32)
     scope = f"period {period}; teams: {', '.join(teams) if teams else 'all, with the org overview'}; identities"
-    con = warehouse_mod.connect(warehouse)
-    try:
-        privacy.record_access(con, access, scope, str(Path(out) / period), period=period, teams=teams)
-        for t in tasks:
-            label = "the org overview" if t.team == ORG_TEAM else f"team {t.team}"
-            privacy.record_access(con, access, f"{t.name} for {label}, {period}; identities",
-                                  str(Path(t.out_dir) / f"{t.name}.html"), kind=privacy.RENDER, period=period,
-                                  teams=None if t.team == ORG_TEAM else [t.team], notebook=t.name, run_token=token)
-    finally:
-        con.close()
+    with privacy.owner_only_files():  # the write-ahead log holds the warehouse's rows while it exists
+        con = warehouse_mod.connect(warehouse)
+        try:
+            privacy.record_access(con, access, scope, str(Path(out) / period), period=period, teams=teams)
+            for t in tasks:
+                label = "the org overview" if t.team == ORG_TEAM else f"team {t.team}"
+                privacy.record_access(con, access, f"{t.name} for {label}, {period}; identities",
+                                      str(Path(t.out_dir) / f"{t.name}.html"), kind=privacy.RENDER, period=period,
+                                      teams=None if t.team == ORG_TEAM else [t.team], notebook=t.name, run_token=token)
+        finally:
+            con.close()
     return [replace(t, environment=((privacy.AUDIT_TOKEN_ENV, token),)) for t in tasks]
 
 
