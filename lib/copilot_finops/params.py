@@ -9,11 +9,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
 from .period import SLUG
+from .yamlfiles import format_error, load_yaml
 
 SEGMENT_IDS = ("platform_sre", "backend_services", "frontend_product", "security_engineering",
                "developer_productivity")
@@ -322,35 +322,6 @@ class OrgParams(_Strict):
         return self.prices.included_credits_for(month_start)[self.plan]
 
 
-def _format_error(path: Path, exc: ValidationError) -> str:
-    """One line: the file, then each bad key with what is wrong and what is allowed."""
-    problems = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see params/org.yaml in the demo for every key)"
-        elif err["type"] == "literal_error":
-            msg = f"{msg} (found {err.get('input')!r})"
-        problems.append(f"{key}: {msg}" if key else msg)
-    return f"{path}: invalid parameters: " + "; ".join(problems)
-
-
-def _load_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a YAML text file (it is not UTF-8 text): replace it with a YAML mapping "
-                        "of keys, or remove it") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read it ({exc.strerror}): pass --params with a folder holding YAML files") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a mapping of keys at the top level, found a {type(data).__name__}")
-    return data
-
-
 def load_params(params_dir: str | Path) -> OrgParams:
     """Read and validate `org.yaml` and the team overrides `teams/<slug>.yaml` under `params_dir`.
 
@@ -362,7 +333,7 @@ def load_params(params_dir: str | Path) -> OrgParams:
     if not org_file.is_file():
         raise UserError(f"{org_file} not found: pass --params with the folder holding org.yaml "
                         "(the repository's params/ is a worked example for the demo org)")
-    data = _load_yaml(org_file)
+    data = load_yaml(org_file)
     inline = data.get("teams") or {}
     if not isinstance(inline, dict):
         raise UserError(f"{org_file}: teams: expected a mapping of team slug to overrides (segment, budget), "
@@ -374,9 +345,9 @@ def load_params(params_dir: str | Path) -> OrgParams:
             raise UserError(f"{team_file}: the file name must be a team slug (letters, digits, '-', '_' and '.'), "
                             "e.g. platform-sre.yaml")
         try:
-            override = TeamOverride.model_validate(_load_yaml(team_file))
+            override = TeamOverride.model_validate(load_yaml(team_file))
         except ValidationError as exc:
-            raise UserError(_format_error(team_file, exc)) from None
+            raise UserError(format_error(team_file, exc)) from None
         if override.segment and override.segment not in (data.get("segments") or {}):
             raise UserError(f"{team_file}: segment: {override.segment!r} is not under segments in {org_file}: "
                             "add it there with a label, or name one of its segments")
@@ -385,7 +356,7 @@ def load_params(params_dir: str | Path) -> OrgParams:
     try:
         return OrgParams.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_format_error(org_file, exc)) from None
+        raise UserError(format_error(org_file, exc)) from None
 
 
 # -- Coaching playbooks (params/playbooks.yaml): advice per high-burn pattern, read by `patterns`
@@ -423,6 +394,6 @@ def load_playbooks(params_dir: str | Path) -> Playbooks:
         raise UserError(f"{path} not found: the coaching advice for the high-burn patterns lives there "
                         "(copy the repository's params/playbooks.yaml and edit it)")
     try:
-        return Playbooks.model_validate(_load_yaml(path))
+        return Playbooks.model_validate(load_yaml(path))
     except ValidationError as exc:
-        raise UserError(_format_error(path, exc)) from exc
+        raise UserError(format_error(path, exc)) from exc

@@ -64,16 +64,18 @@ def run_patterns(args) -> int:
     params = load_params(args.params)
     playbooks = load_playbooks(args.params)
     key = privacy.key_for(params, args.params)
-    con = warehouse_mod.connect(args.warehouse, read_only=access is None)
-    try:
-        flagged = patterns.detect(con, params, period, random_state=args.random_state, playbooks=playbooks, key=key)
-        sizes = patterns.active_developers_by_team(con, period)
-        if access is not None:  # the audit row first: no identity leaves without it
-            privacy.record_access(con, access, f"patterns {period.label}; flagged developer-weeks; identities",
-                                  "stdout (copilot-finops patterns --detail --json)")
-            detail = patterns.with_logins(flagged, con, key)
-    finally:
-        con.close()
+    with privacy.owner_only_files():  # a detail run writes to the warehouse: its WAL is the owner's alone
+        con = warehouse_mod.connect(args.warehouse, read_only=access is None)
+        try:
+            flagged = patterns.detect(con, params, period, random_state=args.random_state, playbooks=playbooks, key=key)
+            sizes = patterns.active_developers_by_team(con, period)
+            if access is not None:  # the audit row first: no identity leaves without it (this render's own row)
+                privacy.record_access(con, access, f"patterns {period.label}; flagged developer-weeks; identities",
+                                      "stdout (copilot-finops patterns --detail --json)", kind=privacy.RENDER,
+                                      period=period.label)
+                detail = patterns.with_logins(flagged, con, key)
+        finally:
+            con.close()
     k = params.privacy.k_anonymity
     table = patterns.pattern_table(flagged, sizes, k)
     small = {t for t, n in sizes.items() if n < k}
