@@ -60,7 +60,7 @@ def test_no_process_outlives_a_killed_report(small_demo, project_cwd, how, worke
         kernels = [p for p in children if "ipykernel" in " ".join(psutil.Process(p).cmdline())]
         assert len(kernels) >= workers  # and for 2: the 2 workers, the resource tracker
         os.kill(command.pid, how)
-        command.wait(timeout=30)
+        command.wait(timeout=90)  # a loaded CI machine takes its time to end kernels; the test is about survivors
         if how != signal.SIGKILL:
             assert command.returncode != 0
             assert b"Traceback" not in command.stderr.read()
