@@ -33,8 +33,9 @@ LAYERS = {
     "aliases": ("", {"staging", "intermediate", "marts"}),
 }
 
-# Run-log tables change on every run; comparisons of warehouse contents leave them out.
-RUN_LOG_TABLES = ("ingest_run", "ingest_file", "access_audit", "warehouse_meta", "purge_log")
+# Run-log tables change on every run (fetch_manifest: when each file was fetched); comparisons of warehouse
+# contents leave them out.
+RUN_LOG_TABLES = ("ingest_run", "ingest_file", "access_audit", "warehouse_meta", "purge_log", "fetch_manifest")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import duckdb
 from .. import warehouse
 from ..errors import UserError
 from . import documents
+from .manifest import load_manifest
 from .rawfiles import RawFile, _load_order, discover
 from .reports import ReportLoader
 from .schemas import KINDS, NDJSON_KINDS
@@ -149,6 +150,9 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
                 summary.seconds_by_kind[kind] = round(time.perf_counter() - t0, 3)
         if bar is not None:
             bar.close()
+        con.execute("BEGIN")
+        load_manifest(con, raw)  # what arrived when: the data_gap view reads it
+        con.execute("COMMIT")
         con.execute("INSERT INTO ingest_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')", [
             summary.run_id, started, datetime.now(timezone.utc).replace(tzinfo=None), str(raw_dir),
             summary.files_seen, summary.files_ingested, summary.files_unchanged, summary.rows_loaded,

@@ -246,6 +246,23 @@ CREATE TABLE IF NOT EXISTS ingest_file (
     ingested_at TIMESTAMP
 );
 
+-- The raw zone's manifest.jsonl as of the last ingest, one row per line: what fetch (or the demo generator) wrote,
+-- for which report day, and when. A day GitHub had no report for is a line without a path (status 204). The
+-- data_gap view reads it to tell a day that may still arrive (late) from one that will not (missing).
+-- grain: line
+CREATE TABLE IF NOT EXISTS fetch_manifest (
+    line BIGINT NOT NULL,                 -- 1-based line of manifest.jsonl
+    kind VARCHAR,
+    day DATE,                             -- the report day: the line's `day`, else the YYYY-MM-DD folder of its path
+    part INTEGER,
+    parts INTEGER,                        -- shards the day's report had when fetched (NULL when not recorded)
+    status INTEGER,                       -- 204: GitHub had no report for the day
+    path VARCHAR,
+    rows BIGINT,
+    fetched_at TIMESTAMP,                 -- UTC
+    source VARCHAR
+);
+
 -- grain: run_id
 CREATE TABLE IF NOT EXISTS ingest_run (
     run_id VARCHAR NOT NULL,
