@@ -15,10 +15,12 @@ HEADLINE_FIGURES = ("active_developers", "prompts_per_active_developer", "accept
 
 
 def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
-                restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None) -> Path:
+                restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None,
+                gap_banner: str = "") -> Path:
     """outputs/<period>/index.html: the org overview first, then every team with its headline numbers and links.
 
     `retros` maps a team to its stitched retro page (report --retro), linked first in the team's row.
+    `gap_banner` (HTML, from `gaps.banner_html`) says which report days of the period are missing, late or partial.
     """
     esc = render.esc
     by_team: dict[str, list[ReportResult]] = {}
@@ -44,6 +46,8 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
     body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>",
             f'<p class="muted">Aggregate and pseudonymous. {esc(note)} Per active developer: prompts (IDE and '
             'CLI), not requests.</p>']
+    if gap_banner:
+        body.append(gap_banner)
     if ORG_TEAM in by_team:
         body.append(f"<h2>Organization overview</h2><p>{links(by_team[ORG_TEAM])}</p>")
     labels = "".join(f"<th>{esc(figures.label(usage.SUMMARY_FIGURES.get(key, key)))}</th>" for key in HEADLINE_FIGURES)
