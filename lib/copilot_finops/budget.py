@@ -6,7 +6,10 @@ billing) when the budget is in money, or AI credits used when it is in credits. 
 when burn has reached it or the forecast's expectation reaches it by month end, and the report gives the date
 the forecast crosses each threshold (and the earliest date, on the interval's upper bound).
 
-The forecast is `forecast.forecast_days`.
+The forecast is `forecast.month_paths`. Usage on days whose users report is missing, late or partial (see `gaps`)
+is unknown, not zero: those days are left out of what the forecast learns from and estimated, so burn to date is
+what was recorded and the month-end forecast adds the estimate of those days. The default as-of day is the last
+day the users report is complete. Before credits were billed a credit series is unknown too, not zero.
 """
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import cache, cost, figures, privacy
+from . import cache, cost, figures, gaps, privacy
 from . import forecast
-from .forecast import forecast_days, off_days, quiet_days
+from .forecast import QUANTILES, RECORDED, off_days, quiet_days
 from .errors import UserError
 from .params import OrgParams
 from .period import Period
@@ -50,18 +53,20 @@ def parse_as_of(text: str | date | None) -> date | None:
 
 
 def resolve_as_of(con: duckdb.DuckDBPyConnection, period: Period, as_of: date | None = None) -> date:
-    """The as-of day: the given one (within the period), else the period's last day or the last day with data."""
-    last = cost.last_data_day(con)
+    """The as-of day: the given one (within the period and the data), else the period's last day or the last day
+    the users report is complete (`gaps.usage_as_of`). A given day past that one has its unknown days estimated."""
+    last = gaps.usage_as_of(con)
     if last is None:
         raise UserError("the warehouse holds no usage: run `copilot-finops ingest` first")
     if as_of is not None:
         if not period.start <= as_of <= period.end:
             raise UserError(f"--as-of {as_of} is outside {period.label}: give a day from {period.start} to {period.end}")
-        if as_of > last:
-            raise UserError(f"--as-of {as_of} is after the last day with data ({last})")
+        reach = max(last, gaps.horizon(con) or last)
+        if as_of > reach:
+            raise UserError(f"--as-of {as_of} is after the last day with data ({reach})")
         return as_of
     if last < period.start:
-        raise UserError(f"no usage data for {period.label}: the warehouse ends on {last}")
+        raise UserError(f"no usage data for {period.label}: the last day the users report is complete is {last}")
     return min(period.end, last)
 
 
@@ -83,18 +88,16 @@ def _series(frame: pd.DataFrame, column: str, days: list[date]) -> pd.Series:
     return frame.set_index("day")[column].reindex(days, fill_value=0.0).astype(float)
 
 
-QUANTILES = (-1.0, 0.0, 1.0)  # lower bound, expectation, upper bound of the interval
+KEYS = QUANTILES + (RECORDED,)
+NOTE = "note"  # why a forecast's interval is narrow or absent ('' when it is not)
 
 
-def _cumulative_paths(history: pd.Series, period: Period, as_of: date, off: set[date],
-                      params: OrgParams) -> dict[float, pd.Series]:
-    """Cumulative sums from the period's start: actual to as-of, then the forecast, at each of QUANTILES."""
-    actual = history[[d >= period.start for d in history.index]].cumsum()
-    future = [as_of + timedelta(days=i) for i in range(1, (period.end - as_of).days + 1)]
-    fc = forecast_days(history, future, off, history_days=params.guardrails.history_days,
-                       coverage=params.guardrails.interval)
-    start_value = float(actual.iloc[-1]) if len(actual) else 0.0
-    return {q: pd.concat([actual, fc.cumulative(start_value, q)]) for q in QUANTILES}
+def _cumulative_paths(history: pd.Series, unknown: set[date], period: Period, off: set[date],
+                      params: OrgParams) -> dict:
+    """Cumulative burn from the period's start, at each of QUANTILES and as RECORDED (see forecast.month_paths)."""
+    result = forecast.month_paths(history, unknown, period.start, period.end, off,
+                                  history_days=params.guardrails.history_days, coverage=params.guardrails.interval)
+    return {**result.paths, NOTE: result.note}
 
 
 def evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
@@ -123,12 +126,15 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
     known_days = [hist_start + timedelta(days=i) for i in range((as_of - hist_start).days + 1)]
     month_days = [period.start + timedelta(days=i) for i in range((period.end - period.start).days + 1)]
     dim = len(month_days)
+    unknown = gaps.unknown_usage_days(con, hist_start, as_of)  # usage of these days is not in: estimate it
     off = off_days(hist_start, period.end, params)
-    off |= quiet_days(_series(org_daily, "active_users", known_days), off)
+    off |= quiet_days(_series(org_daily, "active_users", known_days).mask(lambda s: s.index.isin(unknown)), off)
     members = dict(con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM int_team_member_day
                                   WHERE day BETWEEN ? AND ? GROUP BY 1""", [period.start, as_of]).fetchall())
     teams = sorted(t for t in teams_daily["team_slug"].unique() if t in members)
     credit_era = cost.credit_era(period, params)
+    # before credits were billed, a day's credits are not zero but do not exist: the forecast must not learn from them
+    credit_unknown = unknown | {d for d in known_days if d < params.prices.credit_billing_start} if credit_era else unknown
 
     # seats: actual to as-of, then the as-of day's seats for the rest of the month
     def seat_path(frame: pd.DataFrame) -> tuple[pd.Series, float]:
@@ -142,10 +148,11 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
         return full.cumsum(), seat_months
 
     team_frames = {t: teams_daily[teams_daily["team_slug"] == t] for t in teams}
-    by_team = {t: _cumulative_paths(_series(team_frames[t], "ai_credits", known_days), period, as_of, off, params)
-               for t in teams}
-    credit_paths = {q: {t: by_team[t][q] for t in teams} for q in QUANTILES}
-    org_credit_paths = _cumulative_paths(_series(org_daily, "ai_credits", known_days), period, as_of, off, params)
+    by_team = {t: _cumulative_paths(_series(team_frames[t], "ai_credits", known_days), credit_unknown, period, off,
+                                    params) for t in teams}
+    credit_paths = {q: {t: by_team[t][q] for t in teams} for q in KEYS}
+    org_credit_paths = _cumulative_paths(_series(org_daily, "ai_credits", known_days), credit_unknown, period, off,
+                                         params)
     seat_paths, seat_months = {}, {}
     for t in teams:
         seat_paths[t], seat_months[t] = seat_path(team_frames[t])
@@ -153,18 +160,18 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
     included = params.included_credits_for(period.start)
     org_pool = included * org_seat_months if credit_era else 0.0
 
-    premium_paths = {q: {t: pd.Series(0.0, index=month_days) for t in teams} for q in QUANTILES}
+    premium_paths = {q: {t: pd.Series(0.0, index=month_days) for t in teams} for q in KEYS}
     if not credit_era:  # premium requests beyond the allowances, priced, spread like the team's requests
         billable = cost.premium_billable_requests(con, period, params)
         for t in teams:
             used = _series(team_frames[t], "premium_requests", known_days)
             month_used = float(used[[d >= period.start for d in used.index]].sum())
             share = float(billable.get(t, 0.0)) / month_used if month_used > 0 else 0.0
-            paths = _cumulative_paths(used * share * params.prices.premium_request, period, as_of, off, params)
-            for q in QUANTILES:
+            paths = _cumulative_paths(used * share * params.prices.premium_request, unknown, period, off, params)
+            for q in KEYS:
                 premium_paths[q][t] = paths[q]
 
-    def money_paths(q: float) -> dict[str, pd.Series]:
+    def money_paths(q) -> dict[str, pd.Series]:
         team_credits = pd.DataFrame({t: credit_paths[q][t] for t in teams}).reindex(month_days).ffill().fillna(0.0)
         org_credits = org_credit_paths[q].reindex(month_days).ffill().fillna(0.0)
         if credit_era:
@@ -181,25 +188,28 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
                 + premium_paths[q][t].reindex(month_days).ffill().fillna(0.0) for t in teams}
 
     paths_by_unit = {"credits": {q: {t: credit_paths[q][t].reindex(month_days).ffill().fillna(0.0) for t in teams}
-                                 for q in QUANTILES}}
+                                 for q in KEYS}}
     budgets = [("team", t, params.segment_of(t), params.budgets.for_team(t), [t]) for t in teams]
     segment_teams: dict[str, list[str]] = {}
     for t in teams:
         segment_teams.setdefault(params.segment_of(t), []).append(t)
     budgets += [("segment", s, s, b, segment_teams.get(s, [])) for s, b in params.budgets.segments.items()]
     if any(b.unit == "usd" for *_, b, _ in budgets):
-        paths_by_unit["usd"] = {q: money_paths(q) for q in QUANTILES}
+        paths_by_unit["usd"] = {q: money_paths(q) for q in KEYS}
 
     rows, path_rows = [], []
+    estimated = {d for d in unknown if period.start <= d <= as_of}  # usage days of the month estimated, not recorded
     for scope, name, segment, budget, covered in budgets:
         if budget.unit is None or not covered:
             continue
         unit_paths = paths_by_unit[budget.unit]
-        path = {q: sum((unit_paths[q][t] for t in covered), pd.Series(0.0, index=month_days)) for q in QUANTILES}
+        path = {q: sum((unit_paths[q][t] for t in covered), pd.Series(0.0, index=month_days)) for q in KEYS}
         n_members = members.get(covered[0], 0) if scope == "team" else con.execute(
             """SELECT count(DISTINCT user_id) FROM int_team_member_day WHERE day BETWEEN ? AND ?
                AND list_contains(?, team_slug)""", [period.start, as_of, covered]).fetchone()[0]
-        rows.append(_guardrail_row(scope, name, segment, budget.unit, budget.amount, n_members, path, as_of, params))
+        note = next((by_team[t][NOTE] for t in covered if by_team[t][NOTE]), "")
+        rows.append(_guardrail_row(scope, name, segment, budget.unit, budget.amount, n_members, path, as_of, params,
+                                   estimated, note))
         if scope == "segment":  # the segment minus its teams shown would be its hidden teams' burn: 1 .. k-1 people?
             hidden = [t for t in covered if privacy.small_group(members.get(t, 0), params.privacy.k_anonymity)]
             hidden_people = con.execute(
@@ -208,10 +218,11 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
             rows[-1]["suppressed"] |= bool(privacy.small_group(hidden_people, params.privacy.k_anonymity))
         path_rows.append(pd.DataFrame({
             "scope": scope, "name": name, "day": month_days, "actual": [path[0.0][d] if d <= as_of else np.nan for d in month_days],
+            "estimated": [d in estimated for d in month_days],
             "expected": path[0.0].to_numpy(), "low": path[-1.0].to_numpy(), "high": path[1.0].to_numpy(),
             "budget": budget.amount, "unit": budget.unit}))
     org = {"as_of": as_of, "credit_era": credit_era, "pool_credits": org_pool,
-           "credits_to_date": float(org_credit_paths[0.0].get(as_of, 0.0)),
+           "credits_to_date": float(org_credit_paths[RECORDED].get(as_of, 0.0)), "estimated_days": sorted(estimated),
            "credits_forecast": float(org_credit_paths[0.0].iloc[-1]) if len(org_credit_paths[0.0]) else 0.0,
            "seat_cost_to_date": float(org_seat_path.get(as_of, 0.0))}
     rows_frame = pd.DataFrame(rows)
@@ -220,19 +231,22 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
 
 
 def _guardrail_row(scope: str, name: str, segment: str, unit: str, amount: float, members: int,
-                   path: dict[float, pd.Series], as_of: date, params: OrgParams) -> dict:
+                   path: dict, as_of: date, params: OrgParams, estimated: set[date], note: str = "") -> dict:
     thresholds = params.guardrails.thresholds
-    burn = float(path[0.0][as_of])
+    burn = float(path[RECORDED][as_of])  # what was recorded: days of usage not in yet add nothing here
     forecast, low, high = (float(path[q].iloc[-1]) for q in (0.0, -1.0, 1.0))
+    closed = as_of >= path[0.0].index[-1]
+    basis = ("estimate" if estimated else "actual") if closed else "forecast"
     stage_now = stage_of(burn / amount, thresholds)
     stage_forecast = stage_of(forecast / amount, thresholds)
     stage = max((s for s in (stage_now, stage_forecast) if s is not None), default=None)
     status = "below" if stage is None else ("reached" if stage_now is not None and stage_now >= stage else "forecast")
+    recorded = path[RECORDED][path[RECORDED].index <= as_of]
     crossings = []
     for t in thresholds:
         level = t * amount
         crossings.append({"threshold": t, "label": f"{t:.0%}",
-                          "reached_on": crossing_date(path[0.0][path[0.0].index <= as_of], level),
+                          "reached_on": crossing_date(recorded, level),
                           "forecast_date": crossing_date(path[0.0], level),
                           "earliest_date": crossing_date(path[1.0], level),
                           "actions": params.guardrails.actions_for(t)})
@@ -240,6 +254,9 @@ def _guardrail_row(scope: str, name: str, segment: str, unit: str, amount: float
             "suppressed": 0 < members < params.privacy.k_anonymity,
             "burn_to_date": burn, "forecast": forecast, "forecast_low": low, "forecast_high": high,
             "pct_to_date": burn / amount, "pct_forecast": forecast / amount,
+            # actual: the month is over and all of it recorded; estimate: over, with days of usage estimated;
+            # forecast: the month is in progress
+            "forecast_basis": basis, "estimated_days": len(estimated), "interval_note": "" if closed else note,
             "stage": stage, "stage_label": f"{stage:.0%}" if stage is not None else f"below {thresholds[0]:.0%}",
             "stage_status": status, "actions": params.guardrails.actions_for(stage) if stage is not None else [],
             "crossings": crossings}
@@ -262,20 +279,29 @@ def guardrail_markdown(row: dict, report: GuardrailReport, params: OrgParams) ->
     if row["scope"] == "segment" and name in params.segments:
         name = f"{params.segments[name].label} (segment)"
     when = (f"as of {report.as_of}" if report.as_of < report.period.end else f"for the whole of {report.period.label}")
+    interval = params.guardrails.interval
+    missing = (f"{row['estimated_days']} day{'s' if row['estimated_days'] != 1 else ''} whose usage is not in "
+               "(see the data banner)") if row.get("estimated_days") else ""
+    span = (f"; {interval:.0%} interval {row['forecast_low']:,.0f}–{row['forecast_high']:,.0f}"
+            if row["forecast_high"] - row["forecast_low"] >= 0.5 else "") + (
+        f"; {row['interval_note']}" if row.get("interval_note") else "")
     if row["suppressed"]:
         head = (f"**{name}, {when}.** The team has fewer than {params.privacy.k_anonymity} members, so its figures "
                 f"are suppressed; its guardrail stage is **{row['stage_label']}** ({row['stage_status']}).")
-    elif report.as_of >= report.period.end:
+    elif row.get("forecast_basis", "actual") == "actual" and report.as_of >= report.period.end:
         head = (f"**{name}, {when}.** Burn was {_amount(row['burn_to_date'], unit, cur)}, {pct_floor(row['pct_to_date'])} of "
                 f"the {_amount(row['budget'], unit, cur)} budget: stage **{row['stage_label']}**.")
+    elif report.as_of >= report.period.end:
+        head = (f"**{name}, {when}.** Recorded burn was {_amount(row['burn_to_date'], unit, cur)} "
+                f"({pct_floor(row['pct_to_date'])} of the {_amount(row['budget'], unit, cur)} budget), without {missing}. "
+                f"With those days estimated the month ended at about {_amount(row['forecast'], unit, cur)} "
+                f"({pct_floor(row['pct_forecast'])}{span}): stage **{row['stage_label']}** ({row['stage_status']}).")
     else:
         head = (f"**{name}, {when}.** Burn so far is {_amount(row['burn_to_date'], unit, cur)} "
-                f"({pct_floor(row['pct_to_date'])} of the {_amount(row['budget'], unit, cur)} budget). At the current "
+                f"({pct_floor(row['pct_to_date'])} of the {_amount(row['budget'], unit, cur)} budget"
+                + (f"; without {missing}, which the forecast estimates" if missing else "") + "). At the current "
                 f"weekday-aware run rate the month ends at {_amount(row['forecast'], unit, cur)} "
-                f"({pct_floor(row['pct_forecast'])}"
-                + (f"; {params.guardrails.interval:.0%} interval {row['forecast_low']:,.0f}–{row['forecast_high']:,.0f}"
-                   if row["forecast_high"] - row["forecast_low"] >= 0.5 else "")
-                + f"): stage **{row['stage_label']}** ({row['stage_status']}).")
+                f"({pct_floor(row['pct_forecast'])}{span}): stage **{row['stage_label']}** ({row['stage_status']}).")
     lines = [head, ""]
     for c in row["crossings"]:
         if row["suppressed"]:  # dates would trace a small team's spending day by day

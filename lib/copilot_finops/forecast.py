@@ -40,6 +40,7 @@ class Forecast:
     expected: pd.Series  # index: date
     sd: pd.Series  # sd of the cumulative sum up to each day
     z: float  # normal quantile of the interval's upper bound (1.2816 for 80 %)
+    note: str = ""  # why the interval is narrow or absent, when it is
 
     @property
     def total(self) -> float:
@@ -69,7 +70,7 @@ def off_days(start: date, end: date, params: OrgParams) -> set[date]:
 
 def quiet_days(org_active: pd.Series, off: set[date]) -> set[date]:
     """Past workdays with under 30 % of the median workday's active users: holidays nobody listed."""
-    work = org_active[[d not in off for d in org_active.index]]
+    work = org_active[[d not in off for d in org_active.index]].dropna()  # a day without its report is not quiet
     if len(work) < 5 or float(work.median()) <= 0:
         return set()
     median = float(work.median())
@@ -82,20 +83,27 @@ def forecast_days(history: pd.Series, future: list[date], off: set[date], *, his
 
     Parameters
     ----------
-    history : daily values up to the as-of day (index: datetime.date, every day present, zeros when idle).
-    future : the days to forecast, in order (the rest of the month).
+    history : daily values up to the as-of day (index: datetime.date, every day present, zeros when idle, NaN on
+        days whose value is unknown: a report that is missing, late or partial, or a day before the unit existed).
+    future : the days to estimate, in order: the rest of the month, and any unknown day of the month so far.
     off : days that are not workdays, past and future.
-    history_days : how many of the last days of history the model learns from.
+    history_days : how many of the last days of history the model learns from (unknown days skipped).
     damping : share of the fitted trend carried forward (0 = flat run rate; default TREND_DAMPING).
     coverage : the interval's coverage (0.8 = 80 %).
+
+    Returns
+    -------
+    Forecast: the expected value of each day of `future` and the sd of their cumulative sum; `note` says why the
+    interval is narrower than it should be, or why there is none (too little history).
     """
     z = interval_z(coverage)
     damping = TREND_DAMPING if damping is None else damping
     index = pd.Index(future)
-    window = history.iloc[-history_days:]
+    window = history.iloc[-history_days:].dropna()
     if not future or window.empty or float(window.abs().sum()) == 0.0:
-        return Forecast(pd.Series(0.0, index=index), pd.Series(0.0, index=index), z)
-    origin = window.index[-1]
+        note = "" if not future or not window.empty else "no usage known in the days before: nothing to forecast from"
+        return Forecast(pd.Series(0.0, index=index), pd.Series(0.0, index=index), z, note)
+    origin = history.index[-1]
     t = np.array([(d - origin).days for d in window.index], dtype=float)
     y = window.to_numpy(dtype=float)
     is_off = np.array([d in off for d in window.index])
@@ -111,20 +119,77 @@ def forecast_days(history: pd.Series, future: list[date], off: set[date], *, his
         return np.maximum(level + trend_share * slope * (np.asarray(day_t, dtype=float) - centre), 0.0)
 
     fitted = work_level(t, 1.0) * np.where(is_off, off_ratio, 1.0)
-    residual = y - fitted
-    weeks = len(residual) // 7
-    if weeks >= 2:  # residuals summed by week keep the bursts of days
-        weekly = residual[-weeks * 7:].reshape(weeks, 7).sum(axis=1)
-        var_per_day = float(np.var(weekly, ddof=1)) / 7
-    else:
-        var_per_day = float(np.var(residual))
+    residual = pd.Series(y - fitted, index=window.index)
+    var_per_day, note = _residual_variance(residual, origin, min(history_days, len(history)))
     future_t = np.array([(d - origin).days for d in future], dtype=float)
     future_off = np.array([d in off for d in future])
     expected = pd.Series(work_level(future_t, damping) * np.where(future_off, off_ratio, 1.0), index=index)
     steps = np.arange(1, len(future) + 1, dtype=float)
     level_var = var_per_day / max(len(work_y), 1)  # the level's own error grows with the horizon squared
     sd = pd.Series(INTERVAL_WIDENING * np.sqrt(steps * var_per_day + steps ** 2 * level_var), index=index)
-    return Forecast(expected, sd, z)
+    return Forecast(expected, sd, z, note)
+
+
+def _residual_variance(residual: pd.Series, origin: date, span_days: int) -> tuple[float, str]:
+    """Variance per day of the residuals, from their sums over the whole weeks of the window, counted back from
+    `origin` (usage comes in bursts of days, so daily residuals are not independent). A week with unknown days
+    counts if it has four known ones, its sum scaled to seven days."""
+    block = np.array([(origin - d).days // 7 for d in residual.index])
+    sums = pd.Series(residual.to_numpy()).groupby(block).agg(["sum", "count"])
+    sums = sums[(sums.index < span_days // 7) & (sums["count"] >= 4)]
+    if len(sums) >= 2:
+        return float(np.var(sums["sum"] * 7 / sums["count"], ddof=1)) / 7, ""
+    if len(residual) >= 2:
+        return float(np.var(residual)), "fewer than two weeks of history: the interval rests on daily swings"
+    return 0.0, "a day of history or less: no interval"
+
+
+@dataclass(frozen=True)
+class MonthPaths:
+    """Cumulative burn over the days of a month: per quantile of QUANTILES, and as recorded (RECORDED).
+
+    Days up to the as-of day hold what was recorded, except unknown days, which hold their estimate (at least what
+    was recorded of them); later days hold the forecast. `paths[RECORDED]` keeps recorded values on unknown days.
+    """
+
+    paths: dict
+    estimated_days: list[date]  # unknown days of the month up to the as-of day, estimated
+    note: str
+
+
+QUANTILES = (-1.0, 0.0, 1.0)  # lower bound, expectation, upper bound of the interval
+RECORDED = "recorded"
+
+
+def month_paths(recorded: pd.Series, unknown: set[date], month_start: date, month_end: date, off: set[date], *,
+                history_days: int = 56, coverage: float = 0.8) -> MonthPaths:
+    """Cumulative paths of one daily series over a month, with the days after its last one forecast.
+
+    Parameters
+    ----------
+    recorded : daily values from the start of the learning window to the as-of day (index: datetime.date, every
+        day present; zeros when idle; on unknown days whatever was recorded, 0 when nothing).
+    unknown : days whose value is unknown (missing, late or partial reports): left out of the learning, estimated.
+    month_start, month_end : the month.
+    off, history_days, coverage : as in `forecast_days`.
+    """
+    as_of = recorded.index[-1]
+    history = recorded.astype(float).copy()
+    history[[d in unknown for d in history.index]] = np.nan
+    month = recorded[[d >= month_start for d in recorded.index]].astype(float)
+    estimated = [d for d in month.index if d in unknown]
+    future = [as_of + timedelta(days=i) for i in range(1, (month_end - as_of).days + 1)]
+    fc = forecast_days(history, estimated + future, off, history_days=history_days, coverage=coverage)
+    daily = pd.concat([month, pd.Series(0.0, index=future)])
+    daily[estimated + future] = np.maximum(daily[estimated + future].to_numpy(), fc.expected.to_numpy())
+    sd = fc.sd.reindex(daily.index)
+    sd = sd.where(sd.notna(), sd.ffill()).fillna(0.0)  # the sd of the estimate so far, carried over known days
+    known = pd.concat([month, pd.Series(0.0, index=future)]).cumsum()  # a floor: what was recorded
+    expected = daily.cumsum()
+    paths = {q: (expected + q * fc.z * sd).clip(lower=known).cummax() for q in QUANTILES}
+    paths[RECORDED] = pd.concat([month.cumsum(), expected[future] - expected.get(as_of, 0.0) + month.sum()]) \
+        if len(month) else expected
+    return MonthPaths(paths, estimated, fc.note)
 
 
 # -- daily cost series, the forecast's input -------------------------------------------------------------------
