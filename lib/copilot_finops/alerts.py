@@ -25,7 +25,7 @@ from typing import Callable
 
 import duckdb
 
-from . import warehouse
+from . import gaps, warehouse
 from .alert_messages import MESSAGE_FORMATS, amount
 from .budget import pct_floor
 from .cost import nan_to_none
@@ -50,7 +50,8 @@ def alerts_document(report, params) -> dict:
             "forecast_low": _num(row["forecast_low"], hide), "forecast_high": _num(row["forecast_high"], hide),
             "pct_to_date": _num(row["pct_to_date"], hide), "pct_forecast": _num(row["pct_forecast"], hide),
             "stage": _num(row["stage"], False), "stage_label": row["stage_label"], "stage_status": row["stage_status"],
-            "actions": row["actions"],
+            "actions": row["actions"], "forecast_basis": row["forecast_basis"],
+            "estimated_days": int(row["estimated_days"]), "interval_note": row["interval_note"],
             # dates would trace a small team's spending day by day: blanked with the figures
             "thresholds": [{"threshold": c["threshold"], "reached_on": None if hide else _iso(c["reached_on"]),
                             "forecast_date": None if hide else _iso(c["forecast_date"]),
@@ -58,7 +59,7 @@ def alerts_document(report, params) -> dict:
                             "actions": c["actions"]} for c in row["crossings"]]})
     return {"period": report.period.label, "as_of": report.as_of.isoformat(), "currency": params.currency,
             "thresholds": params.guardrails.thresholds, "interval": params.guardrails.interval,
-            "k_anonymity": params.privacy.k_anonymity, "budgets": entries}
+            "k_anonymity": params.privacy.k_anonymity, "budgets": entries, "gaps": list(report.gaps)}
 
 
 def _iso(day):
@@ -99,6 +100,8 @@ def alerts_markdown(doc: dict) -> str:
              f"As of {doc['as_of']}. Forecast to the end of the month with a {doc['interval']:.0%} interval; "
              f"stages at {', '.join(f'{t:.0%}' for t in doc['thresholds'])} of the budget, reached or forecast. "
              f"Figures of teams with fewer than {doc['k_anonymity']} members are suppressed.", ""]
+    if doc.get("gaps"):
+        lines += ["**Incomplete data.** " + gaps.entries_text(doc["gaps"]), ""]
     rows = table_rows(doc)
     if rows:
         header = list(rows[0])

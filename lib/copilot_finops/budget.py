@@ -38,8 +38,9 @@ class GuardrailReport:
     period: Period
     as_of: date
     rows: pd.DataFrame  # one row per team / segment budget (see `evaluate_guardrails`)
-    paths: pd.DataFrame  # scope, name, day, actual, expected, low, high (cumulative burn, budget unit)
+    paths: pd.DataFrame  # scope, name, day, actual, estimated, expected, low, high (cumulative burn, budget unit)
     org: dict = field(default_factory=dict)
+    gaps: list = field(default_factory=list)  # the month's data gaps (gaps.gaps_document)
 
 
 def parse_as_of(text: str | date | None) -> date | None:
@@ -227,7 +228,7 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
            "seat_cost_to_date": float(org_seat_path.get(as_of, 0.0))}
     rows_frame = pd.DataFrame(rows)
     paths = pd.concat(path_rows, ignore_index=True) if path_rows else pd.DataFrame()
-    return GuardrailReport(period, as_of, rows_frame, paths, org)
+    return GuardrailReport(period, as_of, rows_frame, paths, org, gaps.gaps_document(con, period.start, period.end))
 
 
 def _guardrail_row(scope: str, name: str, segment: str, unit: str, amount: float, members: int,
@@ -257,6 +258,7 @@ def _guardrail_row(scope: str, name: str, segment: str, unit: str, amount: float
             # actual: the month is over and all of it recorded; estimate: over, with days of usage estimated;
             # forecast: the month is in progress
             "forecast_basis": basis, "estimated_days": len(estimated), "interval_note": "" if closed else note,
+            "interval_coverage": params.guardrails.interval,
             "stage": stage, "stage_label": f"{stage:.0%}" if stage is not None else f"below {thresholds[0]:.0%}",
             "stage_status": status, "actions": params.guardrails.actions_for(stage) if stage is not None else [],
             "crossings": crossings}

@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import bill, cache
+from . import bill, cache, gaps
 from .params import OrgParams
 from .period import Period
 
@@ -312,9 +312,8 @@ def _seat_months_on_no_team(con: duckdb.DuckDBPyConnection, period: Period) -> f
 
 
 def last_data_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The last day the reports cover: usage, team membership or org reports (idle days still have the latter)."""
-    return con.execute("""SELECT greatest((SELECT max(day) FROM user_day), (SELECT max(day) FROM user_team_day),
-                                          (SELECT max(day) FROM org_day))""").fetchone()[0]
+    """The day usage figures run to: the last day the users report is complete (`gaps.usage_as_of`)."""
+    return gaps.usage_as_of(con)
 
 
 def credit_era(period: Period, params: OrgParams) -> bool:

@@ -25,6 +25,7 @@ The API is three calls and a table:
 - `json_value(key, value, *, people=None, k=None)`: the value for a JSON document: a plain float or int at full
   precision (never pre-rounded, so `show` of it reads as the page does), None where missing or suppressed.
 - `label(key)`, `FIGURES[key]`: the figure's name and its definition (unit, computation, rounding, who).
+- `interval(key, low, high, *, coverage, why='')`: a figure's interval (the forecast's), or why there is none.
 - `people_of(key, record)`: the size of the group the figure of a team's record is computed from (its active
   developers, CLI users, members or flagged developers, by the figure's definition), to pass as `people`.
 
@@ -150,8 +151,9 @@ FIGURES: dict[str, Figure] = _figures(
            people=NOBODY),
     Figure("burn", "Burn to date", "budget unit", "spend (money budget) or AI credits (credit budget) to the as-of "
            "day", "amount", people=MEMBERS),
-    Figure("forecast", "Forecast for the month", "budget unit", "burn + the weekday-aware run rate to month end "
-           "(forecast.forecast_days)", "amount", people=MEMBERS),
+    Figure("forecast", "Forecast for the month", "budget unit", "burn + the weekday-aware run rate to month end, "
+           "days whose usage is not in (data_gap) estimated, never counted as zero (forecast.month_paths); its "
+           "interval is written by `interval`", "amount", people=MEMBERS),
     Figure("budget_use", "Budget used", "share of the budget", "burn / budget, rounded down so a threshold never "
            "reads reached before it is", "percent_floor", people=MEMBERS),
     Figure("budget_forecast_use", "Budget forecast", "share of the budget", "forecast / budget, rounded down",
@@ -235,6 +237,23 @@ def show(key: str, value, *, people=None, k: int | None = None, currency: str | 
     if style == "hours":
         return formatting.hours(value, f.digits)
     return formatting.number(value, f.digits)
+
+
+NO_SPREAD = "the history shows no spread to estimate one from"
+
+
+def interval(key: str, low, high, *, coverage: float, why: str = "", currency: str | None = None,
+             unit: str | None = None) -> str:
+    """The interval of a figure (a forecast's), as every page, the CLI and alert messages write it:
+    '80% interval 1,200–1,500 USD'. Where it cannot be computed (NaN) or has no width once rounded, the text says
+    why instead ('no 80% interval: <why>'), never 'nan to nan' or '39,828 to 39,828'."""
+    lo, hi = show(key, low, currency=currency, unit=unit), show(key, high, currency=currency, unit=unit)
+    name = f"{formatting.percent(coverage)} interval"
+    if formatting.NOT_AVAILABLE in (lo, hi) or lo == hi:
+        return f"no {name}: {why or NO_SPREAD}"
+    lo_number, _, lo_unit = lo.partition(" ")
+    hi_number, _, hi_unit = hi.partition(" ")
+    return f"{name} {lo_number}–{hi_number} {hi_unit}".rstrip() if lo_unit == hi_unit else f"{name} {lo}–{hi}"
 
 
 def json_value(key: str, value, *, people=None, k: int | None = None):

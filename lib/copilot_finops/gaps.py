@@ -161,3 +161,10 @@ def gaps_document(con: duckdb.DuckDBPyConnection, start: date, end: date) -> lis
                     "parts_expected": None if pd.isna(r["parts_expected"]) else int(r["parts_expected"]),
                     "last_asked_at": None if pd.isna(asked) else pd.Timestamp(asked).isoformat()})
     return out
+
+
+def entries_text(entries: list[dict]) -> str:
+    """A `gaps` list of a command's JSON in words, as the banner says it ('' for none)."""
+    frame = pd.DataFrame(entries, columns=["kind", "day", "state"])
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return " ".join(banner_sentences(frame))

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from . import bill, budget, cost, patterns, privacy, seats, usage
+from . import bill, budget, cost, gaps, patterns, privacy, seats, usage
 from .delivery import report as delivery_report
 from .figures import show
 from .params import OrgParams
@@ -42,7 +42,7 @@ def collect(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, k
     """Run each module's public function once for the whole org."""
     k = params.privacy.k_anonymity
     teams = usage.teams_in_warehouse(con, period)
-    last = con.execute("SELECT max(day) FROM user_day").fetchone()[0]
+    last = gaps.usage_as_of(con)
     window = delivery_report.prepare(con, period, params)
     verdicts = pd.DataFrame([{"team_slug": t, "verdict": d.verdict, "reason": d.decision["reason"]}
                              for t in teams for d in [delivery_report.team_delivery(con, window, t)]],

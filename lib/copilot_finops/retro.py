@@ -136,20 +136,28 @@ def guardrail_markdown(row: dict | None, team: str, k: int, currency: str = "USD
     def amount(key, value):
         return figures.show(key, value, unit=row["unit"], currency=currency)
 
+    def interval(r):
+        return figures.interval("forecast", r.get("forecast_low"), r.get("forecast_high"),
+                                coverage=r.get("interval_coverage", 0.8), why=r.get("interval_note") or "",
+                                unit=r["unit"], currency=currency)
+
     if row.get("suppressed"):
         text = f"The team has fewer than {k} members, so its spend is not shown; the stage still applies."
-    elif row.get("closed"):
+    elif row.get("closed") and row.get("forecast_basis") != "estimate":
         text = (f"The month closed at {amount('burn', row['burn_to_date'])} of a {amount('budget', row['budget'])} "
                 f"budget ({figures.show('budget_use', row['pct_to_date'])}).")
+    elif row.get("closed"):  # closed, with days whose usage is not in: recorded, and the month with them estimated
+        days = int(row.get("estimated_days") or 0)
+        text = (f"Recorded spend was {amount('burn', row['burn_to_date'])} of a {amount('budget', row['budget'])} "
+                f"budget ({figures.show('budget_use', row['pct_to_date'])}), without {days} day{'s' if days != 1 else ''}"
+                f" whose usage is not in (see the data banner); with them estimated the month ended at about "
+                f"{amount('forecast', row['forecast'])} ({figures.show('budget_forecast_use', row['pct_forecast'])}; "
+                f"{interval(row)}).")
     else:
-        low, high = row.get("forecast_low"), row.get("forecast_high")
-        has_range = not (formatting.missing(low) or formatting.missing(high)) and high - low >= 0.5
-        interval = (f", likely range {amount('forecast', low)} to {amount('forecast', high)}" if has_range
-                    else "; no likely range: too few days of history to estimate one")
         text = (f"Spent {amount('burn', row['burn_to_date'])} of a {amount('budget', row['budget'])} budget "
                 f"({figures.show('budget_use', row['pct_to_date'])}); forecast for the month "
-                f"{amount('forecast', row['forecast'])} ({figures.show('budget_forecast_use', row['pct_forecast'])}"
-                f"{interval}).")
+                f"{amount('forecast', row['forecast'])} ({figures.show('budget_forecast_use', row['pct_forecast'])}; "
+                f"{interval(row)}).")
     actions = "".join(f"\n- {a}" for a in row.get("actions") or [])
     return f"{head} {text}" + (f"\n\nActions at this stage:{actions}" if actions else "")
 

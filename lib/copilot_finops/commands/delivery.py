@@ -20,7 +20,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import usage, warehouse as warehouse_mod
+    from .. import gaps, usage, warehouse as warehouse_mod
     from ..delivery import report as delivery_report
     from ..period import parse_period
     from ..params import load_params
@@ -41,5 +41,7 @@ def run(args) -> int:
           f"to {window['end']})")
     table = delivery_report.summary_rows(document)
     print(table.to_string(index=False, na_rep="n/a"))  # figures are already written by figures.show
+    if document["gaps"]:
+        print(f"\nincomplete data: {gaps.entries_text(document['gaps'])}")
     print("\nCorrelation is not causation: run with --json for each verdict's evidence and correlations.")
     return 0

@@ -44,7 +44,7 @@ def register(sub) -> None:
 
 # -- command --------------------------------------------------------------------------------------------------
 def run(args) -> int:
-    from .. import alerts, budget, warehouse
+    from .. import alerts, budget, gaps, warehouse
     from ..alert_messages import MESSAGE_FORMATS
     from ..params import load_params
     from ..period import parse_period
@@ -82,6 +82,8 @@ def run(args) -> int:
         print_json({**doc, "files": [str(out / "alerts.json"), str(out / "alerts.md")], "webhook": webhook})
         return 0
     _print_table(alerts.table_rows(doc))
+    if doc["gaps"]:
+        print(f"\nincomplete data: {gaps.entries_text(doc['gaps'])}")
     print(f"\nwrote {out / 'alerts.json'} and {out / 'alerts.md'}")
     if webhook:
         _print_webhook(webhook)

@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from .. import cache, figures, usage
+from .. import cache, figures, gaps, usage
 from ..params import OrgParams
 from ..period import Period
 from . import metrics, stats, usage as delivery_usage, verdict
@@ -152,6 +152,7 @@ def delivery_report(con: duckdb.DuckDBPyConnection, period: Period, params: OrgP
         "window": {"start": str(window.weeks[0]) if window.weeks else None,
                    "end": str(period.end), "weeks": len(window.weeks)},
         "teams": [team_delivery(con, window, t).to_json() for t in teams],
+        "gaps": gaps.gaps_document(con, window.weeks[0] if window.weeks else period.start, period.end),
     }
 
 
