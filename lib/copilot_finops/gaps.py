@@ -42,7 +42,8 @@ CONSEQUENCE = {
 
 def gaps_between(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
     """The data_gap rows from `start` to `end` (inclusive): kind, day (datetime.date), state and the evidence
-    (records, files, lines_quarantined, parts_expected, last_asked_at, no_report), ordered by kind and day."""
+    (records, files, lines_quarantined, parts_expected, last_asked_at, kind_fetched_at, no_report), ordered by kind
+    and day."""
     frame = con.execute("""SELECT * FROM data_gap WHERE day BETWEEN ? AND ? ORDER BY kind, day""",
                         [start, end]).df()
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
@@ -116,7 +117,7 @@ def banner_sentences(frame: pd.DataFrame, as_of: date | None = None, through: da
                   for s in STATES if (mine["state"] == s).any()]
         sentences.append(f"{label} " + "; it ".join(states) + f": {CONSEQUENCE.get(kind, 'figures of those days are incomplete')}.")
     if as_of is not None and through is not None and as_of < through:
-        sentences.append(f"Usage figures run to {as_of:%d %b %Y}, the last day the users report is complete.")
+        sentences.append(f"Usage figures run to {as_of.day} {as_of:%b %Y}, the last day the users report is complete.")
     return sentences
 
 
@@ -148,19 +149,20 @@ def gaps_document(con: duckdb.DuckDBPyConnection, start: date, end: date) -> lis
     """The `gaps` key of the commands' JSON: one entry per report kind and day with a gap, from `start` to `end`.
 
     Each entry: kind, day (ISO), state (missing / late / partial), and the evidence: records and files the
-    warehouse holds for the day, lines_quarantined, parts_expected (shards the last fetch listed, or null) and
-    last_asked_at (when the day was last fetched, UTC ISO, or null when nothing records it).
+    warehouse holds for the day, lines_quarantined, parts_expected (shards the last fetch listed, or null),
+    last_asked_at (when the day was last asked for) and kind_fetched_at (the kind's latest fetch), UTC ISO or null
+    when no manifest records it.
     """
     frame = gaps_between(con, start, end)
-    out = []
-    for r in frame.to_dict("records"):
-        asked = r["last_asked_at"]
-        out.append({"kind": r["kind"], "day": r["day"].isoformat(), "state": r["state"],
-                    "records": int(r["records"]), "files": int(r["files"]),
-                    "lines_quarantined": int(r["lines_quarantined"]),
-                    "parts_expected": None if pd.isna(r["parts_expected"]) else int(r["parts_expected"]),
-                    "last_asked_at": None if pd.isna(asked) else pd.Timestamp(asked).isoformat()})
-    return out
+
+    def iso(moment):
+        return None if pd.isna(moment) else pd.Timestamp(moment).isoformat()
+
+    return [{"kind": r["kind"], "day": r["day"].isoformat(), "state": r["state"], "records": int(r["records"]),
+             "files": int(r["files"]), "lines_quarantined": int(r["lines_quarantined"]),
+             "parts_expected": None if pd.isna(r["parts_expected"]) else int(r["parts_expected"]),
+             "last_asked_at": iso(r["last_asked_at"]), "kind_fetched_at": iso(r["kind_fetched_at"])}
+            for r in frame.to_dict("records")]
 
 
 def entries_text(entries: list[dict]) -> str:

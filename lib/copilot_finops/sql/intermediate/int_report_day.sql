@@ -6,9 +6,10 @@
 --   complete  the report is in: its files were loaded (an empty file is an idle day) or its rows are there.
 --   partial   it is in, but lines of it could not be read (quarantine), or fewer of its shards were loaded than the
 --             last fetch of the day listed (parts_expected).
---   late      it is not in, and when it was last asked for (last_asked_at) the day had not settled: GitHub
---             publishes a day within two full UTC days and finalises it within three, so a later fetch may bring it.
---   missing   it is not in, and it was asked for after the day settled, or nothing records when it was asked for.
+--   late      it is not in, and the kind was last fetched (kind_fetched_at) before the day settled: GitHub publishes
+--             a day within two full UTC days and finalises it within three, so a later fetch may still bring it.
+--   missing   it is not in, and the kind was fetched after the day settled, or nothing records a fetch of it.
+-- last_asked_at is when the day itself was last asked for (NULL when the manifest does not name it).
 -- An absent day is judged only for kinds whose files are laid out by day (metrics/<kind>/<YYYY-MM-DD>/, as fetch
 -- and the demo generator write them). For files imported by hand an idle day and a lost one look alike, so there a
 -- users day counts as absent only when the org report of that day saw active users. A users day the org report
@@ -41,7 +42,7 @@ asked AS (
     WHERE day IS NOT NULL AND kind IN (SELECT kind FROM daily_kinds)
     GROUP BY kind, day
 ),
-kind_asked AS (SELECT kind, max(fetched_at) AS kind_last_asked_at FROM stg_fetch_manifest GROUP BY kind),
+kind_asked AS (SELECT kind, max(fetched_at) AS kind_fetched_at FROM stg_fetch_manifest GROUP BY kind),
 horizon AS (SELECT max(day) AS last_day FROM (SELECT day FROM present UNION ALL SELECT day FROM asked)),
 kinds AS (SELECT kind, min(day) AS first_day, bool_or(files > 0) AS by_file FROM present GROUP BY kind),
 calendar AS (
@@ -53,14 +54,14 @@ org_activity AS (
 )
 SELECT c.kind, c.day, coalesce(p.records, 0) AS records, coalesce(p.files, 0) AS files,
        coalesce(p.lines_quarantined, 0) AS lines_quarantined, a.parts_expected,
-       coalesce(a.last_asked_at, ka.kind_last_asked_at) AS last_asked_at, coalesce(a.no_report, false) AS no_report,
+       a.last_asked_at, ka.kind_fetched_at, coalesce(a.no_report, false) AS no_report,
        CASE
            WHEN p.day IS NOT NULL AND (p.lines_quarantined > 0 OR (p.files > 0 AND p.files < a.parts_expected))
                THEN 'partial'
            WHEN p.day IS NOT NULL THEN 'complete'
            WHEN c.kind = 'users-1-day' AND NOT coalesce(o.active, true) THEN 'complete'
            WHEN NOT c.by_file AND NOT (c.kind = 'users-1-day' AND coalesce(o.active, false)) THEN 'complete'
-           WHEN coalesce(a.last_asked_at, ka.kind_last_asked_at) < c.day + INTERVAL 4 DAY THEN 'late'
+           WHEN ka.kind_fetched_at < c.day + INTERVAL 4 DAY THEN 'late'
            ELSE 'missing'
        END AS state
 FROM calendar c
