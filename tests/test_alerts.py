@@ -135,12 +135,13 @@ def entry(name, stage, scope="team", status="forecast", suppressed=False, action
             "forecast_high": None if suppressed else 900.0, "pct_to_date": None if suppressed else 0.5,
             "pct_forecast": None if suppressed else 0.85, "stage": stage,
             "stage_label": f"{stage:.0%}" if stage is not None else "below 60%", "stage_status": status,
-            "actions": list(actions), "thresholds": []}
+            "actions": list(actions), "thresholds": [], "forecast_basis": "forecast", "estimated_days": 0,
+            "interval_note": ""}
 
 
-def document(*entries):
+def document(*entries, gaps=()):
     return {"period": "2026-10", "as_of": "2026-10-12", "currency": "USD", "thresholds": [0.6, 0.8, 0.95],
-            "interval": 0.8, "k_anonymity": 5, "budgets": list(entries)}
+            "interval": 0.8, "k_anonymity": 5, "budgets": list(entries), "gaps": list(gaps)}
 
 
 def test_a_budget_is_alerted_once_per_stage_and_only_upwards():
@@ -182,6 +183,29 @@ def test_messages_keep_the_documented_shapes_and_limits_with_hostile_text(fmt):
         else:
             assert "850 AI credits" in text and e["stage_label"] in text
         assert all(a[:20] in text for a in e["actions"])  # every action shows, long ones cut
+
+
+def test_messages_say_the_month_gaps_the_actual_of_a_closed_month_and_why_there_is_no_interval():
+    gap = {"kind": "users-1-day", "day": "2026-10-19", "state": "missing"}
+    closed = {**entry("closed", 0.8, status="reached"), "forecast_basis": "actual", "forecast_low": 850.0,
+              "forecast_high": 850.0}
+    flat = {**entry("flat", 0.8), "forecast_low": 850.2, "forecast_high": 850.3, "interval_note": "a day of history"}
+    doc = document(entry("open", 0.8), closed, flat, gaps=[gap])
+    texts = {}
+    for fmt, shape in alert_messages.MESSAGE_FORMATS.items():
+        for e in doc["budgets"]:
+            texts[fmt, e["name"]] = json.dumps(shape(e, doc, None), ensure_ascii=False)
+    for fmt in alert_messages.MESSAGE_FORMATS:
+        day = "2026-10-19" if fmt == "json" else "19 Oct"  # the gap: an entry of `gaps`, or in words
+        assert all(day in texts[fmt, name] for name in ("open", "closed", "flat")), fmt
+        assert "800–900 AI credits" in texts[fmt, "open"] or fmt == "json"
+        assert "850 AI credits (actual" in texts[fmt, "closed"] or fmt == "json"
+        assert "850 to 850" not in texts[fmt, "closed"] and "850–850" not in texts[fmt, "closed"]
+        assert "no 80% interval: a day of history" in texts[fmt, "flat"] or fmt == "json"
+    assert "Incomplete data" in alerts.alerts_markdown(doc)
+    forecasts = [r["month-end forecast"] for r in alerts.table_rows(doc)]
+    assert forecasts == ["850 AI credits (80% interval 800–900 AI credits)", "850 AI credits (actual)",
+                         "850 AI credits (no 80% interval: a day of history)"]
 
 
 # -- webhook URLs ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot_finops import budget, forecast, gaps, warehouse
+from copilot_finops import budget, forecast, gaps, retro, warehouse
 from copilot_finops.cli import main
 from copilot_finops.ingest import ingest_raw
 from copilot_finops.ingest.manifest import manifest_rows
@@ -169,7 +169,8 @@ def test_deleted_days_are_missing_and_the_month_end_is_estimated_within_its_inte
         assert listed[["kind", "day", "state"]].values.tolist() == [["users-1-day", day, "missing"] for day in MISSING]
         assert gaps.usage_as_of(con) == OCT.end  # later days are complete: the month is over
         report = budget.evaluate_guardrails(con, OCT, credit_params())
-        actual = budget.evaluate_guardrails(full, OCT, credit_params()).rows.set_index("name")["burn_to_date"]
+        complete = budget.evaluate_guardrails(full, OCT, credit_params())
+        actual = complete.rows.set_index("name")["burn_to_date"]
     finally:
         con.close()
         full.close()
@@ -181,6 +182,13 @@ def test_deleted_days_are_missing_and_the_month_end_is_estimated_within_its_inte
     assert inside.sum() >= 7, inside  # the 80 % interval of the estimated month end holds the actual
     text = budget.guardrail_markdown(teams.loc["devex"].to_dict() | {"name": "devex"}, report, credit_params())
     assert "without 2 days whose usage is not in" in text and "80% interval" in text
+    # the retro (06) says the same through the same formatter; a closed month without gaps quotes its actual only
+    estimated = retro.guardrail_markdown(retro.team_guardrail(report, "devex"), "devex", 5)
+    assert "without 2 days whose usage is not in" in estimated
+    assert budget.interval_text(teams.loc["devex"].to_dict(), "USD") in estimated
+    closed = retro.guardrail_markdown(retro.team_guardrail(complete, "devex"), "devex", 5)
+    assert closed.split(". ", 1)[1].startswith("The month closed at") and "interval" not in closed
+    assert "likely range" not in closed and "forecast" not in closed.split("Actions")[0]
 
 
 def test_guardrails_and_delivery_json_carry_the_gaps_and_keep_their_keys(gap_org, small_demo, tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 One message tells one team (or segment) that its budget reached a new stage this month: the stage, the burn to
 date and the month-end forecast (blanked for teams under k members, as in alerts.json), the stage's actions from
-params, and a link to the team's guardrail report. `alerts` decides which messages go out; this module only shapes
+params, a link to the team's guardrail report, and the month's data gaps when it has any. `alerts` decides which messages go out; this module only shapes
 them, within the limits each tool documents (longer texts are cut with an ellipsis, never refused by the tool):
 
 - Slack Block Kit: at most 50 blocks; a header's plain_text up to 150 characters; a section's text up to 3,000
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from . import figures
-from .budget import pct_floor
+from . import figures, gaps
+from .budget import interval_text, pct_floor
 
 SLACK_LIMITS = {"blocks": 50, "header": 150, "section": 3000, "fields": 10, "field": 2000, "context": 10,
                 "button": 75, "url": 3000, "text": 3000}
@@ -54,6 +54,17 @@ def headline(entry: dict, doc: dict) -> str:
             f"({amount(entry['budget'], entry['unit'], doc['currency'])}){before}.")
 
 
+def forecast_words(entry: dict, doc: dict, share: bool = False) -> str:
+    """An entry's month-end figure: the actual once the month is over and all of it recorded, else the forecast
+    with its interval (`budget.interval_text`, or why there is none); `share` adds the budget use."""
+    cur, unit = doc["currency"], entry["unit"]
+    use = f"{pct_floor(entry['pct_forecast'])} of budget" if share else ""
+    if entry.get("forecast_basis") == "actual":
+        return f"{amount(entry['forecast'], unit, cur)} (actual{', ' + use if use else ''})"
+    detail = "; ".join(t for t in (use, interval_text(entry, cur, doc["interval"])) if t)
+    return f"{amount(entry['forecast'], unit, cur)} ({detail})"
+
+
 def facts(entry: dict, doc: dict) -> list[tuple[str, str]]:
     """(title, value) pairs every format shows: stage, burn to date, month-end forecast, as-of day."""
     cur, unit = doc["currency"], entry["unit"]
@@ -61,13 +72,14 @@ def facts(entry: dict, doc: dict) -> list[tuple[str, str]]:
         burn = forecast = f"suppressed (fewer than {doc['k_anonymity']} members)"
     else:
         burn = f"{amount(entry['burn_to_date'], unit, cur)} ({pct_floor(entry['pct_to_date'])} of budget)"
-        spread = entry["forecast_high"] - entry["forecast_low"]  # none once the month is over
-        forecast = (f"{amount(entry['forecast'], unit, cur)} ({pct_floor(entry['pct_forecast'])} of budget"
-                    + (f"; {doc['interval']:.0%} interval {amount(entry['forecast_low'], unit, cur).split()[0]}–"
-                       f"{amount(entry['forecast_high'], unit, cur).split()[0]}"
-                       if spread >= 0.5 else "") + ")")
+        forecast = forecast_words(entry, doc, share=True)
     return [("Stage", f"{entry['stage_label']} ({entry['stage_status']})"), ("Burn to date", burn),
             ("Month-end forecast", forecast), ("As of", doc["as_of"])]
+
+
+def gap_note(doc: dict) -> str:
+    """The month's data gaps in words, as the reports' banner says them ('' when its days are complete)."""
+    return "Incomplete data: " + gaps.entries_text(doc["gaps"]) if doc.get("gaps") else ""
 
 
 def _slack_escape(text: str) -> str:
@@ -94,7 +106,8 @@ def slack_message(entry: dict, doc: dict, report_url: str | None, run_url: str |
         blocks.append({"type": "actions", "elements": [{
             "type": "button", "action_id": "open_report", "url": clip(report_url, SLACK_LIMITS["url"]),
             "text": {"type": "plain_text", "text": clip(REPORT_BUTTON, SLACK_LIMITS["button"])}}]})
-    context = [f"copilot-finops guardrails, {doc['period']} as of {doc['as_of']}"]
+    context = [f"copilot-finops guardrails, {doc['period']} as of {doc['as_of']}"] + (
+        [esc(gap_note(doc))] if gap_note(doc) else [])
     if not report_url and entry.get("report_path"):
         context.append(f"report: {esc(entry['report_path'])} in the published reports")
     if run_url:
@@ -115,6 +128,8 @@ def teams_message(entry: dict, doc: dict, report_url: str | None, run_url: str |
     ]
     body += [{"type": "TextBlock", "text": f"• {a}", "wrap": True, "spacing": "Small"} for a in entry["actions"]] or [
         {"type": "TextBlock", "text": "No action is configured for this stage in params/org.yaml.", "wrap": True}]
+    if gap_note(doc):
+        body.append({"type": "TextBlock", "text": gap_note(doc), "wrap": True, "isSubtle": True})
     if not report_url and entry.get("report_path"):
         body.append({"type": "TextBlock", "text": f"Report: {entry['report_path']} in the published reports",
                      "wrap": True, "isSubtle": True})
@@ -132,11 +147,12 @@ def teams_message(entry: dict, doc: dict, report_url: str | None, run_url: str |
 def json_message(entry: dict, doc: dict, report_url: str | None, run_url: str | None = None) -> dict:
     """Plain JSON for other tools: the budget's alerts.json entry with the month, the stage before and the links."""
     keep = ("scope", "name", "segment", "unit", "budget", "suppressed", "burn_to_date", "forecast", "forecast_low",
-            "forecast_high", "pct_to_date", "pct_forecast", "stage", "stage_label", "stage_status", "actions")
+            "forecast_high", "pct_to_date", "pct_forecast", "forecast_basis", "estimated_days", "interval_note", "stage",
+            "stage_label", "stage_status", "actions")
     return {"source": "copilot-finops", "kind": "guardrail_stage", "period": doc["period"], "as_of": doc["as_of"],
             "currency": doc["currency"], **{k: entry[k] for k in keep}, "previous_stage": entry.get("previous_stage"),
             "summary": headline(entry, doc), "report_url": report_url, "report_path": entry.get("report_path"),
-            "run_url": run_url}
+            "run_url": run_url, "gaps": doc.get("gaps", [])}
 
 
 # The formats of --webhook-format; adding one touches this registry and one function.

@@ -26,7 +26,7 @@ from typing import Callable
 import duckdb
 
 from . import gaps, warehouse
-from .alert_messages import MESSAGE_FORMATS, amount
+from .alert_messages import MESSAGE_FORMATS, amount, forecast_words
 from .budget import pct_floor
 from .cost import nan_to_none
 from .errors import UserError
@@ -81,13 +81,11 @@ def table_rows(doc: dict) -> list[dict]:
     rows = []
     for e in doc["budgets"]:
         cur = doc["currency"]
-        forecast = "suppressed" if e["suppressed"] else (
-            f"{amount(e['forecast'], e['unit'], cur)} ({amount(e['forecast_low'], e['unit'], cur).split()[0]}"
-            f"–{amount(e['forecast_high'], e['unit'], cur).split()[0]})")
+        forecast = "suppressed" if e["suppressed"] else forecast_words(e, doc)
         rows.append({"budget for": e["name"] + (" (segment)" if e["scope"] == "segment" else ""),
                      "budget": amount(e["budget"], e["unit"], cur),
                      "burn to date": amount(e["burn_to_date"], e["unit"], cur),
-                     "forecast (80 % interval)": forecast,
+                     "month-end forecast": forecast,
                      "forecast %": "suppressed" if e["suppressed"] else pct_floor(e["pct_forecast"]),
                      "stage": e["stage_label"] + ("" if e["stage_status"] == "below" else f" ({e['stage_status']})"),
                      "next threshold": _next_crossing(e)})

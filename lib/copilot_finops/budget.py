@@ -274,6 +274,14 @@ def _amount(value: float, unit: str, currency: str) -> str:
     return figures.show("burn", value, unit=unit, currency=currency)
 
 
+def interval_text(row: dict, currency: str, coverage: float | None = None) -> str:
+    """The forecast's interval of a guardrail row (or an alerts.json entry, with the document's `coverage`) as
+    every page and message writes it (`figures.interval`), or why there is none."""
+    return figures.interval("forecast", row.get("forecast_low"), row.get("forecast_high"),
+                            coverage=coverage if coverage is not None else row["interval_coverage"],
+                            why=row.get("interval_note") or "", unit=row["unit"], currency=currency)
+
+
 def guardrail_markdown(row: dict, report: GuardrailReport, params: OrgParams) -> str:
     """The written verdict of one budget: where the burn stands, where it is heading, and what to do."""
     cur, unit = params.currency, row["unit"]
@@ -281,12 +289,9 @@ def guardrail_markdown(row: dict, report: GuardrailReport, params: OrgParams) ->
     if row["scope"] == "segment" and name in params.segments:
         name = f"{params.segments[name].label} (segment)"
     when = (f"as of {report.as_of}" if report.as_of < report.period.end else f"for the whole of {report.period.label}")
-    interval = params.guardrails.interval
     missing = (f"{row['estimated_days']} day{'s' if row['estimated_days'] != 1 else ''} whose usage is not in "
                "(see the data banner)") if row.get("estimated_days") else ""
-    span = (f"; {interval:.0%} interval {row['forecast_low']:,.0f}–{row['forecast_high']:,.0f}"
-            if row["forecast_high"] - row["forecast_low"] >= 0.5 else "") + (
-        f"; {row['interval_note']}" if row.get("interval_note") else "")
+    span = "; " + interval_text(row, params.currency)
     if row["suppressed"]:
         head = (f"**{name}, {when}.** The team has fewer than {params.privacy.k_anonymity} members, so its figures "
                 f"are suppressed; its guardrail stage is **{row['stage_label']}** ({row['stage_status']}).")

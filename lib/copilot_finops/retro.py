@@ -128,18 +128,13 @@ def team_guardrail(report, team: str) -> dict | None:
 
 def guardrail_markdown(row: dict | None, team: str, k: int, currency: str = "USD") -> str:
     """The team's budget stage in words. A closed month (`row['closed']`, set by `team_guardrail`) quotes what was
-    spent, not a forecast; an interval that cannot be computed (NaN) or has no width is not quoted."""
+    spent, not a forecast; where the interval cannot be computed or has no width the text says why."""
     if row is None:
         return f"No budget is set for {team} in `params/org.yaml`, so there is no guardrail stage."
     head = f"**Stage: {row['stage_label']}** ({row['stage_status']})."
 
     def amount(key, value):
         return figures.show(key, value, unit=row["unit"], currency=currency)
-
-    def interval(r):
-        return figures.interval("forecast", r.get("forecast_low"), r.get("forecast_high"),
-                                coverage=r.get("interval_coverage", 0.8), why=r.get("interval_note") or "",
-                                unit=r["unit"], currency=currency)
 
     if row.get("suppressed"):
         text = f"The team has fewer than {k} members, so its spend is not shown; the stage still applies."
@@ -152,12 +147,12 @@ def guardrail_markdown(row: dict | None, team: str, k: int, currency: str = "USD
                 f"budget ({figures.show('budget_use', row['pct_to_date'])}), without {days} day{'s' if days != 1 else ''}"
                 f" whose usage is not in (see the data banner); with them estimated the month ended at about "
                 f"{amount('forecast', row['forecast'])} ({figures.show('budget_forecast_use', row['pct_forecast'])}; "
-                f"{interval(row)}).")
+                f"{budget.interval_text(row, currency)}).")
     else:
         text = (f"Spent {amount('burn', row['burn_to_date'])} of a {amount('budget', row['budget'])} budget "
                 f"({figures.show('budget_use', row['pct_to_date'])}); forecast for the month "
                 f"{amount('forecast', row['forecast'])} ({figures.show('budget_forecast_use', row['pct_forecast'])}; "
-                f"{interval(row)}).")
+                f"{budget.interval_text(row, currency)}).")
     actions = "".join(f"\n- {a}" for a in row.get("actions") or [])
     return f"{head} {text}" + (f"\n\nActions at this stage:{actions}" if actions else "")
 
