@@ -34,7 +34,6 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from copilot_finops import budget, gaps, warehouse

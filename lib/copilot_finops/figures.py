@@ -150,7 +150,8 @@ FIGURES: dict[str, Figure] = _figures(
     Figure("budget", "Budget", "budget unit", "params budgets: monthly_usd or monthly_credits", "amount",
            people=NOBODY),
     Figure("burn", "Burn to date", "budget unit", "spend (money budget) or AI credits (credit budget) to the as-of "
-           "day", "amount", people=MEMBERS),
+           "day, as recorded: a day whose usage is not in (data_gap) adds nothing until it arrives", "amount",
+           people=MEMBERS),
     Figure("forecast", "Forecast for the month", "budget unit", "burn + the weekday-aware run rate to month end, "
            "days whose usage is not in (data_gap) estimated, never counted as zero (forecast.month_paths); its "
            "interval is written by `interval`", "amount", people=MEMBERS),
