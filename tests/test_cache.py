@@ -6,6 +6,7 @@ import os
 import pickle
 import shutil
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd

@@ -14,7 +14,6 @@ import yaml
 
 from copilot_finops.cli import main
 
-from conftest import ROOT
 
 
 def mode(path: Path) -> int:

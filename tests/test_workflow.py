@@ -265,7 +265,7 @@ def run_daily(workflow, work, cache, gh, token, hook_url, run_id, inputs):
 
 
 @pytest.mark.slow
-def test_the_workflow_steps_run_end_to_end_against_the_loopback_github(served_org, tmp_path, loopback_hook,
+def test_the_workflow_steps_run_end_to_end_against_the_loopback_github(served_org, tmp_path, loopback_hook,  # noqa: F811 (the fixture)
                                                                       monkeypatch):
     raw, today = served_org
     hook_url, received = loopback_hook
