@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from copilot_finops.period import parse_period
-from copilot_finops import budget, forecast, warehouse
+from copilot_finops import bill, budget, cost, forecast, warehouse
 from copilot_finops.cli import main
 from copilot_finops.errors import UserError
 from copilot_finops.params import load_params
 
-from test_cost import PARAMS_DIR, org_params
+from test_cost import PARAMS_DIR, SEAT, org_params
 
 OCT = parse_period("2026-10")
 
@@ -109,6 +109,22 @@ def test_month_end_burn_stages_and_dates_of_the_hand_built_org(tiny):
     assert beta["unit"] == "usd" and beta["burn_to_date"] == pytest.approx(38.0) and beta["stage"] == 0.6
     assert rows[("segment", "platform_sre")]["burn_to_date"] == pytest.approx(180)  # alpha is the segment's one team
     assert alpha["suppressed"] and beta["suppressed"]  # both under five members: displays blank their figures
+
+
+def test_a_segment_budget_counts_a_developer_on_two_of_its_teams_once(tiny):
+    segments = {"platform_sre": {"label": "Platform", "teams": ["alpha", "beta"]}}
+    def segment_row(**budget_):
+        prm = org_params(segments=segments, budgets={"segments": {"platform_sre": budget_}})
+        report = budget.evaluate_guardrails(tiny, OCT, prm, as_of=date(2026, 10, 31))
+        return report.rows.set_index("name").loc["platform_sre"], prm
+    credits, _ = segment_row(monthly_credits=1000)
+    # u1 (on both teams) 100, u2 50, u3 30 while on alpha, u4 20: 200, where alpha's 180 + beta's 120 add u1 twice
+    assert credits["burn_to_date"] == pytest.approx(200)
+    money, prm = segment_row(monthly_usd=1000)
+    # seats: u1's 31 days once, u2 21, u3 20, u4 31 = 103 seat-days; October's credits stay inside the pool
+    assert money["burn_to_date"] == pytest.approx(103 / 31 * SEAT)
+    totals = bill.group_totals(tiny, OCT, prm, {"platform_sre": ["alpha", "beta"]}, cost.team_costs(tiny, OCT, prm))
+    assert money["burn_to_date"] == pytest.approx(float(totals["total_cost"].iloc[0]))  # the overview's figure
 
 
 def test_mid_month_the_burn_is_to_date_and_the_forecast_runs_to_month_end(tiny):

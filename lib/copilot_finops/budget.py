@@ -89,6 +89,10 @@ def _series(frame: pd.DataFrame, column: str, days: list[date]) -> pd.Series:
     return frame.set_index("day")[column].reindex(days, fill_value=0.0).astype(float)
 
 
+def _added(paths: dict[str, pd.Series], teams: list[str], days: list[date]) -> pd.Series:
+    return sum((paths[t].reindex(days).ffill().fillna(0.0) for t in teams), pd.Series(0.0, index=days))
+
+
 KEYS = QUANTILES + (RECORDED,)
 NOTE = "note"  # why a forecast's interval is narrow or absent ('' when it is not)
 
@@ -109,7 +113,7 @@ def evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params: 
     burn_to_date, forecast, forecast_low, forecast_high, pct_to_date, pct_forecast, stage (threshold or None),
     stage_status ('reached', 'forecast' or 'below'), actions (the stage's actions), crossings (list of
     {threshold, reached_on, forecast_date, earliest_date, actions}). Teams without a budget are left out; a
-    segment's burn adds up its teams' (join rule). Budgets over fewer than k members keep their stage, and
+    segment's burn counts each of its people once (`forecast.group_daily_quantities`). Budgets over fewer than k members keep their stage, and
     displays blank their figures (`suppressed`).
 
     The report is org-wide and the same for every team's notebook of the month: it is memoised
@@ -198,13 +202,37 @@ def _evaluate_guardrails(con: duckdb.DuckDBPyConnection, period: Period, params:
     if any(b.unit == "usd" for *_, b, _ in budgets):
         paths_by_unit["usd"] = {q: money_paths(q) for q in KEYS}
 
+    def group_path(unit: str, covered: list[str]) -> dict:
+        """A segment's burn, each person once: credits forecast from the segment's own daily series; money as its
+        seats once plus its teams' credit and premium cost scaled by the share of their sum not counted twice."""
+        frame = forecast.group_daily_quantities(con, hist_start, as_of, covered)
+        credits = _cumulative_paths(_series(frame, "ai_credits", known_days), credit_unknown, period, off, params)
+        credits = {q: credits[q].reindex(month_days).ffill().fillna(0.0) for q in KEYS}
+        if unit == "credits":
+            return credits
+        added = {q: _added(paths_by_unit["credits"][q], covered, month_days) for q in KEYS}
+        once = {q: (credits[q] / added[q].where(added[q] > 0)).fillna(1.0).clip(upper=1.0) for q in KEYS}
+        month = [d >= period.start for d in known_days]
+        team_requests = sum(float(_series(team_frames[t], "premium_requests", known_days)[month].sum()) for t in covered)
+        group_requests = float(_series(frame, "premium_requests", known_days)[month].sum())
+        requests_once = min(1.0, group_requests / team_requests) if team_requests > 0 else 1.0
+        seats, teams_seats = seat_path(frame)[0], _added(seat_paths, covered, month_days)
+        money = {}
+        for q in KEYS:
+            teams_premium = _added(premium_paths[q], covered, month_days)
+            credit_money = _added(paths_by_unit["usd"][q], covered, month_days) - teams_seats - teams_premium
+            money[q] = (seats.reindex(month_days).ffill().fillna(0.0) + credit_money * once[q]
+                        + teams_premium * requests_once)
+        return money
+
     rows, path_rows = [], []
     estimated = {d for d in unknown if period.start <= d <= as_of}  # usage days of the month estimated, not recorded
     for scope, name, segment, budget, covered in budgets:
         if budget.unit is None or not covered:
             continue
         unit_paths = paths_by_unit[budget.unit]
-        path = {q: sum((unit_paths[q][t] for t in covered), pd.Series(0.0, index=month_days)) for q in KEYS}
+        path = ({q: unit_paths[q][covered[0]] for q in KEYS} if scope == "team"
+                else group_path(budget.unit, covered))
         n_members = members.get(covered[0], 0) if scope == "team" else con.execute(
             """SELECT count(DISTINCT user_id) FROM int_team_member_day WHERE day BETWEEN ? AND ?
                AND list_contains(?, team_slug)""", [period.start, as_of, covered]).fetchone()[0]

@@ -246,3 +246,31 @@ def daily_seat_cost(frame: pd.DataFrame, params: OrgParams, days_in_month: int) 
     seats = frame.rename(columns={"seats": "seat_months", "business_seats": "business_seat_months",
                                   "enterprise_seats": "enterprise_seat_months"})
     return cost.seat_cost(seats, params) / days_in_month
+
+
+def group_daily_quantities(con: duckdb.DuckDBPyConnection, start: date, end: date, teams: list[str]) -> pd.DataFrame:
+    """A group of teams' daily quantities (the columns of a team's rows in `daily_quantities`), each person once.
+
+    The group is the people on any of `teams` on the days they were on one: a developer on two of its teams
+    adds their seat, credits and premium requests once, where adding the teams' rows counts them twice.
+    """
+    frame = con.execute("""
+        WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day),
+        people AS (SELECT DISTINCT day, user_id FROM int_team_member_day
+                   WHERE day BETWEEN ? AND ? AND list_contains(?, team_slug)),
+        g AS (SELECT p.day, count(*) AS members, count(s.user_id) AS seats,
+                     count(s.user_id) FILTER (WHERE s.plan_type = 'business') AS business_seats,
+                     count(s.user_id) FILTER (WHERE s.plan_type = 'enterprise') AS enterprise_seats,
+                     coalesce(sum(c.ai_credits), 0) AS ai_credits,
+                     coalesce(sum(c.premium_requests), 0) AS premium_requests
+              FROM people p
+              LEFT JOIN int_cost_seat_day s USING (day, user_id)
+              LEFT JOIN int_cost_user_day c USING (day, user_id)
+              GROUP BY p.day)
+        SELECT d.day, coalesce(g.seats, 0) AS seats, coalesce(g.business_seats, 0) AS business_seats,
+               coalesce(g.enterprise_seats, 0) AS enterprise_seats, coalesce(g.members, 0) AS members,
+               coalesce(g.ai_credits, 0) AS ai_credits, coalesce(g.premium_requests, 0) AS premium_requests
+        FROM days d LEFT JOIN g USING (day) ORDER BY d.day
+    """, [start, end, start, end, list(teams)]).df()
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame
