@@ -177,8 +177,10 @@ FIGURES: dict[str, Figure] = _figures(
            "deployments", "percent", 1),
     Figure("incidents", "Incidents", "incidents", "issues with the incident label", "count"),
     Figure("cycle_time_hours", "Median cycle time", "hours", "pull request opened -> merged, median", "hours", 1),
-    Figure("lead_time_hours", "Median lead time for changes", "hours", "pull request opened -> its production "
-           "deployment, median (DORA)", "hours", 1),
+    Figure("prs_deployed", "Pull requests deployed", "pull requests", "merged pull requests a production "
+           "deployment shipped in the period (delivery.events)", "count"),
+    Figure("lead_time_hours", "Median lead time for changes", "hours", "first commit (or the pull request's "
+           "opening, if earlier) -> the production deployment that shipped it, median (DORA)", "hours", 1),
     Figure("review_turnaround_hours", "Median review turnaround", "hours", "pull request opened -> first review "
            "by someone else, median", "hours", 1),
     Figure("mttr_hours", "Median time to restore", "hours", "incident opened -> closed, median", "hours", 1),

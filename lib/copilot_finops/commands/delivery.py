@@ -7,12 +7,14 @@ from .common import add_common, add_parser, add_period_teams, print_json
 def register(sub) -> None:
     p = add_parser(
         sub, "delivery", "pair Copilot usage with delivery (DORA) per team and give a verdict",
-        "For each team: delivery metrics of the month (cycle time, review turnaround, deployments,\n"
-        "change failure rate, time to restore; fourkeys definitions), the rank correlation of weekly\n"
-        "usage with each metric (lags of 0-2 weeks, bootstrap intervals) over up to 26 weeks ending\n"
-        "with the month, and a verdict: scaling (usage up, failures down), tighten (usage up, delivery\n"
-        "worse), inconclusive, or insufficient_data (fewer than 8 weeks or 5 developers). Correlation\n"
-        "is not causation: every verdict lists its evidence.",
+        "For each team: delivery metrics of the month (cycle time, DORA lead time for changes, review\n"
+        "turnaround, deployments, change failure rate, time to restore; fourkeys definitions, with their\n"
+        "DORA tiers), the rank correlation of weekly usage with each metric over up to 26 weeks ending\n"
+        "with the month, raw and with both series' trends removed (lags of 0-2 weeks; block-permutation\n"
+        "p-values, Holm's correction across metrics), and a verdict read from the detrended same-week\n"
+        "relation: tighten (heavier-usage weeks with clearly more failures or slower restores), scaling\n"
+        "(clearly fewer failures or faster delivery, nothing worse), inconclusive, or insufficient_data\n"
+        "(fewer than 8 weeks or 5 developers). Correlation is not causation: every verdict lists its evidence.",
         "copilot-finops delivery --period 2026-10 --teams appsec,payments-api --json")
     add_period_teams(p, "month to report (the window ends with it)")
     add_common(p, json_output=True)

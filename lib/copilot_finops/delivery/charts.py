@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 
 from .. import charts
-from . import metrics, usage as delivery_usage, verdict
+from . import metrics, stats, usage as delivery_usage, verdict
 from .report import TeamDelivery
 
 DELIVERY_COLOUR = "#bf3989"
@@ -29,13 +29,16 @@ def _panel(weeks: pd.Series, values: pd.Series, title: str, colour: str, fmt: st
 
 def _same_week_rho(td: TeamDelivery, metric: str) -> str:
     c = td.correlations
-    row = c[(c["usage_measure"] == delivery_usage.VERDICT_USAGE) & (c["delivery_metric"] == metric) & (c["lag_weeks"] == 0)]
-    if row.empty or row.iloc[0]["spearman"] is None or row.iloc[0]["spearman"] != row.iloc[0]["spearman"]:
-        return "no correlation: too few weeks"
-    r = row.iloc[0]
+    rows = stats.records(c[(c["usage_measure"] == delivery_usage.VERDICT_USAGE) & (c["delivery_metric"] == metric)
+                           & (c["lag_weeks"] == 0)])
+    if not rows or rows[0]["spearman"] is None:
+        return "no rho: " + ((rows[0]["note"] if rows else None) or "too few weeks")
+    r = rows[0]
     text = f"same-week rho with usage {r['spearman']:+.2f}"
-    if r["ci_low"] is not None and r["ci_low"] == r["ci_low"]:
-        text += f" [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
+    if r["detrended"] is not None:
+        text += f", trends removed {r['detrended']:+.2f}"
+        if r["detrended_ci_low"] is not None:
+            text += f" [{r['detrended_ci_low']:+.2f}, {r['detrended_ci_high']:+.2f}]"
     return text
 
 

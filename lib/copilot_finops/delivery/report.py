@@ -15,7 +15,7 @@ import pandas as pd
 from .. import cache, figures, gaps, usage
 from ..params import OrgParams
 from ..period import Period
-from . import metrics, stats, usage as delivery_usage, verdict
+from . import context, dora, events as delivery_events, metrics, stats, usage as delivery_usage, verdict
 
 PERIOD_USAGE_FIELDS = ("active_developers", "prompts_per_active_developer", "requests_per_active_developer",
                        "accepted_output_ratio", "ai_credits_used")
@@ -27,10 +27,11 @@ class DeliveryWindow:
 
     period: Period
     weeks: list[date]
-    events: metrics.DeliveryEvents
+    events: delivery_events.DeliveryEvents
     week_usage: pd.DataFrame
     active_weeks: pd.DataFrame
     k: int
+    contrast: pd.DataFrame  # `context.adoption_contrast` of the window: faster against slower adopters
 
 
 @dataclass
@@ -54,16 +55,17 @@ class TeamDelivery:
         return self.decision["verdict"]
 
     def to_json(self) -> dict:
-        records = self.correlations.astype(object).where(self.correlations.notna(), None).to_dict("records")
+        records = stats.records(self.correlations)
         return {
             "team": self.team, "verdict": self.verdict, "reason": self.decision["reason"],
             "evidence": list(self.decision["evidence"]), "weeks": self.weeks,
             # the head count of a team under k is itself a figure about a handful of people
             "developers": None if self.suppressed else self.developers,
             "usage_measure": delivery_usage.VERDICT_USAGE, "usage_trend": self.usage_trend,
-            "confidence": stats.CONFIDENCE,
+            "confidence": stats.CONFIDENCE, "alpha": stats.ALPHA, "verdict_metrics": list(verdict.VERDICT_METRICS),
+            "reading": self.decision.get("reading", {}), "p_adjusted": self.decision.get("p_adjusted", {}),
             "correlations": [{**r, "lag_weeks": int(r["lag_weeks"]), "n": int(r["n"])} for r in records],
-            "adoption_tiers": self.tiers.astype(object).where(self.tiers.notna(), None).to_dict("records"),
+            "adoption_tiers": stats.records(self.tiers),
             "metrics": self.metrics, "suppressed": self.suppressed, "caveat": verdict.CAVEAT,
         }
 
@@ -76,11 +78,24 @@ def prepare(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -
     """
     weeks = delivery_usage.analysis_weeks(con, period)
     start = weeks[0] if weeks else period.start
-    inputs = metrics.load_delivery_inputs(con, start, period.end)
-    events = metrics.delivery_events(inputs, params.incident_label)
+    inputs = delivery_events.load_delivery_inputs(con, start, period.end)
+    events = delivery_events.delivery_events(inputs, params.incident_label)
     active = delivery_usage.active_user_weeks(con, inputs.pulls["author_id"], weeks)
     week_usage = delivery_usage.read_week_usage(con, weeks)
-    return DeliveryWindow(period, weeks, events, week_usage, active, params.privacy.k_anonymity)
+    k = params.privacy.k_anonymity
+    contrast = _contrast(con, weeks, period, events, week_usage, active, k)
+    return DeliveryWindow(period, weeks, events, week_usage, active, k, contrast)
+
+
+def _contrast(con, weeks, period, events, week_usage, active, k) -> pd.DataFrame:
+    """Faster against slower adopters over the window (`context.adoption_contrast`), teams of k or more only."""
+    teams = sorted(set(week_usage["team_slug"].dropna()))
+    if not weeks:
+        return context.adoption_contrast({}, set(), delivery_usage.VERDICT_USAGE)
+    frames = {t: delivery_usage.team_week_frame(week_usage, events, t, weeks, k, active) for t in teams}
+    eligible = {t for t in teams if delivery_usage.window_developers(con, t, weeks[0], period.end) >= k
+                and frames[t][delivery_usage.VERDICT_USAGE].notna().sum() >= verdict.MIN_WEEKS}
+    return context.adoption_contrast(frames, eligible, delivery_usage.VERDICT_USAGE)
 
 
 def _period_usage(con, team: str, period: Period, k: int) -> dict:
@@ -102,44 +117,66 @@ def team_delivery(con: duckdb.DuckDBPyConnection, window: DeliveryWindow, team: 
     if suppressed:
         # A team under k: its weekly delivery figures would describe a handful of people.
         weekly[list(metrics.WEEKLY_METRICS)] = float("nan")
-    correlations = stats.lagged_correlations(weekly, delivery_usage.USAGE_MEASURES, metrics.WEEKLY_METRICS)
+    correlations = stats.lagged_correlations(weekly, delivery_usage.USAGE_MEASURES, metrics.WEEKLY_METRICS,
+                                             detail_measures=[measure])
     trend = stats.trend(weekly[measure])
-    same_week = {r.delivery_metric: {"spearman": r.spearman, "ci_low": r.ci_low, "ci_high": r.ci_high, "n": r.n}
-                 for r in correlations[(correlations["usage_measure"] == measure) & (correlations["lag_weeks"] == 0)].itertuples()}
+    same_week = {r["delivery_metric"]: r for r in stats.records(
+        correlations[(correlations["usage_measure"] == measure) & (correlations["lag_weeks"] == 0)])}
     label = delivery_usage.USAGE_LABELS[measure].lower()
     decision = verdict.decide(weeks_with_usage, developers, trend, same_week, usage_label=label)
     tiers = stats.adoption_tiers(weekly, metrics.WEEKLY_METRICS)
     if suppressed:
         month = {"suppressed": True, "k": window.k}
     else:
-        month = {**metrics.period_metrics(window.events, team, window.period.start, window.period.end),
-                 "usage": _period_usage(con, team, window.period, window.k)}
+        month = metrics.period_metrics(window.events, team, window.period.start, window.period.end)
+        month = {**month, "dora": dora.tiers(month), "usage": _period_usage(con, team, window.period, window.k)}
         if decision["verdict"] != "insufficient_data":
-            decision["evidence"] += _context_evidence(window.period, month, correlations, tiers, measure)
+            decision["evidence"] += _context_evidence(window, team, month, correlations, tiers, measure)
     return TeamDelivery(team, window.period, weekly, correlations, trend, tiers, month, decision,
                         weeks_with_usage, developers, suppressed)
 
 
-def _context_evidence(period, metrics: dict, correlations: pd.DataFrame, tiers: pd.DataFrame, measure: str) -> list[str]:
+def _context_evidence(window: DeliveryWindow, team: str, month: dict, correlations: pd.DataFrame,
+                      tiers: pd.DataFrame, measure: str) -> list[str]:
     out = []
     lag = verdict.lag_sentence(correlations, "change_failure_rate", measure)
     if lag:
         out.append(lag)
-    cfr, cycle = metrics["change_failure_rate"], metrics["cycle_time_hours"]
-    cfr_text = figures.show("change_failure_rate", cfr)
-    cycle_text = figures.show("cycle_time_hours", cycle)
-    out.append(f"In {period.label}: {metrics['deployments']} deployments, {metrics['failed_deployments']} failed "
-               f"(change failure rate {cfr_text}), median cycle time {cycle_text}, {metrics['incidents']} "
-               f"incident{'' if metrics['incidents'] == 1 else 's'}.")
+    out.append(month_sentence(window.period, month))
+    across = context.context_sentence(window.contrast, team, verdict.METRIC_LABELS)
+    if across:
+        out.append(across)
     used = tiers[tiers["weeks"] > 0]
     if len(used) > 1:
-        parts = [f"{r.adoption_tier}: {r.weeks} weeks, change failure rate "
-                 + figures.show("change_failure_rate", r.change_failure_rate) for r in used.itertuples()]
+        parts = [f"{r.adoption_tier}: {r.weeks} week{'s' if r.weeks != 1 else ''}, change failure rate "
+                 + format_metric("change_failure_rate", r.change_failure_rate, missing="none (no deployment)")
+                 for r in used.itertuples()]
         out.append("By adoption tier: " + "; ".join(parts) + ".")
     elif len(used) == 1:
         out.append(f"Every week fell in one adoption tier ({used.iloc[0]['adoption_tier']} of members active on a "
                    "workday), so tiers cannot be compared.")
     return out
+
+
+def month_sentence(period: Period, month: dict) -> str:
+    """The month's DORA figures in one sentence, each with its DORA tier; 'none' where a figure has nothing to measure."""
+    tiers = month.get("dora", {})
+
+    def with_tier(metric: str, text: str) -> str:
+        t = (tiers.get(metric) or {}).get("tier")
+        return f"{text} (DORA {t})" if t else text
+
+    cfr, n = month["change_failure_rate"], month["deployments"]
+    parts = [with_tier("deployment_frequency", f"{n} deployment{'s' if n != 1 else ''}, "
+                       + format_metric("deployment_frequency", month["deployment_frequency"]) + " a week"),
+             with_tier("change_failure_rate", f"{month['failed_deployments']} failed: change failure rate "
+                       + format_metric("change_failure_rate", cfr, missing="none (no deployment)")),
+             "median cycle time " + format_metric("cycle_time_hours", month["cycle_time_hours"], "none (nothing merged)"),
+             with_tier("lead_time_hours", "median lead time for changes "
+                       + format_metric("lead_time_hours", month["lead_time_hours"], "none (nothing deployed)")),
+             with_tier("mttr_hours", f"{month['incidents']} incident{'s' if month['incidents'] != 1 else ''}, median "
+                       "time to restore " + format_metric("mttr_hours", month["mttr_hours"], "none (no incident closed)"))]
+    return f"In {period.label}: " + "; ".join(parts) + "."
 
 
 def delivery_report(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
@@ -157,46 +194,66 @@ def delivery_report(con: duckdb.DuckDBPyConnection, period: Period, params: OrgP
 
 
 # -- text and tables for the command and the notebook ------------------------------------------------
-def _show(key: str, value, missing: str = "n/a") -> str:
-    """A delivery figure as every page writes it (`figures.show`), `missing` where it has no value."""
-    return missing if value is None or value != value else figures.show(key, value)
+def format_metric(metric: str, value, missing: str = "n/a") -> str:
+    """A delivery figure as every page writes it (`figures.show`, the one formatter), `missing` where it has no
+    value (e.g. 'none (no deployment)')."""
+    return missing if value is None or value != value else figures.show(metric, value)
+
+
+METRIC_KEYS = ("prs_merged", "cycle_time_hours", "prs_deployed", "lead_time_hours", "review_turnaround_hours",
+               "deployments", "deployment_frequency", "failed_deployments", "change_failure_rate", "incidents",
+               "mttr_hours")
+METRIC_ROWS = tuple((figures.label(key), key) for key in METRIC_KEYS)
 
 
 def metrics_table(td: TeamDelivery) -> pd.DataFrame:
-    """The period's delivery figures of a team, one row per metric ('n/a' where undefined, e.g. no deployments).
+    """The period's delivery figures of a team, one row per metric, with the DORA tier of the four keys.
 
-    A team under k shows no figure, only that it is suppressed.
+    'n/a' where a figure is undefined (e.g. no deployment); a team under k shows no figure, only
+    that it is suppressed.
     """
-    rows = [(figures.label(key), key) for key in (
-        "prs_merged", "cycle_time_hours", "review_turnaround_hours", "deployments", "deployment_frequency",
-        "failed_deployments", "change_failure_rate", "incidents", "mttr_hours") if key in td.metrics or td.suppressed]
     hidden = f"suppressed (fewer than {td.metrics.get('k')} developers)"
-    values = [hidden if td.suppressed else _show(key, td.metrics[key]) for _, key in rows]
-    return pd.DataFrame({"metric": [label for label, _ in rows], "value": pd.Series(values, dtype=object)})
+    dora_tiers = td.metrics.get("dora", {})
+    values = [hidden if td.suppressed else format_metric(key, td.metrics[key]) for _, key in METRIC_ROWS]
+    tiers = ["" if td.suppressed else ((dora_tiers.get(key) or {}).get("tier") or
+                                       ("n/a" if key in dora.BANDS else "")) for _, key in METRIC_ROWS]
+    return pd.DataFrame({"metric": [label for label, _ in METRIC_ROWS], "value": pd.Series(values, dtype=object),
+                         "DORA tier": pd.Series(tiers, dtype=object)})
 
 
 def tiers_table(td: TeamDelivery) -> pd.DataFrame:
     """The adoption tiers with readable headers and rounded figures ('-' for a tier without weeks)."""
     out = pd.DataFrame({"adoption tier": td.tiers["adoption_tier"], "weeks": td.tiers["weeks"]})
     for metric in metrics.WEEKLY_METRICS:
-        values = [_show(metric, v, missing="-") for v in td.tiers[metric]]
+        values = [format_metric(metric, v, missing="-") for v in td.tiers[metric]]
         out[verdict.METRIC_LABELS[metric]] = pd.Series(values, dtype=object)
     return out
 
 
 def same_week_table(td: TeamDelivery) -> pd.DataFrame:
-    """Correlations of the verdict's usage measure with each delivery metric at lags 0, 1 and 2 weeks."""
+    """The verdict's usage measure against each delivery metric at lags 0, 1 and 2 weeks: raw rho, rho with
+    both trends removed, its interval and p-value, the rho of week-to-week changes; a note where a figure is missing."""
     c = td.correlations[td.correlations["usage_measure"] == delivery_usage.VERDICT_USAGE]
+    adjusted = td.decision.get("p_adjusted", {})
+
+    def rho(v):
+        return "-" if v is None or v != v else f"{v:+.2f}"
+
     rows = []
-    for r in c.itertuples():
-        has_rho = r.spearman is not None and r.spearman == r.spearman
-        has_ci = r.ci_low is not None and r.ci_low == r.ci_low
-        rows.append({"delivery metric": verdict.METRIC_LABELS[r.delivery_metric],
-                     "usage leads by (weeks)": int(r.lag_weeks),
-                     "rho": f"{r.spearman:+.2f}" if has_rho else "n/a",
-                     f"{stats.CONFIDENCE:.0%} interval": (f"{r.ci_low:+.2f} to {r.ci_high:+.2f}" if has_ci
-                                                                 else "too few weeks"),
-                     "weeks": int(r.n)})
+    for r in stats.records(c):
+        has_ci = r["detrended_ci_low"] is not None
+        p = r["p_value"]
+        in_verdict = r["lag_weeks"] == 0 and r["delivery_metric"] in verdict.VERDICT_METRICS
+        p_text = "-" if p is None or p != p else f"{p:.3f}"
+        if in_verdict and adjusted.get(r["delivery_metric"]) is not None:
+            p_text += f" (Holm {adjusted[r['delivery_metric']]:.3f})"
+        rows.append({"delivery metric": verdict.METRIC_LABELS[r["delivery_metric"]],
+                     "usage leads by (weeks)": int(r["lag_weeks"]), "raw rho": rho(r["spearman"]),
+                     "rho, trends removed": rho(r["detrended"]),
+                     f"{stats.CONFIDENCE:.0%} interval": (f"{r['detrended_ci_low']:+.2f} to {r['detrended_ci_high']:+.2f}"
+                                                         if has_ci else "-"),
+                     "p": p_text, "week-to-week rho": rho(r["differenced"]), "weeks": int(r["n"]),
+                     "note": r["note"] or ""})
     return pd.DataFrame(rows)
 
 
@@ -216,9 +273,9 @@ def summary_rows(document: dict) -> pd.DataFrame:
         hidden = f"suppressed (< {m['k']})" if m.get("suppressed") else None
         rows.append({"team": t["team"], "verdict": t["verdict"], "weeks": t["weeks"],
                      "developers": hidden or figures.show("active_developers", t["developers"]),
-                     **{label: hidden or figures.show(key, m.get(key)) for label, key in (
+                     **{label: hidden or format_metric(key, m.get(key)) for label, key in (
                          ("deploys/wk", "deployment_frequency"), ("CFR", "change_failure_rate"),
-                         ("cycle", "cycle_time_hours"), ("MTTR", "mttr_hours"))},
+                         ("cycle", "cycle_time_hours"), ("lead", "lead_time_hours"), ("MTTR", "mttr_hours"))},
                      "reason": t["reason"]})
     return pd.DataFrame(rows)
 

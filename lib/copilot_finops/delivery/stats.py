@@ -1,11 +1,23 @@
-"""Rank correlation of weekly usage with weekly delivery, with lags, bootstrap intervals and adoption tiers.
+"""Usage against delivery within one team, week by week: raw and detrended rank correlations, intervals
+and p-values that respect autocorrelation, Holm's correction, lags, adoption tiers.
 
-Intervals are bootstrap percentile intervals over weeks (pairs of weekly figures resampled with
-replacement, seeded). They are 90 % intervals: a verdict is a prompt for a conversation with a
-team, and with a few months of weekly figures a 95 % bar is rarely cleared even by relations a
-team would want to act on. Limit: neighbouring weeks are alike, which resampling single weeks
-ignores and which narrows the interval a little; `block` > 1 resamples runs of consecutive
-weeks instead (a moving-block bootstrap), wider and more cautious.
+Why detrended. Adoption ramps over months while hiring, a CI speed-up or a growing codebase move
+delivery on their own; two series that both trend correlate whether or not one affects the other.
+The relation the verdict reads is therefore the partial rank correlation of usage and the metric
+given the week number (Spearman's rho of the two after removing each one's linear trend in rank):
+do the weeks with more usage than the team's trend predicts also have more failures than its
+trend predicts? The raw rho is shown beside it, so the reader sees what the trend did, and the rho
+of week-to-week changes (first differences) as a check: a relation left by a bent trend rarely
+survives differencing.
+
+Intervals and p-values. Neighbouring weeks are alike, so resampling works on blocks of
+consecutive weeks (about n^(1/3) long). The p-value of the detrended rho comes from a block
+permutation test: the detrended usage ranks are shifted circularly and their blocks shuffled,
+which keeps each series' own autocorrelation and breaks only their alignment; its interval is
+the rho plus or minus the permutation null's spread on Fisher's z scale, so interval and p-value
+agree. The raw rho's interval is a moving-block bootstrap percentile interval. Randomness is seeded (`random_state`); inputs
+are rounded to 9 decimals first, so float sums that differ in their last bits (DuckDB adds in
+parallel) cannot move a rank.
 """
 from __future__ import annotations
 
@@ -14,12 +26,24 @@ import math
 import numpy as np
 import pandas as pd
 
-MIN_PAIRS = 8  # fewer weeks than this and a correlation is shown without an interval, and never used
+MIN_PAIRS = 8  # fewer weeks than this with both values and no interval, p-value or verdict is drawn
 LAGS = (0, 1, 2)
-CONFIDENCE = 0.90  # read at call time, like BLOCK and N_BOOT, so one place sets them for every caller
-BLOCK = 1
+CONFIDENCE = 0.95  # of every interval shown; read at call time so one place sets it
+ALPHA = 0.05  # family-wise error rate over the metrics a verdict reads (Holm)
 N_BOOT = 2000
+N_PERM = 2000
+DECIMALS = 9
 ADOPTION_TIERS = ((0.0, 0.25, "<25%"), (0.25, 0.5, "25-50%"), (0.5, 0.75, "50-75%"), (0.75, 1.01, ">=75%"))
+
+
+def stable(values) -> np.ndarray:
+    """Float array rounded to DECIMALS places: the same figure computed in another order ranks the same."""
+    return np.round(np.asarray(values, dtype=float), DECIMALS)
+
+
+def block_length(n: int) -> int:
+    """Weeks per bootstrap or permutation block: about n^(1/3), at least 2 (neighbouring weeks move together)."""
+    return max(2, round(n ** (1 / 3)))
 
 
 def _row_ranks(a: np.ndarray) -> np.ndarray:
@@ -29,108 +53,218 @@ def _row_ranks(a: np.ndarray) -> np.ndarray:
     return less + (equal + 1) / 2
 
 
-def _resampled_spearman(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each resample, given how often each week was drawn (`counts`, resamples x weeks).
-
-    A drawn week's rank within its resample is the number of drawn weeks below it plus half
-    the drawn weeks tied with it (and a half): matrix products instead of a sort per resample.
-    """
-    def ranks(v):
-        below = (v[:, None] < v[None, :]).astype(float)
-        tied = (v[:, None] == v[None, :]).astype(float)
-        return counts @ below + (counts @ tied + 1) / 2
-
-    rx, ry = ranks(x), ranks(y)
-    total = counts.sum(axis=1, keepdims=True)
-    dx = rx - (counts * rx).sum(axis=1, keepdims=True) / total
-    dy = ry - (counts * ry).sum(axis=1, keepdims=True) / total
-    denom = np.sqrt((counts * dx * dx).sum(axis=1) * (counts * dy * dy).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (counts * dx * dy).sum(axis=1) / denom, np.nan)
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denom = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 0 else float("nan")
 
 
-def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a - a.mean(axis=-1, keepdims=True)
-    b = b - b.mean(axis=-1, keepdims=True)
-    denom = np.sqrt((a * a).sum(axis=-1) * (b * b).sum(axis=-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (a * b).sum(axis=-1) / denom, np.nan)
+def _detrend(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Residuals of `v` after its least-squares line on `t`."""
+    tc = t - t.mean()
+    slope = float((tc * (v - v.mean())).sum() / (tc * tc).sum()) if (tc * tc).sum() > 0 else 0.0
+    return v - v.mean() - slope * tc
 
 
 def spearman(x, y) -> float:
     """Spearman's rank correlation (average ranks for ties); NaN if either side is constant."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    return float(_row_pearson(_row_ranks(x), _row_ranks(y)))
+    return _pearson(_row_ranks(x), _row_ranks(y))
 
 
-def bootstrap_interval(x, y, n_boot: int | None = None, confidence: float | None = None, block: int | None = None,
-                       random_state: int = 0) -> tuple[float, float]:
-    """Bootstrap percentile interval of Spearman's rho for paired weekly series.
+def detrended_spearman(x, y, t) -> float:
+    """Partial Spearman correlation of x and y given t: the correlation of their ranks' residuals after
+    each one's least-squares line on the rank of t. NaN when either residual is constant."""
+    rt = _row_ranks(np.asarray(t, dtype=float))
+    return _pearson(_detrend(_row_ranks(np.asarray(x, dtype=float)), rt),
+                    _detrend(_row_ranks(np.asarray(y, dtype=float)), rt))
 
-    Resamples `n_boot` times runs of `block` consecutive weeks (1: single weeks). Returns
-    (low, high); NaN when most resamples are degenerate (a constant series).
+
+def differenced_spearman(x, y) -> float:
+    """Spearman's rho of the week-to-week changes of x and y (consecutive pairs of the given weeks)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3:
+        return float("nan")
+    return spearman(np.diff(x), np.diff(y))
+
+
+def _block_indices(n: int, draws: int, rng: np.random.Generator, circular_shift: bool) -> np.ndarray:
+    """`draws` rows of n week indices made of runs of consecutive weeks.
+
+    Bootstrap (circular_shift False): runs start anywhere, with replacement. Permutation (True): the
+    weeks are shifted circularly by a random offset, cut into blocks and the blocks shuffled, so each
+    row is a permutation of 0..n-1.
+    """
+    block = min(block_length(n), n)
+    k = math.ceil(n / block)
+    if not circular_shift:
+        starts = rng.integers(0, n - block + 1, size=(draws, k))
+        return (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(draws, -1)[:, :n]
+    offset = rng.integers(0, n, size=draws)
+    order = np.argsort(rng.random((draws, k)), axis=1)
+    pos = (order[:, :, None] * block + np.arange(block)[None, None, :]).reshape(draws, -1)
+    pos = pos[pos < n].reshape(draws, n)  # every row keeps exactly n positions, in its shuffled order
+    return (pos + offset[:, None]) % n
+
+
+def _resampled_spearman(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Raw rho of each bootstrap row of week indices, ranks taken within the row (NaN for a flat row)."""
+    rx, ry = _row_ranks(x[idx]), _row_ranks(y[idx])
+    cx, cy = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
+    sxx, syy = (cx * cx).sum(1), (cy * cy).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sxx * syy > 0, (cx * cy).sum(1) / np.sqrt(sxx * syy), np.nan)
+
+
+def _percentile(values: np.ndarray, confidence: float, draws: int) -> tuple[float | None, float | None]:
+    values = values[~np.isnan(values)]
+    if len(values) < draws / 2:
+        return None, None
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(values, [tail, 100 - tail])
+    return round(float(lo), 3), round(float(hi), 3)
+
+
+def _permutation(x: np.ndarray, y: np.ndarray, t: np.ndarray, n_perm: int,
+                 random_state: int) -> tuple[float, float] | None:
+    """(two-sided p-value, spread of the null in Fisher z) of the detrended rho; None when a detrended series is flat."""
+    rt = _row_ranks(t)
+    a, b = _detrend(_row_ranks(x), rt), _detrend(_row_ranks(y), rt)
+    norm = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    if norm <= 1e-12:
+        return None
+    observed = abs(float((a * b).sum()) / norm)
+    idx = _block_indices(len(a), n_perm, np.random.default_rng(random_state), circular_shift=True)
+    null = (a[idx] @ b) / norm
+    p = (1 + np.count_nonzero(np.abs(null) >= observed - 1e-12)) / (1 + n_perm)
+    return float(p), float(np.std(np.arctanh(np.clip(null, -0.999, 0.999))))
+
+
+def permutation_p(x, y, t, n_perm: int | None = None, random_state: int = 0) -> float | None:
+    """Two-sided p-value of the detrended rho from a block permutation test (see the module docstring).
+
+    None when a detrended series is constant. The smallest p-value is 1 / (n_perm + 1).
+    """
+    found = _permutation(*(np.asarray(v, dtype=float) for v in (x, y, t)), N_PERM if n_perm is None else n_perm,
+                         random_state)
+    return None if found is None else found[0]
+
+
+def _fisher_interval(r: float, spread: float, confidence: float) -> tuple[float, float]:
+    """r's interval on the Fisher z scale with the permutation null's spread as its standard error.
+
+    The null's spread says how far the detrended rho wanders by chance given these weeks and their
+    autocorrelation (blocks), so the interval and the permutation p-value tell one story: the interval
+    leaves out zero about when p < 1 - confidence.
+    """
+    from scipy.stats import norm
+
+    z, half = math.atanh(max(-0.999, min(0.999, r))), norm.ppf(0.5 + confidence / 2) * spread
+    return round(math.tanh(z - half), 3), round(math.tanh(z + half), 3)
+
+
+def correlate(x, y, t=None, n_boot: int | None = None, confidence: float | None = None,
+              random_state: int = 0, intervals: bool = True) -> dict:
+    """The relation of two weekly series over the weeks where both have a value.
+
+    Parameters
+    ----------
+    x, y : weekly series (NaN where a week has no value), in week order.
+    t : the weeks' positions (default 0, 1, 2, ...): gaps keep their distance in time.
+    intervals : False gives the rhos only (no resampling), with a note saying so.
+
+    Returns
+    -------
+    dict with n (weeks with both values), spearman (raw rho), ci_low and ci_high (its interval),
+    detrended (partial rho given the week), detrended_ci_low and detrended_ci_high, differenced (rho of
+    week-to-week changes), p_value (of the detrended rho, block permutation) and note: why a figure
+    is missing (None when nothing is). Figures are None when they cannot be computed, never NaN.
     """
     n_boot = N_BOOT if n_boot is None else n_boot
     confidence = CONFIDENCE if confidence is None else confidence
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    n = len(x)
-    block = max(1, min(BLOCK if block is None else block, n))
-    rng = np.random.default_rng(random_state)
-    starts = rng.integers(0, n - block + 1, size=(n_boot, math.ceil(n / block)))
-    idx = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(n_boot, -1)[:, :n]
-    counts = np.bincount((idx + n * np.arange(n_boot)[:, None]).ravel(), minlength=n_boot * n).reshape(n_boot, n)
-    rho = _resampled_spearman(x, y, counts.astype(float))
-    rho = rho[~np.isnan(rho)]
-    if len(rho) < n_boot / 2:
-        return float("nan"), float("nan")
-    tail = (1 - confidence) / 2 * 100
-    lo, hi = np.percentile(rho, [tail, 100 - tail])
-    return float(lo), float(hi)
-
-
-def correlate(x, y, n_boot: int | None = None, confidence: float | None = None, block: int | None = None,
-              random_state: int = 0) -> dict:
-    """rho, interval (None below MIN_PAIRS weeks) and n over the weeks where both series have a value."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x, y = stable(x), stable(y)
+    t = np.arange(len(x), dtype=float) if t is None else np.asarray(t, dtype=float)
     both = ~(np.isnan(x) | np.isnan(y))
-    x, y, n = x[both], y[both], int(both.sum())
-    if n < 3:
-        return {"spearman": None, "ci_low": None, "ci_high": None, "n": n}
-    rho = spearman(x, y)
-    lo = hi = float("nan")
-    if n >= MIN_PAIRS and not math.isnan(rho):
-        lo, hi = bootstrap_interval(x, y, n_boot, confidence, block, random_state)
+    x, y, t, n = x[both], y[both], t[both], int(both.sum())
+    out = {"n": n, "spearman": None, "ci_low": None, "ci_high": None, "detrended": None, "detrended_ci_low": None,
+           "detrended_ci_high": None, "differenced": None, "p_value": None, "note": None}
 
     def clean(v):
-        return None if v is None or math.isnan(v) else round(v, 3)
+        return None if v is None or v != v else round(float(v), 3)
 
-    return {"spearman": clean(rho), "ci_low": clean(lo), "ci_high": clean(hi), "n": n}
+    if n < 3:
+        out["note"] = f"{n} week{'s' if n != 1 else ''} with a value: too few to compare"
+        return out
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        out["note"] = f"{'usage' if np.ptp(x) == 0 else 'the metric'} did not vary over the {n} weeks"
+        return out
+    out.update(spearman=clean(spearman(x, y)), detrended=clean(detrended_spearman(x, y, t)),
+               differenced=clean(differenced_spearman(x, y)))
+    if n < MIN_PAIRS:
+        out["note"] = f"{n} weeks with a value: an interval needs at least {MIN_PAIRS}"
+        return out
+    if not intervals:
+        out["note"] = "rhos only: intervals are drawn for the verdict's usage measure"
+        return out
+    idx = _block_indices(n, n_boot, np.random.default_rng(random_state), circular_shift=False)
+    out["ci_low"], out["ci_high"] = _percentile(_resampled_spearman(x, y, idx), confidence, n_boot)
+    found = _permutation(x, y, t, N_PERM, random_state)
+    if out["detrended"] is None or found is None:
+        out["note"] = "once each series' trend is removed, one of them is flat: no detrended relation to test"
+    else:
+        out["p_value"] = round(found[0], 4)
+        out["detrended_ci_low"], out["detrended_ci_high"] = _fisher_interval(out["detrended"], found[1], confidence)
+    if out["ci_low"] is None and out["note"] is None:
+        out["note"] = "most resampled weeks were flat on one side: no interval for the raw rho"
+    return out
+
+
+def holm(p_values: dict[str, float | None]) -> dict[str, float | None]:
+    """Holm-adjusted p-values: each p-value times the number of hypotheses left when it is tested,
+    made monotone; None stays None and does not count as a hypothesis."""
+    tested = sorted(((p, k) for k, p in p_values.items() if p is not None), key=lambda pk: (pk[0], pk[1]))
+    m, running, out = len(tested), 0.0, {k: None for k in p_values}
+    for i, (p, k) in enumerate(tested):
+        running = max(running, min(1.0, (m - i) * p))
+        out[k] = round(running, 4)
+    return out
 
 
 def lagged_correlations(frame: pd.DataFrame, usage_measures, delivery_metrics, lags=LAGS,
-                        n_boot: int | None = None, confidence: float | None = None, block: int | None = None,
-                        random_state: int = 0) -> pd.DataFrame:
-    """Spearman's rho of usage in week t with delivery in week t + lag, for every pair and lag.
+                        n_boot: int | None = None, confidence: float | None = None, random_state: int = 0,
+                        detail_measures=None) -> pd.DataFrame:
+    """The relation of usage in week t with delivery in week t + lag, for every pair and lag.
 
-    `frame` has one row per consecutive week. Returns one row per (usage_measure,
-    delivery_metric, lag_weeks) with spearman, ci_low, ci_high (None when fewer than MIN_PAIRS
-    weeks) and n.
+    `frame` has one row per consecutive week. Returns one row per (usage_measure, delivery_metric,
+    lag_weeks) with the `correlate` fields. Intervals and p-values are drawn for the measures in
+    `detail_measures` (default: all); the others carry their rhos and a note saying so.
     """
     rows = []
+    detail = set(usage_measures if detail_measures is None else detail_measures)
     for u in usage_measures:
         for m in delivery_metrics:
             for lag in lags:
                 x = frame[u].to_numpy(dtype=float)[: len(frame) - lag]
                 y = frame[m].to_numpy(dtype=float)[lag:]
-                rows.append({"usage_measure": u, "delivery_metric": m, "lag_weeks": lag,
-                             **correlate(x, y, n_boot, confidence, block, random_state)})
-    return pd.DataFrame(rows, columns=["usage_measure", "delivery_metric", "lag_weeks", "spearman", "ci_low", "ci_high", "n"])
+                t = np.arange(len(x), dtype=float)
+                c = correlate(x, y, t, n_boot, confidence, random_state, intervals=u in detail)
+                rows.append({"usage_measure": u, "delivery_metric": m, "lag_weeks": lag, **c})
+    columns = ["usage_measure", "delivery_metric", "lag_weeks", "n", "spearman", "ci_low", "ci_high", "detrended",
+               "detrended_ci_low", "detrended_ci_high", "differenced", "p_value", "note"]
+    return pd.DataFrame(rows, columns=columns).astype({"note": object})
 
 
-def trend(series, n_boot: int | None = None, confidence: float | None = None, block: int | None = None,
-          random_state: int = 0) -> dict:
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as dicts with None, never NaN, where a value is missing (JSON and sentences alike)."""
+    return [{k: (None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else v) for k, v in row.items()}
+            for row in frame.astype(object).to_dict("records")]
+
+
+def trend(series, n_boot: int | None = None, confidence: float | None = None, random_state: int = 0) -> dict:
     """How a weekly series moves over the window: Spearman's rho with the week number, and its interval."""
-    return correlate(np.arange(len(series), dtype=float), series, n_boot, confidence, block, random_state)
+    values = np.asarray(series, dtype=float)
+    c = correlate(np.arange(len(values), dtype=float), values, None, n_boot, confidence, random_state)
+    return {"spearman": c["spearman"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "n": c["n"], "note": c["note"]}
 
 
 def adoption_tiers(frame: pd.DataFrame, delivery_metrics, share_column: str = "adoption_share") -> pd.DataFrame:

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from ..period import Period
-from . import metrics
+from . import events, metrics, stats
 
 MAX_WEEKS = 26
 USAGE_MEASURES = ("outputs_per_active_developer_day", "requests_per_active_developer", "active_developers",
@@ -81,6 +81,8 @@ def team_week_usage(week_usage: pd.DataFrame, team: str, weeks: list[date], k: i
     out["requests_per_active_developer"] = raw["requests"].astype("float64") / devs
     out["accepted_output_ratio"] = raw["acceptances_excl_agent_edit"].astype("float64") / gen.where(gen > 0)
     out["ai_credits_used"] = raw["ai_credits_used"].astype("float64")
+    for c in USAGE_MEASURES[:6]:  # the same figure added up in another order must rank the same
+        out[c] = stats.stable(out[c])
     small = (out["active_developers"] > 0) & (out["active_developers"] < k)
     out["suppressed"] = small
     for c in ["members", *USAGE_MEASURES[:6]]:
@@ -106,7 +108,7 @@ def copilot_pr_share(prs: pd.DataFrame, active_user_weeks: pd.DataFrame, weeks: 
     index = pd.DatetimeIndex(pd.to_datetime(weeks), name="week_start")
     if prs.empty:
         return pd.Series(float("nan"), index=index)
-    opened = prs[["author_id"]].assign(week_start=metrics.week_start(prs["created_at"]).to_numpy())
+    opened = prs[["author_id"]].assign(week_start=events.week_start(prs["created_at"]).to_numpy())
     active = active_user_weeks[["user_id", "week_start"]].drop_duplicates().assign(copilot=True)
     active["week_start"] = pd.to_datetime(active["week_start"])
     tagged = opened.merge(active, left_on=["author_id", "week_start"], right_on=["user_id", "week_start"], how="left")
@@ -125,11 +127,12 @@ def active_user_weeks(con: duckdb.DuckDBPyConnection, user_ids, weeks: list[date
     """, [weeks[0], weeks[-1] + timedelta(days=6), [int(u) for u in set(user_ids) if pd.notna(u)]]).df()
 
 
-def team_week_frame(week_usage: pd.DataFrame, events: metrics.DeliveryEvents, team: str,
+def team_week_frame(week_usage: pd.DataFrame, delivery_events: events.DeliveryEvents, team: str,
                     weeks: list[date], k: int, active_weeks: pd.DataFrame) -> pd.DataFrame:
     """Usage and delivery of one team side by side, one row per week of the window."""
     use = team_week_usage(week_usage, team, weeks, k)
-    use["copilot_pr_share"] = copilot_pr_share(events.prs[events.prs["team_slug"] == team], active_weeks, weeks).to_numpy()
+    prs = delivery_events.prs
+    use["copilot_pr_share"] = copilot_pr_share(prs[prs["team_slug"] == team], active_weeks, weeks).to_numpy()
     use.loc[use["suppressed"].astype(bool), "copilot_pr_share"] = float("nan")
-    deliv = metrics.team_week_metrics(events, team, weeks)
+    deliv = metrics.team_week_metrics(delivery_events, team, weeks)
     return use.merge(deliv, on="week_start", how="left")

@@ -1,21 +1,22 @@
 """The verdict per team: does the data support scaling Copilot, tightening governance, or neither?
 
-The rule (issue 6): usage rising and failures falling is a defensible scaling case; usage rising
-and delivery quality worsening tightens governance; anything else is inconclusive. Read here as:
+The rule reads the relation within the team after removing shared trends (`stats`), whether or
+not usage grew, because a team whose heavier-usage weeks clearly go with more failures matters
+even when adoption is flat, and a team whose usage and quality both trend proves nothing by that:
 
-1. insufficient_data: fewer than MIN_WEEKS weeks with usage figures, or fewer than
-   MIN_DEVELOPERS developers active in the window. Nothing is concluded, and the reason says which.
-2. Usage rising: the verdict's usage measure (delivery_usage.VERDICT_USAGE) correlates positively
-   with the week number, its whole interval above zero. If not, inconclusive.
-3. Each quality metric (change failure rate, time to restore, cycle time) is compared with usage
-   in the same week: "worse" when its whole interval lies on the side where more usage goes with
-   worse delivery, "better" when it lies on the other side, otherwise no clear relation.
-4. tighten: something worse and nothing better. scaling: something better, nothing worse, and
-   the change failure rate lower in higher-usage weeks (its rho below zero). Otherwise
-   inconclusive (mixed or no clear relation).
+1. insufficient_data: fewer than MIN_DEVELOPERS developers active in the window, or fewer than
+   MIN_WEEKS weeks with usage figures. Nothing is concluded, and the reason says which.
+2. Each metric of VERDICT_METRICS (change failure rate, time to restore, cycle time) is tested:
+   the detrended rho of usage with the metric in the same week, its block-permutation p-value,
+   Holm's correction over the metrics that could be tested (family-wise error ALPHA). A metric
+   is "worse" or "better" in heavier-usage weeks when its corrected p-value is under ALPHA and
+   the week-to-week changes point the same way; otherwise "unclear" (or "untested": too few weeks).
+3. tighten: more failures or slower restores. scaling: fewer failures, faster restores or
+   shorter cycle times, and nothing worse. inconclusive otherwise, with the reason in words
+   (slower delivery alone, mixed, or nothing clear).
 
-Only same-week correlations decide; the lagged ones are shown for reading, not fished for a
-verdict. Every verdict lists its evidence and says that correlation is not causation.
+Only same-week relations decide; lags are shown for reading, not fished for a verdict. The
+verdict's reason is built from the readings alone, so it never claims more than its evidence.
 """
 from __future__ import annotations
 
@@ -25,14 +26,22 @@ from . import stats
 
 MIN_WEEKS = 8
 MIN_DEVELOPERS = 5
-# Delivery metrics the verdict reads, with the direction that means worse delivery as usage rises.
-QUALITY_METRICS = {"change_failure_rate": +1, "mttr_hours": +1, "cycle_time_hours": +1}
+# The metrics a verdict reads, with the direction that means worse delivery in heavier-usage weeks.
+VERDICT_METRICS = {"change_failure_rate": +1, "mttr_hours": +1, "cycle_time_hours": +1}
+QUALITY_METRICS = VERDICT_METRICS  # the name earlier callers used
+TIGHTEN_ON = ("change_failure_rate", "mttr_hours")  # stability: worse here tightens
 METRIC_LABELS = {
     "cycle_time_hours": "Cycle time (h)",
+    "lead_time_hours": "Lead time for changes (h)",
     "review_turnaround_hours": "Review turnaround (h)",
     "deployment_frequency": "Deployments per week",
     "change_failure_rate": "Change failure rate",
     "mttr_hours": "Time to restore (h)",
+}
+MOVED = {  # metric -> (words when worse, words when better), for heavier-usage weeks
+    "change_failure_rate": ("more failed deployments", "fewer failed deployments"),
+    "mttr_hours": ("slower restores", "faster restores"),
+    "cycle_time_hours": ("longer cycle times", "shorter cycle times"),
 }
 CAVEAT = ("Correlation is not causation: usage and delivery can move together because of the season, staffing, "
           "the kind of work or a process change, and a team's weeks are few. These figures say what moved "
@@ -40,30 +49,72 @@ CAVEAT = ("Correlation is not causation: usage and delivery can move together be
 VERDICTS = ("scaling", "tighten", "inconclusive", "insufficient_data")
 
 
-def _fmt_rho(c: dict) -> str:
-    text = f"rho {c['spearman']:+.2f}"
-    if c.get("ci_low") is not None and c["ci_low"] == c["ci_low"]:  # NaN: no interval, said in words
-        text += f" ({stats.CONFIDENCE:.0%} interval {c['ci_low']:+.2f} to {c['ci_high']:+.2f}, {c['n']} weeks)"
-    else:
-        text += f" ({c['n']} weeks: too few for an interval)"
-    return text
+def label(metric: str) -> str:
+    """A metric's name without its unit: 'Change failure rate'."""
+    return METRIC_LABELS[metric].split(" (")[0]
 
 
-def _names(metrics: list[str]) -> str:
-    words = [METRIC_LABELS[m].split(" (")[0].lower() for m in metrics]
+def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def classify(correlation: dict, worse_sign: int) -> str:
-    """'worse', 'better' or 'unclear' for one same-week correlation of usage with a quality metric."""
-    lo, hi = correlation.get("ci_low"), correlation.get("ci_high")
-    if correlation.get("spearman") is None or lo is None or hi is None:
-        return "unclear"
-    if (lo > 0 and worse_sign > 0) or (hi < 0 and worse_sign < 0):
-        return "worse"
-    if (hi < 0 and worse_sign > 0) or (lo > 0 and worse_sign < 0):
-        return "better"
-    return "unclear"
+def rho_text(c: dict) -> str:
+    """One relation in words: raw rho, detrended rho with its interval and p-value, differenced rho.
+
+    Where a figure cannot be computed the text says why (never 'nan')."""
+    if c.get("spearman") is None:
+        return c.get("note") or "no figures to compare"
+    parts = [f"raw rho {c['spearman']:+.2f}"]
+    if c.get("ci_low") is not None:
+        parts[0] += f" ({stats.CONFIDENCE:.0%} interval {c['ci_low']:+.2f} to {c['ci_high']:+.2f})"
+    if c.get("detrended") is not None:
+        text = f"with both trends removed {c['detrended']:+.2f}"
+        if c.get("detrended_ci_low") is not None:
+            text += (f" ({stats.CONFIDENCE:.0%} interval {c['detrended_ci_low']:+.2f} to {c['detrended_ci_high']:+.2f}, "
+                     f"p = {c['p_value']:.3f})")
+        parts.append(text)
+    if c.get("differenced") is not None:
+        parts.append(f"week-to-week changes {c['differenced']:+.2f}")
+    text = "; ".join(parts) + f", over {c['n']} weeks"
+    if c.get("note"):
+        text += f" ({c['note']})"
+    return text
+
+
+def read_metrics(same_week: dict[str, dict], alpha: float | None = None) -> tuple[dict[str, str], dict]:
+    """('worse' | 'better' | 'unclear' | 'untested' per verdict metric, Holm-adjusted p-values)."""
+    alpha = stats.ALPHA if alpha is None else alpha
+    adjusted = stats.holm({m: (same_week.get(m) or {}).get("p_value") for m in VERDICT_METRICS})
+    reading = {}
+    for metric, worse_sign in VERDICT_METRICS.items():
+        c = same_week.get(metric) or {}
+        p, rho, diff = adjusted[metric], c.get("detrended"), c.get("differenced")
+        if p is None or rho is None:
+            reading[metric] = "untested"
+        elif p < alpha and rho != 0 and (diff is None or diff * rho > 0):
+            reading[metric] = "worse" if rho * worse_sign > 0 else "better"
+        else:
+            reading[metric] = "unclear"
+    return reading, adjusted
+
+
+def _metric_sentence(metric: str, c: dict, reading: str, adjusted: float | None, tested: int) -> str:
+    name = label(metric)
+    if reading == "untested":
+        return f"{name} against usage in the same week: {rho_text(c)}. Not judged."
+    worse, better = MOVED[metric]
+    correction = f"{adjusted:.3f} after Holm's correction for {tested} metrics" if tested > 1 else f"{adjusted:.3f}"
+    if reading in ("worse", "better"):
+        meaning = f"{worse if reading == 'worse' else better} in heavier-usage weeks (p = {correction})"
+    else:
+        meaning = f"no clear relation with usage once trends are removed (p = {correction})"
+        diff, rho = c.get("differenced"), c.get("detrended")
+        if adjusted is not None and adjusted < stats.ALPHA and diff is not None and rho is not None and diff * rho <= 0:
+            meaning += "; the week-to-week changes point the other way, so the relation may be left over from a bent trend"
+        raw_lo, raw_hi = c.get("ci_low"), c.get("ci_high")
+        if raw_lo is not None and (raw_lo > 0 or raw_hi < 0):
+            meaning += "; the raw relation came with the trend the two series share"
+    return f"{name} against usage in the same week: {rho_text(c)}. {meaning[0].upper()}{meaning[1:]}."
 
 
 def decide(weeks: int, developers: int, usage_trend: dict, same_week: dict[str, dict],
@@ -72,85 +123,81 @@ def decide(weeks: int, developers: int, usage_trend: dict, same_week: dict[str, 
 
     Parameters
     ----------
-    weeks : int
-        Weeks in the window with usage figures (not suppressed).
-    developers : int
-        Distinct developers active on Copilot while on the team in the window.
-    usage_trend : dict
-        `stats.trend` of the verdict's usage measure (rho with the week number).
-    same_week : dict
-        metric -> `stats.correlate` of usage with that metric in the same week (lag 0).
-    usage_label : str
-        How the evidence names the usage measure.
+    weeks : weeks in the window with usage figures (not suppressed).
+    developers : distinct developers active on Copilot while on the team in the window.
+    usage_trend : `stats.trend` of the verdict's usage measure (rho with the week number); described, not a gate.
+    same_week : metric -> `stats.correlate` of usage with that metric in the same week (lag 0).
+    usage_label : how the evidence names the usage measure.
 
     Returns
     -------
-    dict with verdict, reason, evidence (list of sentences), and per-metric reading ('worse',
-    'better', 'unclear').
+    dict with verdict, reason, evidence (sentences), reading (metric -> 'worse', 'better', 'unclear',
+    'untested') and p_adjusted (metric -> Holm-adjusted p-value or None).
     """
     if developers < MIN_DEVELOPERS:
-        return {"verdict": "insufficient_data", "reading": {},
+        return {"verdict": "insufficient_data", "reading": {}, "p_adjusted": {},
                 # The exact head count of a small group is itself a figure over fewer than k people: not shown.
                 "reason": f"fewer than {MIN_DEVELOPERS} developers used Copilot on the team in the window",
                 "evidence": [f"Fewer than {MIN_DEVELOPERS} developers used Copilot on the team in the window; a verdict "
                              "needs at least that many, as weekly figures of fewer people say more about individuals "
                              "than the team."]}
     if weeks < MIN_WEEKS:
-        return {"verdict": "insufficient_data", "reading": {},
+        return {"verdict": "insufficient_data", "reading": {}, "p_adjusted": {},
                 "reason": f"fewer than {MIN_WEEKS} weeks with usage figures: {weeks} in the window",
                 "evidence": [f"{weeks} weeks in the window have usage figures for the team; a verdict needs at least "
                              f"{MIN_WEEKS} to tell a relation from chance."]}
-    evidence = []
-    rising = usage_trend.get("ci_low") is not None and usage_trend["ci_low"] > 0
-    falling = usage_trend.get("ci_high") is not None and usage_trend["ci_high"] < 0
-    if usage_trend.get("spearman") is None:
-        evidence.append(f"{usage_label.capitalize()}: no trend can be read.")
-    else:
-        moved = "rose" if rising else "fell" if falling else "did not clearly rise"
-        evidence.append(f"{usage_label.capitalize()} {moved} over the window: {_fmt_rho(usage_trend)} with the week number.")
-    reading = {}
-    for metric, worse_sign in QUALITY_METRICS.items():
-        c = same_week.get(metric) or {"spearman": None, "n": 0}
-        reading[metric] = classify(c, worse_sign)
-        label = METRIC_LABELS[metric].split(" (")[0]
-        if c.get("spearman") is None:
-            evidence.append(f"{label}: not enough weeks with a value ({c.get('n', 0)}) to compare with usage.")
-            continue
-        meaning = {"worse": "worse in higher-usage weeks", "better": "better in higher-usage weeks",
-                   "unclear": "no clear relation with usage"}[reading[metric]]
-        evidence.append(f"{label} against usage in the same week: {_fmt_rho(c)}, {meaning}.")
-    worse = [m for m, r in reading.items() if r == "worse"]
-    better = [m for m, r in reading.items() if r == "better"]
-    cfr = (same_week.get("change_failure_rate") or {}).get("spearman")
-    names = _names
-    if not rising:
-        verdict, reason = "inconclusive", f"{usage_label} did not rise over the window, so there is no usage growth to judge"
-    elif worse and not better:
-        verdict, reason = "tighten", f"{usage_label} rose while {names(worse)} worsened"
-    elif better and not worse and cfr is not None and cfr < 0:
-        verdict = "scaling"
-        others = [m for m in better if m != "change_failure_rate"]
-        if "change_failure_rate" in better:
-            reason = f"{usage_label} rose while change failures fell" + (f" and {names(others)} improved" if others else "")
-        else:
-            reason = (f"{usage_label} rose while {names(better)} improved and change failures fell (direction only: "
-                      "the interval includes zero)")
-        reason += "; nothing got worse"
-    elif worse and better:
-        verdict, reason = "inconclusive", f"mixed: {names(better)} better but {names(worse)} worse as {usage_label} rose"
-    elif better:
-        verdict, reason = "inconclusive", (f"{names(better)} improved as {usage_label} rose, but change failures did not fall")
-    else:
-        verdict, reason = "inconclusive", f"{usage_label} rose, but no quality metric moved clearly with it"
-    return {"verdict": verdict, "reason": reason, "evidence": evidence, "reading": reading}
+    evidence = [_trend_sentence(usage_trend, usage_label)]
+    reading, adjusted = read_metrics(same_week)
+    tested = sum(p is not None for p in adjusted.values())
+    for metric in VERDICT_METRICS:
+        evidence.append(_metric_sentence(metric, same_week.get(metric) or {}, reading[metric], adjusted[metric], tested))
+    verdict, reason = _rule(reading)
+    return {"verdict": verdict, "reason": reason, "evidence": evidence, "reading": reading, "p_adjusted": adjusted}
+
+
+def _trend_sentence(trend: dict, usage_label: str) -> str:
+    name = usage_label[0].upper() + usage_label[1:]
+    if trend.get("spearman") is None:
+        return f"{name}: no trend can be read ({trend.get('note') or 'too few weeks'})."
+    lo, hi = trend.get("ci_low"), trend.get("ci_high")
+    moved = ("rose" if lo is not None and lo > 0 else "fell" if hi is not None and hi < 0
+             else "did not clearly rise or fall")
+    interval = (f" ({stats.CONFIDENCE:.0%} interval {lo:+.2f} to {hi:+.2f})" if lo is not None
+                else f" ({trend.get('note')})" if trend.get("note") else "")
+    return (f"{name} {moved} over the window: rho {trend['spearman']:+.2f} with the week number{interval}, "
+            f"{trend['n']} weeks. The verdict reads the weeks around that trend, not the trend itself.")
+
+
+def _rule(reading: dict[str, str]) -> tuple[str, str]:
+    worse = [m for m in VERDICT_METRICS if reading.get(m) == "worse"]
+    better = [m for m in VERDICT_METRICS if reading.get(m) == "better"]
+    tightening = [m for m in worse if m in TIGHTEN_ON]
+    if tightening:
+        reason = f"heavier-usage weeks had clearly {_join([MOVED[m][0] for m in tightening])} once trends are removed"
+        if better:
+            reason += f", though {_join([MOVED[m][1] for m in better])}"
+        return "tighten", reason
+    if better and not worse:
+        return "scaling", (f"heavier-usage weeks had clearly {_join([MOVED[m][1] for m in better])} once trends are "
+                           "removed, and no metric was worse")
+    if worse and better:
+        return "inconclusive", (f"mixed: heavier-usage weeks had {_join([MOVED[m][1] for m in better])} but "
+                                f"{_join([MOVED[m][0] for m in worse])}")
+    if worse:
+        return "inconclusive", (f"heavier-usage weeks had clearly {_join([MOVED[m][0] for m in worse])}, but failures "
+                                "and restores did not clearly change")
+    if all(r == "untested" for r in reading.values()):
+        return "inconclusive", "no metric had enough weeks with a value to test against usage"
+    return "inconclusive", "no metric moved clearly with usage once the trends were removed"
 
 
 def lag_sentence(correlations: pd.DataFrame, metric: str, usage_measure: str) -> str | None:
-    """One sentence on how a metric's correlation with usage looks one and two weeks later."""
+    """One sentence on how a metric's detrended relation with usage looks one and two weeks later."""
     rows = correlations[(correlations["delivery_metric"] == metric) & (correlations["usage_measure"] == usage_measure)
                         & (correlations["lag_weeks"] > 0)]
-    parts = [f"{int(r.lag_weeks)} week{'s' if r.lag_weeks > 1 else ''} later rho {r.spearman:+.2f}"
-             for r in rows.itertuples() if r.spearman is not None and r.spearman == r.spearman]
+    parts = [f"{int(r['lag_weeks'])} week{'s' if r['lag_weeks'] > 1 else ''} later {r['detrended']:+.2f}"
+             for r in stats.records(rows) if r["detrended"] is not None]
     if not parts:
         return None
-    return f"{METRIC_LABELS[metric].split(' (')[0]} against earlier usage: " + "; ".join(parts) + "."
+    return (f"{label(metric)} against earlier usage, trends removed: " + "; ".join(parts)
+            + " (for reading only: the verdict uses the same week).")

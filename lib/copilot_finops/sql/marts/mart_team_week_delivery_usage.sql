@@ -5,7 +5,8 @@
 -- workday_adoption: the average, over the week's workdays (Mon-Fri), of the share of that day's
 -- members who were active (DevLake's adoption %, per team). Requests are IDE prompts plus CLI
 -- requests (stg_user_day); the acceptance measures leave out agent_edit (see int_user_day_usage). AI credits
--- are NULL in weeks GitHub did not report them yet (before 2026-06-19).
+-- are NULL in weeks GitHub did not report them yet (before 2026-06-19). Float figures are added in
+-- exact decimals and ratios rounded, so a rerun gives the same bits whatever order DuckDB adds in.
 WITH member_day AS (
     SELECT m.team_slug, m.day, m.user_id,
            coalesce(u.active, false) AS active,
@@ -32,14 +33,15 @@ FROM (
            sum(requests) AS requests,
            sum(acceptances_excl_agent_edit) AS acceptances_excl_agent_edit,
            sum(generations_excl_agent_edit) AS generations_excl_agent_edit,
-           CASE WHEN bool_or(ai_credits_reported) THEN sum(ai_credits_used) FILTER (WHERE ai_credits_reported) END
+           CASE WHEN bool_or(ai_credits_reported)
+                THEN CAST(sum(CAST(ai_credits_used AS DECIMAL(18, 4))) FILTER (WHERE ai_credits_reported) AS DOUBLE) END
                AS ai_credits_used
     FROM member_day
     GROUP BY team_slug, CAST(date_trunc('week', day) AS DATE)
 ) w
 LEFT JOIN (
     SELECT team_slug, CAST(date_trunc('week', day) AS DATE) AS week_start,
-           avg(active_users / members) FILTER (WHERE isodow(day) <= 5) AS workday_adoption
+           round(avg(active_users / members) FILTER (WHERE isodow(day) <= 5), 9) AS workday_adoption
     FROM team_day
     GROUP BY team_slug, CAST(date_trunc('week', day) AS DATE)
 ) a USING (team_slug, week_start)

@@ -1,0 +1,85 @@
+"""Evaluation of the delivery verdicts against a generated org's scenarios (evaluation code only).
+
+This module is the one place in `delivery` that reads `ground_truth.json`; the verdicts never do.
+Each team is scored against the verdict its scenario calls for: `scaling` or `tighten` where the
+team's delivery answers its usage week by week (an effect), `inconclusive` where usage and delivery
+only share trends (confounded) or nothing moves (flat). A team under k developers is right when it
+is `insufficient_data`. Beside the verdict, the realized strength of each injected effect: the
+detrended same-week rho the analysis measured, so a miss can be told from a weak draw.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from .. import warehouse as warehouse_mod
+from ..params import OrgParams
+from ..period import parse_period
+from . import report as delivery_report, usage as delivery_usage
+
+
+def score_document(document: dict, ground_truth: dict) -> dict:
+    """Per team: kind, expected and given verdict, right or not, and the realized rho of each injected effect.
+
+    Returns {"teams": [...], "by_kind": {kind: {teams, right, verdicts: {verdict: n}}}, "false_verdicts": n}
+    where false_verdicts counts confounded or flat teams given `scaling` or `tighten`.
+    """
+    scenarios = ground_truth.get("delivery_scenarios", {})
+    rows, by_kind = [], {}
+    for t in document["teams"]:
+        scenario = scenarios.get(t["team"], {"kind": "unknown", "effects": {}})
+        expected = ground_truth["delivery"][t["team"]]
+        small = t["developers"] < 5
+        kind = "under k" if small else scenario["kind"]
+        right = t["verdict"] == ("insufficient_data" if small else expected)
+        lag0 = {c["delivery_metric"]: c for c in t["correlations"]
+                if c["lag_weeks"] == 0 and c["usage_measure"] == delivery_usage.VERDICT_USAGE}
+        realized = {m: (lag0.get(m) or {}).get("detrended") for m in scenario.get("effects", {})}
+        rows.append({"team": t["team"], "kind": kind, "expected": "insufficient_data" if small else expected,
+                     "verdict": t["verdict"], "right": right, "effects": scenario.get("effects", {}),
+                     "realized_detrended_rho": realized, "reason": t["reason"]})
+        slot = by_kind.setdefault(kind, {"teams": 0, "right": 0, "verdicts": {}})
+        slot["teams"] += 1
+        slot["right"] += int(right)
+        slot["verdicts"][t["verdict"]] = slot["verdicts"].get(t["verdict"], 0) + 1
+    false = sum(1 for r in rows if r["kind"] in ("confounded", "flat") and r["verdict"] in ("scaling", "tighten"))
+    return {"teams": rows, "by_kind": by_kind, "false_verdicts": false}
+
+
+def evaluate_seed(seed: int, params: OrgParams, users: int = 120, days: int = 120, end: date = date(2026, 10, 31),
+                  workdir: str | Path | None = None) -> dict:
+    """Generate the demo org of `seed` in a temporary folder, ingest it, run `delivery` on its last month, score it."""
+    from ..demo import generate_org
+    from ..ingest import ingest_raw
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="copilot-finops-eval-delivery-", dir=workdir) as tmp:
+        raw, wh = Path(tmp) / "raw", Path(tmp) / "warehouse.duckdb"
+        generate_org(raw, seed=seed, users=users, days=days, end=end)
+        ingest_raw(raw, wh)
+        truth = json.loads((raw / "ground_truth.json").read_text())
+        con = warehouse_mod.connect(wh, read_only=True)
+        try:
+            document = delivery_report.delivery_report(con, parse_period(end.strftime("%Y-%m")), params)
+        finally:
+            con.close()
+    result = score_document(document, truth)
+    result.update({"seed": seed, "users": users, "days": days, "window_weeks": document["window"]["weeks"],
+                   "seconds": round(time.perf_counter() - t0, 1)})
+    return result
+
+
+def summarise(results: list[dict]) -> dict:
+    """Totals over several seeds: per kind, teams and right verdicts; false verdicts of confounded and flat teams."""
+    by_kind: dict[str, dict] = {}
+    for r in results:
+        for kind, s in r["by_kind"].items():
+            slot = by_kind.setdefault(kind, {"teams": 0, "right": 0})
+            slot["teams"] += s["teams"]
+            slot["right"] += s["right"]
+    return {"seeds": [r["seed"] for r in results], "by_kind": by_kind,
+            "false_verdicts": sum(r["false_verdicts"] for r in results),
+            "null_teams": sum(s["teams"] for k, s in by_kind.items() if k in ("confounded", "flat"))}
