@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "export",
     "patterns",
     "delivery",
+    "evaluate_delivery",
     "purge",
     "init_workflow",
 ]
