@@ -5,6 +5,7 @@ silent zero.
 """
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
@@ -14,18 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import UserError
 from .period import SLUG
 from .yamlfiles import format_error, load_yaml
+from .params_patterns import OnCall, OnCallRotation, OnCallShift, PatternRules  # noqa: F401 (part of the params API)
 
-SEGMENT_IDS = ("platform_sre", "backend_services", "frontend_product", "security_engineering",
-               "developer_productivity")
+# The role segments an org gets when params declare none: ids and labels. An org declares its own
+# (a docs guild, a data platform team) under `segments:` in org.yaml; ids are snake_case.
+DEFAULT_SEGMENTS = {
+    "platform_sre": "Platform / SRE",
+    "backend_services": "Backend services",
+    "frontend_product": "Frontend / product",
+    "security_engineering": "Security engineering",
+    "developer_productivity": "Developer productivity",
+}
+SEGMENT_IDS = tuple(DEFAULT_SEGMENTS)  # the default ids (earlier name)
+SEGMENT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 UNASSIGNED = "unassigned"
-
-
-def _known_segment_ids(by_segment: dict) -> dict:
-    """`by_segment` unchanged, or a ValueError naming the first key that is not a role segment."""
-    unknown = sorted(set(by_segment) - set(SEGMENT_IDS))
-    if unknown:
-        raise ValueError(f"unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENT_IDS)}")
-    return by_segment
 
 
 class _Strict(BaseModel):
@@ -102,13 +105,8 @@ class Budgets(_Strict):
     """Budgets per month: `teams` override `default`; `segments` add one guardrail per role segment."""
 
     default: Budget = Budget()
-    segments: dict[str, Budget] = {}
+    segments: dict[str, Budget] = {}  # keys are checked against the org's segments (OrgParams)
     teams: dict[str, Budget] = {}
-
-    @field_validator("segments")
-    @classmethod
-    def _known_segment_budgets(cls, v: dict[str, Budget]) -> dict[str, Budget]:
-        return _known_segment_ids(v)
 
     def for_team(self, team_slug: str) -> Budget:
         """The team's own budget, else the default (which may be empty: no guardrail)."""
@@ -238,9 +236,9 @@ class TeamOverride(_Strict):
     @field_validator("segment")
     @classmethod
     def _known_segment(cls, v: str | None) -> str | None:
-        if v is not None:
-            _known_segment_ids({v: None})
-        return v
+        if v is not None and (not SEGMENT_ID.match(v) or v == UNASSIGNED):
+            raise ValueError(f"segment id {v!r}: write it in snake_case (e.g. data_platform), not {UNASSIGNED!r}")
+        return v  # whether org.yaml declares it is checked by load_params and OrgParams
 
 
 class OrgParams(_Strict):
@@ -250,12 +248,14 @@ class OrgParams(_Strict):
     currency: str = "USD"
     prices: Prices = Prices()
     pool_allocation: Literal["seat_share", "usage_share", "none"] = "seat_share"
-    segments: dict[str, Segment] = {}
+    segments: dict[str, Segment] = Field(default_factory=lambda: {k: Segment(label=v) for k, v in DEFAULT_SEGMENTS.items()})
     budgets: Budgets = Budgets()
     guardrails: Guardrails = Guardrails()
     task_classes: dict[str, TaskClassRule] = {}
     delivery_windows: DeliveryWindows = DeliveryWindows()
     incident_label: str = "incident"
+    on_call: OnCall = OnCall()
+    patterns: PatternRules = PatternRules()
     privacy: Privacy = Privacy()
     retention: Retention = Retention()
     teams: dict[str, TeamOverride] = Field(default_factory=dict,
@@ -264,7 +264,9 @@ class OrgParams(_Strict):
     @field_validator("segments")
     @classmethod
     def _known_segments(cls, v: dict[str, Segment]) -> dict[str, Segment]:
-        _known_segment_ids(v)
+        for seg in v:
+            if not SEGMENT_ID.match(seg) or seg == UNASSIGNED:
+                raise ValueError(f"segment id {seg!r}: write it in snake_case (e.g. data_platform), not {UNASSIGNED!r}")
         seen: dict[str, str] = {}
         for seg, s in v.items():
             for team in s.teams:
@@ -301,6 +303,17 @@ class OrgParams(_Strict):
                 segments[team.segment].teams.append(slug)
         self.segments, self.budgets = segments, self.budgets.model_copy(update={"teams": budgets})
         return self
+
+    def _budgets_name_segments(self) -> "OrgParams":
+        unknown = sorted(set(self.budgets.segments) - set(self.segments))
+        if unknown:
+            raise ValueError(f"budgets.segments: unknown segment {unknown[0]!r}; allowed: {', '.join(self.segments)}")
+        return self
+
+    def segment_label(self, segment: str) -> str:
+        """The label params give a segment ('Unassigned (not in params/org.yaml)' for unassigned teams)."""
+        found = self.segments.get(segment)
+        return found.label if found else "Unassigned (not in params/org.yaml)"
 
     def segment_of(self, team_slug: str) -> str:
         """The role segment a team belongs to, or 'unassigned' (reported, never dropped)."""
@@ -348,9 +361,11 @@ def load_params(params_dir: str | Path) -> OrgParams:
             override = TeamOverride.model_validate(load_yaml(team_file))
         except ValidationError as exc:
             raise UserError(format_error(team_file, exc)) from None
-        if override.segment and override.segment not in (data.get("segments") or {}):
-            raise UserError(f"{team_file}: segment: {override.segment!r} is not under segments in {org_file}: "
-                            "add it there with a label, or name one of its segments")
+        declared = data.get("segments") or DEFAULT_SEGMENTS
+        if override.segment and override.segment not in declared:
+            raise UserError(f"{team_file}: segment: unknown segment {override.segment!r}, not under segments in "
+                            f"{org_file} (declared: {', '.join(declared)}): add it there with a label, or name one "
+                            "of these")
         teams[slug] = override.model_dump(exclude_unset=True)
     data["teams"] = teams
     try:
