@@ -6,6 +6,7 @@ element that lacks its key goes to quarantine with its index; the rest of the fi
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 from datetime import date, datetime, timezone
@@ -211,13 +212,39 @@ def _keyed(f, items, key: str):
 def _pulls(con, f, doc):
     items, bad = _keyed(f, _items(doc), "number")
     rows = [{"repo": f.repo, "number": int(p["number"]), "author_login": (p.get("user") or {}).get("login"),
-             "author_id": (p.get("user") or {}).get("id"), "title": p.get("title"), "state": p.get("state"),
+             "author_id": (p.get("user") or {}).get("id"), "author_type": (p.get("user") or {}).get("type"),
+             "labels": _label_names(p), "title": p.get("title"), "state": p.get("state"),
              "draft": bool(p.get("draft")), "created_at": ts(p.get("created_at")), "closed_at": ts(p.get("closed_at")),
              "merged_at": ts(p.get("merged_at")), "merge_commit_sha": p.get("merge_commit_sha") if p.get("merged_at") else None,
              "head_ref": (p.get("head") or {}).get("ref"), "head_sha": (p.get("head") or {}).get("sha"),
              "record": _dump(p)} for p in items]
     cols = list(rows[0]) if rows else ["repo"]
     return _replace(con, "pull_request", cols, rows, ["repo", "number"]), bad
+
+
+def _label_names(item: dict) -> list[str]:
+    return [lb.get("name") if isinstance(lb, dict) else str(lb) for lb in item.get("labels") or []]
+
+
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+SKETCH_SIZE = 64
+
+
+def patch_sketch(patch: str | None) -> list[int] | None:
+    """The SKETCH_SIZE smallest 64-bit hashes of the distinct words on a patch's added lines (None: no patch).
+
+    Words are the parts of identifiers (camelCase and snake_case split, lower-cased, three letters or
+    more), so `retryWithBackoff` and `retry_with_backoff` write the same words. A bottom-k sketch: two
+    patches that write much the same code share most of their smallest hashes.
+    """
+    if not patch or not isinstance(patch, str):
+        return None
+    words = {part.lower() for line in patch.splitlines() if line.startswith("+") and not line.startswith("+++")
+             for ident in IDENTIFIER.findall(line) for part in CAMEL.sub("_", ident).split("_") if len(part) >= 3}
+    hashes = sorted(int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "big", signed=True)
+                    for w in words)
+    return hashes[:SKETCH_SIZE]
 
 
 def _reviews(con, f, doc):
@@ -238,9 +265,9 @@ def _reviews(con, f, doc):
 def _pull_files(con, f, doc):
     items, bad = _keyed(f, _items(doc), "number")
     rows = [{"repo": f.repo, "number": int(p["number"]), "filename": x.get("filename"), "status": x.get("status"),
-             "additions": x.get("additions"), "deletions": x.get("deletions")}
+             "additions": x.get("additions"), "deletions": x.get("deletions"), "patch_sketch": patch_sketch(x.get("patch"))}
             for p in items for x in p.get("files") or [] if isinstance(x, dict) and x.get("filename")]
-    cols = ["repo", "number", "filename", "status", "additions", "deletions"]
+    cols = ["repo", "number", "filename", "status", "additions", "deletions", "patch_sketch"]
     # a PR's file list is replaced whole
     return _replace(con, "pull_request_file", cols, rows, ["repo", "number", "filename"], replace_by=["repo", "number"]), bad
 
@@ -278,7 +305,10 @@ def _issues(con, f, doc):
         rows.append({"repo": f.repo, "number": int(it["number"]), "title": it.get("title"), "state": it.get("state"),
                      "created_at": ts(it.get("created_at")), "closed_at": ts(it.get("closed_at")),
                      "root_cause_sha": m.group(1).lower() if m else None,
-                     "labels": [lb.get("name") if isinstance(lb, dict) else str(lb) for lb in it.get("labels") or []],
-                     "body": it.get("body")})
-    cols = ["repo", "number", "title", "state", "created_at", "closed_at", "root_cause_sha", "labels", "body"]
+                     "labels": _label_names(it), "body": it.get("body"),
+                     "author_login": (it.get("user") or {}).get("login"),
+                     "assignees": sorted({a.get("login") for a in (it.get("assignees") or []) + [it.get("assignee") or {}]
+                                          if isinstance(a, dict) and a.get("login")})})
+    cols = ["repo", "number", "title", "state", "created_at", "closed_at", "root_cause_sha", "labels", "body",
+            "author_login", "assignees"]
     return _replace(con, "incident", cols, rows, ["repo", "number"]), bad

@@ -182,12 +182,18 @@ CREATE TABLE IF NOT EXISTS pull_request (
     head_sha VARCHAR,
     record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
 );
+-- Added after the first release: warehouses built before get the columns here (filled by `ingest --full`).
+ALTER TABLE pull_request ADD COLUMN IF NOT EXISTS labels VARCHAR[];
+ALTER TABLE pull_request ADD COLUMN IF NOT EXISTS author_type VARCHAR;  -- GitHub's user.type: User, Bot
 
 -- grain: repo, number, filename
 CREATE TABLE IF NOT EXISTS pull_request_file (
     repo VARCHAR NOT NULL, number BIGINT NOT NULL, filename VARCHAR NOT NULL,
     status VARCHAR, additions BIGINT, deletions BIGINT
 );
+-- Bottom-64 hashes of the identifiers on the patch's added lines: what the change wrote, compared
+-- across repos for duplicate work without keeping the patch text (the raw zone has it).
+ALTER TABLE pull_request_file ADD COLUMN IF NOT EXISTS patch_sketch BIGINT[];
 
 -- grain: repo, number, review_id
 CREATE TABLE IF NOT EXISTS review (
@@ -224,6 +230,17 @@ CREATE TABLE IF NOT EXISTS incident (
     root_cause_sha VARCHAR,               -- from "root cause: <sha>" in the body, when given
     labels VARCHAR[],
     body VARCHAR
+);
+ALTER TABLE incident ADD COLUMN IF NOT EXISTS author_login VARCHAR;  -- who opened it
+ALTER TABLE incident ADD COLUMN IF NOT EXISTS assignees VARCHAR[];   -- who worked it (logins)
+
+-- Analysts' reviews of flagged pattern-weeks (`patterns review`): a team's week of one pattern,
+-- confirmed or dismissed; no user and no reviewer identity. shape: the week's robust z on the
+-- pattern's features when reviewed (JSON), so later weeks of the same shape weigh accordingly.
+-- Ingest never touches it. grain: team_slug, week_start, pattern
+CREATE TABLE IF NOT EXISTS pattern_review (
+    team_slug VARCHAR NOT NULL, week_start DATE NOT NULL, pattern VARCHAR NOT NULL,
+    verdict VARCHAR NOT NULL, shape VARCHAR, note VARCHAR, reviewed_at TIMESTAMP
 );
 
 -- grain: path, line
