@@ -1,8 +1,8 @@
 """Delivery side of the demo org: pull requests, reviews, deployments with statuses, incidents.
 
-Each team has one repo. Teams carry an injected relationship between their Copilot usage and
-their delivery quality ("scaling": usage up and change failures down; "tighten": usage up and
-failures up; "inconclusive": no relationship), which `generate` records as ground truth.
+Each team has one repo. What moves a team's cycle times, failures and restores week by week is
+its scenario (`scenarios`): an effect of its usage, a drift of its own, or neither; `generate`
+records the scenarios as ground truth.
 """
 from __future__ import annotations
 
@@ -13,31 +13,11 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from . import pull_content
+from .injected import WeekEffect
 from .org import ORG_LOGIN, Person
 
-VERBS = ["Fix", "Add", "Refactor", "Remove", "Speed up", "Document", "Harden", "Simplify", "Migrate", "Instrument",
-         "Validate", "Cache", "Split", "Rename", "Retry"]
-AREAS = ["ledger", "checkout", "cart", "invoice", "session", "search", "catalog", "alerting", "pager", "ingest",
-         "build cache", "release", "feature flag", "audit log", "token", "webhook", "rate limiter", "scheduler",
-         "profile", "inventory", "pricing", "metrics", "tracing", "deploy", "secrets", "policy", "sandbox",
-         "notification", "export", "billing"]
-THINGS = ["handler", "worker", "client", "parser", "migration", "dashboard", "endpoint", "query", "config", "test suite",
-          "cron job", "schema", "serializer", "retry loop", "validator", "middleware", "runbook", "pipeline",
-          "component", "hook", "store", "adapter", "controller", "exporter", "queue consumer", "script", "form",
-          "modal", "lint rule", "template"]
-DETAILS = ["for EU region", "on timeout", "under load", "for empty input", "behind flag", "in staging", "for v2 API",
-           "on retry", "for large orgs", "after upgrade", "on cold start", "for mobile", "in CI", "for admins",
-           "on shutdown", "with pagination", "for dark mode", "with tracing", "on failover", "for new tenants"]
-DUPLICATE_TOPICS = [
-    "Add exponential backoff wrapper for outbound HTTP client calls",
-    "Introduce shared structured logging helper with request ids",
-    "Write GitHub Actions workflow to cache node modules between runs",
-    "Create reusable feature flag evaluation module with local overrides",
-    "Implement generic CSV export endpoint with streaming response",
-    "Add OpenTelemetry tracing middleware for incoming requests",
-    "Build retry queue consumer for failed webhook deliveries",
-    "Create terraform module for standard service alerts",
-]
+BOT = {"login": "dependabot[bot]", "id": 49699333, "type": "Bot"}
 
 
 def _ts(day: date, hours: float) -> datetime:
@@ -62,17 +42,19 @@ class PullRequest:
     merge_sha: str | None
     reviews: list[tuple[Person, datetime, str]] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    bot: bool = False  # opened by a bot account (dependency bumps)
 
 
 class DeliverySimulation:
     """Simulates the org's delivery data; `write` puts it into the raw zone as GitHub serves it."""
 
-    def __init__(self, seed: int, people: list[Person], holidays: set[date], relationship: dict[str, str],
-                 pattern_of: dict, partner: dict, start: date, end: date):
+    def __init__(self, seed: int, people: list[Person], holidays: set[date], plan,
+                 picked: dict, start: date, end: date):
         self.rng = np.random.default_rng([seed, 4])
         self.people = people
         self.holidays = holidays
-        self.relationship = relationship
+        self.plan = plan  # scenarios.DeliveryPlan: what drives each team's delivery week by week
         self.start, self.end = start, end
         self.span = max(1, (end - start).days)
         self.pulls: dict[str, list[PullRequest]] = defaultdict(list)
@@ -80,8 +62,11 @@ class DeliverySimulation:
         self.statuses: dict[str, list[dict]] = defaultdict(list)
         self.incidents: dict[str, list[dict]] = defaultdict(list)
         self._next_id = 70_000_000
-        self._simulate_pulls(pattern_of, partner)
+        self._numbers: dict[str, int] = defaultdict(int)
+        self._simulate_pulls(picked["by_user_week"], picked["partner"], picked["topic"])
+        self._simulate_bots()
         self._simulate_deployments()
+        self._simulate_on_call(picked["by_user_week"])
 
     # -- helpers -----------------------------------------------------------------------------
     def _id(self) -> int:
@@ -91,9 +76,6 @@ class DeliverySimulation:
     def _sha(self) -> str:
         return "".join(f"{int(x):02x}" for x in self.rng.integers(0, 256, size=20))
 
-    def _t(self, day: date) -> float:
-        return (day - self.start).days / self.span
-
     def _workdays(self, monday: date) -> list[date]:
         return [d for d in (monday + timedelta(days=i) for i in range(5))
                 if d not in self.holidays and self.start <= d <= self.end]
@@ -101,91 +83,102 @@ class DeliverySimulation:
     def repo_of(self, team: str) -> str:
         return f"{ORG_LOGIN}/{team}"
 
-    def _title(self, team: str) -> str:
-        r = self.rng
-        prefix = "".join(w[0] for w in team.split("-")).upper()
-        return (f"{VERBS[int(r.integers(len(VERBS)))]} {AREAS[int(r.integers(len(AREAS)))]} "
-                f"{THINGS[int(r.integers(len(THINGS)))]} {DETAILS[int(r.integers(len(DETAILS)))]} "
-                f"({prefix}-{int(r.integers(100, 9999))})")
-
     def _cycle_hours(self, team: str, day: date) -> float:
-        t = self._t(day)
-        median = {"scaling": 30 - 14 * t, "tighten": 20 + 14 * t}.get(self.relationship[team], 24.0)
-        return float(self.rng.lognormal(np.log(median), 0.6))
+        return float(self.rng.lognormal(np.log(self.plan.cycle_median_hours(team, day)), 0.6))
 
     def failure_probability(self, team: str, day: date) -> float:
-        t = self._t(day)
-        return {"scaling": 0.32 - 0.28 * t, "tighten": 0.04 + 0.30 * t}.get(self.relationship[team], 0.14)
+        return self.plan.failure_probability(team, day)
 
     # -- simulation --------------------------------------------------------------------------
-    def _simulate_pulls(self, pattern_of: dict, partner: dict) -> None:
+    def _next_number(self, repo: str) -> int:
+        self._numbers[repo] += 1
+        return self._numbers[repo]
+
+    def _week_titles(self, p: Person, monday: date, effect: WeekEffect | None, n: int, partner: dict,
+                     topic: dict) -> tuple[list[tuple[str, list[dict]]], float]:
+        """The (title, files) of a developer's PRs this week and the chance each merges."""
+        r, kind = self.rng, effect.kind if effect else None
+        works = [pull_content.ordinary(r, p.team, p.segment) for _ in range(n)]
+        if kind == "unmerged_output":
+            return [pull_content.ordinary(r, p.team, p.segment) for _ in range(3 + int(r.integers(0, 2)))], 0.0
+        if kind == "retry_no_accept":
+            return works[:1], 0.0
+        if kind == "duplicate_work":
+            q = partner[(p.index, monday)]
+            phrasing = int(p.index > q)  # the two sides title the same task differently
+            return works[:1] + [pull_content.duplicate(r, topic[(p.index, monday)], phrasing, p.team, p.segment,
+                                                       effect.strength)], 0.9
+        if kind == "bump_titles":
+            return works + [pull_content.bump(topic[(p.index, monday)])], 0.9
+        if kind == "healthy_heavy":
+            return works + [pull_content.ordinary(r, p.team, p.segment) for _ in range(2)], 0.95
+        return works, 0.9
+
+    def _simulate_pulls(self, chosen: dict, partner: dict, topic: dict) -> None:
         r = self.rng
         teams = defaultdict(list)
         for p in self.people:
             teams[p.team].append(p)
         monday = self.start - timedelta(days=self.start.weekday())
-        duplicate_titles: dict[tuple[int, int, date], list[str]] = {}
-        numbers: dict[str, int] = defaultdict(int)
         while monday <= self.end:
             days = self._workdays(monday)
             for p in self.people:
                 if not days or p.idle or not any(p.employed(d) for d in days):
                     continue
-                pattern = pattern_of.get((p.index, monday))
                 n = int(r.poisson(p.pr_rate * len(days) / 5))
-                titles = [self._title(p.team) for _ in range(n)]
-                merge_p = 0.9
-                if pattern == "unmerged_output":
-                    titles = [self._title(p.team) for _ in range(3 + int(r.integers(0, 2)))]
-                    merge_p = 0.0
-                elif pattern == "retry_no_accept":
-                    titles, merge_p = titles[:1], 0.0
-                elif pattern == "duplicate_work":
-                    q = partner[(p.index, monday)]
-                    key = (min(p.index, q), max(p.index, q), monday)
-                    if key not in duplicate_titles:
-                        picks = r.choice(len(DUPLICATE_TOPICS), size=2, replace=False)
-                        duplicate_titles[key] = [DUPLICATE_TOPICS[int(i)] for i in picks]
-                    titles = titles[:1] + duplicate_titles[key]
+                works, merge_p = self._week_titles(p, monday, chosen.get((p.index, monday)), n, partner, topic)
                 repo = self.repo_of(p.team)
-                for title in titles:
+                for title, files in works:
                     day = days[int(r.integers(len(days)))]
                     if not p.employed(day):
                         continue
-                    created = _ts(day, float(r.uniform(9, 17)))
-                    numbers[repo] += 1
-                    slug = "-".join(title.lower().replace("(", "").replace(")", "").split()[:6])
-                    u = r.random()
-                    merged = closed = None
-                    if u < merge_p:
-                        merged = closed = created + timedelta(hours=self._cycle_hours(p.team, day))
-                    elif u < merge_p + (1 - merge_p) * 0.6:
-                        closed = created + timedelta(hours=float(r.uniform(4, 72)))
-                    if merged and merged.date() > self.end + timedelta(days=1):
-                        merged = closed = None  # still open when the window ends
-                    pr = PullRequest(repo, numbers[repo], p, title, f"{p.login}/{slug}", created, merged, closed,
-                                     self._sha(), self._sha() if merged else None)
-                    reviewers = [q for q in teams[p.team] if q is not p and not q.idle and q.employed(day)]
-                    if reviewers:
-                        first = created + timedelta(hours=float(r.lognormal(np.log(4.0), 0.8)))
-                        for k in range(1 + int(r.integers(0, 2))):
-                            rv = reviewers[int(r.integers(len(reviewers)))]
-                            at = first + timedelta(hours=3 * k)
-                            if (merged and at > merged) or at.date() > self.end:
-                                break
-                            pr.reviews.append((rv, at, "APPROVED" if k or r.random() < 0.7 else "COMMENTED"))
-                    ext = {"platform_sre": "go", "backend_services": "java", "frontend_product": "tsx",
-                           "security_engineering": "py", "developer_productivity": "ts"}[p.segment]
-                    stem = slug.split("-")[1] if "-" in slug else "core"
-                    pr.files = [{"filename": f"src/{stem}/{slug[:20]}.{ext}", "status": "modified",
-                                 "additions": int(r.integers(5, 200)), "deletions": int(r.integers(0, 60))}]
-                    if r.random() < 0.45:
-                        pr.files.append({"filename": f"tests/{stem}/test_{slug[:16]}.{ext}", "status": "added",
-                                         "additions": int(r.integers(10, 120)), "deletions": 0})
-                    if r.random() < 0.15:
-                        pr.files.append({"filename": f"docs/{stem}.md", "status": "modified",
-                                         "additions": int(r.integers(2, 40)), "deletions": int(r.integers(0, 10))})
-                    self.pulls[repo].append(pr)
+                    self._add_pull(repo, p, title, files, _ts(day, float(r.uniform(9, 17))), merge_p, teams[p.team])
+            monday += timedelta(days=7)
+
+    def _add_pull(self, repo: str, author: Person, title: str, files: list[dict], created: datetime, merge_p: float,
+                  team: list[Person], labels: list[str] | None = None, merge_after: float | None = None) -> PullRequest:
+        r = self.rng
+        u = r.random()
+        merged = closed = None
+        if u < merge_p:
+            hours = merge_after if merge_after is not None else self._cycle_hours(author.team, created.date())
+            merged = closed = created + timedelta(hours=hours)
+        elif u < merge_p + (1 - merge_p) * 0.6:
+            closed = created + timedelta(hours=float(r.uniform(4, 72)))
+        if merged and merged.date() > self.end + timedelta(days=1):
+            merged = closed = None  # still open when the window ends
+        pr = PullRequest(repo, self._next_number(repo), author, title, pull_content.branch(author.login, title), created,
+                         merged, closed, self._sha(), self._sha() if merged else None, files=files, labels=labels or [])
+        reviewers = [q for q in team if q is not author and not q.idle and q.employed(created.date())]
+        if reviewers:
+            first = created + timedelta(hours=float(r.lognormal(np.log(4.0), 0.8)))
+            for k in range(1 + int(r.integers(0, 2))):
+                rv = reviewers[int(r.integers(len(reviewers)))]
+                at = first + timedelta(hours=3 * k)
+                if (merged and at > merged) or at.date() > self.end:
+                    break
+                pr.reviews.append((rv, at, "APPROVED" if k or r.random() < 0.7 else "COMMENTED"))
+        self.pulls[repo].append(pr)
+        return pr
+
+    def _simulate_bots(self) -> None:
+        """Dependabot opens the same bumps in several repos a week: identical titles, never duplicate work."""
+        r = self.rng
+        bot = Person(index=-1, user_id=BOT["id"], login=BOT["login"], name="Dependabot", team="", segment="",
+                     second_team=None, intensity=0.0, acceptance=0.0, cli_user=False, hire_day=None, leave_day=None,
+                     idle=False, ide="", languages=(), models=(), pr_rate=0.0)
+        monday = self.start - timedelta(days=self.start.weekday())
+        repos = sorted(self.pulls)
+        while monday <= self.end:
+            if r.random() < 0.5 and repos:
+                title, files = pull_content.bump(int(r.integers(len(pull_content.BUMPS))))
+                for repo in repos:
+                    if r.random() < 0.6:
+                        day = monday + timedelta(days=int(r.integers(0, 5)))
+                        if day <= self.end:
+                            pr = self._add_pull(repo, bot, title, [dict(f) for f in files], _ts(day, 6.0), 0.7, [],
+                                                labels=["dependencies"], merge_after=float(r.uniform(2, 30)))
+                            pr.bot = True
             monday += timedelta(days=7)
 
     def _simulate_deployments(self) -> None:
@@ -197,7 +190,6 @@ class DeliverySimulation:
             for pr in pulls:
                 if pr.merged:
                     by_day[pr.merged.date()].append(pr)
-            numbers = len(pulls)
             for day in sorted(by_day):
                 if day > self.end:
                     continue
@@ -221,26 +213,51 @@ class DeliverySimulation:
                 if failed_deploy or r.random() >= self.failure_probability(team, day):
                     continue
                 opened = deployed + timedelta(hours=float(r.uniform(0.3, 3.0)))
-                hours = float(r.lognormal(np.log(3.0 if self.relationship[team] != "tighten" else 3.0 + 4 * self._t(day)), 0.7))
+                hours = float(r.lognormal(np.log(self.plan.restore_median_hours(team, day)), 0.7))
                 closed = opened + timedelta(hours=hours)
                 with_root_cause = r.random() < 0.75
                 body = f"Customer-facing errors after deploy.\n\nroot cause: {head.merge_sha}\n" if with_root_cause \
                     else "Error rate alert fired after the evening deploy; rolled back with a revert."
-                numbers += 1
-                self.incidents[repo].append({
-                    "id": self._id(), "number": numbers, "title": f"Incident: elevated errors in {team}",
-                    "state": "closed" if closed.date() <= self.end else "open",
-                    "labels": [{"name": "incident"}], "user": {"login": "pager-bot", "id": 41898299, "type": "Bot"},
-                    "body": body, "created_at": _iso(opened),
-                    "closed_at": _iso(closed) if closed.date() <= self.end else None,
-                    "html_url": f"https://github.com/{repo}/issues/{numbers}"})
+                self._incident(repo, f"Incident: elevated errors in {team}", body, opened, closed)
                 if not with_root_cause:
-                    numbers += 1
                     author = head.author
                     merged = opened + timedelta(hours=1)
-                    self.pulls[repo].append(PullRequest(repo, numbers, author, f'Revert "{head.title}"',
+                    self.pulls[repo].append(PullRequest(repo, self._next_number(repo), author, f'Revert "{head.title}"',
                                                         f"revert-{head.number}", opened + timedelta(minutes=20), merged,
                                                         merged, self._sha(), self._sha()))
+
+    def _incident(self, repo: str, title: str, body: str, opened: datetime, closed: datetime,
+                  assignee: Person | None = None) -> int:
+        number = self._next_number(repo)
+        self.incidents[repo].append({
+            "id": self._id(), "number": number, "title": title,
+            "state": "closed" if closed.date() <= self.end else "open",
+            "labels": [{"name": "incident"}], "user": {"login": "pager-bot", "id": 41898299, "type": "Bot"},
+            "assignee": None if assignee is None else {"login": assignee.login, "id": assignee.user_id, "type": "User"},
+            "assignees": [] if assignee is None else [{"login": assignee.login, "id": assignee.user_id, "type": "User"}],
+            "body": body, "created_at": _iso(opened), "closed_at": _iso(closed) if closed.date() <= self.end else None,
+            "html_url": f"https://github.com/{repo}/issues/{number}"})
+        return number
+
+    def _simulate_on_call(self, chosen: dict) -> None:
+        """Weekend on-call with GitHub evidence: an incident assigned to the engineer and the hotfix they ship.
+
+        On-call weekends known only from the rota leave nothing in GitHub (`injected.choose_weeks`
+        records them for params).
+        """
+        r = self.rng
+        by_index = {p.index: p for p in self.people}
+        for (index, monday), effect in sorted(chosen.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            if effect.kind != "on_call_incident":
+                continue
+            p = by_index[index]
+            repo = self.repo_of(p.team)
+            opened = _ts(monday + timedelta(days=5), float(r.uniform(7, 11)))
+            number = self._incident(repo, f"Incident: {p.team} paging on weekend traffic",
+                                    "Pager fired; on-call investigating.", opened, opened + timedelta(hours=30), p)
+            title, files = pull_content.hotfix(r, p.team, p.segment, number)
+            self._add_pull(repo, p, title, files, opened + timedelta(hours=3), 1.0, [], labels=["hotfix"],
+                           merge_after=2.0)
 
     # -- outputs -----------------------------------------------------------------------------
     def org_day_pull_requests(self, day: date) -> dict:
@@ -272,7 +289,7 @@ class DeliverySimulation:
             api = f"https://api.github.com/repos/{repo}"
             served, reviews, files = [], [], []
             for pr in pulls:
-                user = {"login": pr.author.login, "id": pr.author.user_id, "type": "User"}
+                user = {"login": pr.author.login, "id": pr.author.user_id, "type": "Bot" if pr.bot else "User"}
                 served.append({
                     "id": 10_000_000 + pr.number * 17 + len(repo), "number": pr.number,
                     "state": "closed" if pr.closed else "open", "title": pr.title, "user": user, "body": "",
@@ -280,7 +297,7 @@ class DeliverySimulation:
                     "closed_at": _iso(pr.closed), "merged_at": _iso(pr.merged), "merge_commit_sha": pr.merge_sha,
                     "draft": False, "head": {"ref": pr.branch, "sha": pr.sha}, "base": {"ref": "main"},
                     "html_url": f"https://github.com/{repo}/pull/{pr.number}", "url": f"{api}/pulls/{pr.number}",
-                    "labels": []})
+                    "labels": [{"name": label} for label in pr.labels]})
                 for k, (rv, at, state) in enumerate(pr.reviews):
                     reviews.append({"id": 20_000_000 + pr.number * 10 + k, "user": {"login": rv.login, "id": rv.user_id},
                                     "state": state, "submitted_at": _iso(at), "commit_id": pr.sha,

@@ -2,7 +2,8 @@
 
 Same seed and arguments, same bytes. The org has a weekday rhythm, holidays, joiners and
 leavers, idle seats, a team under five users, role-dependent usage, injected "high burn,
-low value" user-weeks and per-team delivery relationships. What was injected goes to
+low value" user-weeks and per-team delivery scenarios (`scenarios`: real effects, confounding
+trends, neither). What was injected goes to
 `ground_truth.json` next to `raw/`'s contents; the product never reads it when it analyses.
 """
 from __future__ import annotations
@@ -21,7 +22,9 @@ from ..errors import UserError
 from . import org as demo_org
 from .delivery import DeliverySimulation
 from .org import ORG_ID, Person
-from .usage import _choose_patterns, _org_day_record, _UsageSimulation, credits_by_model, week_start
+from .scenarios import DeliveryPlan, draw_scenarios
+from .injected import choose_weeks, truth_rows
+from .usage import _org_day_record, _UsageSimulation, credits_by_model, week_start
 
 DEFAULT_SEED = 7
 DEFAULT_USERS = 120
@@ -71,13 +74,15 @@ class _Writer:
 
 
 def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: int = DEFAULT_USERS,
-                 days: int = DEFAULT_DAYS, end: date = DEFAULT_END, progress: bool = False) -> GenerateResult:
+                 days: int = DEFAULT_DAYS, end: date = DEFAULT_END, progress: bool = False,
+                 pattern_strength: float = 1.0) -> GenerateResult:
     """Write the demo org's raw zone under `raw_dir` and its `ground_truth.json` beside the raw files.
 
     Parameters
     ----------
     raw_dir : folder to write (created; files of a previous run with the same names are replaced).
     seed, users, days, end : the org's random seed, head count, and the window of `days` days ending on `end`.
+    pattern_strength : size of the injected high-burn patterns; 1.0 is moderate (`injected`), 0.6 faint, 1.4 plain.
 
     Returns
     -------
@@ -87,6 +92,8 @@ def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: in
         raise UserError(f"--users {users}: the demo org needs at least 10 users (one per team)")
     if days < 14:
         raise UserError(f"--days {days}: the demo org needs at least 14 days")
+    if not 0.2 <= pattern_strength <= 2.0:
+        raise UserError(f"pattern strength {pattern_strength}: give a value from 0.2 (faint) to 2.0 (blatant); 1.0 is moderate")
     if seed < 0:
         raise UserError(f"--seed {seed}: give a seed of 0 or more (7 is the default demo org)")
     raw = Path(raw_dir)
@@ -98,19 +105,13 @@ def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: in
     people = demo_org.make_people(master, users, start, end)
     holidays = demo_org.us_holidays(range(start.year, end.year + 1))
     slugs = [t[0] for t in demo_org.TEAMS]
-    relation_rng = np.random.default_rng([seed, 2])
-    big = [s for s in slugs if s != demo_org.SMALL_TEAM]
-    order = list(relation_rng.permutation(big))
-    relationship = {s: "inconclusive" for s in slugs}
-    for s in order[:3]:
-        relationship[str(s)] = "scaling"
-    for s in order[3:6]:
-        relationship[str(s)] = "tighten"
-    picked = _choose_patterns(np.random.default_rng([seed, 3]), people, start, end)
+    plan = DeliveryPlan(draw_scenarios(np.random.default_rng([seed, 2]), slugs, demo_org.SMALL_TEAM, start, end),
+                        start, end)
+    picked = choose_weeks(np.random.default_rng([seed, 3]), people, start, end, strength=pattern_strength)
     pattern_of = picked["by_user_week"]
 
-    usage = _UsageSimulation(seed, holidays, relationship, start, end)
-    delivery = DeliverySimulation(seed, people, holidays, relationship, pattern_of, picked["partner"], start, end)
+    usage = _UsageSimulation(seed, holidays, plan, start, end)
+    delivery = DeliverySimulation(seed, people, holidays, plan, picked, start, end)
     writer = _Writer(raw, fetched_at=f"{(end + timedelta(days=2)).isoformat()}T06:00:00Z")
     history: dict[str, dict[int, set[date]]] = {"active": defaultdict(set), "chat": defaultdict(set), "agent": defaultdict(set)}
     credits_by_user_month: dict[tuple[int, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -174,12 +175,16 @@ def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: in
     delivery.write(writer)
     writer.close()
 
+    injected, distractors = truth_rows(pattern_of, by_index)
     truth = {
         "seed": seed,
-        "patterns": sorted(
-            ({"user_login": by_index[i].login, "week_start": wk.isoformat(), "pattern": pat} for (i, wk), pat in pattern_of.items()),
-            key=lambda r: (r["week_start"], r["user_login"])),
-        "delivery": dict(sorted(relationship.items())),
+        "pattern_strength": pattern_strength,
+        "patterns": injected,
+        "distractors": distractors,
+        # The rota an org would declare in params (on_call.shifts): the on-call weekends GitHub shows nothing of.
+        "on_call": [{"user": s["user"], "start": s["start"], "end": s["end"]} for s in picked["on_call"] if s["declared"]],
+        "delivery": plan.expected(),
+        "delivery_scenarios": plan.truth(),
     }
     (raw / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     return GenerateResult(raw, total_records, len(writer.manifest), truth)

@@ -1,5 +1,5 @@
 """The demo org's Copilot usage: one person's day of telemetry in GitHub's users-1-day record shape, the
-org's day in the organization-1-day shape, and the user-weeks that get an injected high-burn pattern.
+org's day in the organization-1-day shape, each shaped by the week's injected pattern or distractor (`injected`).
 """
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import date, timedelta
 import numpy as np
 
 from . import org as demo_org
+from .injected import WeekEffect
 from .org import CHAT_MODELS, COMPLETION_MODEL, ENTERPRISE_ID, ORG_ID, PROFILES, Person
 
-PATTERNS = ("retry_no_accept", "unmerged_output", "off_window", "duplicate_work", "cli_token_loop")
 COUNTERS = (
     "user_initiated_interaction_count", "code_generation_activity_count", "code_acceptance_activity_count",
     "loc_suggested_to_add_sum", "loc_suggested_to_delete_sum", "loc_added_sum", "loc_deleted_sum",
@@ -42,48 +42,6 @@ def _counters(**values: int) -> dict:
     return {name: int(values.get(name, 0)) for name in COUNTERS}
 
 
-def _choose_patterns(rng: np.random.Generator, people: list[Person], start: date, end: date) -> dict:
-    """Pick the user-weeks that get a wasteful pattern: full weeks, steady employees, one pattern each."""
-    weeks = []
-    w = week_start(start) + (timedelta(days=7) if start.weekday() else timedelta(0))
-    while w + timedelta(days=6) <= end:
-        weeks.append(w)
-        w += timedelta(days=7)
-    eligible = [p for p in people if not p.idle and p.team != demo_org.SMALL_TEAM]
-    per_pattern = max(3, round(len(people) / 120 * 8))
-    chosen: dict[tuple[int, date], str] = {}
-    partner: dict[tuple[int, date], int] = {}
-    taken_users: dict[int, int] = defaultdict(int)
-    for pattern in PATTERNS:
-        n = 0
-        attempts = 0
-        while n < per_pattern and attempts < 10_000 and weeks:
-            attempts += 1
-            p = eligible[int(rng.integers(len(eligible)))]
-            wk = weeks[int(rng.integers(len(weeks)))]
-            if pattern == "cli_token_loop" and not p.cli_user:
-                continue
-            if not (p.employed(wk) and p.employed(wk + timedelta(days=6))) or taken_users[p.index] >= 2:
-                continue
-            if any((p.index, wk + timedelta(days=7 * d)) in chosen for d in (-1, 0, 1)):
-                continue
-            if pattern == "duplicate_work":
-                others = [q for q in eligible if q.team != p.team and (q.index, wk) not in chosen
-                          and q.employed(wk) and q.employed(wk + timedelta(days=6)) and taken_users[q.index] < 2]
-                if not others:
-                    continue
-                q = others[int(rng.integers(len(others)))]
-                chosen[(q.index, wk)] = pattern
-                partner[(q.index, wk)] = p.index
-                partner[(p.index, wk)] = q.index
-                taken_users[q.index] += 1
-                n += 1
-            chosen[(p.index, wk)] = pattern
-            taken_users[p.index] += 1
-            n += 1
-    return {"by_user_week": chosen, "partner": partner}
-
-
 def credits_by_model(rec: dict) -> dict[str, float]:
     """AI credits of one user-day record per model: chat and agent use by model, CLI tokens at its model's price.
 
@@ -102,20 +60,13 @@ def credits_by_model(rec: dict) -> dict[str, float]:
     return dict(out)
 
 
-def _trend(relationship: str, t: float) -> float:
-    """Usage multiplier over the window: adoption grows where the team is scaling or over-using."""
-    if relationship in ("scaling", "tighten"):
-        return 0.5 + 0.9 * t
-    return 1.0
-
-
 class _UsageSimulation:
     """Draws one person's day of Copilot telemetry, in GitHub's users-1-day record shape."""
 
-    def __init__(self, seed: int, holidays: set[date], relationship: dict[str, str], start: date, end: date):
+    def __init__(self, seed: int, holidays: set[date], plan, start: date, end: date):
         self.seed = seed
         self.holidays = holidays
-        self.relationship = relationship
+        self.plan = plan  # scenarios.DeliveryPlan: the team's usage multiplier by day
         self.start = start
         self.span = max(1, (end - start).days)
 
@@ -125,18 +76,26 @@ class _UsageSimulation:
     def is_workday(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self.holidays
 
-    def day_record(self, p: Person, day: date, pattern: str | None) -> dict | None:
+    def day_record(self, p: Person, day: date, effect: WeekEffect | None) -> dict | None:
+        """One developer's day in GitHub's users-1-day shape (None: no activity), shaped by the week's effect."""
         rng = self.rng_for(p, day)
         profile = PROFILES[p.segment]
         workday = self.is_workday(day)
-        t = (day - self.start).days / self.span
-        lam = p.intensity * _trend(self.relationship[p.team], t) * float(rng.lognormal(0, 0.25))
+        kind = effect.kind if effect else None
+        lam = p.intensity * self.plan.usage_multiplier(p.team, day) * float(rng.lognormal(0, 0.25))
         p_active = 0.86 if workday else 0.035
         if p.idle:
             p_active = 0.3 if (day - self.start).days < 12 else 0.0
-        if pattern == "off_window":
-            p_active = 0.25 if workday else 0.97
-            lam *= 0.4 if workday else 2.6
+        if kind in ("off_window", "on_call_incident", "on_call_rota") and day.weekday() >= 5:
+            # Both weekend days, each as busy as it takes for the weekend to hold `off_share` of the
+            # week's activity next to five ordinary workdays.
+            p_active = 0.97
+            lam *= effect.off_share * 5 * 0.86 / (2 * 0.97 * (1 - effect.off_share))
+        elif kind == "healthy_heavy" and workday:
+            lam *= effect.strength
+        elif kind == "busy_day" and day == effect.busy_day:
+            p_active = 1.0
+            lam *= float(rng.uniform(3.0, 4.0))
         if rng.random() >= p_active:
             # Server-side telemetry: a passive code review shows up with empty breakdowns.
             if workday and not p.idle and rng.random() < 0.02:
@@ -144,12 +103,12 @@ class _UsageSimulation:
             return None
         acceptance = p.acceptance
         chat_scale, agent_scale, loc_scale = 1.0, 1.0, 1.0
-        if pattern == "retry_no_accept":
-            chat_scale, acceptance = 5.0, 0.012
-        elif pattern == "unmerged_output":
-            agent_scale, loc_scale = 4.0, 5.0
-        elif pattern == "duplicate_work":
-            chat_scale, agent_scale = 2.2, 1.8
+        if kind == "retry_no_accept":
+            chat_scale, acceptance = effect.prompt_factor, p.acceptance * effect.acceptance_factor
+        elif kind == "unmerged_output":
+            agent_scale = loc_scale = effect.output_factor
+        elif kind == "duplicate_work":
+            chat_scale, agent_scale = 1.5, 1.4
         features: dict[str, dict] = {}
         gen = int(rng.poisson(28 * lam * profile.completion))
         if gen:
@@ -176,17 +135,16 @@ class _UsageSimulation:
                 code_generation_activity_count=g, loc_added_sum=added, loc_deleted_sum=int(added * rng.uniform(0.1, 0.4)))
         cli = None
         cli_day = p.cli_user and rng.random() < profile.cli_day_rate
-        if pattern == "cli_token_loop":
+        if kind == "cli_token_loop":
             cli_day = p.cli_user
         if cli_day:
             sessions = 1 + int(rng.poisson(1.2 * lam * profile.cli_intensity))
             prompts = sessions * (2 + int(rng.poisson(2)))
             per_prompt = 2.5 + rng.gamma(2.0, 0.8)
             tokens_per_request = rng.normal(8000, 1500)
-            if pattern == "cli_token_loop":
-                prompts = max(2, prompts // 2)
-                per_prompt = rng.uniform(28, 45)
-                tokens_per_request = rng.normal(21000, 3000)
+            if kind == "cli_token_loop":  # the agent loops on each prompt, and its context grows as it does
+                per_prompt *= effect.cli_ratio
+                tokens_per_request *= 1 + 0.3 * effect.strength
             requests = int(round(prompts * per_prompt))
             prompt_tokens = int(requests * max(2000.0, tokens_per_request))
             output_tokens = int(requests * rng.normal(550, 90))
