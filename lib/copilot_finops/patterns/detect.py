@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import cache, privacy
 from ..errors import UserError
-from ..params import OrgParams, Playbooks
+from ..params import OrgParams, PatternRules, Playbooks
 from ..period import Period
 from . import features as features_mod
 from .catalog import NO_PATTERN, PATTERN_BY_NAME, PATTERNS
@@ -27,6 +27,10 @@ DETECT_COLUMNS = ["user", "team_slug", "segment", "week_start", "pattern", "patt
                   "evidence", "advice"]
 FEATURE_LABELS = {
     "interactions": "prompts", "generations": "outputs generated", "acceptances": "outputs accepted",
+    "interactions_vs_usual": "prompts, against the developer's usual week",
+    "acceptance_vs_usual": "accepted-output ratio, against the developer's usual week",
+    "loc_added_vs_usual": "lines added, against the developer's usual week",
+    "off_window_days": "off-window days with activity",
     "accepted_output_ratio": "accepted-output ratio", "loc_suggested": "lines suggested",
     "loc_added": "lines added", "loc_added_per_suggested": "lines added per line suggested",
     "ai_credits_used": "AI credits", "credits_per_accepted_output": "AI credits per accepted output",
@@ -45,15 +49,15 @@ def week_month(week_start: date) -> str:
     return (week_start + timedelta(days=3)).strftime("%Y-%m")
 
 
-def label_features(frame: pd.DataFrame, random_state: int = 0) -> pd.DataFrame:
+def label_features(frame: pd.DataFrame, random_state: int = 0, rules: PatternRules | None = None) -> pd.DataFrame:
     """Run the detector pipeline on user-week features (`user_week_features` output).
 
     Returns `frame` joined with score, flagged, cluster, pattern ("" if none), z_<feature> (peer
-    distance) and median_<feature> (segment median, the feature's units).
+    distance) and median_<feature> (segment median, the feature's units). `rules`: params' thresholds.
     """
     from . import model  # scikit-learn: only when a fit is needed, not when it is memoised
 
-    pipeline = model.build_pipeline(random_state=random_state)
+    pipeline = model.build_pipeline(random_state=random_state, rules=rules)
     return frame.join(model.fit_predict_patterns(pipeline, frame))
 
 
@@ -68,7 +72,7 @@ def label_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, first_we
     weeks = features_mod.load_user_weeks(con, params, first_week, last_week)
     if weeks.empty:
         return weeks
-    return label_features(features_mod.user_week_features(weeks), random_state=random_state)
+    return label_features(features_mod.user_week_features(weeks), random_state=random_state, rules=params.patterns)
 
 
 def _number(x: float) -> float | None:
@@ -87,13 +91,25 @@ def evidence(row: pd.Series, pattern: str, extra: int = 2, min_z: float = 3.0) -
     return [{"feature": f, "value": _number(row[f]), "peer_median": _number(row[f"median_{f}"])} for f in chosen]
 
 
-def evidence_text(items: list[dict]) -> str:
-    """Evidence as one readable line: 'accepted-output ratio 0.012 (peers 0.31); prompts 133 (peers 30)'."""
-    def number(x) -> str:
-        return "n/a" if x is None else f"{x:g}"
+SHARES = ("accepted_output_ratio", "off_window_share", "unmerged_share")
 
-    return "; ".join(f"{FEATURE_LABELS.get(e['feature'], e['feature'])} {number(e['value'])} "
-                     f"(peers {number(e['peer_median'])})" for e in items)
+
+def evidence_value(feature: str, value) -> str:
+    """One evidence figure in the reader's units: shares as percentages, ratios to the usual week as 'x'."""
+    if value is None:
+        return "n/a"
+    if feature in SHARES:
+        return f"{value:.0%}"
+    if feature.endswith("_vs_usual"):
+        return f"{value:.1f}x"
+    return f"{value:,.1f}" if abs(value) < 100 and not float(value).is_integer() else f"{value:,.0f}"
+
+
+def evidence_text(items: list[dict]) -> str:
+    """Evidence as one readable line: 'accepted-output ratio 9% (segment median 31%); prompts, against the
+    developer's usual week 2.6x (segment median 1.0x)'."""
+    return "; ".join(f"{FEATURE_LABELS.get(e['feature'], e['feature'])} {evidence_value(e['feature'], e['value'])} "
+                     f"(segment median {evidence_value(e['feature'], e['peer_median'])})" for e in items)
 
 
 def period_weeks(period: Period | None, lookback_weeks: int = LOOKBACK_WEEKS) -> tuple[date | None, date | None]:

@@ -2,9 +2,12 @@
 
 This module is the one place that reads `ground_truth.json`; the detector (`detect`) never
 does. A detection is a true positive when the same (user, week_start, pattern) is in the truth.
-Healthy heavy use is measured too: user-weeks with no injected pattern, heavy AI-credit use for
-their role segment (top quarter of peers), an accepted-output ratio at or above the peer median
-and at least one merged PR that week or the next. They should almost never carry a pattern.
+Distractors are scored too: the generator's weeks that look unusual for good reasons (healthy
+heavy use, one busy day, weekend on-call, identical bump titles across repos) should almost never
+carry a pattern; so should healthy heavy use found in the data (user-weeks with no injected
+pattern, heavy AI-credit use for their segment, acceptance at or above the segment median, a PR
+merged that week or the next). The on-call weekends the generator records as a rota are declared
+in params before detecting, as an org with a rota would.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from .detect import PATTERN_NAMES, label_user_weeks
 PRECISION_TARGET = 0.85
 RECALL_TARGET = 0.80
 HEALTHY_FLAG_RATE_TARGET = 0.05
+DISTRACTOR_FLAG_RATE_TARGET = 0.02
 
 
 def truth_frame(ground_truth: dict) -> pd.DataFrame:
@@ -91,33 +95,65 @@ def healthy_heavy_rates(labelled: pd.DataFrame, truth: pd.DataFrame) -> dict:
     return {"all": rate(mask), "platform_sre_cli": rate(sre_cli)}
 
 
-def meets_targets(scores: dict[str, dict], healthy: dict) -> bool:
+def distractor_rates(labelled: pd.DataFrame, ground_truth: dict) -> dict:
+    """How often the generator's distractor user-weeks carry a pattern: overall and per kind.
+
+    {"all": {weeks, flagged, rate, patterns: {pattern: n}}, "<kind>": {...}}; weeks outside `labelled` do not count.
+    """
+    rows = pd.DataFrame(ground_truth.get("distractors", []), columns=["user_login", "week_start", "kind"])
+    rows["week_start"] = [date.fromisoformat(str(w)) for w in rows["week_start"]]
+    found = labelled[["user_login", "week_start", "pattern"]].merge(rows, on=["user_login", "week_start"])
+
+    def rate(frame: pd.DataFrame) -> dict:
+        hit = frame[frame["pattern"] != NO_PATTERN]
+        return {"weeks": int(len(frame)), "flagged": int(len(hit)),
+                "rate": round(len(hit) / len(frame), 4) if len(frame) else None,
+                "patterns": {str(k): int(v) for k, v in hit["pattern"].value_counts().items()}}
+
+    return {"all": rate(found), **{kind: rate(found[found["kind"] == kind]) for kind in sorted(set(rows["kind"]))}}
+
+
+def meets_targets(scores: dict[str, dict], healthy: dict, distractors: dict | None = None) -> bool:
     ok = all((s["precision"] or 0) >= PRECISION_TARGET and (s["recall"] or 0) >= RECALL_TARGET
              for s in scores.values() if s["injected"])
     rate = healthy["all"]["rate"]
-    return ok and (rate is None or rate < HEALTHY_FLAG_RATE_TARGET)
+    ok = ok and (rate is None or rate < HEALTHY_FLAG_RATE_TARGET)
+    d = (distractors or {}).get("all", {}).get("rate")
+    return ok and (d is None or d <= DISTRACTOR_FLAG_RATE_TARGET)
+
+
+def with_declared_rota(params: OrgParams, ground_truth: dict) -> OrgParams:
+    """`params` with the generated org's on-call rota declared (on_call.shifts), as the org would keep it."""
+    shifts = [*params.on_call.model_dump()["shifts"], *ground_truth.get("on_call", [])]
+    return params.model_copy(update={"on_call": params.on_call.model_validate({**params.on_call.model_dump(),
+                                                                                 "shifts": shifts})})
 
 
 def evaluate_warehouse(con, params: OrgParams, ground_truth: dict, random_state: int = 0) -> dict:
     """Run the detector on every full week of a warehouse and score it against `ground_truth`."""
     t0 = time.perf_counter()
-    labelled = label_user_weeks(con, params, random_state=random_state)
+    labelled = label_user_weeks(con, with_declared_rota(params, ground_truth), random_state=random_state)
     seconds = time.perf_counter() - t0
     truth = truth_frame(ground_truth)
     # A key of this run only: the generated org's names need hiding from nobody, and evaluation must not
     # create or read the org's own pseudonym key.
     scores = score_patterns(labelled, truth, secrets.token_bytes(32))
     healthy = healthy_heavy_rates(labelled, truth)
-    return {"seed": ground_truth.get("seed"), "random_state": random_state, "user_weeks": len(labelled),
+    distractors = distractor_rates(labelled, ground_truth)
+    return {"seed": ground_truth.get("seed"), "pattern_strength": ground_truth.get("pattern_strength"),
+            "random_state": random_state, "user_weeks": len(labelled),
             "weeks": len(set(labelled["week_start"])), "patterns": scores, "healthy_heavy": healthy,
-            "detect_seconds": round(seconds, 2), "meets_targets": meets_targets(scores, healthy),
+            "distractors": distractors, "detect_seconds": round(seconds, 2),
+            "meets_targets": meets_targets(scores, healthy, distractors),
             "targets": {"precision": PRECISION_TARGET, "recall": RECALL_TARGET,
-                        "healthy_flag_rate_below": HEALTHY_FLAG_RATE_TARGET}}
+                        "healthy_flag_rate_below": HEALTHY_FLAG_RATE_TARGET,
+                        "distractor_flag_rate_at_most": DISTRACTOR_FLAG_RATE_TARGET}}
 
 
 def evaluate_seed(seed: int, params: OrgParams, users: int | None = None, days: int | None = None,
-                  random_state: int = 0, workdir: str | Path | None = None) -> dict:
-    """Generate the demo org of `seed` in a temporary folder, ingest it, detect, and score.
+                  random_state: int = 0, workdir: str | Path | None = None, strength: float = 1.0) -> dict:
+    """Generate the demo org of `seed` (patterns injected at `strength`) in a temporary folder, ingest it,
+    detect, and score.
 
     Returns the `evaluate_warehouse` document plus users, days and total seconds.
     """
@@ -129,7 +165,7 @@ def evaluate_seed(seed: int, params: OrgParams, users: int | None = None, days: 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="copilot-finops-eval-", dir=workdir) as tmp:
         raw, wh = Path(tmp) / "raw", Path(tmp) / "warehouse.duckdb"
-        generate_org(raw, seed=seed, users=users, days=days)
+        generate_org(raw, seed=seed, users=users, days=days, pattern_strength=strength)
         ingest_raw(raw, wh)
         ground_truth = json.loads((raw / "ground_truth.json").read_text())
         con = warehouse_mod.connect(wh, read_only=True)
@@ -139,3 +175,23 @@ def evaluate_seed(seed: int, params: OrgParams, users: int | None = None, days: 
             con.close()
     result.update({"seed": seed, "users": users, "days": days, "seconds": round(time.perf_counter() - t0, 1)})
     return result
+
+
+def sweep_summary(results: list[dict]) -> list[dict]:
+    """Per pattern strength (over its seeds): precision and recall per pattern, and the distractor flag rate."""
+    rows = []
+    for strength in sorted({r["pattern_strength"] for r in results}):
+        mine = [r for r in results if r["pattern_strength"] == strength]
+        row = {"strength": strength, "seeds": [r["seed"] for r in mine], "patterns": {}}
+        for name in PATTERN_NAMES:
+            tp = sum(r["patterns"][name]["true_positives"] for r in mine)
+            det = sum(r["patterns"][name]["detected"] for r in mine)
+            inj = sum(r["patterns"][name]["injected"] for r in mine)
+            row["patterns"][name] = {"injected": inj, "detected": det, "true_positives": tp,
+                                     "precision": round(tp / det, 4) if det else None,
+                                     "recall": round(tp / inj, 4) if inj else None}
+        weeks = sum(r["distractors"]["all"]["weeks"] for r in mine)
+        flagged = sum(r["distractors"]["all"]["flagged"] for r in mine)
+        row["distractors"] = {"weeks": weeks, "flagged": flagged, "rate": round(flagged / weeks, 4) if weeks else None}
+        rows.append(row)
+    return rows

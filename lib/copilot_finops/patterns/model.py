@@ -3,13 +3,15 @@
 Steps, each a small estimator that can be tested and swapped alone:
 
 1. `PeerScaler` puts every feature on its role segment's scale (peers judge peers): the distance
-   from the segment's median in robust spreads, so an SRE's routine CLI volume is ordinary among
-   SREs even when it would stand out among frontend developers.
-2. `HighBurnDetector` scores each user-week with an IsolationForest (how easily it is isolated
-   from the others), flags the most anomalous share (`contamination`), clusters the flagged weeks
-   with a Gaussian mixture, and names each cluster by the waste pattern most of its weeks match
-   (`PATTERNS`, below). A flagged week carries a pattern only when its own features match that
-   pattern: heavy use that is also accepted and merged matches none and is not reported.
+   from the segment's median in robust spreads (MAD), so an SRE's routine CLI volume is ordinary
+   among SREs even when it would stand out among frontend developers.
+2. `HighBurnDetector` labels each week with the pattern whose conditions it meets (`catalog`: robust
+   z-scores within the segment plus minimum effects in plain units, thresholds from params), scores
+   how unusual the week is overall with an IsolationForest, and groups the most unusual share
+   (`contamination`) with a Gaussian mixture named by the patterns its weeks carry. The score ranks
+   and the clusters describe; neither gates a label: a fixed share of flagged weeks would be a
+   constant of its own, capping recall in an org with more waste and inventing it in one with less.
+   Heavy use that is accepted and merged meets no pattern and is not reported.
 
 Randomness comes from one `random_state`; the same data and state give the same labels.
 """
@@ -22,6 +24,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 
+from ..params import PatternRules
 from .catalog import NO_PATTERN, PATTERNS
 from .features import FEATURES, LOG_FEATURES
 
@@ -32,12 +35,13 @@ Z_CLIP = 10.0  # peer distances beyond this are all "very far"; clipping keeps t
 # is left out on purpose: heavy use that is accepted and merged is what the team wants.
 BURN_SIGNALS = {
     "accepted_output_ratio": -1,
-    "interactions": +1,
+    "acceptance_vs_usual": -1,
+    "interactions_vs_usual": +1,
     "credits_per_accepted_output": +1,
     "cli_requests_per_prompt": +1,
     "off_window_share": +1,
     "prs_opened_unmerged": +1,
-    "loc_added_per_suggested": +1,
+    "loc_added_vs_usual": +1,
     "duplicate_prs": +1,
 }
 
@@ -49,9 +53,10 @@ class PeerScaler(TransformerMixin, BaseEstimator):
     """Scale features within each role segment: (value - segment median) / robust segment spread.
 
     Input: a DataFrame with `segment_column` and the `features` columns (raw units). Volumes named
-    in `log_features` are compared as log1p. The spread is the IQR / 1.349 (a standard deviation
-    for normal data); features without an IQR (zero for most peers) use the standard deviation,
-    then 1. Segments with fewer than `min_peers` rows are scaled against the whole org.
+    in `log_features` are compared as log1p. The spread is the MAD x 1.4826 (a standard deviation
+    for normal data); features without a MAD (zero for most peers: duplicates, off-window shares)
+    fall back to the IQR / 1.349, then the standard deviation, then 1. Segments with fewer than
+    `min_peers` rows are scaled against the whole org.
 
     Output: a DataFrame on the same index with one column per feature holding the peer distance
     (clipped to ±Z_CLIP; missing values, e.g. requests per prompt without CLI use, become 0, the
@@ -75,9 +80,10 @@ class PeerScaler(TransformerMixin, BaseEstimator):
     @staticmethod
     def _stats(values: pd.DataFrame, raw: pd.DataFrame) -> dict:
         median = values.median()
-        spread = (values.quantile(0.75) - values.quantile(0.25)) / 1.349
-        # Features that are zero for most peers (duplicates, off-window share) have no IQR; their
-        # standard deviation still tells an occasional weekend from a habit.
+        spread = (values - median).abs().median() * 1.4826
+        # Features that are zero for most peers (duplicates, off-window share) have no MAD; their
+        # IQR, else their standard deviation, still tells an occasional weekend from a habit.
+        spread = spread.where(spread > 0, (values.quantile(0.75) - values.quantile(0.25)) / 1.349)
         spread = spread.where(spread > 0, values.std()).where(lambda s: s > 0, 1.0)
         return {"median": median, "spread": spread.fillna(1.0), "raw_median": raw.median(), "peers": len(values)}
 
@@ -124,49 +130,59 @@ def split_context(X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
             X[[MEDIAN + f for f in features]].rename(columns=lambda c: c[len(MEDIAN):]))
 
 
-def pattern_matches(z: pd.DataFrame, raw: pd.DataFrame, peer_median: pd.DataFrame) -> pd.DataFrame:
+def pattern_matches(z: pd.DataFrame, raw: pd.DataFrame, peer_median: pd.DataFrame,
+                    rules: PatternRules | None = None) -> pd.DataFrame:
     """Which patterns each week matches: a boolean frame, one column per pattern in PATTERNS order.
 
     `z` holds peer distances, `raw` the same weeks' features in their units and `peer_median`
-    their segment medians (see `split_context`).
+    their segment medians (see `split_context`); `rules` the thresholds (params' defaults if None).
     """
-    return pd.DataFrame({p.name: np.logical_and.reduce([c.holds(z, raw, peer_median) for c in p.conditions])
+    rules = rules or PatternRules()
+    return pd.DataFrame({p.name: np.logical_and.reduce([c.holds(z, raw, peer_median, rules).to_numpy()
+                                                        for c in p.conditions])
                          for p in PATTERNS}, index=z.index)
 
 
-def pattern_strength(z: pd.DataFrame) -> pd.DataFrame:
-    """How far past its thresholds a week is on each pattern: the smallest margin over its conditions."""
-    return pd.DataFrame({p.name: np.minimum.reduce([(z[c.feature] * c.direction - c.z).to_numpy()
-                                                    for c in p.conditions])
-                         for p in PATTERNS}, index=z.index)
+def pattern_strength(z: pd.DataFrame, rules: PatternRules | None = None) -> pd.DataFrame:
+    """How far past its z thresholds a week is on each pattern: the smallest margin over its conditions
+    that have one (0 for a pattern resting on minimum effects alone)."""
+    rules = rules or PatternRules()
+    out = {}
+    for p in PATTERNS:
+        margins = [(z[c.feature] * c.direction - c.threshold(rules)).to_numpy() for c in p.conditions
+                   if c.threshold(rules) is not None]
+        out[p.name] = np.minimum.reduce(margins) if margins else np.zeros(len(z))
+    return pd.DataFrame(out, index=z.index)
 
 
 class HighBurnDetector(BaseEstimator):
-    """Anomaly score, flag, cluster and name user-weeks; the last step after PeerScaler.
+    """Label, score and cluster user-weeks; the last step after PeerScaler.
 
-    `fit(X)` takes PeerScaler output. `predict(X)` returns one label per row: a pattern name from
-    PATTERNS, or "" for weeks that are not flagged or match no pattern. `score_samples(X)` returns
-    the anomaly score (higher is more unusual: IsolationForest's score, negated). `clusters(X)`
-    returns each flagged week's mixture component (-1 when not flagged).
+    `fit(X)` takes PeerScaler output. `predict(X)` returns one label per row: the pattern from
+    PATTERNS whose conditions the week meets (the one it meets by the widest margin when several),
+    or "" for none, and "" for developers with fewer than `rules.min_history_weeks` other active
+    weeks (a joiner's first days or a seat used now and then are not a habit, and their usual week
+    is unknown). `score_samples(X)` returns how unusual the week is overall (IsolationForest's score,
+    negated: higher is more unusual). `clusters(X)` returns the mixture component of each week among
+    the most unusual `contamination` share (-1 for the others); `cluster_names_` names each component
+    by the pattern most of its weeks carry.
 
     Parameters
     ----------
+    rules : the thresholds of the patterns (params' `patterns:`); the defaults if None.
     signals : {feature: direction} the forest scores; BURN_SIGNALS by default.
-    contamination : share of user-weeks the IsolationForest flags as anomalous (0 < c < 0.5).
+    contamination : share of user-weeks the forest calls unusual, for the clusters (0 < c < 0.5).
     max_clusters : most Gaussian-mixture components tried; the count is chosen by BIC.
-    min_history_weeks : a developer's week carries a pattern only once they have this many active
-        weeks in the data (`weeks_active`, when given): a joiner's first days or a seat used now
-        and then are not a habit, and the peer medians say little about them.
     random_state : seeds the forest and the mixture.
     """
 
-    def __init__(self, signals: dict | None = None, contamination: float = 0.1, max_clusters: int = 8,
-                 n_estimators: int = 200, min_history_weeks: int = 3, random_state: int = 0):
+    def __init__(self, rules: PatternRules | None = None, signals: dict | None = None, contamination: float = 0.1,
+                 max_clusters: int = 8, n_estimators: int = 200, random_state: int = 0):
+        self.rules = rules
         self.signals = signals
         self.contamination = contamination
         self.max_clusters = max_clusters
         self.n_estimators = n_estimators
-        self.min_history_weeks = min_history_weeks
         self.random_state = random_state
 
     def burn(self, X: pd.DataFrame) -> np.ndarray:
@@ -184,17 +200,18 @@ class HighBurnDetector(BaseEstimator):
         B = self.burn(X)
         self.forest_ = IsolationForest(n_estimators=self.n_estimators, contamination=self.contamination,
                                        random_state=self.random_state).fit(B)
-        flagged = self.forest_.predict(B) == -1
-        self.mixture_ = self._fit_mixture(B[flagged])
+        unusual = self.forest_.predict(B) == -1
+        self.mixture_ = self._fit_mixture(B[unusual])
         self.cluster_names_ = {}
         if self.mixture_ is not None:
-            clusters = self.mixture_.predict(B[flagged])
-            matches = pattern_matches(*split_context(X.loc[flagged]))
+            clusters = self.mixture_.predict(B[unusual])
+            labels = pd.Series(self.predict(X.loc[unusual]))
             for cluster in np.unique(clusters):
-                share = matches[clusters == cluster].mean()
-                # A cluster takes the name of the pattern most of its weeks match; otherwise it is
+                share = labels[clusters == cluster].value_counts(normalize=True)
+                top = share.index[0] if len(share) else NO_PATTERN
+                # A cluster takes the name of the pattern most of its weeks carry; otherwise it is
                 # unusual use that looks like none of the waste patterns (often healthy heavy use).
-                self.cluster_names_[int(cluster)] = share.idxmax() if share.max() >= 0.5 else NO_PATTERN
+                self.cluster_names_[int(cluster)] = top if share.iloc[0] >= 0.5 else NO_PATTERN
         return self
 
     def _fit_mixture(self, B: np.ndarray) -> GaussianMixture | None:
@@ -214,46 +231,45 @@ class HighBurnDetector(BaseEstimator):
 
     def clusters(self, X: pd.DataFrame) -> np.ndarray:
         B = self.burn(X)
-        flagged = self.forest_.predict(B) == -1
+        unusual = self.forest_.predict(B) == -1
         out = np.full(len(X), -1)
-        if flagged.any():
-            out[flagged] = self.mixture_.predict(B[flagged]) if self.mixture_ is not None else 0
+        if unusual.any():
+            out[unusual] = self.mixture_.predict(B[unusual]) if self.mixture_ is not None else 0
         return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        clusters = self.clusters(X)
+        rules = self.rules or PatternRules()
         z, raw, medians = split_context(X)
-        matches = pattern_matches(z, raw, medians)
-        strength = pattern_strength(z).where(matches)
+        matches = pattern_matches(z, raw, medians, rules)
+        strength = pattern_strength(z, rules).where(matches)
         judged = np.ones(len(X), bool)
         if "weeks_active" in X:
-            judged = (X["weeks_active"] >= self.min_history_weeks).to_numpy()
+            judged = (X["weeks_active"] > rules.min_history_weeks).to_numpy()
         labels = np.full(len(X), NO_PATTERN, dtype=object)
-        for i in np.flatnonzero((clusters >= 0) & judged):
-            name = self.cluster_names_.get(int(clusters[i]), NO_PATTERN)
-            if name and matches.iloc[i][name]:
-                labels[i] = name  # the cluster's name, backed by the week's own evidence
-            elif matches.iloc[i].any():
-                labels[i] = strength.iloc[i].idxmax()  # the pattern the week itself matches best
+        hit = matches.to_numpy().any(axis=1) & judged
+        if hit.any():
+            best = strength.to_numpy()[hit]
+            labels[hit] = np.array(matches.columns)[np.nanargmax(np.where(np.isnan(best), -np.inf, best), axis=1)]
         return labels
 
 
-def build_pipeline(random_state: int = 0, contamination: float = 0.1) -> Pipeline:
+def build_pipeline(random_state: int = 0, contamination: float = 0.1, rules: PatternRules | None = None) -> Pipeline:
     """The detector: `Pipeline([("peer_scale", PeerScaler()), ("detect", HighBurnDetector())])`.
 
     `fit(features)`, `predict(features)` and `score_samples(features)` take user-week features
     (`features.user_week_features` output) with a `segment` column.
     """
-    return Pipeline([("peer_scale", PeerScaler()),
-                     ("detect", HighBurnDetector(contamination=contamination, random_state=random_state))])
+    rules = rules or PatternRules()
+    return Pipeline([("peer_scale", PeerScaler(min_peers=rules.min_peer_weeks)),
+                     ("detect", HighBurnDetector(rules=rules, contamination=contamination, random_state=random_state))])
 
 
 def fit_predict_patterns(pipeline: Pipeline, features: pd.DataFrame) -> pd.DataFrame:
     """Fit the pipeline on user-week features and label them.
 
-    Returns a frame on the same index with: score (anomaly score), flagged (bool, the forest's
-    call), cluster (-1 if not flagged), pattern ("" if none), z_<feature> (peer distance) and
-    median_<feature> (segment median, the feature's units) for every feature.
+    Returns a frame on the same index with: score (anomaly score), flagged (bool: among the most
+    unusual share the forest picks), cluster (-1 if not), pattern ("" if none), z_<feature> (peer
+    distance) and median_<feature> (segment median, the feature's units) for every feature.
     """
     pipeline.fit(features)
     X = pipeline[:-1].transform(features)

@@ -19,6 +19,6 @@ SELECT u.user_id,
        sum(u.cli_requests) AS cli_requests,
        sum(u.cli_prompts) AS cli_prompts,
        sum(u.cli_prompt_tokens + u.cli_output_tokens) AS cli_tokens,
-       sum(u.ai_credits_used) AS ai_credits_used
+       CAST(sum(CAST(u.ai_credits_used AS DECIMAL(18, 4))) AS DOUBLE) AS ai_credits_used  -- exact: same bits every run
 FROM int_user_day_usage u
 GROUP BY u.user_id, date_trunc('week', u.day)

@@ -1,0 +1,244 @@
+"""Duplicate work across repos: pull requests that build the same thing, judged by what they change.
+
+Each PR becomes a set of content tokens: the words of its title (ticket ids, conventional-commit
+prefixes and punctuation dropped, plural and -ing endings trimmed, camelCase split), the words of
+its changed file paths (generated, vendored and lock files left out), and the identifiers its
+patches write (the sketch `ingest` keeps, hashed). Tokens weigh by their rarity among the window's
+PRs (inverse document frequency), so a shared `readme` or `update` says little and a shared
+`backoff` a lot. Two PRs are duplicate work when, opened within a week of each other in different
+repos (the same request made for similar repos; two people in one repo are usually splitting one
+piece of work), their weighted token sets are closer (cosine) than the org's own
+random pairs of PRs by a robust margin (median + `duplicate_z` x MAD of sampled pairs), and at
+least `duplicate_min_similarity`; they share at least `duplicate_min_shared_tokens` tokens that
+are not among the window's commonest; and, when both show their patches, the patches write some
+of the same words (identical titles over unrelated changes, like two "Update README.md", are not
+duplicate work).
+
+Left out before comparing: PRs by bots (GitHub's user type, or a login in `bot_logins`),
+dependency bumps (by title, by a `dependencies` label, or because every changed file is a
+manifest or lock file), and reverts, which GitHub titles after the PR they undo.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..params import PatternRules
+
+WINDOW_DAYS = 7
+REVERT_TITLE = re.compile(r'^\s*Revert\b', re.IGNORECASE)
+BUMP_TITLE = re.compile(r"^\s*(?:\w+(?:\([\w./-]*\))?!?:\s*)?(?:bump|upgrade|update dependency|update [\w@./-]+ to v?\d)\b"
+                        r"|\bfrom v?\d[\w.-]* to v?\d", re.IGNORECASE)
+TICKET = re.compile(r"\(?\b[A-Z][A-Z0-9]+-\d+\b\)?|#\d+")
+PREFIX = re.compile(r"^\s*\w+(?:\([^)]*\))?!?:\s*")  # conventional commits: "feat(api): ..."
+CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+WORD = re.compile(r"[a-z][a-z0-9]+")
+STOP = frozenset("a an and as at be by for from in into is it of on or the this to with via when".split())
+PATCH = "#"  # prefix of the hashed words a patch writes (paths and titles share the plain namespace)
+COMMON_SHARE = 0.05  # tokens in more than this share of the window's PRs do not count as shared content
+PAIR_SAMPLE = 20_000
+
+
+def stem(word: str) -> str:
+    """Trim common English endings so 'retries', 'retrying' and 'retry' meet."""
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Content words of free text or a path: camelCase split, lower-cased, stop words dropped, stemmed."""
+    return [stem(w) for w in WORD.findall(CAMEL.sub(" ", text or "").lower()) if w not in STOP]
+
+
+def title_words(title: str) -> list[str]:
+    return words(TICKET.sub(" ", PREFIX.sub("", title or "")))
+
+
+def generated(path: str, rules: PatternRules) -> bool:
+    lowered = path.lower()
+    return any(lowered.endswith(g) or f"/{g}" in f"/{lowered}" for g in rules.generated_paths)
+
+
+def dependency_bump(title: str, labels, files: list[str], rules: PatternRules) -> bool:
+    """A PR that only moves dependencies: its title says so, it carries a `dependencies` label, or every file is a manifest."""
+    if BUMP_TITLE.search(title or ""):
+        return True
+    if any(str(x).lower() in ("dependencies", "deps") for x in (labels if labels is not None else [])):
+        return True
+    names = [f.rsplit("/", 1)[-1].lower() for f in files]
+    return bool(names) and all(n in rules.dependency_files for n in names)
+
+
+def bot(login: str | None, author_type: str | None, rules: PatternRules) -> bool:
+    name = (login or "").lower()
+    return (author_type or "").lower() == "bot" or name.endswith("[bot]") or name in {b.lower() for b in rules.bot_logins}
+
+
+def content_tokens(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules) -> pd.DataFrame:
+    """The PRs that can be duplicate work, each with its `tokens` (a set); bots, bumps and reverts left out.
+
+    `prs`: repo, number, author_login, author_type, title, labels, created_at. `files`: repo, number,
+    filename, patch_sketch (list of ints or None); may be empty.
+    """
+    by_pr: dict[tuple, list] = {}
+    for row in files.itertuples(index=False):
+        by_pr.setdefault((row.repo, row.number), []).append(row)
+    keep, tokens = [], []
+    for pr in prs.itertuples(index=False):
+        changed = by_pr.get((pr.repo, pr.number), [])
+        names = [f.filename for f in changed]
+        if (REVERT_TITLE.match(pr.title or "") or bot(pr.author_login, getattr(pr, "author_type", None), rules)
+                or dependency_bump(pr.title, getattr(pr, "labels", None), names, rules)):
+            keep.append(False)
+            tokens.append(set())
+            continue
+        found = set(title_words(pr.title))
+        for f in changed:
+            if generated(f.filename, rules):
+                continue
+            found |= set(words(f.filename.rsplit(".", 1)[0]))  # the extension says the language, not the work
+            sketch = getattr(f, "patch_sketch", None)
+            if sketch is not None and len(sketch):
+                found |= {f"{PATCH}{h}" for h in sketch}
+        keep.append(bool(found))
+        tokens.append(found)
+    out = prs.assign(tokens=tokens)[keep]
+    return out.reset_index(drop=True)
+
+
+def _weighted(token_sets: list[set]):
+    """(rows of L2-normalised IDF weights of binary term presence, each token's document frequency, the tokens)."""
+    from scipy import sparse
+
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    for i, toks in enumerate(token_sets):
+        for t in toks:
+            rows.append(i)
+            cols.append(vocab.setdefault(t, len(vocab)))
+    n = len(token_sets)
+    df = np.bincount(cols, minlength=len(vocab)) if cols else np.zeros(0, dtype=int)
+    idf = np.log((1 + n) / (1 + df)) + 1.0
+    x = sparse.csr_matrix((idf[cols], (rows, cols)), shape=(n, len(vocab)))
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    x = sparse.diags(1 / np.where(norms > 0, norms, 1.0)) @ x
+    return x.tocsr(), df, list(vocab)
+
+
+def similarity_threshold(x, eligible_pair, rules: PatternRules, random_state: int = 0) -> float:
+    """The cosine two PRs must reach: the org's random pairs' median + duplicate_z MADs, at least the floor."""
+    n = x.shape[0]
+    rng = np.random.default_rng(random_state)
+    i, j = rng.integers(0, n, PAIR_SAMPLE), rng.integers(0, n, PAIR_SAMPLE)
+    ok = (i != j) & eligible_pair(i, j)
+    if ok.sum() < 30:
+        return rules.duplicate_min_similarity
+    sims = np.asarray(x[i[ok]].multiply(x[j[ok]]).sum(axis=1)).ravel()
+    median = float(np.median(sims))
+    mad = float(np.median(np.abs(sims - median))) * 1.4826
+    return max(rules.duplicate_min_similarity, median + rules.duplicate_z * mad)
+
+
+def duplicate_pairs(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules,
+                    window_days: int = WINDOW_DAYS, random_state: int = 0) -> pd.DataFrame:
+    """Pairs of PRs that are duplicate work (see the module docstring).
+
+    Returns one row per pair (each pair once): repo_a, number_a, author_a, repo_b, number_b, author_b,
+    similarity (cosine), shared (content tokens in common, the window's commonest left out).
+    """
+    columns = ["repo_a", "number_a", "author_a", "repo_b", "number_b", "author_b", "similarity", "shared"]
+    cand = content_tokens(prs, files, rules)
+    if len(cand) < 2:
+        return pd.DataFrame(columns=columns)
+    x, df, vocab = _weighted(list(cand["tokens"]))
+    created = pd.to_datetime(cand["created_at"]).to_numpy()
+    repos = pd.factorize(cand["repo"])[0]
+
+    def eligible(i, j):
+        return repos[i] != repos[j]
+
+    threshold = similarity_threshold(x, eligible, rules, random_state)
+    i, j, sims = _pairs_above(x, threshold)
+    keep = (i < j) & eligible(i, j) & (np.abs(created[i] - created[j]) <= np.timedelta64(window_days, "D"))
+    i, j, sims = i[keep], j[keep], sims[keep]
+    common = {t for t, k in zip(vocab, df) if k > max(2, COMMON_SHARE * len(cand))}
+    rows = []
+    for a, b, s in zip(i, j, sims):
+        ta, tb = cand.at[a, "tokens"], cand.at[b, "tokens"]
+        shared = (ta & tb) - common
+        # What changed must agree: when both PRs show their patches, they write some of the same words.
+        patches_agree = (not _has_patch(ta) or not _has_patch(tb)) or any(t.startswith(PATCH) for t in shared)
+        if len(shared) >= rules.duplicate_min_shared_tokens and patches_agree:
+            rows.append({"repo_a": cand.at[a, "repo"], "number_a": cand.at[a, "number"], "author_a": cand.at[a, "author_login"],
+                         "repo_b": cand.at[b, "repo"], "number_b": cand.at[b, "number"], "author_b": cand.at[b, "author_login"],
+                         "similarity": round(float(s), 4), "shared": len(shared)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _has_patch(tokens: set) -> bool:
+    return any(t.startswith(PATCH) for t in tokens)
+
+
+def _pairs_above(x, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ordered pair of rows (i != j) of unit rows `x` with dot product >= threshold, exactly.
+
+    All-pairs similarity search with prefix filtering: terms ordered rarest first, a row's prefix is
+    its leading terms until the norm of the rest falls below the threshold; two rows at or above
+    the threshold must share a prefix term, so only rows sharing one are compared.
+    """
+    from scipy import sparse
+
+    n = x.shape[0]
+    rarest_first = np.argsort(np.bincount(x.indices, minlength=x.shape[1]), kind="stable")
+    x = x[:, rarest_first].tocsr()
+    x.sort_indices()
+    sq = x.data ** 2
+    row_of = np.repeat(np.arange(n), np.diff(x.indptr))
+    ends = np.r_[0.0, np.cumsum(sq)]
+    rest_from_here = ends[x.indptr[1:]][row_of] - ends[:-1]
+    in_prefix = rest_from_here >= threshold ** 2 * (1 - 1e-9)
+    prefix = sparse.csr_matrix((np.ones(in_prefix.sum()), x.indices[in_prefix], np.r_[0, np.cumsum(
+        np.bincount(row_of[in_prefix], minlength=n))]), shape=x.shape)
+    pairs = (prefix @ (x != 0).astype(np.float64).T).tocoo()
+    i, j = pairs.row, pairs.col
+    i, j = i[i != j], j[i != j]
+    if not len(i):
+        return i, j, np.zeros(0)
+    sims = np.concatenate([np.asarray(x[i[k:k + 500_000]].multiply(x[j[k:k + 500_000]]).sum(axis=1)).ravel()
+                           for k in range(0, len(i), 500_000)])
+    ok = sims >= threshold - 1e-12
+    i, j, sims = i[ok], j[ok], sims[ok]
+    # A pair reached through either row's prefix appears twice: keep it once per orientation.
+    key = np.unique(np.c_[i, j], axis=0, return_index=True)[1]
+    return i[key], j[key], sims[key]
+
+
+def near_duplicate_prs(prs: pd.DataFrame, files: pd.DataFrame | None = None, rules: PatternRules | None = None,
+                       window_days: int = WINDOW_DAYS) -> pd.DataFrame:
+    """Pull requests that repeat other work (see the module docstring), one row per PR with a match.
+
+    Columns: author_login, repo, created_at, week_start (the Monday of its week, a date), similarity
+    (its best match's cosine), match_repo.
+    """
+    rules = rules or PatternRules()
+    files = files if files is not None else pd.DataFrame(columns=["repo", "number", "filename", "patch_sketch"])
+    prs = prs.copy()
+    if "number" not in prs:
+        prs["number"] = range(len(prs))
+    columns = ["author_login", "repo", "created_at", "week_start", "similarity", "match_repo"]
+    pairs = duplicate_pairs(prs, files, rules, window_days)
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    both = pd.concat([
+        pairs.rename(columns={"repo_a": "repo", "number_a": "number", "repo_b": "match_repo"})[
+            ["repo", "number", "match_repo", "similarity"]],
+        pairs.rename(columns={"repo_b": "repo", "number_b": "number", "repo_a": "match_repo"})[
+            ["repo", "number", "match_repo", "similarity"]]], ignore_index=True)
+    best = both.sort_values(["similarity", "match_repo"], ascending=[False, True]).drop_duplicates(["repo", "number"])
+    out = best.merge(prs[["repo", "number", "author_login", "created_at"]], on=["repo", "number"], how="left")
+    out["week_start"] = pd.to_datetime(out["created_at"]).dt.to_period("W-SUN").dt.start_time.dt.date
+    return out[columns].sort_values(["created_at", "repo"]).reset_index(drop=True)
