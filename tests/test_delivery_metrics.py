@@ -130,6 +130,41 @@ def test_cycle_time_runs_from_first_commit_or_opening_to_merge(events):
     assert np.isnan(_row(prs, repo="org/alpha", number=2)["cycle_hours"])  # never merged
 
 
+def test_lead_time_runs_to_the_first_successful_deployment_after_the_merge(events):
+    """DORA lead time for changes: first commit (else opening) to the deployment that shipped the change."""
+    prs = events.prs
+    one = _row(prs, repo="org/alpha", number=1)
+    assert one["shipped_deployment_id"] == 101 and one["lead_hours"] == pytest.approx(8.6)  # 09:00 -> 17:36
+    assert _row(prs, repo="org/alpha", number=3)["lead_hours"] == pytest.approx(25.1)  # first commit the day before
+    # merged on the 9th: 103 failed to deploy, so 104 on the 14th shipped it
+    assert _row(prs, repo="org/alpha", number=7)["shipped_deployment_id"] == 104
+    assert _row(prs, repo="org/alpha", number=7)["lead_hours"] == pytest.approx(128.6)
+    assert np.isnan(_row(prs, repo="org/alpha", number=2)["lead_hours"])  # never merged, never shipped
+    assert _row(prs, repo="org/beta", number=1)["lead_hours"] == pytest.approx(9.1)  # beta deploys to staging only
+    weeks = delivery.team_week_metrics(events, "alpha", WEEKS).set_index("week_start")
+    assert weeks["prs_deployed"].tolist() == [2, 4, 0]
+    assert weeks.loc[pd.Timestamp(WEEKS[0]), "lead_time_hours"] == pytest.approx((8.6 + 25.1) / 2)
+    assert weeks.loc[pd.Timestamp(WEEKS[1]), "lead_time_hours"] == pytest.approx((9.6 + 127.6) / 2)
+    assert np.isnan(weeks.loc[pd.Timestamp(WEEKS[2]), "lead_time_hours"])
+    month = delivery.period_metrics(events, "alpha", date(2026, 9, 1), date(2026, 9, 30))
+    assert month["prs_deployed"] == 6 and month["lead_time_hours"] == pytest.approx((9.6 + 25.1) / 2, abs=0.01)
+    assert month["lead_time_hours"] > month["cycle_time_hours"]
+
+
+def test_dora_tiers_place_each_key_on_the_report_bands(events):
+    month = delivery.period_metrics(events, "alpha", date(2026, 9, 1), date(2026, 9, 30))
+    tiers = delivery.dora_tiers(month)
+    assert tiers["change_failure_rate"]["tier"] == "low"  # 75 %
+    assert tiers["lead_time_hours"]["tier"] == "elite"  # 17.35 h: less than one day
+    assert tiers["deployment_frequency"]["tier"] == "medium"  # 4 in 30 days: just under once a week
+    assert tiers["mttr_hours"]["tier"] == "high" and tiers["mttr_hours"]["band"] == "less than one day"
+    from copilot_finops.delivery import dora
+
+    assert dora.tier("change_failure_rate", 0.05) == "elite" and dora.tier("change_failure_rate", 0.051) == "high"
+    assert dora.tier("deployment_frequency", 7) == "elite" and dora.tier("deployment_frequency", 0.2) == "low"
+    assert dora.tier("mttr_hours", None) is None
+
+
 def test_review_turnaround_ignores_the_author_and_pending_reviews(events):
     prs = events.prs
     assert _row(prs, repo="org/alpha", number=1)["review_hours"] == pytest.approx(2.0)

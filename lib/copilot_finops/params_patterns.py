@@ -68,7 +68,7 @@ class PatternRules(_Strict):
     min_history_weeks: int = Field(3, ge=1, description="other active weeks a developer needs before a week is judged")
     acceptance_gap: float = Field(0.10, gt=0, lt=1, description="retries: acceptance at least this far under the segment median")
     prompt_ratio: float = Field(1.5, gt=1, description="retries: at least this many times the developer's usual prompts")
-    off_window_share: float = Field(0.35, gt=0, le=1, description="off-window: at least this share of the week's activity")
+    off_window_share: float = Field(0.30, gt=0, le=1, description="off-window: at least this share of the week's activity")
     off_window_min_days: int = Field(2, ge=1, description="off-window: on at least this many off-window days")
     off_window_volume: float = Field(0.2, gt=0, description="off-window: at least this share of a typical week's "
                                                              "activity (0.2: about one working day)")

@@ -238,12 +238,14 @@ def discussion_questions(facts: dict, count: int = 3) -> list[str]:
         scored.append((7 + min(f.get("top_pattern_weeks", 1) / 4, 1), f"The pattern \"{f['top_pattern']}\" showed up "
                           f"{where}. What in our process leads there?{step}"))
     verdict = f.get("verdict")
+    # The question quotes the verdict's own reason, so it never claims more than the evidence beside it.
+    reason = f.get("verdict_reason")
     if verdict == "tighten":
-        scored.append((8.5, "Our delivery verdict is 'tighten': weeks with more assistant use went with worse delivery "
-                            "quality. Which review or test step should we strengthen before we use it more?"))
+        scored.append((8.5, "Our delivery verdict is 'tighten': " + (reason or "weeks with more assistant use went with "
+                            "worse delivery quality") + ". Which review or test step should we strengthen before we use it more?"))
     elif verdict == "scaling":
-        scored.append((4.5, "Our delivery verdict is 'scaling': more assistant use went with fewer failures. Which habit "
-                          "made that work, and which team could we share it with?"))
+        scored.append((4.5, "Our delivery verdict is 'scaling': " + (reason or "weeks with more assistant use went with "
+                            "better delivery") + ". Which habit made that work, and which team could we share it with?"))
     ratio, org_ratio = f.get("cli_requests_per_prompt"), f.get("org_cli_requests_per_prompt")
     if ratio and org_ratio and ratio >= 1.5 * org_ratio:
         scored.append((5 + strength(ratio / org_ratio, 1.5), f"Our CLI sessions made "
@@ -336,6 +338,7 @@ def retro_facts(pack: RetroPack, playbooks) -> dict:
         facts.update(top_pattern=title, top_pattern_weeks=None if privacy.small_group(people, pack.k) else weeks,
                      top_pattern_step=book.first_steps[0] if book and book.first_steps else None)
     facts["verdict"] = pack.delivery.verdict
+    facts["verdict_reason"] = pack.delivery.decision["reason"]
     shown = pack.features.dropna(subset=["share of outputs"])
     if len(shown) and not pack.summary["suppressed"]:
         facts.update(top_feature=str(shown.iloc[0]["feature"]), top_feature_share=float(shown.iloc[0]["share of outputs"]))

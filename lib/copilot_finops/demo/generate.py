@@ -8,6 +8,7 @@ trends, neither). What was injected goes to
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -75,7 +76,7 @@ class _Writer:
 
 def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: int = DEFAULT_USERS,
                  days: int = DEFAULT_DAYS, end: date = DEFAULT_END, progress: bool = False,
-                 pattern_strength: float = 1.0) -> GenerateResult:
+                 pattern_strength: float = 1.0, delivery_scenarios: dict | None = None) -> GenerateResult:
     """Write the demo org's raw zone under `raw_dir` and its `ground_truth.json` beside the raw files.
 
     Parameters
@@ -83,6 +84,8 @@ def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: in
     raw_dir : folder to write (created; files of a previous run with the same names are replaced).
     seed, users, days, end : the org's random seed, head count, and the window of `days` days ending on `end`.
     pattern_strength : size of the injected high-burn patterns; 1.0 is moderate (`injected`), 0.6 faint, 1.4 plain.
+    delivery_scenarios : team -> `scenarios.TeamScenario` to use instead of the drawn one (tests, evaluation);
+        the team keeps its drawn weekly usage swings.
 
     Returns
     -------
@@ -105,8 +108,12 @@ def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: in
     people = demo_org.make_people(master, users, start, end)
     holidays = demo_org.us_holidays(range(start.year, end.year + 1))
     slugs = [t[0] for t in demo_org.TEAMS]
-    plan = DeliveryPlan(draw_scenarios(np.random.default_rng([seed, 2]), slugs, demo_org.SMALL_TEAM, start, end),
-                        start, end)
+    drawn = draw_scenarios(np.random.default_rng([seed, 2]), slugs, demo_org.SMALL_TEAM, start, end)
+    for team, scenario in (delivery_scenarios or {}).items():
+        if team not in drawn:
+            raise UserError(f"delivery scenario for {team!r}: the demo org's teams are {', '.join(slugs)}")
+        drawn[team] = dataclasses.replace(scenario, shocks=drawn[team].shocks)
+    plan = DeliveryPlan(drawn, start, end)
     picked = choose_weeks(np.random.default_rng([seed, 3]), people, start, end, strength=pattern_strength)
     pattern_of = picked["by_user_week"]
 

@@ -13,12 +13,18 @@ already memoised) does not pay for importing scikit-learn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pandas as pd
 
 from ..params import PatternRules
 
 NO_PATTERN = ""  # label of weeks that carry no pattern
+
+
+def week_month(week_start: date) -> str:
+    """The month a week is reported in: the month of its Thursday (ISO 8601), which holds most of its days."""
+    return (week_start + timedelta(days=3)).strftime("%Y-%m")
 
 
 @dataclass(frozen=True)

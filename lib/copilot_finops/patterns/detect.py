@@ -18,13 +18,14 @@ from ..errors import UserError
 from ..params import OrgParams, PatternRules, Playbooks
 from ..period import Period
 from . import features as features_mod
-from .catalog import NO_PATTERN, PATTERN_BY_NAME, PATTERNS
+from . import review as review_mod
+from .catalog import NO_PATTERN, PATTERN_BY_NAME, PATTERNS, week_month
 
 PATTERN_NAMES = tuple(p.name for p in PATTERNS)
 LOOKBACK_WEEKS = 26  # peers are judged over about half a year of weeks, ending with the period
 SMALL_TEAMS = "(teams under k developers)"
 DETECT_COLUMNS = ["user", "team_slug", "segment", "week_start", "pattern", "pattern_title", "score", "credits",
-                  "evidence", "advice"]
+                  "evidence", "advice", "weight"]
 FEATURE_LABELS = {
     "interactions": "prompts", "generations": "outputs generated", "acceptances": "outputs accepted",
     "interactions_vs_usual": "prompts, against the developer's usual week",
@@ -42,11 +43,6 @@ FEATURE_LABELS = {
     "merged_prs_same_week": "PRs merged that week", "merged_prs_next_week": "PRs merged the week after",
     "duplicate_prs": "PRs repeating another author's work",
 }
-
-
-def week_month(week_start: date) -> str:
-    """The month a week is reported in: the month of its Thursday (ISO 8601), which holds most of its days."""
-    return (week_start + timedelta(days=3)).strftime("%Y-%m")
 
 
 def label_features(frame: pd.DataFrame, random_state: int = 0, rules: PatternRules | None = None) -> pd.DataFrame:
@@ -67,12 +63,15 @@ def label_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, first_we
     """Features, peer distances and pattern labels of every user-week with activity in the full weeks given.
 
     The frame carries logins: it is the working table for `detect` and for evaluation, never for
-    display. Columns: the `load_user_weeks` columns, the FEATURES, and what `label_features` adds.
+    display. Columns: the `load_user_weeks` columns, the FEATURES, what `label_features` adds, and
+    weight (what analysts' reviews of similar weeks make of a flagged week, `review.weights`).
     """
     weeks = features_mod.load_user_weeks(con, params, first_week, last_week)
     if weeks.empty:
         return weeks
-    return label_features(features_mod.user_week_features(weeks), random_state=random_state, rules=params.patterns)
+    labelled = label_features(features_mod.user_week_features(weeks), random_state=random_state, rules=params.patterns)
+    labelled["weight"] = review_mod.weights(labelled, review_mod.reviews(con))
+    return labelled
 
 
 def _number(x: float) -> float | None:
@@ -135,10 +134,15 @@ def check_playbooks(playbooks: Playbooks | None) -> None:
 
 
 def flagged_weeks(labelled: pd.DataFrame, months: set[str] | None, playbooks: Playbooks | None = None,
-                  key: bytes | None = None) -> pd.DataFrame:
-    """The DETECT_COLUMNS frame of the labelled weeks that carry a pattern, in the given months (None: all)."""
+                  key: bytes | None = None, min_weight: float = 0.5) -> pd.DataFrame:
+    """The DETECT_COLUMNS frame of the labelled weeks that carry a pattern, in the given months (None: all).
+
+    Weeks that analysts' reviews weigh under `min_weight` (see `review`) are left out.
+    """
     check_playbooks(playbooks)
     flagged = labelled[labelled["pattern"] != NO_PATTERN] if not labelled.empty else labelled
+    if "weight" in flagged and not flagged.empty:
+        flagged = flagged[flagged["weight"] >= min_weight]
     if months is not None and not flagged.empty:
         flagged = flagged[[week_month(w) in months for w in flagged["week_start"]]]
     if flagged.empty:
@@ -156,6 +160,7 @@ def flagged_weeks(labelled: pd.DataFrame, months: set[str] | None, playbooks: Pl
         "credits": flagged["ai_credits_used"].fillna(0).round(2).to_numpy(),
         "evidence": [evidence(row, row["pattern"]) for _, row in flagged.iterrows()],
         "advice": [advice[p] for p in flagged["pattern"]],
+        "weight": (flagged["weight"] if "weight" in flagged else pd.Series(1.0, index=flagged.index)).to_numpy(),
     }, columns=DETECT_COLUMNS)
     return out.sort_values(["week_start", "pattern", "score"], ascending=[True, True, False], ignore_index=True)
 
@@ -181,11 +186,12 @@ def detect(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period | N
     DataFrame, one row per flagged user-week, ordered by week, pattern and score: user (pseudonym),
     team_slug, segment, week_start (date), pattern, pattern_title, score (anomaly score, higher is
     more unusual), credits (AI credits used that week), evidence (list of {feature, value,
-    peer_median}), advice. No logins.
+    peer_median}), advice, weight (1 unless analysts' reviews of similar weeks lowered it). No logins.
     """
     first, last = period_weeks(period, lookback_weeks)
     labelled = label_user_weeks(con, params, first, last, random_state=random_state)
-    return flagged_weeks(labelled, None if period is None else {period.label}, playbooks, key)
+    return flagged_weeks(labelled, None if period is None else {period.label}, playbooks, key,
+                         params.patterns.review_min_weight)
 
 
 def detect_with_previous(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period, random_state: int = 0,
@@ -194,8 +200,9 @@ def detect_with_previous(con: duckdb.DuckDBPyConnection, params: OrgParams, peri
     """`detect` for a month and the month before, from one fit (so the two months are judged alike)."""
     first, last = period_weeks(period, lookback_weeks)
     labelled = label_user_weeks(con, params, first, last, random_state=random_state)
-    return (flagged_weeks(labelled, {period.label}, playbooks, key),
-            flagged_weeks(labelled, {period.previous.label}, playbooks, key))
+    w = params.patterns.review_min_weight
+    return (flagged_weeks(labelled, {period.label}, playbooks, key, w),
+            flagged_weeks(labelled, {period.previous.label}, playbooks, key, w))
 
 
 def active_developers_by_team(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:

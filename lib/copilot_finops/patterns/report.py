@@ -288,3 +288,34 @@ def with_logins(flagged: pd.DataFrame, con: duckdb.DuckDBPyConnection, key: byte
     logins = [r[0] for r in con.execute("SELECT DISTINCT user_login FROM user_day WHERE user_login IS NOT NULL").fetchall()]
     by_pseudonym = {privacy.pseudonym(login, key): login for login in logins}
     return flagged.assign(login=[by_pseudonym.get(u) for u in flagged["user"]])
+
+
+def review_precision(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The org's confirmed precision per pattern and month from analysts' reviews (`review.confirmed_precision`)."""
+    from . import review
+
+    return review.confirmed_precision(review.reviews(con))
+
+
+def precision_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """`review_precision` for people: pattern titles, reviewed pattern-weeks, precision as a percentage."""
+    return pd.DataFrame({
+        "month": table["month"], "pattern": [PATTERN_BY_NAME[p].title for p in table["pattern"]],
+        "confirmed": table["confirmed"], "dismissed": table["dismissed"],
+        "confirmed precision": [formatting.percent(p) for p in table["precision"]],
+    })
+
+
+def precision_chart(table: pd.DataFrame):
+    """Confirmed precision per pattern by month (an altair line chart)."""
+    import altair as alt
+
+    data = table.assign(pattern=[PATTERN_BY_NAME[p].title for p in table["pattern"]])
+    return (alt.Chart(data, title="Confirmed precision of the flagged pattern-weeks analysts reviewed")
+            .mark_line(point=True)
+            .encode(x=alt.X("month:O", title=None), y=alt.Y("precision:Q", title="confirmed / reviewed",
+                                                             axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, 1])),
+                    color=alt.Color("pattern:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
+                    tooltip=["month:O", "pattern:N", "confirmed:Q", "dismissed:Q",
+                             alt.Tooltip("precision:Q", format=".0%")])
+            .properties(width=440, height=180))
