@@ -11,7 +11,7 @@ import pytest
 
 from copilot_finops.demo import org as demo_org
 from copilot_finops.demo import generate_org
-from copilot_finops.demo.usage import PATTERNS
+from copilot_finops.demo.injected import DISTRACTORS, PATTERNS
 from copilot_finops.cli import main
 from copilot_finops.errors import UserError
 
@@ -118,13 +118,24 @@ def test_org_looks_real(small_demo):
 
 def test_ground_truth_shape(small_demo):
     truth = small_demo.ground_truth
-    assert truth["seed"] == 7
+    assert truth["seed"] == 7 and truth["pattern_strength"] == 1.0
     assert set(truth["delivery"]) == {t[0] for t in demo_org.TEAMS}
     assert set(truth["delivery"].values()) == {"scaling", "tighten", "inconclusive"}
+    kinds = {t: s["kind"] for t, s in truth["delivery_scenarios"].items()}
+    assert sorted(kinds.values()).count("effect") == 4 and sorted(kinds.values()).count("confounded") == 3
+    for team, s in truth["delivery_scenarios"].items():
+        assert (s["kind"] == "effect") == bool(s["effects"]) and (s["kind"] == "confounded") == bool(s["drifts"])
+        assert s["expected"] == truth["delivery"][team]
     assert {p["pattern"] for p in truth["patterns"]} == set(PATTERNS)
-    for p in truth["patterns"]:
-        assert set(p) == {"user_login", "week_start", "pattern"}
+    for p in truth["patterns"] + truth["distractors"]:
+        assert set(p) == {"user_login", "week_start", "effect", "pattern" if "pattern" in p else "kind"}
         assert date.fromisoformat(p["week_start"]).weekday() == 0
+    for p in truth["patterns"]:  # each week's size is drawn around the org's strength
+        assert 0.85 <= p["effect"]["strength"] <= 1.15
+    assert {d["kind"] for d in truth["distractors"]} == set(DISTRACTORS)
+    weeks = {(p["user_login"], p["week_start"]) for p in truth["patterns"] + truth["distractors"]}
+    assert len(weeks) == len(truth["patterns"]) + len(truth["distractors"])  # one thing per user-week
+    assert truth["on_call"] and all(date.fromisoformat(s["start"]).weekday() == 5 for s in truth["on_call"])
     on_disk = json.loads((small_demo.raw / "ground_truth.json").read_text())
     assert on_disk == truth
 

@@ -1,78 +1,14 @@
 """Per user-week features of the high-burn detector, on small hand-built frames."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from copilot_finops.params import DeliveryWindows
-from copilot_finops.patterns.features import (
-    FEATURES, full_weeks, near_duplicate_prs, team_week_features, user_week_features,
-)
-
-
-def prs(*rows) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["author_login", "repo", "title", "head_ref", "created_at"])
-
-
-def test_near_duplicates_match_across_authors_and_repos_only_within_the_window():
-    frame = prs(
-        ("ana", "org/payments", "Add exponential backoff wrapper for outbound HTTP client calls",
-         "ana/add-exponential-backoff-wrapper-for-outbound", datetime(2026, 9, 1, 10)),
-        ("bo", "org/orders", "Add exponential backoff wrapper for outbound HTTP client calls",
-         "bo/add-exponential-backoff-wrapper-for-outbound", datetime(2026, 9, 3, 15)),
-        # the same task a month later is not "the same days"
-        ("cy", "org/web", "Add exponential backoff wrapper for outbound HTTP client calls",
-         "cy/add-exponential-backoff-wrapper-for-outbound", datetime(2026, 10, 5, 9)),
-        ("dee", "org/web", "Fix cart parser for empty input (WS-1234)", "dee/fix-cart-parser", datetime(2026, 9, 2, 9)),
-    )
-    dups = near_duplicate_prs(frame)
-    assert sorted(dups["author_login"]) == ["ana", "bo"]
-    assert set(dups["match_repo"]) == {"org/payments", "org/orders"}
-    assert (dups["similarity"] > 0.99).all()
-    assert set(dups["week_start"]) == {date(2026, 8, 31)}
-
-
-def test_near_duplicates_ignore_rework_in_the_same_repo_reverts_and_titles_that_share_words():
-    frame = prs(
-        ("ana", "org/payments", "Cache ledger handler for EU region (PA-1200)", "ana/cache-ledger-handler-for-eu-region",
-         datetime(2026, 9, 1, 10)),
-        ("ana", "org/payments", "Cache ledger handler for EU region (PA-1200)", "ana/cache-ledger-handler-v2",
-         datetime(2026, 9, 2, 10)),  # reworked by the same author: not duplicate work
-        ("bo", "org/orders", 'Revert "Cache ledger handler for EU region (PA-1200)"', "revert-12",
-         datetime(2026, 9, 2, 12)),  # a revert repeats the title by design
-        ("cy", "org/web", "Cache ledger query on timeout (WS-877)", "cy/cache-ledger-query-on-timeout",
-         datetime(2026, 9, 2, 14)),  # shares words, different work
-    )
-    assert near_duplicate_prs(frame).empty
-
-
-def test_the_same_request_in_two_repositories_by_one_author_is_duplicate_work():
-    frame = prs(
-        ("ana", "org/payments", "Create terraform module for standard service alerts",
-         "ana/create-terraform-module-for-standard-service", datetime(2026, 9, 1, 10)),
-        ("ana", "org/orders", "Create terraform module for standard service alerts",
-         "ana/create-terraform-module-for-standard-service", datetime(2026, 9, 2, 10)),
-    )
-    assert sorted(near_duplicate_prs(frame)["repo"]) == ["org/orders", "org/payments"]
-
-
-def test_a_short_title_inside_a_longer_one_is_compared_and_found_no_duplicate():
-    """Two PRs sharing their rarest word are compared; below the threshold neither matches (no error either).
-
-    A new org's first weeks hold few PRs, so a one-word title is often all a pair shares.
-    """
-    frame = prs(
-        ("ana", "org/web", "Fix login page", "ana/fix", datetime(2026, 7, 27, 10)),
-        ("bo", "org/web", "page", "bo/fix", datetime(2026, 7, 28, 10)),
-    )
-    assert near_duplicate_prs(frame).empty
-
-
-def test_near_duplicates_of_an_empty_frame():
-    assert near_duplicate_prs(prs()).empty
+from copilot_finops.patterns.features import FEATURES, full_weeks, team_adjusted, team_week_features, usual, user_week_features
 
 
 def week_sums(**overrides) -> dict:
@@ -80,7 +16,7 @@ def week_sums(**overrides) -> dict:
         "user_login": "u1", "team_slug": "payments-api", "segment": "backend_services", "week_start": date(2026, 9, 7),
         "interactions": 20, "generations": 200, "generations_excl_agent_edit": 180, "acceptances_excl_agent_edit": 54,
         "agent_edit_generations": 20, "loc_suggested": 800, "loc_added": 400, "ai_credits_used": 150.0,
-        "cli_requests": 0, "cli_prompts": 0, "cli_tokens": 0, "off_window_activity": 0, "prs_opened": 2,
+        "cli_requests": 0, "cli_prompts": 0, "cli_tokens": 0, "off_window_activity": 0, "off_window_days": 0, "prs_opened": 2,
         "prs_opened_unmerged": 0, "merged_prs_same_week": 2, "merged_prs_next_week": 1, "duplicate_prs": 0,
     }
     row.update(overrides)
@@ -144,33 +80,30 @@ def test_change_freezes_accept_the_older_pair_form_and_reject_reversed_ranges():
         DeliveryWindows(change_freezes=[{"start": date(2026, 12, 20), "end": date(2026, 12, 1)}])
 
 
-def test_near_duplicates_equal_an_all_pairs_comparison_on_many_similar_titles():
-    """The prefix-filtered search must find exactly what comparing every pair finds."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def test_the_usual_week_is_the_median_of_the_developers_other_nearby_weeks():
+    weeks = [date(2026, 7, 6) + timedelta(weeks=i) for i in range(12)]
+    values = pd.Series([10.0] * 5 + [100.0] + [10.0] * 2 + [40.0] * 4)  # one spike, then a new level
+    base = usual(values, pd.Series(["u"] * 12), pd.Series(weeks))
+    assert base.iloc[5] == 10.0  # the spike is judged against its neighbours, not itself
+    assert base.iloc[11] == 40.0  # months later, the usual has moved with the developer (a trend is no habit)
+    assert np.isnan(usual(pd.Series([5.0]), pd.Series(["alone"]), pd.Series(weeks[:1])).iloc[0])
 
-    from copilot_finops.patterns.features import DUPLICATE_SIMILARITY
 
-    rng = np.random.default_rng(3)
-    words = ["add", "fix", "cache", "ledger", "retry", "client", "timeout", "parser", "alerts", "module", "eu", "us"]
-    bases = [" ".join(rng.choice(words, size=rng.integers(3, 7))) for _ in range(60)]
-    rows = []
-    for k in range(400):  # a base title, sometimes with a word more: exact copies and near misses
-        title = bases[rng.integers(len(bases))] + (" " + rng.choice(words) if rng.random() < 0.5 else "")
-        rows.append((f"u{rng.integers(12)}", f"org/r{rng.integers(4)}", title, f"u/{title.replace(' ', '-')}",
-                     datetime(2026, 9, 1) + pd.Timedelta(hours=int(rng.integers(24 * 30)))))
-    frame = prs(*rows)
-    found = near_duplicate_prs(frame)
-    # Brute force: every pair, dense.
-    branch = frame["head_ref"].str.split("/", n=1).str[-1].str.replace(r"[-_/]+", " ", regex=True)
-    x = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform((frame["title"] + " " + branch).str.lower())
-    sims = (x @ x.T).toarray()
-    created = frame["created_at"].to_numpy()
-    near = np.abs(created[:, None] - created[None, :]) <= np.timedelta64(7, "D")
-    other = ((frame["author_login"].to_numpy()[:, None] != frame["author_login"].to_numpy()[None, :])
-             | (frame["repo"].to_numpy()[:, None] != frame["repo"].to_numpy()[None, :]))
-    best = np.where(near & other, sims, 0).max(axis=1)
-    expected = frame.loc[best >= DUPLICATE_SIMILARITY - 1e-12]
-    assert len(expected) > 20  # the vocabulary is small enough that many titles repeat
-    assert sorted(zip(found["author_login"], found["created_at"])) == sorted(
-        zip(expected["author_login"], expected["created_at"]))
-    np.testing.assert_allclose(np.sort(found["similarity"]), np.sort(best[best >= DUPLICATE_SIMILARITY - 1e-12]))
+def test_ratios_to_the_usual_week_are_taken_against_the_team_that_week():
+    ratio = pd.Series([2.0, 2.0, 2.0, 4.0, 1.0, 1.0])
+    teams = pd.Series(["a", "a", "a", "a", "b", "b"])
+    weeks = pd.Series([date(2026, 9, 7)] * 6)
+    adjusted = team_adjusted(ratio, teams, weeks)
+    assert adjusted.tolist() == [1.0, 1.0, 1.0, 2.0, 1.0, 1.0]  # team a's whole week doubled: only the 4x stands out
+    # team b has two developers that week: too few to tell the team's week from theirs, left as is
+    assert team_adjusted(pd.Series([3.0, 1.0]), pd.Series(["b", "b"]), weeks[:2]).tolist() == [3.0, 1.0]
+
+
+def test_features_against_the_usual_week():
+    rows = [week_sums(week_start=date(2026, 7, 6) + timedelta(weeks=i), interactions=20) for i in range(6)]
+    rows[5].update(interactions=60, acceptances_excl_agent_edit=18)  # three times the prompts, a third the acceptance
+    frame = user_week_features(pd.DataFrame(rows))
+    last = frame.iloc[5]
+    assert last["interactions_vs_usual"] == pytest.approx(3.0)
+    assert last["acceptance_vs_usual"] == pytest.approx((18 / 180) / (54 / 180))
+    assert frame["weeks_active"].tolist() == [6] * 6

@@ -1,7 +1,8 @@
-"""The detector pipeline on small hand-built populations: each pattern present or absent, its label
-and its evidence, healthy heavy use left alone, peer scaling within the segment, determinism."""
+"""The detector pipeline on small hand-built populations: each pattern at a moderate size present or absent,
+its label and its evidence, healthy heavy use left alone, peer scaling within the segment, determinism."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import numpy as np
@@ -34,28 +35,32 @@ def normal_week(rng: np.random.Generator, segment: str, i: int) -> dict:
         "acceptances_excl_agent_edit": acc, "agent_edit_generations": agent, "loc_suggested": gen_excl * 4,
         "loc_added": acc * 4 + agent * 18, "ai_credits_used": interactions * 4.0 + requests * 2.5,
         "cli_requests": requests, "cli_prompts": prompts, "cli_tokens": requests * int(rng.normal(8000, 800)),
-        "off_window_activity": off, "prs_opened": opened, "prs_opened_unmerged": int(rng.binomial(opened, 0.1)),
+        "off_window_activity": off, "off_window_days": int(off > 0), "prs_opened": opened,
+        "prs_opened_unmerged": int(rng.binomial(opened, 0.1)),
         "merged_prs_same_week": int(rng.poisson(2.2)), "merged_prs_next_week": int(rng.poisson(2.2)), "duplicate_prs": 0,
     }
 
 
 def inject(week: dict, pattern: str) -> dict:
-    """Turn a normal week into one with the pattern, the way such a week looks in telemetry.
+    """Turn a normal week into one with the pattern at a moderate size, the way such a week looks in telemetry:
+    retries at 0.35x the acceptance with 2.5x the prompts, 45 % of the week off-window over a weekend, CLI loops
+    at 6x the requests per prompt.
 
     The week is the 13th of a developer with twelve ordinary weeks: patterns are judged on habits.
     """
     w = dict(week, case=pattern, week_start=date(2026, 7, 6) + timedelta(weeks=12))
     if pattern == "retry_no_accept":
-        w.update(interactions=w["interactions"] * 5, acceptances_excl_agent_edit=int(w["generations_excl_agent_edit"] * 0.015))
+        w.update(interactions=int(max(w["interactions"], 25) * 2.5),
+                 acceptances_excl_agent_edit=int(w["acceptances_excl_agent_edit"] * 0.35))
     elif pattern == "unmerged_output":
-        w.update(loc_added=w["loc_added"] * 10, prs_opened=4, prs_opened_unmerged=4, merged_prs_same_week=0)
+        w.update(loc_added=w["loc_added"] * 4, prs_opened=4, prs_opened_unmerged=4, merged_prs_same_week=0)
     elif pattern == "off_window":
-        activity = w["interactions"] + w["generations"] + w["cli_requests"]
-        w.update(off_window_activity=0.9 * activity)
+        activity = w["interactions"] + w["generations"] + w["cli_prompts"]
+        w.update(off_window_activity=0.45 * activity, off_window_days=2)
     elif pattern == "duplicate_work":
         w.update(duplicate_prs=2)
     elif pattern == "cli_token_loop":
-        w.update(cli_requests=w["cli_prompts"] * 35, cli_tokens=w["cli_prompts"] * 35 * 21000)
+        w.update(cli_requests=w["cli_requests"] * 6, cli_tokens=w["cli_tokens"] * 6)
     return w
 
 
@@ -90,31 +95,36 @@ def test_each_injected_pattern_gets_its_label(labelled, pattern):
     assert row["pattern"] == pattern
 
 
-def test_no_ordinary_week_and_no_healthy_heavy_week_carries_a_pattern(labelled):
-    assert (labelled.loc[labelled["case"] == "ordinary", "pattern"] == "").all()
+def test_ordinary_weeks_rarely_and_healthy_heavy_weeks_never_carry_a_pattern(labelled):
+    """Each pattern needs several measures past two robust spreads at once (about one week in a thousand by
+    chance when they move independently, as every week of this population does) or one past three."""
+    ordinary = labelled.loc[labelled["case"] == "ordinary", "pattern"]
+    assert (ordinary != "").sum() <= 0.01 * len(ordinary)
     heavy = labelled[labelled["case"] == "healthy-heavy"].iloc[0]
     assert heavy["pattern"] == ""
 
 
-def test_a_population_without_patterns_gets_no_labels():
+def test_a_population_without_patterns_gets_almost_no_labels():
     clean = label_features(population(seed=11, inject_patterns=False), random_state=0)
-    assert clean["flagged"].sum() > 0  # the forest always flags its most unusual share ...
-    assert (clean["pattern"] == "").all()  # ... but unusual is not wasteful
+    assert clean["flagged"].sum() > 0  # the forest always picks its most unusual share ...
+    assert (clean["pattern"] != "").sum() <= 0.01 * len(clean)  # ... but unusual is not wasteful
 
 
 def test_evidence_names_the_patterns_features_with_peer_medians(labelled):
     row = labelled[labelled["case"] == "retry_no_accept"].iloc[0]
     items = evidence(row, "retry_no_accept")
-    assert [e["feature"] for e in items[:2]] == ["accepted_output_ratio", "interactions"]
+    assert [e["feature"] for e in items[:3]] == ["accepted_output_ratio", "acceptance_vs_usual", "interactions_vs_usual"]
     ratio = items[0]
-    assert ratio["value"] < 0.03 and 0.25 < ratio["peer_median"] < 0.35
-    assert items[1]["value"] > 3 * items[1]["peer_median"]
+    assert ratio["value"] < 0.15 and 0.25 < ratio["peer_median"] < 0.35
+    assert items[2]["value"] > 2 * items[2]["peer_median"]  # prompts, against the developer's usual week
     assert set(items[0]) == {"feature", "value", "peer_median"}
-    assert "accepted-output ratio" in evidence_text(items) and "(peers " in evidence_text(items)
+    text = evidence_text(items)
+    assert re.search(r"accepted-output ratio \d+% \(segment median (2\d|3[0-5])%\)", text), text
+    assert re.search(r"prompts, against the developer's usual week \d\.\dx", text), text
 
     loop = labelled[labelled["case"] == "cli_token_loop"].iloc[0]
     first = evidence(loop, "cli_token_loop")[0]
-    assert first["feature"] == "cli_requests_per_prompt" and first["value"] == pytest.approx(35.0)
+    assert first["feature"] == "cli_requests_per_prompt" and first["value"] > 15
     assert first["peer_median"] < 6  # judged against SREs, whose CLI use is heavy but not loopy
 
 
