@@ -1,44 +1,61 @@
-"""Usage against delivery on the demo org: verdicts against the injected relationships, the command, the notebook.
+"""Usage against delivery on generated orgs: verdicts against the teams' scenarios, the command, the notebook,
+determinism. ground_truth.json is read here, in the tests, and nowhere in the product.
 
-ground_truth.json is read here, in the tests, and nowhere in the product.
+Two kinds of org. One with two teams whose scenario the test sets (a seed fixed so the test is exact; the
+test checks the effect it then measured is of the moderate size it claims). Three whose seeds are drawn for
+this run (printed on failure): their confounded and flat teams, and their effect teams, are held to bounds a
+correct method meets with near certainty. The figures over many seeds are in the note of issue 14
+(`copilot-finops evaluate-delivery --seed ...`).
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import random
 import re
 from datetime import date
 from pathlib import Path
 
 import pytest
+from scipy.stats import binom
 
-from copilot_finops.period import parse_period
+from copilot_finops import figures
+from copilot_finops.cli import main
+from copilot_finops.delivery import evaluate as delivery_evaluate, stats as delivery_stats
 from copilot_finops.delivery import usage as delivery_usage, verdict as delivery_verdict
 from copilot_finops.demo import org as demo_org
-from copilot_finops.cli import main
+from copilot_finops.demo.scenarios import TeamScenario
+from copilot_finops.period import parse_period
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD = "2026-10"
-TEAM_KEYS = {"team", "verdict", "reason", "evidence", "weeks", "developers", "correlations", "metrics", "caveat"}
-CORRELATION_KEYS = {"usage_measure", "delivery_metric", "lag_weeks", "spearman", "ci_low", "ci_high", "n"}
+ORG = {"users": 70, "days": 119, "end": date(2026, 10, 31)}  # 17 weeks in the window, about 7 developers a team
+TEAM_KEYS = {"team", "verdict", "reason", "evidence", "weeks", "developers", "correlations", "metrics", "caveat",
+             "reading", "p_adjusted", "alpha", "verdict_metrics"}
+CORRELATION_KEYS = {"usage_measure", "delivery_metric", "lag_weeks", "spearman", "ci_low", "ci_high", "n",
+                    "detrended", "detrended_ci_low", "detrended_ci_high", "differenced", "p_value", "note"}
+FORCED_SEED = 2
+FORCED = {
+    # flat usage, heavier weeks fail more
+    "payments-api": TeamScenario("tighten", "effect", usage_rise=0.0, effects={"change_failure_rate": 4.8}),
+    # adopting, heavier weeks fail less and ship sooner
+    "web-storefront": TeamScenario("scaling", "effect", usage_rise=0.8,
+                                   effects={"change_failure_rate": -4.5, "cycle_time_hours": -0.6}),
+    # adopting while failures drift up on their own: a confound
+    "orders-service": TeamScenario("inconclusive", "confounded", usage_rise=1.0, usage_curve="logistic",
+                                   drifts={"change_failure_rate": ("linear", 1.4, 0.5),
+                                           "cycle_time_hours": ("step", -0.45, 0.5)}),
+}
 
 
-def _build(base: Path, seed: int) -> tuple[Path, dict]:
+def _build(base: Path, seed: int, scenarios: dict | None = None) -> tuple[Path, dict]:
     from copilot_finops.demo import generate_org
     from copilot_finops.ingest import ingest_raw
 
-    result = generate_org(base / "raw", seed=seed, users=120, days=120, end=date(2026, 10, 31))
+    result = generate_org(base / "raw", seed=seed, delivery_scenarios=scenarios, **ORG)
     ingest_raw(base / "raw", base / "warehouse.duckdb")
-    truth = json.loads((base / "raw" / "ground_truth.json").read_text())
-    assert truth == result.ground_truth
-    return base / "warehouse.duckdb", truth
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The default demo org (seed 7, 120 developers, 120 days to 2026-10-31): 17 weeks to correlate."""
-    return _build(tmp_path_factory.mktemp("delivery-demo"), 7)
+    return base / "warehouse.duckdb", result.ground_truth
 
 
 def _delivery_json(warehouse: Path, *extra: str) -> dict:
@@ -51,80 +68,154 @@ def _delivery_json(warehouse: Path, *extra: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def org_document(demo) -> dict:
-    """`copilot-finops delivery --period 2026-10 --json` on the demo org, every team."""
-    return _delivery_json(demo[0])
+def forced(tmp_path_factory):
+    """Seed 2 with the three scenarios above; (warehouse, ground truth, `delivery --json` of every team)."""
+    warehouse, truth = _build(tmp_path_factory.mktemp("delivery-forced"), FORCED_SEED, FORCED)
+    return warehouse, truth, _delivery_json(warehouse)
 
 
-def _disagreements(document: dict, truth: dict) -> list[tuple]:
-    """Teams whose verdict differs from the injected relationship (under 5 developers: insufficient_data is right)."""
-    wrong = []
+@pytest.fixture(scope="module")
+def unseen(tmp_path_factory) -> list[dict]:
+    """Three orgs of seeds drawn for this run, each scored against its scenarios."""
+    seeds = random.SystemRandom().sample(range(1000, 1_000_000), 3)
+    out = []
+    for seed in seeds:
+        warehouse, truth = _build(tmp_path_factory.mktemp(f"delivery-{seed}"), seed)
+        out.append({"seed": seed, **delivery_evaluate.score_document(_delivery_json(warehouse), truth)})
+    return out
+
+
+def _team(document: dict, team: str) -> dict:
+    return next(t for t in document["teams"] if t["team"] == team)
+
+
+def _detrended(team: dict, metric: str) -> float:
+    return next(c["detrended"] for c in team["correlations"] if c["delivery_metric"] == metric
+                and c["lag_weeks"] == 0 and c["usage_measure"] == delivery_usage.VERDICT_USAGE)
+
+
+def test_a_flat_usage_team_whose_heavier_weeks_fail_more_gets_tighten(forced):
+    _, truth, document = forced
+    team = _team(document, "payments-api")
+    assert truth["delivery_scenarios"]["payments-api"]["usage_rise"] == 0.0
+    trend = team["usage_trend"]
+    assert not (trend["ci_low"] is not None and trend["ci_low"] > 0)  # usage did not clearly rise: no gate on that
+    assert 0.45 <= _detrended(team, "change_failure_rate") <= 0.8  # the moderate effect the issue names (~0.6)
+    assert team["verdict"] == "tighten", team["reason"]
+    assert team["reading"]["change_failure_rate"] == "worse" and "more failed deployments" in team["reason"]
+
+
+def test_a_team_whose_heavier_weeks_fail_less_and_ship_sooner_gets_scaling(forced):
+    _, _, document = forced
+    team = _team(document, "web-storefront")
+    assert -0.85 <= _detrended(team, "change_failure_rate") <= -0.4
+    assert -0.85 <= _detrended(team, "cycle_time_hours") <= -0.4
+    assert team["verdict"] == "scaling", team["reason"]
+    assert "worse" not in team["reading"].values()
+
+
+def test_a_confounded_team_shows_its_raw_relation_and_gets_no_verdict(forced):
+    _, _, document = forced
+    team = _team(document, "orders-service")
+    raw = next(c for c in team["correlations"] if c["delivery_metric"] == "change_failure_rate" and c["lag_weeks"] == 0
+               and c["usage_measure"] == delivery_usage.VERDICT_USAGE)
+    assert raw["spearman"] > 0.4  # what a verdict on the raw relation would have called "tighten"
+    assert team["verdict"] == "inconclusive", team["reason"]
+    assert any("raw relation came with the trend" in e for e in team["evidence"])
+
+
+def test_confounded_and_flat_teams_get_a_verdict_only_as_often_as_the_test_level_allows(unseen):
+    """A wrong verdict on a team with no within-team relation is a false positive of a test run at family-wise
+    level ALPHA: over n such teams their number is Binomial(n, ALPHA) at most. Zero cannot be promised for every
+    draw of the org; more than the 99.9th percentile of that binomial would mean the trends leak into the verdict."""
+    null = sum(r["by_kind"].get(k, {}).get("teams", 0) for r in unseen for k in ("confounded", "flat"))
+    wrong = [(r["seed"], t["team"], t["kind"], t["verdict"], t["reason"]) for r in unseen for t in r["teams"]
+             if t["kind"] in ("confounded", "flat") and t["verdict"] in ("scaling", "tighten")]
+    assert null >= 12
+    assert len(wrong) <= binom.ppf(0.999, null, delivery_stats.ALPHA), wrong
+
+
+def test_effects_of_moderate_size_get_the_right_verdict(unseen):
+    """Effect teams whose measured effect is of the moderate size the issue names (a detrended same-week rho of
+    0.5 or more on an injected metric, in its direction): at least 8 in 10 get the right verdict."""
+    moderate = [(r["seed"], t) for r in unseen for t in r["teams"] if t["kind"] == "effect" and any(
+        rho is not None and rho * t["effects"][m] > 0 and abs(rho) >= 0.5 for m, rho in t["realized_detrended_rho"].items())]
+    right = [t for _, t in moderate if t["right"]]
+    assert len(moderate) >= 3, [(s, t["team"], t["realized_detrended_rho"]) for s, t in moderate]
+    assert len(right) >= 0.8 * len(moderate), [(s, t["team"], t["verdict"], t["reason"]) for s, t in moderate]
+
+
+def test_every_verdict_carries_its_evidence_and_no_figure_is_nan(forced):
+    document = forced[2]
+    assert "nan" not in json.dumps(document).lower()
     for t in document["teams"]:
-        expected = truth["delivery"][t["team"]]
-        if t["suppressed"]:  # under 5 developers: their head count is not shown either
-            ok = t["verdict"] == "insufficient_data" and "fewer than 5 developers" in t["reason"]
-        else:
-            ok = t["verdict"] == expected
-        if not ok:
-            wrong.append((t["team"], expected, t["verdict"], t["reason"]))
-    return wrong
-
-
-def test_verdicts_match_the_injected_relationships(demo, org_document):
-    truth, document = demo[1], org_document
-    assert {t["team"] for t in document["teams"]} == set(truth["delivery"])
-    assert _disagreements(document, truth) == []
-    verdicts = {t["verdict"] for t in document["teams"]}
-    assert {"scaling", "tighten", "inconclusive", "insufficient_data"} <= verdicts
-    assert document["window"] == {"start": "2026-07-06", "end": "2026-10-31", "weeks": 17}
-
-
-def test_every_verdict_carries_its_evidence_correlations_and_caveat(org_document):
-    for t in org_document["teams"]:
-        assert TEAM_KEYS <= set(t)
-        assert t["caveat"].startswith("Correlation is not causation")
-        assert t["evidence"] and all(isinstance(e, str) and e for e in t["evidence"])
-        assert t["verdict"] in delivery_verdict.VERDICTS and t["reason"]
-    for t in (t for t in org_document["teams"] if t["verdict"] != "insufficient_data"):
-        assert len(t["evidence"]) >= 4
-        assert t["weeks"] == 17 and t["developers"] >= 5
+        assert TEAM_KEYS <= set(t) and t["caveat"].startswith("Correlation is not causation")
+        assert t["verdict"] in delivery_verdict.VERDICTS and t["reason"] and t["evidence"]
+        text = " ".join(t["evidence"])
+        assert not re.search(r"\bnan\b|[+-]nan", text, re.I)
+    for t in (t for t in document["teams"] if t["verdict"] != "insufficient_data"):
+        assert 8 <= t["weeks"] <= 17 and t["developers"] >= 5 and t["alpha"] == delivery_stats.ALPHA
         assert {c["lag_weeks"] for c in t["correlations"]} == {0, 1, 2}
-        assert {c["usage_measure"] for c in t["correlations"]} == set(delivery_usage.USAGE_MEASURES)
         for c in t["correlations"]:
             assert set(c) == CORRELATION_KEYS
-            if c["ci_low"] is not None:
-                assert -1 <= c["ci_low"] <= c["ci_high"] <= 1 and c["n"] >= 8
+            if c["detrended_ci_low"] is not None:
+                assert -1 <= c["detrended_ci_low"] <= c["detrended"] <= c["detrended_ci_high"] <= 1 and c["n"] >= 8
+            elif c["usage_measure"] == delivery_usage.VERDICT_USAGE:
+                assert c["note"], c  # a missing interval says why
         m = t["metrics"]
-        assert m["deployments"] > 0 and 0 <= m["change_failure_rate"] <= 1
-        assert m["failed_deployments"] == round(m["change_failure_rate"] * m["deployments"])
-        assert m["cycle_time_hours"] > 0 and m["usage"]["active_developers"] >= 5
+        assert m["deployments"] > 0 and m["failed_deployments"] == round(m["change_failure_rate"] * m["deployments"])
+        assert m["lead_time_hours"] > m["cycle_time_hours"] > 0  # lead time runs on to the deployment
+        assert {k: v["tier"] for k, v in m["dora"].items()}.keys() == {"deployment_frequency", "lead_time_hours",
+                                                                        "change_failure_rate", "mttr_hours"}
+        # the sentence and the table show the same change failure rate
+        assert f"change failure rate {figures.show('change_failure_rate', m['change_failure_rate'])}" in " ".join(t["evidence"])
 
 
-def test_small_team_is_insufficient_data_and_shows_no_figures(org_document):
-    (team,) = [t for t in org_document["teams"] if t["team"] == demo_org.SMALL_TEAM]
+def test_small_team_is_insufficient_data_and_shows_no_figures(forced):
+    team = _team(forced[2], demo_org.SMALL_TEAM)
     assert team["verdict"] == "insufficient_data" and team["suppressed"] and team["developers"] is None
     assert team["metrics"] == {"suppressed": True, "k": 5}
     assert all(c["spearman"] is None for c in team["correlations"])
 
 
-def test_table_output_and_a_clear_error_for_an_unknown_team(demo, org_document, capsys):
-    warehouse, _ = demo
+def test_the_document_is_the_same_on_every_run_and_thread_count(forced, monkeypatch):
+    """DuckDB adds floats in parallel, in whatever order its threads finish: the verdicts must not notice."""
+    from copilot_finops import warehouse as wh
+    from copilot_finops.delivery import report as delivery_report
+    from copilot_finops.params import load_params
+
+    monkeypatch.setenv("COPILOT_FINOPS_CACHE", "0")
+    params = load_params(ROOT / "params")
+    documents = []
+    for threads in (1, 4, 4):
+        con = wh.connect(forced[0], read_only=True)
+        try:
+            con.execute(f"SET threads = {threads}")
+            documents.append(json.dumps(delivery_report.delivery_report(con, parse_period(PERIOD), params),
+                                        sort_keys=True, default=str))
+        finally:
+            con.close()
+    assert documents[0] == documents[1] == documents[2]
+    assert json.loads(documents[0]) == json.loads(json.dumps(forced[2], sort_keys=True))
+
+
+def test_table_output_and_a_clear_error_for_an_unknown_team(forced, capsys):
+    warehouse, _, document = forced
     rc = main(["delivery", "--period", PERIOD, "--warehouse", str(warehouse), "--params", str(ROOT / "params"),
-               "--teams", f"appsec,{demo_org.SMALL_TEAM}"])
+               "--teams", f"payments-api,{demo_org.SMALL_TEAM}"])
     out = capsys.readouterr().out
-    assert rc == 0 and "Correlation is not causation" in out
-    verdicts = {t["team"]: t["verdict"] for t in org_document["teams"]}
-    for slug in ("appsec", demo_org.SMALL_TEAM):
+    assert rc == 0 and "Correlation is not causation" in out and "lead h" in out
+    verdicts = {t["team"]: t["verdict"] for t in document["teams"]}
+    for slug in ("payments-api", demo_org.SMALL_TEAM):
         assert re.search(rf"^\s*{re.escape(slug)}\s+{verdicts[slug]}\b", out, re.M)
-    assert "payments-api" not in out
+    assert "web-storefront" not in out
     rc = main(["delivery", "--period", PERIOD, "--warehouse", str(warehouse), "--params", str(ROOT / "params"),
                "--teams", "no-such-team"])
-    err = capsys.readouterr().err
-    assert rc == 2 and "--teams: no-such-team not in the warehouse" in err
+    assert rc == 2 and "--teams: no-such-team not in the warehouse" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_notebook_figures_equal_the_library(demo, tmp_path, monkeypatch):
+def test_notebook_figures_equal_the_library(forced, tmp_path, monkeypatch):
     import duckdb
     import nbformat
     import papermill
@@ -134,7 +225,7 @@ def test_notebook_figures_equal_the_library(demo, tmp_path, monkeypatch):
     from copilot_finops.reports import notebook
     from copilot_finops.params import load_params
 
-    warehouse, _ = demo
+    warehouse = forced[0]
     team = "payments-api"
     out = tmp_path / "05.ipynb"
     papermill.execute_notebook(str(ROOT / "notebooks/05_delivery_correlation.ipynb"), str(out), cwd=str(ROOT),
@@ -158,15 +249,9 @@ def test_notebook_figures_equal_the_library(demo, tmp_path, monkeypatch):
     assert delivery_report.verdict_markdown(td) in markdown
     charts.use_svg()
     assert svg == [delivery_charts.usage_against_delivery(td)._repr_mimebundle_()["image/svg+xml"]]
+    text = "\n".join(markdown + html)
+    assert not re.search(r"\bnan\b|[+-]nan", text, re.I)
     # aggregate and pseudonymous: no developer's login anywhere in the report
     logins = {r[0] for r in duckdb.connect(str(warehouse), read_only=True).execute(
         "SELECT DISTINCT user_login FROM user_day WHERE user_login IS NOT NULL").fetchall()}
-    text = "\n".join(markdown + html)
     assert not [login for login in logins if re.search(rf"\b{re.escape(login)}\b", text)]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [11, 23])
-def test_verdicts_hold_on_other_seeds(seed, tmp_path):
-    warehouse, truth = _build(tmp_path, seed)
-    assert _disagreements(_delivery_json(warehouse), truth) == []

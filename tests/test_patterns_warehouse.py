@@ -230,3 +230,29 @@ def test_team_week_table_sums_the_team_and_suppresses_weeks_under_k(demo):
     assert (table["developers"] >= 5).all()
     tiny = patterns.team_week_table(con, params, "secrets-scanning", period, k=5)  # the demo's team under five
     assert len(tiny) > 0 and tiny.drop(columns="week of").isna().all().all()
+
+
+def test_on_call_and_incident_days_are_not_off_window_use(demo):
+    """A weekend on call (declared in params, or shown by an incident assigned and a hotfix) is the job."""
+    from copilot_finops.patterns import duty, features
+
+    truth = demo["org"].ground_truth
+    declared = patterns_evaluate.with_declared_rota(demo["params"], truth)
+    first, last = date(2026, 8, 31), date(2026, 10, 31)
+    days = duty.duty_days(demo["con"], declared, first, last).set_index(["user_login", "day"])["reason"]
+    on_call = [d for d in truth["distractors"] if d["kind"] in ("on_call_incident", "on_call_rota")
+               and date.fromisoformat(d["week_start"]) >= first]
+    assert on_call
+    for d in on_call:
+        saturday = date.fromisoformat(d["week_start"]) + timedelta(days=5)
+        reason = days.get((d["user_login"].lower(), saturday))
+        assert reason == ("on call" if d["kind"] == "on_call_rota" else "incident"), d
+    with_rota = features.load_user_weeks(demo["con"], declared).set_index(["user_login", "week_start"])
+    without = features.load_user_weeks(demo["con"], demo["params"]).set_index(["user_login", "week_start"])
+    for d in on_call:
+        key = (d["user_login"], date.fromisoformat(d["week_start"]))
+        assert with_rota.loc[key, "duty_days"] >= 2
+        if d["kind"] == "on_call_rota":  # GitHub shows nothing of it: undeclared, it is a weekend of work
+            assert without.loc[key, "off_window_days"] == with_rota.loc[key, "off_window_days"] + 2
+        else:  # the incident assigned marks the weekend, declared or not
+            assert without.loc[key, "off_window_days"] == with_rota.loc[key, "off_window_days"]

@@ -148,3 +148,28 @@ def test_tables_and_charts_build_on_the_demo_org(small_demo):
             assert chart.to_dict()  # a valid Vega-Lite spec
     finally:
         con.close()
+
+
+def test_segments_are_what_the_org_declares_and_the_five_by_default(tmp_path):
+    from datetime import date
+
+    from copilot_finops.errors import UserError
+    from copilot_finops.params import DEFAULT_SEGMENTS, OnCall, load_params
+
+    assert list(OrgParams.model_validate({"org": "o"}).segments) == list(DEFAULT_SEGMENTS)
+    (tmp_path / "org.yaml").write_text(
+        "org: o\nsegments:\n  docs_guild: {label: Docs guild, teams: [docs]}\n"
+        "  data_platform: {label: Data platform, teams: [lake, etl]}\n"
+        "budgets:\n  segments:\n    data_platform: {monthly_usd: 500}\n")
+    prm = load_params(tmp_path)
+    assert prm.segment_of("etl") == "data_platform" and prm.segment_label("docs_guild") == "Docs guild"
+    assert segments.segment_table(["docs", "web"], prm)["segment"].tolist() == ["docs_guild", "unassigned"]
+    (tmp_path / "org.yaml").write_text("org: o\nsegments:\n  Docs Guild: {label: Docs}\n")
+    with pytest.raises(UserError, match="(?s)org.yaml.*segments.*snake_case"):
+        load_params(tmp_path)
+    rota = OnCall.model_validate({"rotations": [{"members": ["Ada", "bo"], "start": "2026-10-03", "shift_days": 2}],
+                                  "shifts": [{"user": "cy", "start": "2026-10-10", "end": "2026-10-11"}]})
+    days = rota.days_by_login(date(2026, 10, 1), date(2026, 10, 10))
+    assert sorted(days["ada"]) == [date(2026, 10, 3), date(2026, 10, 4), date(2026, 10, 7), date(2026, 10, 8)]
+    assert sorted(days["bo"]) == [date(2026, 10, 5), date(2026, 10, 6), date(2026, 10, 9), date(2026, 10, 10)]
+    assert days["cy"] == {date(2026, 10, 10)}  # the window ends on the 10th

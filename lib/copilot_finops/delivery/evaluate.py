@@ -40,7 +40,10 @@ def score_document(document: dict, ground_truth: dict) -> dict:
         realized = {m: (lag0.get(m) or {}).get("detrended") for m in scenario.get("effects", {})}
         rows.append({"team": t["team"], "kind": kind, "expected": "insufficient_data" if small else expected,
                      "verdict": t["verdict"], "right": right, "effects": scenario.get("effects", {}),
-                     "realized_detrended_rho": realized, "reason": t["reason"]})
+                     "realized_detrended_rho": realized, "reason": t["reason"],
+                     # the same-week relations the verdict read, so a rule can be replayed at another level
+                     "same_week": {m: {k: (lag0.get(m) or {}).get(k) for k in ("detrended", "differenced", "p_value", "n")}
+                                   for m in t.get("verdict_metrics", [])}})
         slot = by_kind.setdefault(kind, {"teams": 0, "right": 0, "verdicts": {}})
         slot["teams"] += 1
         slot["right"] += int(right)

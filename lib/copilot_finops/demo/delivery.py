@@ -253,8 +253,9 @@ class DeliverySimulation:
             p = by_index[index]
             repo = self.repo_of(p.team)
             opened = _ts(monday + timedelta(days=5), float(r.uniform(7, 11)))
+            hours = float(r.lognormal(np.log(self.plan.restore_median_hours(p.team, opened.date())), 0.7))
             number = self._incident(repo, f"Incident: {p.team} paging on weekend traffic",
-                                    "Pager fired; on-call investigating.", opened, opened + timedelta(hours=30), p)
+                                    "Pager fired; on-call investigating.", opened, opened + timedelta(hours=hours), p)
             title, files = pull_content.hotfix(r, p.team, p.segment, number)
             self._add_pull(repo, p, title, files, opened + timedelta(hours=3), 1.0, [], labels=["hotfix"],
                            merge_after=2.0)

@@ -8,6 +8,8 @@ leave them out. A developer is on duty on a day when
 - they opened or merged that day a pull request carrying an incident label (`incident_pr_labels`:
   hotfix, rollback ...) or naming an incident of its repo (`#123` in its title or body);
 - they created that day a deployment in a repo with an incident open (a deployment that restores service).
+Incident work on an off-window day marks the whole stretch of off-window days around it (the
+weekend, a holiday bridge): whoever handles an incident on a Saturday is on call that weekend.
 """
 from __future__ import annotations
 
@@ -28,6 +30,21 @@ def _days(start: datetime, end: datetime) -> list[date]:
         out.append(day)
         day += timedelta(days=1)
     return out
+
+
+def _whole_stretch(rows: list[tuple[str, date, str]], params: OrgParams, first: date, last: date) -> list[tuple]:
+    """The other off-window days of each stretch of consecutive off-window days that holds incident work."""
+    off = set(params.delivery_windows.off_window_days(first - timedelta(days=7), last + timedelta(days=7)))
+    extra = []
+    for login, day, reason in rows:
+        if reason == "on call" or day not in off:
+            continue
+        for step in (-1, 1):
+            other = day + timedelta(days=step)
+            while other in off:
+                extra.append((login, other, reason))
+                other += timedelta(days=step)
+    return extra
 
 
 def duty_days(con: duckdb.DuckDBPyConnection, params: OrgParams, first: date, last: date) -> pd.DataFrame:
@@ -73,6 +90,7 @@ def duty_days(con: duckdb.DuckDBPyConnection, params: OrgParams, first: date, la
     for dep in deployments.itertuples(index=False):
         if any(start <= dep.created_at <= end for start, end in windows.get(dep.repo, [])):
             rows.append((dep.creator_login.lower(), dep.created_at.date(), "restoring deployment"))
+    rows += _whole_stretch(rows, params, first, last)
     out = pd.DataFrame(rows, columns=["user_login", "day", "reason"])
     out = out[(out["day"] >= first) & (out["day"] <= last)]
     return out.drop_duplicates(["user_login", "day"]).sort_values(["user_login", "day"]).reset_index(drop=True)
