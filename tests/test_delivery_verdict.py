@@ -126,8 +126,8 @@ def test_too_few_developers_or_weeks_is_insufficient_data_with_its_reason():
     (TREND, {"change_failure_rate": NONE, "mttr_hours": NONE, "cycle_time_hours": _c(0.7, 0.002)}, "inconclusive"),
     (TREND, {"change_failure_rate": _c(-0.6, 0.005), "mttr_hours": NONE, "cycle_time_hours": _c(0.7, 0.002)},
      "inconclusive"),
-    # Holm: 0.02 alone would pass, not once three metrics are tested (0.06)
-    (TREND, {"change_failure_rate": _c(0.5, 0.02), "mttr_hours": _c(0.1, 0.5), "cycle_time_hours": _c(0.1, 0.6)},
+    # Holm: 0.04 alone would pass, not once three metrics are tested (0.12)
+    (TREND, {"change_failure_rate": _c(0.5, 0.04), "mttr_hours": _c(0.1, 0.5), "cycle_time_hours": _c(0.1, 0.6)},
      "inconclusive"),
     # week-to-week changes pointing the other way: a bent trend, not a relation
     (TREND, {"change_failure_rate": _c(0.6, 0.004, differenced=-0.2), "mttr_hours": NONE, "cycle_time_hours": NONE},
