@@ -237,7 +237,8 @@ ALTER TABLE incident ADD COLUMN IF NOT EXISTS assignees VARCHAR[];   -- who work
 -- Analysts' reviews of flagged pattern-weeks (`patterns review`): a team's week of one pattern,
 -- confirmed or dismissed; no user and no reviewer identity. shape: the week's robust z on the
 -- pattern's features when reviewed (JSON), so later weeks of the same shape weigh accordingly.
--- Ingest never touches it. grain: team_slug, week_start, pattern
+-- Ingest never touches it.
+-- grain: team_slug, week_start, pattern
 CREATE TABLE IF NOT EXISTS pattern_review (
     team_slug VARCHAR NOT NULL, week_start DATE NOT NULL, pattern VARCHAR NOT NULL,
     verdict VARCHAR NOT NULL, shape VARCHAR, note VARCHAR, reviewed_at TIMESTAMP
