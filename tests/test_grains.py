@@ -33,7 +33,8 @@ RELATIONSHIPS = [
     ("int_user_team_day", "user_id", KNOWN_USERS),  # every user-team row's user exists
     ("int_user_team_day", "team_id", "SELECT team_id FROM team"),
     ("int_team_member_day", "user_id", KNOWN_USERS),
-    *[(name, "team_slug", TEAMS) for name in KEYED if "team_slug" in GRAINS[name].columns],  # every team row's team
+    *[(name, "team_slug", TEAMS) for name in KEYED  # every team row's team
+      if "team_slug" in GRAINS[name].columns and name not in EMPTY_ON_DEMO],
     *[(table, "day, user_id", "SELECT day, user_id FROM user_day")  # a breakdown row belongs to its user-day
       for table in ("user_day_feature", "user_day_model_feature", "user_day_language_feature", "user_day_ide")],
     ("int_cost_seat_day", "user_id", "SELECT user_id FROM seat"),
