@@ -16,6 +16,7 @@ from .errors import UserError
 from .period import SLUG
 from .yamlfiles import format_error, load_yaml
 from .params_patterns import OnCall, OnCallRotation, OnCallShift, PatternRules  # noqa: F401 (part of the params API)
+from .params_playbooks import AvoidAsk, PatternPlaybook, Playbooks, PromptPlaybook, load_playbooks  # noqa: F401 (idem)
 
 # The role segments an org gets when params declare none: ids and labels. An org declares its own
 # (a docs guild, a data platform team) under `segments:` in org.yaml; ids are snake_case.
@@ -373,42 +374,3 @@ def load_params(params_dir: str | Path) -> OrgParams:
     except ValidationError as exc:
         raise UserError(format_error(org_file, exc)) from None
 
-
-# -- Coaching playbooks (params/playbooks.yaml): advice per high-burn pattern, read by `patterns`
-# and the monthly retro. Kept apart from org.yaml because platform teams edit it as prose.
-
-class PatternPlaybook(_Strict):
-    title: str
-    what_we_see: str  # the signal, in plain words, without naming anyone
-    advice: str  # process advice for the team
-    first_steps: list[str] = []
-
-
-class PromptPlaybook(_Strict):
-    name: str
-    when: str
-    steps: list[str]
-
-
-class AvoidAsk(_Strict):
-    ask: str  # the kind of request that burns credits without value
-    why: str
-    instead: str
-
-
-class Playbooks(_Strict):
-    patterns: dict[str, PatternPlaybook]
-    prompt_playbooks: list[PromptPlaybook] = []
-    what_not_to_ask: list[AvoidAsk] = []
-
-
-def load_playbooks(params_dir: str | Path) -> Playbooks:
-    """Read and validate `playbooks.yaml` under `params_dir`."""
-    path = Path(params_dir) / "playbooks.yaml"
-    if not path.exists():
-        raise UserError(f"{path} not found: the coaching advice for the high-burn patterns lives there "
-                        "(copy the repository's params/playbooks.yaml and edit it)")
-    try:
-        return Playbooks.model_validate(load_yaml(path))
-    except ValidationError as exc:
-        raise UserError(format_error(path, exc)) from exc
