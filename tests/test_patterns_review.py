@@ -12,7 +12,9 @@ from copilot_finops import patterns, warehouse
 from copilot_finops.cli import main
 from copilot_finops.errors import UserError
 from copilot_finops.ingest import ingest_raw
+from copilot_finops.params import load_params
 from copilot_finops.patterns import review
+from copilot_finops.period import parse_period
 
 from conftest import ROOT
 
@@ -79,10 +81,13 @@ def test_reviews_round_trip_through_the_warehouse_and_survive_reingest(small_dem
     assert verdicts[dismissed["id"]] == "dismissed" and verdicts[confirmed["id"]] == "confirmed"
 
     def reported(path) -> set:
-        assert main(["patterns", "--period", "2026-10", "--warehouse", str(path), "--params", str(ROOT / "params"),
-                     "--json"]) == 0
-        flagged = json.loads(capsys.readouterr().out)["flagged"]
-        return {f"{f['team_slug']}/{f['week_start']}/{f['pattern']}" for f in flagged}
+        """The month's flagged pattern-weeks as `patterns` counts them (per-week rows stay in the library)."""
+        con = warehouse.connect(path, read_only=True)
+        try:
+            flagged = patterns.detect(con, load_params(ROOT / "params"), parse_period("2026-10"))
+        finally:
+            con.close()
+        return {f"{r.team_slug}/{r.week_start}/{r.pattern}" for r in flagged.itertuples()}
 
     assert dismissed["id"] not in reported(wh) and dismissed["id"] in reported(small_demo.warehouse)
     ingest_raw(small_demo.raw, wh, full=True)  # every raw file read again: the reviews are not raw data
