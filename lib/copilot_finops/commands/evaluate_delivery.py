@@ -40,6 +40,9 @@ def run(args) -> int:
         print("totals:")
         for kind, s in sorted(summary["by_kind"].items()):
             print(f"  {kind:<11} {s['right']:>3} of {s['teams']:>3} teams with the right verdict")
+        m = summary["moderate_effects"]
+        print(f"  effect teams of moderate measured size (detrended rho >= 0.5 in the injected direction): "
+              f"{m['right']} of {m['teams']} with the right verdict")
         print(f"  confounded or flat teams given scaling or tighten: {summary['false_verdicts']} of "
               f"{summary['null_teams']}")
     return 0 if summary["false_verdicts"] == 0 else 1

@@ -20,6 +20,8 @@ from ..params import OrgParams
 from ..period import parse_period
 from . import report as delivery_report, usage as delivery_usage
 
+MODERATE_RHO = 0.5  # the issue's "weekly Spearman of about 0.6", measured: the draw a team actually got
+
 
 def score_document(document: dict, ground_truth: dict) -> dict:
     """Per team: kind, expected and given verdict, right or not, and the realized rho of each injected effect.
@@ -32,15 +34,18 @@ def score_document(document: dict, ground_truth: dict) -> dict:
     for t in document["teams"]:
         scenario = scenarios.get(t["team"], {"kind": "unknown", "effects": {}})
         expected = ground_truth["delivery"][t["team"]]
-        small = t["developers"] < 5
+        small = bool(t.get("suppressed"))  # under k developers: its head count is not in the document either
         kind = "under k" if small else scenario["kind"]
         right = t["verdict"] == ("insufficient_data" if small else expected)
         lag0 = {c["delivery_metric"]: c for c in t["correlations"]
                 if c["lag_weeks"] == 0 and c["usage_measure"] == delivery_usage.VERDICT_USAGE}
         realized = {m: (lag0.get(m) or {}).get("detrended") for m in scenario.get("effects", {})}
+        # an effect of the moderate size issue 14 names: a realized detrended rho of 0.5 or more, in its direction
+        moderate = kind == "effect" and any(rho is not None and rho * scenario["effects"][m] > 0 and abs(rho) >= MODERATE_RHO
+                                            for m, rho in realized.items())
         rows.append({"team": t["team"], "kind": kind, "expected": "insufficient_data" if small else expected,
                      "verdict": t["verdict"], "right": right, "effects": scenario.get("effects", {}),
-                     "realized_detrended_rho": realized, "reason": t["reason"],
+                     "realized_detrended_rho": realized, "moderate": moderate, "reason": t["reason"],
                      # the same-week relations the verdict read, so a rule can be replayed at another level
                      "same_week": {m: {k: (lag0.get(m) or {}).get(k) for k in ("detrended", "differenced", "p_value", "n")}
                                    for m in t.get("verdict_metrics", [])}})
@@ -49,7 +54,9 @@ def score_document(document: dict, ground_truth: dict) -> dict:
         slot["right"] += int(right)
         slot["verdicts"][t["verdict"]] = slot["verdicts"].get(t["verdict"], 0) + 1
     false = sum(1 for r in rows if r["kind"] in ("confounded", "flat") and r["verdict"] in ("scaling", "tighten"))
-    return {"teams": rows, "by_kind": by_kind, "false_verdicts": false}
+    moderate = [r for r in rows if r["moderate"]]
+    return {"teams": rows, "by_kind": by_kind, "false_verdicts": false,
+            "moderate_effects": {"teams": len(moderate), "right": sum(int(r["right"]) for r in moderate)}}
 
 
 def evaluate_seed(seed: int, params: OrgParams, users: int = 120, days: int = 120, end: date = date(2026, 10, 31),
@@ -83,6 +90,8 @@ def summarise(results: list[dict]) -> dict:
             slot = by_kind.setdefault(kind, {"teams": 0, "right": 0})
             slot["teams"] += s["teams"]
             slot["right"] += s["right"]
-    return {"seeds": [r["seed"] for r in results], "by_kind": by_kind,
+    moderate = {"teams": sum(r["moderate_effects"]["teams"] for r in results),
+                "right": sum(r["moderate_effects"]["right"] for r in results)}
+    return {"seeds": [r["seed"] for r in results], "by_kind": by_kind, "moderate_effects": moderate,
             "false_verdicts": sum(r["false_verdicts"] for r in results),
             "null_teams": sum(s["teams"] for k, s in by_kind.items() if k in ("confounded", "flat"))}

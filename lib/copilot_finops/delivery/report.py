@@ -101,8 +101,11 @@ def _contrast(con, weeks, period, events, week_usage, active, k) -> pd.DataFrame
 def _period_usage(con, team: str, period: Period, k: int) -> dict:
     summary = usage.team_period_summary(con, team, period, k)
     team = summary["team"]  # full precision (figures.json_value), so a reader's rounding matches the pages'
-    return {f: figures.json_value(usage.SUMMARY_FIGURES.get(f, f), team[f], k=k,
-                                  people=figures.people_of(usage.SUMMARY_FIGURES.get(f, f), team)) for f in PERIOD_USAGE_FIELDS}
+    out = {f: figures.json_value(usage.SUMMARY_FIGURES.get(f, f), team[f], k=k,
+                                 people=figures.people_of(usage.SUMMARY_FIGURES.get(f, f), team)) for f in PERIOD_USAGE_FIELDS}
+    # DuckDB adds floats in whatever order its threads finish, so the last bits differ between runs: 12 significant
+    # digits keep every figure a page shows and give the same document on every run.
+    return {f: v if not isinstance(v, float) else float(f"{v:.12g}") for f, v in out.items()}
 
 
 def team_delivery(con: duckdb.DuckDBPyConnection, window: DeliveryWindow, team: str) -> TeamDelivery:
@@ -164,13 +167,14 @@ def month_sentence(period: Period, month: dict) -> str:
 
     def with_tier(metric: str, text: str) -> str:
         t = (tiers.get(metric) or {}).get("tier")
-        return f"{text} (DORA {t})" if t else text
+        return f"{text}, DORA {t}" if t else text
 
     cfr, n = month["change_failure_rate"], month["deployments"]
     parts = [with_tier("deployment_frequency", f"{n} deployment{'s' if n != 1 else ''}, "
                        + format_metric("deployment_frequency", month["deployment_frequency"]) + " a week"),
-             with_tier("change_failure_rate", f"{month['failed_deployments']} failed: change failure rate "
-                       + format_metric("change_failure_rate", cfr, missing="none (no deployment)")),
+             with_tier("change_failure_rate", f"{month['failed_deployments']} failed "
+                       + format_metric("change_failure_rate", cfr, missing="(no deployment, so no change failure rate)",
+                                       around="(change failure rate {})")),
              "median cycle time " + format_metric("cycle_time_hours", month["cycle_time_hours"], "none (nothing merged)"),
              with_tier("lead_time_hours", "median lead time for changes "
                        + format_metric("lead_time_hours", month["lead_time_hours"], "none (nothing deployed)")),
@@ -194,10 +198,10 @@ def delivery_report(con: duckdb.DuckDBPyConnection, period: Period, params: OrgP
 
 
 # -- text and tables for the command and the notebook ------------------------------------------------
-def format_metric(metric: str, value, missing: str = "n/a") -> str:
-    """A delivery figure as every page writes it (`figures.show`, the one formatter), `missing` where it has no
-    value (e.g. 'none (no deployment)')."""
-    return missing if value is None or value != value else figures.show(metric, value)
+def format_metric(metric: str, value, missing: str = "n/a", around: str = "{}") -> str:
+    """A delivery figure as every page writes it (`figures.show`, the one formatter), set in `around`; `missing`
+    where it has no value (e.g. 'none (no deployment)')."""
+    return missing if value is None or value != value else around.format(figures.show(metric, value))
 
 
 METRIC_KEYS = ("prs_merged", "cycle_time_hours", "prs_deployed", "lead_time_hours", "review_turnaround_hours",
