@@ -305,6 +305,7 @@ class OrgParams(_Strict):
         self.segments, self.budgets = segments, self.budgets.model_copy(update={"teams": budgets})
         return self
 
+    @model_validator(mode="after")
     def _budgets_name_segments(self) -> "OrgParams":
         unknown = sorted(set(self.budgets.segments) - set(self.segments))
         if unknown:
