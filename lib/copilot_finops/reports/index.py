@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import figures, privacy, usage
 from . import render
+from .site import page_label
 from .task import ORG_TEAM, ReportResult, ReportTask
 
 
@@ -15,49 +16,43 @@ HEADLINE_FIGURES = ("active_developers", "prompts_per_active_developer", "accept
 
 
 def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
-                restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None,
-                gap_banner: str = "") -> Path:
-    """outputs/<period>/index.html: the org overview first, then every team with its headline numbers and links.
+                restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None) -> Path:
+    """outputs/<period>/index.html: the org overview first, then every team with its headline numbers, its name
+    linking to its pages (whose tabs lead to the rest). A failed page is named in its team's row.
 
-    `retros` maps a team to its stitched retro page (report --retro), linked first in the team's row.
-    `gap_banner` (HTML, from `gaps.banner_html`) says which report days of the period are missing, late or partial.
+    `retros` maps a team to its stitched retro page (report --retro), reached through the team's tabs.
     """
     esc = render.esc
     by_team: dict[str, list[ReportResult]] = {}
     for r in results:
         by_team.setdefault(r.task.team, []).append(r)
 
-    def links(rs: list[ReportResult]) -> str:
-        items = []
-        for r in rs:
-            label = r.task.name.split("_", 1)[-1].replace("_", " ")
-            if r.html:
-                rel = os.path.relpath(r.html, out)
-                items.append(f'<a href="{esc(rel)}">{esc(label)}</a>' + ("" if r.ok else ' <span class="badge failed">failed</span>'))
-            else:
-                items.append(f'{esc(label)} <span class="badge failed">failed</span>')
-        return " · ".join(items)
+    def link(r: ReportResult) -> str:
+        label = page_label(r.task.name)
+        badge = "" if r.ok else ' <span class="badge failed">failed</span>'
+        return (f'<a href="{esc(os.path.relpath(r.html, out))}">{esc(label)}</a>' if r.html else esc(label)) + badge
 
-    def retro_link(team: str) -> str:
-        page = (retros or {}).get(team)
-        return f'<a href="{esc(os.path.relpath(page, out))}"><strong>retro</strong></a> · ' if page else ""
+    def team_cell(team: str, rs: list[ReportResult]) -> str:
+        first = next((r for r in rs if r.html), None)
+        href = os.path.relpath(first.html, out) if first else None
+        name = f'<a href="{esc(href)}"><strong>{esc(team)}</strong></a>' if href else f"<strong>{esc(team)}</strong>"
+        failed = [r for r in rs if not r.ok]
+        return name + ("".join(f"<br>{link(r)}" for r in failed) if failed else "")
 
     note = privacy.minimum_note(k) if k else "Figures over too few developers are suppressed."
     body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>",
             f'<p class="muted">Aggregate and pseudonymous. {esc(note)} Per active developer: prompts (IDE and '
-            'CLI), not requests.</p>']
-    if gap_banner:
-        body.append(gap_banner)
+            "CLI), not requests. Each team's name opens its pages; the tabs at the top of each page lead to the others"
+            + (" and to the retro on one page" if retros else "") + ".</p>"]
     if ORG_TEAM in by_team:
-        body.append(f"<h2>Organization overview</h2><p>{links(by_team[ORG_TEAM])}</p>")
+        body.append("<h2>Organization overview</h2><p>" + " · ".join(link(r) for r in by_team[ORG_TEAM]) + "</p>")
     labels = "".join(f"<th>{esc(figures.label(usage.SUMMARY_FIGURES.get(key, key)))}</th>" for key in HEADLINE_FIGURES)
     body.append(f'<h2>Teams</h2><table class="index"><thead><tr><th>Team</th><th>Segment</th>{labels}'
-                "<th>Reports</th></tr></thead><tbody>")
+                "</tr></thead><tbody>")
     for team in sorted(t for t in by_team if t != ORG_TEAM):
         h = headlines.get(team, {})
         cells = "".join(f"<td>{esc(h.get(key, 'n/a'))}</td>" for key in HEADLINE_FIGURES)
-        body.append(f"<tr><td>{esc(team)}</td><td>{esc(h.get('segment', ''))}</td>{cells}"
-                    f"<td>{retro_link(team)}{links(by_team[team])}</td></tr>")
+        body.append(f"<tr><td>{team_cell(team, by_team[team])}</td><td>{esc(h.get('segment', ''))}</td>{cells}</tr>")
     body.append("</tbody></table>")
     failed = [r for r in results if not r.ok]
     if failed:
@@ -66,7 +61,8 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
     index.write_text(render.page(f"Copilot FinOps reports, {period}", "\n".join(body),
-                                 crumbs=[(f"{period}", None)], restricted=restricted))
+                                 crumbs=[(f"{period} reports", None)], restricted=restricted, depth=0,
+                                 toc=False))
     (out / "run.json").write_text(json.dumps(
         {"period": period, "results": [{**{k: v for k, v in asdict(r).items() if k != "task"},
                                         "team": r.task.team, "notebook": r.task.name} for r in results],

@@ -9,6 +9,7 @@ from .. import gaps, privacy, usage, warehouse as warehouse_mod
 from ..params import load_params
 from ..paths import DEFAULT_NOTEBOOKS
 from ..period import parse_period
+from .assets import write_assets
 from .executors import run_reports
 from .index import merge_with_previous, team_headlines, write_index
 from .plan import plan_tasks, team_dirname
@@ -40,9 +41,11 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
         # identities land here: the folder is closed to others before anything is written in it
         restricted_root.mkdir(parents=True, exist_ok=True)
         privacy.restrict([restricted_root], prm.privacy.readers_group)
-    tasks = plan_tasks(teams, period.label, warehouse, params, out, notebooks, include_org=not teams_arg, extra=extra)
+    tasks = plan_tasks(teams, period.label, warehouse, params, out, notebooks, include_org=not teams_arg, extra=extra,
+                       retro=retro)
     if access is not None:
         tasks = record_incident_access(warehouse, access, period.label, out, tasks, teams if teams_arg else None)
+    write_assets(Path(out) / period.label)
     results = run_reports(tasks, executor=executor, workers=workers, progress=progress, **executor_options)
     restricted = dict(extra).get("restricted")
     retros = write_retros(results, period.label, restricted) if retro else None
@@ -95,5 +98,5 @@ def write_retros(results: list[ReportResult], period: str, restricted: str | Non
     for team, rs in by_team.items():
         out_dir = Path(rs[0].task.cwd, rs[0].task.out_dir)
         books = [out_dir / f"{r.task.name}.ipynb" for r in rs]
-        pages[team] = str(write_retro(out_dir, team, period, books, restricted))
+        pages[team] = str(write_retro(out_dir, team, period, books, restricted, rs[0].task.site))
     return pages

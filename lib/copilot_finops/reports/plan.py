@@ -9,6 +9,7 @@ from typing import Iterable
 
 from .. import paths
 from ..errors import UserError
+from .site import ORG_DIR, RETRO_PAGE, Site
 from .task import ORG_TEAM, ReportTask
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -43,16 +44,21 @@ def _relative(path: str | Path, cwd: Path) -> str:
 
 def plan_tasks(teams: Iterable[str], period: str, warehouse: str | Path, params: str | Path, out: str | Path,
                notebooks_dir: str | Path, cwd: Path | None = None, include_org: bool = True,
-               extra: tuple = ()) -> list[ReportTask]:
+               extra: tuple = (), retro: bool = False) -> list[ReportTask]:
+    """One task per org notebook (when `include_org`) and per team × team notebook, each knowing its site:
+    the team's pages for the tabs (the stitched retro last, when `retro`) and every team's folder."""
     cwd = Path(cwd or Path.cwd()).resolve()
     org_books, team_books = discover_notebooks(notebooks_dir)
+    teams = list(teams)
+    site = Site(tuple(nb.stem for nb in team_books) + ((RETRO_PAGE,) if retro else ()),
+                tuple((team, team_dirname(team)) for team in teams))
     wh, pr = _relative(warehouse, cwd), _relative(params, cwd)
     base = Path(_relative(out, cwd)) / period
     tasks = []
     if include_org:
-        tasks += [ReportTask(str(nb.resolve()), ORG_TEAM, period, wh, pr, str(base / "org"), str(cwd), extra)
+        tasks += [ReportTask(str(nb.resolve()), ORG_TEAM, period, wh, pr, str(base / ORG_DIR), str(cwd), extra, site)
                   for nb in org_books]
     for team in teams:
-        tasks += [ReportTask(str(nb.resolve()), team, period, wh, pr, str(base / team_dirname(team)), str(cwd), extra)
+        tasks += [ReportTask(str(nb.resolve()), team, period, wh, pr, str(base / team_dirname(team)), str(cwd), extra, site)
                   for nb in team_books]
     return tasks

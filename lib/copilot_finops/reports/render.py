@@ -1,62 +1,137 @@
-"""Executed notebooks to self-contained HTML pages: code hidden, charts inline SVG, nothing fetched.
+"""Executed notebooks to HTML pages: code hidden, charts as inline SVG with their live twin, nothing fetched.
 
-Our own small renderer rather than nbconvert's templates: those reference CDN scripts
-(require.js, MathJax) that would make a report blank or slow offline.
+Our own small renderer rather than nbconvert's templates: those reference CDN scripts (require.js,
+MathJax) that would make a report blank or slow offline. A chart output carries the SVG and its
+Vega-Lite spec (`charts.SPEC_MIMETYPE`); the page shows the SVG, and `assets/report.js` draws the
+spec live over it when scripts run (tooltips, zoom). Print and script-less browsers keep the SVG.
 """
 from __future__ import annotations
 
 import html
+import json
+import math
 import re
 
 import mistune
 
+from .assets import CSS, REPORT_JS, VEGA_BUNDLE, asset_href
+
 _markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-CSS = """
-:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --accent:#1f6feb; --bg:#ffffff; --soft:#f6f8fa; }
-* { box-sizing: border-box; }
-body { margin:0; font: 15px/1.55 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color:var(--fg); background:var(--bg); }
-header.site { background:#0d1117; color:#f0f6fc; padding:10px 24px; display:flex; gap:18px; align-items:baseline; flex-wrap:wrap; }
-header.site a { color:#9ecbff; text-decoration:none; }
-header.site .crumb { color:#c9d1d9; }
-main { max-width: 1000px; margin: 0 auto; padding: 12px 24px 60px; }
-h1 { font-size: 1.7em; margin: .6em 0 .2em; } h2 { font-size:1.3em; margin-top:1.6em; border-bottom:1px solid var(--line); padding-bottom:.2em; }
-p, li { max-width: 75ch; }
-table.figures, table.index { border-collapse: collapse; margin: .6em 0 1.2em; font-variant-numeric: tabular-nums; }
-table.figures th, table.figures td, table.index th, table.index td { border-bottom:1px solid var(--line); padding:5px 12px; text-align:right; }
-table.figures th:first-child, table.figures td:first-child, table.index th:first-child, table.index td:first-child { text-align:left; }
-table.figures thead th, table.index thead th { background:var(--soft); }
-table.index td:last-child, table.index th:last-child { text-align:left; max-width:26em; }
-.output svg { max-width:100%; height:auto; }
-.output { margin: .4em 0 1em; overflow-x:auto; }
-pre { background:var(--soft); padding:8px 12px; overflow-x:auto; font-size:13px; }
-.error { border-left:4px solid #cf222e; background:#ffebe9; padding:8px 12px; }
-.restricted { background:#cf222e; color:#fff; padding:8px 24px; font-weight:600; }
-.muted { color:var(--muted); }
-.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; background:var(--soft); border:1px solid var(--line); }
-.badge.failed { background:#ffebe9; border-color:#cf222e; }
-nav.toc { background:var(--soft); padding:8px 16px; border-radius:6px; }
-@media print { header.site { display:none; } }
-"""
+_H2 = re.compile(r"<h2( id=\"[^\"]*\")?>(.*?)</h2>", re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+TOC_MIN_SECTIONS = 4  # a page with this many sections or more gets a table of contents
 
 
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def page(title: str, body: str, crumbs: list[tuple[str, str | None]] = (), restricted: str | None = None) -> str:
-    """A whole HTML page: inline CSS, no scripts, no external links."""
-    nav = " › ".join(f'<a href="{esc(href)}">{esc(label)}</a>' if href else f'<span class="crumb">{esc(label)}</span>'
-                     for label, href in crumbs)
+def _finite(value):
+    """NaN and infinities (not JSON) as null, through lists and dicts."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def script_json(value: object) -> str:
+    """JSON safe inside a <script> element: no '<', '>' or '&' that could close it or open a comment."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
+    except ValueError:
+        text = json.dumps(_finite(value), separators=(",", ":"), default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def plain(fragment: str) -> str:
+    """The text of an HTML fragment, tags removed and entities read."""
+    return html.unescape(_TAGS.sub("", fragment)).strip()
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", plain(text).lower()).strip("-") or "section"
+
+
+def with_section_ids(body: str, prefix: str = "") -> tuple[str, list[tuple[str, str]]]:
+    """Give every <h2> an id (unique on the page); returns (body, [(id, heading text)])."""
+    seen: dict[str, int] = {}
+    headings: list[tuple[str, str]] = []
+
+    def one(match: re.Match) -> str:
+        base = prefix + slug(match.group(2))
+        seen[base] = seen.get(base, 0) + 1
+        hid = base if seen[base] == 1 else f"{base}-{seen[base]}"
+        headings.append((hid, plain(match.group(2))))
+        return f'<h2 id="{esc(hid)}">{match.group(2)}</h2>'
+    return _H2.sub(one, body), headings
+
+
+def toc_html(headings: list[tuple[str, str]], title: str = "On this page", inline: bool = True) -> str:
+    items = "".join(f'<li><a href="#{esc(hid)}">{esc(text)}</a></li>' for hid, text in headings)
+    return f'<nav class="toc{" inline" if inline else ""}" aria-label="{esc(title)}"><strong>{esc(title)}</strong><ol>{items}</ol></nav>'
+
+
+def add_toc(body: str) -> str:
+    """Number the page's sections and, on a long page, put their list before the first one."""
+    body, headings = with_section_ids(body)
+    if len(headings) < TOC_MIN_SECTIONS:
+        return body
+    first = body.index("<h2 ")
+    return body[:first] + toc_html(headings) + body[first:]
+
+
+def link_teams(body: str, links: dict[str, str]) -> str:
+    """Table cells that hold exactly a team's name become links to the team's pages."""
+    if not links:
+        return body
+    names = sorted((esc(t) for t in links), key=len, reverse=True)
+    href = {esc(t): h for t, h in links.items()}
+    cell = re.compile(r"(<td[^>]*>)\s*(" + "|".join(map(re.escape, names)) + r")\s*(</td>)")
+    return cell.sub(lambda m: f'{m.group(1)}<a href="{esc(href[m.group(2)])}">{m.group(2)}</a>{m.group(3)}', body)
+
+
+def page(title: str, body: str, crumbs: list[tuple[str, str | None]] = (), restricted: str | None = None,
+         tabs: list[tuple[str, str, bool]] = (), depth: int = 1, toc: bool = True,
+         team_links: dict[str, str] | None = None) -> str:
+    """A whole HTML page: inline CSS; the chart scripts from ../assets/ only when the page has a chart.
+
+    crumbs : (label, href or None) from the period's index down to this page.
+    tabs : (label, href, current) of the team's pages.
+    depth : how many folders below the period's folder the page sits (0 for the index), for asset links.
+    toc : add a table of contents when the page has TOC_MIN_SECTIONS sections or more.
+    team_links : team name -> href; table cells holding a team's name link there.
+    """
+    nav = ' <span class="sep">›</span> '.join(
+        f'<a href="{esc(href)}">{esc(label)}</a>' if href else f'<span class="crumb">{esc(label)}</span>'
+        for label, href in crumbs)
+    tab_bar = ('<nav class="tabs" aria-label="pages of this team">' + "".join(
+        f'<a href="{esc(href)}"' + (' aria-current="page"' if current else "") + f">{esc(label)}</a>"
+        for label, href, current in tabs) + "</nav>") if tabs else ""
     banner = f'<div class="restricted">RESTRICTED: {esc(restricted)}</div>' if restricted else ""
+    body = link_teams(add_toc(body) if toc else body, team_links or {})
+    scripts = ""
+    if 'class="vega-spec"' in body:
+        scripts = "".join(f'<script src="{esc(asset_href(depth, name))}" defer></script>' for name in (VEGA_BUNDLE, REPORT_JS))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-        f"{banner}<header class=\"site\"><strong>copilot-finops</strong>{nav}</header>"
+        f"<title>{esc(title)}</title><style>{CSS}</style>{scripts}</head><body>"
+        f"{banner}<header class=\"site\"><strong>copilot-finops</strong>{nav}</header>{tab_bar}"
         f"<main>{body}</main>{banner}</body></html>\n"
     )
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else "".join(value)
+
+
+def _spec_of(data: dict) -> dict | None:
+    key = next((k for k in data if k.startswith("application/vnd.vegalite.") and k.endswith("+json")), None)
+    return data[key] if key and isinstance(data[key], dict) else None
 
 
 def _output_html(output: dict) -> str:
@@ -64,25 +139,24 @@ def _output_html(output: dict) -> str:
     if kind in ("display_data", "execute_result"):
         data = output.get("data", {})
         if "image/svg+xml" in data:
-            svg = data["image/svg+xml"]
-            return svg if isinstance(svg, str) else "".join(svg)
+            svg, spec = _text(data["image/svg+xml"]), _spec_of(data)
+            if spec is None:
+                return svg
+            return (f'<figure class="chart"><div class="static">{svg}</div>'
+                    f'<script type="application/json" class="vega-spec">{script_json(spec)}</script></figure>')
         if "text/html" in data:
-            value = data["text/html"]
-            return value if isinstance(value, str) else "".join(value)
+            return _text(data["text/html"])
         if "text/markdown" in data:
-            value = data["text/markdown"]
-            return _markdown(value if isinstance(value, str) else "".join(value))
+            return _markdown(_text(data["text/markdown"]))
         if "image/png" in data:
             return f'<img alt="chart" src="data:image/png;base64,{esc(data["image/png"])}">'
         if "text/plain" in data:
-            value = data["text/plain"]
-            return f"<pre>{esc(value if isinstance(value, str) else ''.join(value))}</pre>"
+            return f"<pre>{esc(_text(data['text/plain']))}</pre>"
         return ""
     if kind == "stream":
         if output.get("name") == "stderr":
             return ""  # warnings and progress noise belong in logs, not in a report
-        text = output.get("text", "")
-        return f"<pre>{esc(text if isinstance(text, str) else ''.join(text))}</pre>"
+        return f"<pre>{esc(_text(output.get('text', '')))}</pre>"
     if kind == "error":
         trace = ANSI.sub("", "\n".join(output.get("traceback", [])))
         return (f'<div class="error"><strong>This report failed:</strong> {esc(output.get("ename"))}: '
@@ -98,8 +172,7 @@ def notebook_body(nb: dict) -> str:
         if "parameters" in tags or "injected-parameters" in tags:
             continue
         if cell.get("cell_type") == "markdown":
-            src = cell.get("source", "")
-            parts.append(_markdown(src if isinstance(src, str) else "".join(src)))
+            parts.append(_markdown(_text(cell.get("source", ""))))
         elif cell.get("cell_type") == "code":
             outs = "".join(_output_html(o) for o in cell.get("outputs", []))
             if outs:

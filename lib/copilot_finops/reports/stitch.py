@@ -1,17 +1,42 @@
-"""The stitched retro (`report --retro`): a team's rendered reports on one page, with a table of contents."""
+"""The combined retro (`report --retro`): a team's month on one page, to read on screen or print for the retro.
+
+It opens with a one-screen summary of the month, then the retro pack (06) and the other reports, each
+starting on a new printed page. Every section appears once: the pages' titles and introductions are not
+repeated, and a section that another report covers in full (the verdict, the patterns, the guardrail) is
+left out where it repeats, with a link to the page that has it.
+"""
 from __future__ import annotations
 
-import html as html_mod
 import re
 from pathlib import Path
 
 from . import render
+from .site import RETRO_PAGE, Site, page_label
 
+FIRST = "06_monthly_retro"  # the retro pack leads
+# Sections left out of the combined retro, by notebook and heading (case-insensitive start of the heading): those
+# another section covers (the verdict, the patterns and the guardrail have their own reports; the month's figures
+# are in the summary and the retro pack's change table), and the org-wide context and method notes each page keeps
+# for itself. The retro then prints on a few A4 pages. A heading not listed stays, so a renamed section is shown
+# rather than lost; each report's page, a tab away, has everything.
+LEFT_OUT = {
+    "06_monthly_retro": ("budget guardrail", "high-burn patterns", "delivery verdict", "shared playbooks"),
+    "01_team_usage": ("the month in brief", "copilot cli", "by feature and by model"),
+    "02_cost_baseline": ("against peers", "what the usage is for", "seats nobody uses"),
+    "03_guardrails": ("every budget",),
+    "04_high_burn_patterns": ("what this report looks for", "the team's weeks", "across the org", "how the detection"),
+    "05_delivery_correlation": ("delivery this month", "correlations, with lags", "adoption tiers",
+                                "reading this honestly"),
+}
 
-_SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
-_HEADING = re.compile(r"<h([12])>(.*?)</h\1>", re.DOTALL)
+# scripts a notebook's HTML output may carry are dropped; a chart's spec (JSON, never run) is kept
+_SCRIPT = re.compile(r'<script\b(?! type="application/json" class="vega-spec">)[^>]*>.*?</script\s*>',
+                     re.IGNORECASE | re.DOTALL)
+# a page's title and introduction: its h1 (in a markdown cell, or in a code cell's markdown output) up to its first h2
+_H1_AND_INTRO = re.compile(r'^\s*(?:<div class="output">\s*)?<h1>.*?</h1>.*?(?=<h2>|\Z)', re.DOTALL)
+_H2_SPLIT = re.compile(r"(?=<h2>)")
+_H2 = re.compile(r"<h2>(.*?)</h2>", re.DOTALL)
 _SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
 
 
 def _unique_svg_ids(body: str, prefix: str) -> str:
@@ -27,55 +52,89 @@ def _unique_svg_ids(body: str, prefix: str) -> str:
     return _SVG.sub(one, body)
 
 
-def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], restricted: str | None = None) -> str:
-    """One page from a team's rendered report bodies: a table of contents with anchors, then each report.
+def retro_sections(stem: str, body: str) -> tuple[str, list[str]]:
+    """A report's body for the combined retro: without its title and introduction, and without the sections
+    LEFT_OUT lists for it. Returns (body, headings left out)."""
+    body = _H1_AND_INTRO.sub("", body, count=1)
+    kept, dropped = [], []
+    for part in _H2_SPLIT.split(body):
+        heading = _H2.match(part)
+        title = render.plain(heading.group(1)) if heading else ""
+        if heading and title.lower().startswith(LEFT_OUT.get(stem, ())):
+            dropped.append(title)
+        else:
+            kept.append(part)
+    return "".join(kept), dropped
+
+
+def summary_html(figures: list[tuple[str, str, str]]) -> str:
+    """The one-screen summary: a card per (label, value, note)."""
+    cards = "".join(f'<div class="figure"><div class="label">{render.esc(label)}</div>'
+                    f'<div class="value">{render.esc(value)}</div>'
+                    + (f'<div class="label">{render.esc(note)}</div>' if note else "") + "</div>"
+                    for label, value, note in figures)
+    return f'<div class="summary">{cards}</div>'
+
+
+def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], restricted: str | None = None,
+                 site: Site = Site(), summary: list[tuple[str, str, str]] | None = None) -> str:
+    """One page from a team's rendered report bodies: the summary, a table of contents, then each report.
 
     Parameters
     ----------
-    sections : (anchor, title, body HTML) per report, in the order to show; anchors must be unique.
+    sections : (anchor, title, body HTML) per report, in the order to show; anchors must be unique. An anchor
+        that names a notebook (its stem) has that notebook's LEFT_OUT sections removed.
     restricted : the incident-mode banner, shown on the page when set.
+    site : the team's pages, for the tabs and the links to sections left out.
+    summary : (label, value, note) figures of the month, shown first.
 
-    Returns the whole HTML page: inline CSS and SVG only, no scripts, nothing fetched.
+    Returns the whole HTML page: inline CSS and SVG, the charts' specs for the live charts, nothing fetched.
     """
     toc, parts = [], []
     for anchor, title, body in sections:
+        stem = anchor
         anchor = re.sub(r"[^A-Za-z0-9_-]+", "-", anchor)
+        body, dropped = retro_sections(stem, _unique_svg_ids(_SCRIPT.sub("", body), f"{anchor}-svg"))
+        body = re.sub(r"<(/?)h3>", r"<\1h4>", body)
+        body = re.sub(r"<(/?)h2>", r"<\1h3>", body)
         headings = []
 
         def number(match: re.Match, anchor=anchor, headings=headings) -> str:
             hid = f"{anchor}-{len(headings) + 1}"
-            headings.append((hid, html_mod.unescape(_TAGS.sub("", match.group(2))).strip()))
-            return f'<h{match.group(1)} id="{hid}">{match.group(2)}</h{match.group(1)}>'
+            headings.append((hid, render.plain(match.group(1))))
+            return f'<h3 id="{hid}">{match.group(1)}</h3>'
 
-        body = _HEADING.sub(number, _unique_svg_ids(_SCRIPT.sub("", body), f"{anchor}-svg"))
-        inner = "".join(f'<li><a href="#{hid}">{render.esc(text)}</a></li>' for hid, text in headings[1:])
+        body = re.sub(r"<h3>(.*?)</h3>", number, body, flags=re.DOTALL)
+        if dropped and stem in site.team_pages:
+            body += (f'<p class="muted">On <a href="{render.esc(stem)}.html">{render.esc(page_label(stem))}</a> only: '
+                     + "; ".join(render.esc(d) for d in dropped) + ".</p>")
+        inner = "".join(f'<li><a href="#{hid}">{render.esc(text)}</a></li>' for hid, text in headings)
         toc.append(f'<li><a href="#{anchor}">{render.esc(title)}</a>' + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
-        parts.append(f'<section id="{anchor}" class="report">{body}</section>')
-    body = (f"<h1>Monthly retro: {render.esc(team)}, {render.esc(period)}</h1>"
+        parts.append(f'<section id="{anchor}" class="report"><h2>{render.esc(title)}</h2>{body}</section>')
+    head = (f"<h1>Monthly retro: {render.esc(team)}, {render.esc(period)}</h1>"
             '<p class="muted">For the team, to improve how it works with the assistant: not for ranking people. '
-            "Aggregate and pseudonymous; each report below states the privacy minimum its figures keep to.</p>"
-            f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
-            + '<hr>'.join(parts))
+            "Aggregate and pseudonymous; each report below states the privacy minimum its figures keep to.</p>")
+    contents = f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
+    body = f'<section class="opening">{head}{summary_html(summary) if summary else ""}{contents}</section>' + "".join(parts)
     return render.page(f"Monthly retro: {team}, {period}", body,
-                       crumbs=[(f"{period} reports", "../index.html"), (team, None), ("retro", None)],
-                       restricted=restricted)
+                       crumbs=[(f"{period} reports", "../index.html"), (team, site.team_href(team)), ("retro", None)],
+                       restricted=restricted, tabs=site.tabs(RETRO_PAGE), toc=False, team_links=site.team_links())
 
 
 def write_retro(out_dir: str | Path, team: str, period: str, notebooks: list[str | Path],
-                restricted: str | None = None) -> Path:
+                restricted: str | None = None, site: Site = Site(),
+                summary: list[tuple[str, str, str]] | None = None) -> Path:
     """outputs/<period>/<team>/retro.html from the team's executed notebooks: the retro pack first, then the rest.
 
     `notebooks` are the executed .ipynb files (missing ones are skipped). Returns the page's path.
     """
     import nbformat
 
-    paths = sorted((Path(p) for p in notebooks if Path(p).exists()),
-                   key=lambda p: (not p.stem.split("_", 1)[-1].startswith("monthly_retro"), p.stem))
+    paths = sorted((Path(p) for p in notebooks if Path(p).exists()), key=lambda p: (p.stem != FIRST, p.stem))
     sections = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        title = path.stem.split("_", 1)[-1].replace("_", " ").capitalize()
-        sections.append((path.stem, title, render.notebook_body(nb)))
-    page = Path(out_dir) / "retro.html"
-    page.write_text(stitch_retro(team, period, sections, restricted))
+        sections.append((path.stem, page_label(path.stem), render.notebook_body(nb)))
+    page = Path(out_dir) / f"{RETRO_PAGE}.html"
+    page.write_text(stitch_retro(team, period, sections, restricted, site, summary))
     return page

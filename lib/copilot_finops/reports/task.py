@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import render
+from .site import Site, page_label
 
 ORG_TEAM = "__org__"  # the team parameter of org-level notebooks (00_*), run once per period
 
@@ -29,6 +30,7 @@ class ReportTask:
     # (name, value) set in the environment the notebook's kernel starts with: a detail run's audit token. Never a
     # parameter (papermill writes those into the notebook), never in a repr or run.json.
     environment: tuple = field(default=(), repr=False)
+    site: Site = Site()  # the team's pages (tabs) and every team's folder, for the page's links
 
     @property
     def name(self) -> str:
@@ -53,7 +55,7 @@ KERNEL_WARM_UP = (  # expressions that bind no name in the notebook's namespace
     "[__import__(m) for m in ('copilot_finops.reports.notebook', 'copilot_finops.cost', 'copilot_finops.budget', "
     "'copilot_finops.segments', 'copilot_finops.patterns', 'copilot_finops.privacy', 'copilot_finops.retro', "
     "'copilot_finops.delivery.report', 'copilot_finops.delivery.charts')] and None",
-    "__import__('altair').renderers.enable('svg') and None",
+    "__import__('copilot_finops.charts').charts.use_svg()",
     "__import__('altair').Chart(__import__('altair').Data(values=[{'x': 1}])).mark_point().encode(x='x:Q')"
     "._repr_mimebundle_() and None",
 )
@@ -138,6 +140,17 @@ def _take_spare_kernel(cwd: str, start_next: bool):
     return spare
 
 
+def task_page(task: ReportTask, nb) -> str:
+    """The executed notebook as a page of the team's small site: crumbs, the team's tabs, team names linked."""
+    org = task.team == ORG_TEAM
+    label = "organization" if org else task.team
+    title = f"{task.name.split('_', 1)[-1].replace('_', ' ').capitalize()}: {label}, {task.period}"
+    crumbs = [(f"{task.period} reports", "../index.html"),
+              (label, None if org else task.site.team_href(task.team)), (page_label(task.name), None)]
+    return render.page(title, render.notebook_body(nb), crumbs=crumbs, restricted=dict(task.extra).get("restricted"),
+                       tabs=[] if org else task.site.tabs(task.name), team_links=task.site.team_links())
+
+
 def run_task(task: ReportTask, start_next_kernel: bool = False) -> ReportResult:
     """Execute one notebook with papermill and render it to HTML next to the executed .ipynb.
 
@@ -179,13 +192,7 @@ def _run_task(task: ReportTask, start_next_kernel: bool, started: float) -> Repo
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}"
     html_path = None
     if out_nb.exists():
-        nb = nbformat.read(out_nb, as_version=4)
-        label = "organization" if task.team == ORG_TEAM else task.team
-        title = f"{task.name.split('_', 1)[-1].replace('_', ' ').capitalize()}: {label}, {task.period}"
-        restricted = dict(task.extra).get("restricted")
         html_path = out_dir / f"{task.name}.html"
-        html_path.write_text(render.page(title, render.notebook_body(nb),
-                                         crumbs=[(f"{task.period} reports", "../index.html"), (label, None)],
-                                         restricted=restricted))
+        html_path.write_text(task_page(task, nbformat.read(out_nb, as_version=4)))
     return ReportResult(task, error is None, time.perf_counter() - started,
                         str(html_path) if html_path else None, error)
