@@ -116,8 +116,21 @@ def test_peers_are_the_teams_of_the_same_segment_with_k_members_or_more():
     assert peers["position"] == "above the range"
     small = segments.peer_baseline(month, "tiny", ["credits_per_active_developer"], k=5).iloc[0]
     assert np.isnan(small["value"]) and small["position"] == "suppressed"
+    assert "segment" in peers["compared_with"]
+
+
+def test_a_segment_of_fewer_than_three_teams_is_compared_with_the_org():
+    month = history_frame().query("period == '2026-10'")
+    # web is alone in its segment: its peers are the org's teams of k members or more (sre 40, obs 25, edge 36, web 1)
     alone = segments.peer_baseline(month, "web", ["credits_per_active_developer"], k=5).iloc[0]
-    assert alone["position"] == "too few peers"
+    assert alone["peers"] == 4 and alone["peer_median"] == pytest.approx(30.5)
+    assert alone["position"] == "below the range" and "org" in alone["compared_with"]
+    # two teams in a segment are still too few: obs drops to a segment of two (sre, obs) once edge is another segment
+    split = month.assign(segment=month["segment"].where(month["team_slug"] != "edge", "other"))
+    label, peers = segments.peer_group(split, "obs", 5)
+    assert "org" in label and set(peers["team_slug"]) == {"sre", "obs", "edge", "web"}
+    label, peers = segments.peer_group(month, "obs", 5)
+    assert "segment" in label and set(peers["team_slug"]) == {"sre", "obs", "edge"}
 
 
 def test_segment_summary_leaves_small_teams_out():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from . import privacy
+from . import charts, privacy
 from .figures import show
 from .overview import OrgMonth
 
@@ -87,24 +87,53 @@ def budget_chart(teams: pd.DataFrame, thresholds: list[float], k: int) -> alt.Ch
     data = teams[["team_slug", "pct_to_date", "pct_forecast", "suppressed"]].copy()
     data["label"] = [privacy.suppressed_label(k) if s else "" for s in data["suppressed"]]
     data = data.fillna({"pct_to_date": 0.0, "pct_forecast": 0.0})
-    base = alt.Chart(data, title="Budget used: to date (dark) and forecast for the month (light)").encode(
-        y=alt.Y("team_slug:N", title=None, sort=None))
-    forecast = base.mark_bar(color="#9ecbff").encode(x=alt.X("pct_forecast:Q", title=None, axis=alt.Axis(format="%")))
-    burn = base.mark_bar(color="#1f6feb", height=8).encode(x="pct_to_date:Q")
-    note = base.mark_text(align="left", dx=4, color="#59636e").encode(x=alt.value(2), text="label:N")
-    rules = alt.Chart(pd.DataFrame({"threshold": thresholds})).mark_rule(color="#cf222e", strokeDash=[4, 3]).encode(
-        x="threshold:Q")
-    return (forecast + burn + note + rules).properties(width=480, height=alt.Step(22))
+    top = max(1.05, float(data["pct_forecast"].max()) * 1.05, float(data["pct_to_date"].max()) * 1.05)
+    x = alt.X("pct_forecast:Q", title="share of the team's monthly budget", scale=alt.Scale(domain=[0, top], nice=False),
+              axis=alt.Axis(format="%"))
+    base = alt.Chart(data).encode(y=alt.Y("team_slug:N", title=None, sort=None, axis=alt.Axis(labelLimit=200)))
+    tips = [alt.Tooltip("team_slug:N", title="team"), alt.Tooltip("pct_to_date:Q", title="used to date", format=".0%"),
+            alt.Tooltip("pct_forecast:Q", title="forecast for the month", format=".0%")]
+    forecast = base.mark_bar(color=charts.TEAM_COLOUR, opacity=0.35).encode(x=x, tooltip=tips)
+    burn = base.mark_bar(color=charts.TEAM_COLOUR, height=8).encode(x="pct_to_date:Q", tooltip=tips)
+    note = base.mark_text(align="left", dx=4, color=charts.NOTE_COLOUR).encode(x=alt.value(2), text="label:N")
+    rules = alt.Chart(pd.DataFrame({"threshold": thresholds + [1.0]})).mark_rule(
+        color=charts.THRESHOLD_COLOUR, strokeDash=[3, 3]).encode(x="threshold:Q")
+    return (forecast + burn + note + rules).properties(
+        title=alt.TitleParams("Budget used by each team", subtitle="dark: to date; light: forecast for the month's end; "
+                              "red: the guardrail thresholds and the budget"), width=charts.FULL_WIDTH - 200,
+        height=alt.Step(22))
 
 
-def cohort_chart(cohorts: pd.DataFrame, k: int) -> alt.Chart:
-    data = cohorts[["cohort", "share_active"]].copy()
-    data["label"] = [show("share_active", v) if v == v else privacy.suppressed_label(k) for v in data["share_active"]]
-    data["share_active"] = data["share_active"].fillna(0.0)
-    base = alt.Chart(data, title="Share of seat holders active this month, by seat start").encode(
-        x=alt.X("cohort:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)))
-    return ((base.mark_bar(color="#1a7f37").encode(y=alt.Y("share_active:Q", title=None, axis=alt.Axis(format="%"))))
-            + base.mark_text(dy=-6, color="#59636e").encode(y="share_active:Q", text="label:N")).properties(width=420, height=180)
+STATE_COLOURS = {"active": charts.ADOPTION_COLOUR, "inactive": charts.BAND_COLOUR, "not shown": "#eaeef2"}
+
+
+def cohort_chart(cohorts: pd.DataFrame, k: int):
+    """Seat holders of each cohort, active this month or not, with the share active written at the bar's end."""
+    data = cohorts[["cohort", "developers", "active"]].copy()
+    data["inactive"] = data["developers"] - data["active"]
+    data["label"] = [f"{show('share_active', a / d)} active" if a == a and d else privacy.suppressed_label(k)
+                     for a, d in zip(data["active"], data["developers"])]
+    if data["developers"].dropna().empty:
+        return charts.NoChart()
+    rows = []
+    for r in data.to_dict("records"):
+        parts = ([("active", r["active"]), ("inactive", r["inactive"])] if r["active"] == r["active"]
+                 else [("not shown", r["developers"])])
+        rows += [{"cohort": r["cohort"], "state": state, "seat holders": n} for state, n in parts]
+    long = pd.DataFrame(rows)
+    y = alt.Y("cohort:N", title="seat started", sort=None)
+    bars = alt.Chart(long).mark_bar().encode(
+        y=y, x=alt.X("seat holders:Q", title="seat holders", stack=True,
+                 scale=alt.Scale(domain=[0, float(data["developers"].max()) * 1.25], nice=False)),
+        color=alt.Color("state:N", title=None, scale=alt.Scale(
+            domain=[s for s in STATE_COLOURS if s in set(long["state"])],
+            range=[c for s, c in STATE_COLOURS.items() if s in set(long["state"])])),
+        order=alt.Order("state:N"),
+        tooltip=["cohort:N", "state:N", alt.Tooltip("seat holders:Q", format=",.0f")])
+    text = alt.Chart(data.assign(end=data["developers"])).mark_text(align="left", dx=6, color=charts.NOTE_COLOUR).encode(
+        y=y, x="end:Q", text="label:N")
+    return (bars + text).properties(title="Seat holders by when their seat started, active this month or not",
+                                    width=charts.FULL_WIDTH - 300, height=alt.Step(26))
 
 
 def headline_markdown(month: OrgMonth, figures: pd.DataFrame, segments: pd.DataFrame, currency: str = "USD") -> str:

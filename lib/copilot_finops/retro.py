@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import budget, figures, formatting, patterns, privacy, segments, usage
+from . import budget, charts, figures, formatting, patterns, privacy, segments, usage
 from .delivery import report as delivery_report
 from .period import Period
 
@@ -346,15 +346,23 @@ def retro_facts(pack: RetroPack, playbooks) -> dict:
 
 
 # -- charts ------------------------------------------------------------------------------------------------------------
-def share_chart(frame: pd.DataFrame, category: str, value: str, title: str, k: int) -> alt.Chart:
-    """Horizontal bars of a share per category; suppressed categories are drawn as a labelled empty row."""
+def share_chart(frame: pd.DataFrame, category: str, value: str, title: str, k: int):
+    """Horizontal bars of a share per category; suppressed categories are drawn as a labelled empty row.
+
+    Nothing is drawn (`charts.NoChart`) when every category is suppressed: the page says why once.
+    """
     data = pd.DataFrame({"category": frame[category].astype(str), "value": frame[value].astype(float)})
+    if data["value"].isna().all():
+        return charts.NoChart()
     data["label"] = [figures.show("share_of_outputs", v) if v == v else privacy.suppressed_label(k) for v in data["value"]]
     data["value"] = data["value"].fillna(0.0)
-    base = alt.Chart(data, title=title).encode(y=alt.Y("category:N", sort=None, title=None))
-    bars = base.mark_bar(color="#1f6feb").encode(x=alt.X("value:Q", title=None, axis=alt.Axis(format="%")))
-    text = base.mark_text(align="left", dx=4, color="#59636e").encode(x="value:Q", text="label:N")
-    return (bars + text).properties(width=420, height=alt.Step(20))
+    top = min(1.0, float(data["value"].max()) * 1.2 + 0.05)
+    base = alt.Chart(data, title=title).encode(y=alt.Y("category:N", sort=None, title=None, axis=alt.Axis(labelLimit=180)))
+    bars = base.mark_bar(color=charts.TEAM_COLOUR).encode(
+        x=alt.X("value:Q", title=value, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, top], nice=False)),
+        tooltip=[alt.Tooltip("category:N", title=category), alt.Tooltip("value:Q", title=value, format=".0%")])
+    text = base.mark_text(align="left", dx=4, color=charts.NOTE_COLOUR).encode(x="value:Q", text="label:N")
+    return (bars + text).properties(width=charts.HALF_WIDTH, height=alt.Step(20))
 
 
 def patterns_display(movement: pd.DataFrame, k: int) -> pd.DataFrame:

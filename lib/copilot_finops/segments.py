@@ -173,20 +173,34 @@ def own_baseline(history: pd.DataFrame, team: str, period: str, measures: list[s
     return pd.DataFrame(out)
 
 
+MIN_PEER_TEAMS = 3  # a segment of fewer teams (of k members or more) is no peer group: its team is set against the org
+
+
+def peer_group(month: pd.DataFrame, team: str, k: int) -> tuple[str, pd.DataFrame]:
+    """Who a team is compared with: the teams of its segment when there are MIN_PEER_TEAMS or more of them (with
+    k members or more, the team included), else every such team of the org. Returns (label, their rows)."""
+    segment = month.loc[month["team_slug"] == team, "segment"].iloc[0]
+    eligible = month[month["members"] >= k]
+    peers = eligible[eligible["segment"] == segment]
+    if len(peers) >= MIN_PEER_TEAMS:
+        return f"the {len(peers)} teams of its role segment", peers
+    return f"all {len(eligible)} teams of the org (its segment has {len(peers)} with {k}+ members)", eligible
+
+
 def peer_baseline(month: pd.DataFrame, team: str, measures: list[str], k: int) -> pd.DataFrame:
-    """A team against the teams of its segment in the same month: median, quartiles and where it sits.
+    """A team against its peers in the same month: median, quartiles and where it sits.
 
     month : cost-model rows of one month (team_slug, segment, members, measures).
-    Teams with fewer than k members are left out of the peer statistics (and their own value is suppressed).
-    Returns measure, value, peer_median, peer_q1, peer_q3, peers (teams counted, the team included), position
-    ('above the range', 'within the range', 'below the range'; 'too few peers' when the segment has under 2
-    teams of k members or more, 'suppressed' when the team itself has fewer than k).
+    Peers are `peer_group`'s: the team's segment when it has MIN_PEER_TEAMS teams of k members or more, else
+    the org. Teams with fewer than k members are left out of the peer statistics (and their own value is
+    suppressed). Returns measure, value, peer_median, peer_q1, peer_q3, peers (teams counted, the team
+    included), compared_with (peer_group's label), position ('above the range', 'within the range', 'below the
+    range'; 'too few peers' under 2 teams with a value, 'suppressed' when the team itself has fewer than k).
     """
     row = month[month["team_slug"] == team]
     if row.empty:
         raise ValueError(f"team {team!r} has no row in this month")
-    segment = row["segment"].iloc[0]
-    peers = month[(month["segment"] == segment) & (month["members"] >= k)]
+    label, peers = peer_group(month, team, k)
     own_small = bool(row["members"].iloc[0] < k)
     out = []
     for m in measures:
@@ -200,7 +214,7 @@ def peer_baseline(month: pd.DataFrame, team: str, measures: list[str], k: int) -
         else:
             position = "above the range" if value > q3 else "below the range" if value < q1 else "within the range"
         out.append({"measure": m, "value": value, "peer_median": med, "peer_q1": q1, "peer_q3": q3,
-                    "peers": int(len(values)), "position": position})
+                    "peers": int(len(values)), "compared_with": label, "position": position})
     return pd.DataFrame(out)
 
 
@@ -220,11 +234,11 @@ def _fmt(value: float, measure: str, hidden: bool = False, k: int = 5) -> str:
 
 
 def peer_table(peers: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """`peer_baseline` as a readable table: measure, this team, segment median, middle half of the segment, position."""
+    """`peer_baseline` as a readable table: measure, this team, peers' median, their middle half, position."""
     return pd.DataFrame([{"measure": BASELINE_MEASURES.get(r["measure"], r["measure"]),
                           "this team": _fmt(r["value"], r["measure"], r["position"] == "suppressed", k),
-                          "segment median": _fmt(r["peer_median"], r["measure"]),
-                          "segment middle half": f"{_fmt(r['peer_q1'], r['measure'])} – {_fmt(r['peer_q3'], r['measure'])}",
+                          "peers' median": _fmt(r["peer_median"], r["measure"]),
+                          "peers' middle half": f"{_fmt(r['peer_q1'], r['measure'])} – {_fmt(r['peer_q3'], r['measure'])}",
                           "teams": r["peers"], "where the team sits": r["position"]} for r in peers.to_dict("records")])
 
 
@@ -238,74 +252,107 @@ def own_table(own: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- charts ---------------------------------------------------------------------------------------------------
+MEASURE_UNITS = {  # the unit of each baseline measure, for axis titles
+    "requests_per_active_developer": "requests per active developer",
+    "accepted_output_ratio": "share of outputs accepted",
+    "credits_per_active_developer": "AI credits per active developer",
+    "cli_requests_per_active_developer": "CLI requests per active developer",
+    "cost_per_active_developer": "USD per active developer",
+    "cost_per_merged_change": "USD per merged pull request",
+}
+
+
+def _strip_domain(values: pd.Series) -> list[float]:
+    """An axis range for a peer strip: the values with a margin, and never narrower than a fifth of their middle,
+    so that teams 0.1 % apart are not spread over the whole axis."""
+    low, high = float(values.min()), float(values.max())
+    centre = (low + high) / 2
+    half = max(high - low, 0.2 * abs(centre), 1e-9) / 2 * 1.15
+    lower = centre - half
+    return [max(lower, 0.0) if low >= 0 else lower, centre + half]
+
+
 def peer_chart(month: pd.DataFrame, team: str, measures: dict[str, str], k: int):
-    """One strip per measure: the segment's teams as dots (the team highlighted), the peers' range as a band and
-    their median as a tick. Teams under k members are left out."""
+    """One strip per measure: the peers (`peer_group`) as dots, the team highlighted, their middle half as a band
+    and their median as a tick. Each axis spans the peers' values and names its unit; teams under k are left out."""
     import altair as alt
 
-    from .charts import ORG_COLOUR, TEAM_COLOUR
+    from . import charts
 
-    segment = month.loc[month["team_slug"] == team, "segment"].iloc[0]
-    peers = month[(month["segment"] == segment) & (month["members"] >= k)]
-    dots, bands = [], []
-    for column, label in measures.items():
+    label, peers = peer_group(month, team, k)
+    strips = []
+    for column, title in measures.items():
         values = peers[["team_slug"]].assign(**{column: shown_values(peers, column, k)}).dropna()
         if values.empty:
             continue
-        dots += [{"measure": label, "team": t, "value": float(v), "who": "this team" if t == team else "segment peers"}
-                 for t, v in zip(values["team_slug"], values[column])]
-        q = values[column].quantile([0.25, 0.5, 0.75]).tolist()
-        bands.append({"measure": label, "q1": q[0], "median": q[1], "q3": q[2]})
-    dots, bands = pd.DataFrame(dots), pd.DataFrame(bands)
-    if dots.empty:
-        return alt.Chart(pd.DataFrame({"note": ["no peer figures (teams under k are suppressed)"]})).mark_text().encode(text="note")
-    colour = alt.Color("who:N", title=None, legend=alt.Legend(orient="top"),
-                       scale=alt.Scale(domain=["this team", "segment peers"], range=[TEAM_COLOUR, ORG_COLOUR]))
-    strips = []
-    for label in bands["measure"]:
-        b = alt.Chart(bands[bands["measure"] == label])
-        band = b.mark_bar(color="#d0d7de", height=14).encode(x=alt.X("q1:Q", title=None, scale=alt.Scale(zero=False)),
-                                                             x2="q3:Q")
-        median = b.mark_tick(color=ORG_COLOUR, thickness=2, size=20).encode(x="median:Q")
-        points = alt.Chart(dots[dots["measure"] == label]).mark_circle(size=120, opacity=0.9).encode(
-            x="value:Q", color=colour, tooltip=["team:N", alt.Tooltip("value:Q", format=",.2f")])
-        strips.append((band + median + points).properties(title=label, width=520, height=30))
-    return alt.vconcat(*strips).resolve_scale(x="independent")
+        dots = pd.DataFrame({"team": values["team_slug"], "value": values[column].astype(float),
+                             "who": ["this team" if t == team else "peers" for t in values["team_slug"]]})
+        q1, median, q3 = values[column].quantile([0.25, 0.5, 0.75]).tolist()
+        pct = column == "accepted_output_ratio"
+        fmt = ".0%" if pct else ",.2~f"
+        unit = MEASURE_UNITS.get(column, title)
+
+        def x(field: str, unit=unit, domain=_strip_domain(values[column]), pct=pct):
+            return alt.X(f"{field}:Q", title=unit, scale=alt.Scale(domain=domain, nice=False),
+                         axis=alt.Axis(format=".0%" if pct else "~s", tickCount=5))
+        band = alt.Chart(pd.DataFrame({"q1": [q1], "q3": [q3]})).mark_rect(color=charts.BAND_COLOUR, height=16).encode(
+            x=x("q1"), x2="q3:Q", tooltip=[alt.Tooltip("q1:Q", title="middle half from", format=fmt),
+                                           alt.Tooltip("q3:Q", title="to", format=fmt)])
+        tick = alt.Chart(pd.DataFrame({"median": [median]})).mark_tick(color=charts.ORG_COLOUR, thickness=2, size=22).encode(
+            x=x("median"), tooltip=[alt.Tooltip("median:Q", title="peers' median", format=fmt)])
+        points = alt.Chart(dots).mark_circle(size=110, opacity=0.9).encode(
+            x=x("value"), color=alt.Color("who:N", title=None, scale=alt.Scale(
+                domain=["this team", "peers"], range=[charts.TEAM_COLOUR, charts.ORG_COLOUR])),
+            tooltip=["team:N", alt.Tooltip("value:Q", title=title, format=fmt)])
+        strips.append(alt.layer(band, tick, points).properties(title=title, width=charts.FULL_WIDTH, height=34))
+    if not strips:
+        return charts.NoChart()
+    return (alt.vconcat(*strips, spacing=18).resolve_scale(x="independent")
+            .properties(title=alt.TitleParams(f"{team} against {label}", fontSize=13)))
 
 
 def trend_chart(history: pd.DataFrame, team: str, column: str, label: str, k: int):
-    """The team's measure month by month against its segment's median (teams under k left out)."""
+    """The team's measure month by month against its peers' median (`peer_group` of each month; teams under k out)."""
     import altair as alt
 
-    from .charts import ORG_COLOUR, TEAM_COLOUR
+    from . import charts
 
-    segment = history.loc[history["team_slug"] == team, "segment"].iloc[0]
     history = history.assign(**{column: shown_values(history, column, k)})
-    peers = history[(history["segment"] == segment) & (history["members"] >= k)]
     own = history[(history["team_slug"] == team) & (history["members"] >= k)][["period", column]].assign(who="this team")
-    median = peers.groupby("period", as_index=False)[column].median().assign(who="segment median")
+    medians = []
+    for period, month in history.groupby("period"):
+        if team in set(month["team_slug"]):
+            medians.append({"period": period, column: peer_group(month, team, k)[1][column].median()})
+    median = pd.DataFrame(medians, columns=["period", column]).assign(who="peers' median")
     data = pd.concat([own, median], ignore_index=True).rename(columns={column: "value"}).dropna(subset=["value"])
-    return alt.Chart(data, title=label).mark_line(point=True).encode(
-        x=alt.X("period:O", title=None), y=alt.Y("value:Q", title=None),
-        color=alt.Color("who:N", title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=["this team", "segment median"], range=[TEAM_COLOUR, ORG_COLOUR])),
-        tooltip=["period:O", "who:N", alt.Tooltip("value:Q", format=",.2f")]).properties(width=260, height=150)
+    if own[column].dropna().empty:
+        return charts.NoChart()
+    unit = MEASURE_UNITS.get(column, label)
+    return alt.Chart(data, title=label).mark_line(point=alt.OverlayMarkDef(size=40)).encode(
+        x=alt.X("period:O", title="month", axis=alt.Axis(labelAngle=0)), y=alt.Y("value:Q", title=unit),
+        color=alt.Color("who:N", title=None, scale=alt.Scale(domain=["this team", "peers' median"],
+                                                             range=[charts.TEAM_COLOUR, charts.ORG_COLOUR])),
+        tooltip=[alt.Tooltip("period:O", title="month"), alt.Tooltip("who:N", title="line"),
+                 alt.Tooltip("value:Q", title=unit, format=",.2f")]).properties(width=charts.HALF_WIDTH, height=140)
 
 
 def task_class_chart(usage: pd.DataFrame):
     """Share of each task class per signal: one stacked bar per signal and measure, the signal named on the axis."""
     import altair as alt
 
-    from .charts import PALETTE
+    from . import charts
 
     usage = usage.assign(task_class=usage["task_class"].str.replace("_", " "))  # class names are params keys
     data = usage.dropna(subset=["share"]).assign(row=lambda f: f["measure"] + " (" + f["signal"] + ")")
+    if data.empty:
+        return charts.NoChart()
     classes = list(dict.fromkeys(usage["task_class"]))
     return alt.Chart(data, title="Usage by task class, per signal").mark_bar().encode(
         y=alt.Y("row:N", title=None, sort=list(dict.fromkeys(data["row"])), axis=alt.Axis(labelLimit=360)),
-        x=alt.X("share:Q", title=None, axis=alt.Axis(format="%"), stack="normalize"),
-        color=alt.Color("task_class:N", title="task class", scale=alt.Scale(domain=classes, range=PALETTE[:len(classes)]),
-                        legend=alt.Legend(orient="top")),
+        x=alt.X("share:Q", title="share of the measure", axis=alt.Axis(format="%"), stack="normalize"),
+        color=alt.Color("task_class:N", title="task class", scale=alt.Scale(domain=classes,
+                                                                             range=charts.PALETTE[:len(classes)])),
         order=alt.Order("task_class:N"),
-        tooltip=["task_class:N", "signal:N", "measure:N", alt.Tooltip("value:Q", format=",.0f"),
-                 alt.Tooltip("share:Q", format=".0%")]).properties(width=460, height=alt.Step(26))
+        tooltip=[alt.Tooltip("task_class:N", title="task class"), "signal:N", "measure:N",
+                 alt.Tooltip("value:Q", format=",.0f"), alt.Tooltip("share:Q", format=".0%")]
+    ).properties(width=charts.FULL_WIDTH - 260, height=alt.Step(26))

@@ -1,7 +1,8 @@
 """Charts of the delivery report: weekly usage stacked above each delivery metric, on one time axis.
 
-Each panel is its own small line chart (no second y-axis to misread); weeks without a value
-(suppressed usage, no deployments, no incident) are gaps. Frames are a team's weeks: small.
+Each panel is its own small line chart (no second y-axis to misread), the full width of the page, its unit
+on the y axis; weeks without a value (suppressed usage, no deployments, no incident) are gaps. Usage is
+drawn in the team's colour, delivery in the delivery colour, as on every page. Frames are a team's weeks: small.
 """
 from __future__ import annotations
 
@@ -12,18 +13,33 @@ from .. import charts
 from . import metrics, stats, usage as delivery_usage, verdict
 from .report import TeamDelivery
 
-DELIVERY_COLOUR = "#bf3989"
+DELIVERY_COLOUR = charts.DELIVERY_COLOUR
+METRIC_UNITS = {  # y axis titles: the unit of each weekly figure
+    "cycle_time_hours": "hours",
+    "review_turnaround_hours": "hours",
+    "deployment_frequency": "deployments",
+    "change_failure_rate": "of deployments",
+    "mttr_hours": "hours",
+}
+USAGE_UNIT = "outputs"
 
 
-def _panel(weeks: pd.Series, values: pd.Series, title: str, colour: str, fmt: str) -> alt.Chart:
+def _panel(weeks: pd.Series, values: pd.Series, title: str, colour: str, fmt: str, unit: str,
+           last: bool = False) -> alt.Chart:
+    """One metric's weekly line; only the last panel labels the shared time axis."""
     data = pd.DataFrame({"week": pd.to_datetime(weeks), "value": values.astype("float64")})
-    return (
+    top = float(data["value"].max()) * 1.15 if data["value"].notna().any() and data["value"].max() > 0 else 1.0
+    axis = (alt.Axis(format="%d %b", labelAngle=0) if last else
+            alt.Axis(format="%d %b", labels=False, ticks=False, title=None, domain=True))
+    return charts.zoomable(
         alt.Chart(data, title=alt.TitleParams(title, anchor="start", fontSize=12))
-        .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=22))
-        .encode(x=alt.X("week:T", title=None, axis=alt.Axis(format="%d %b")),
-                y=alt.Y("value:Q", title=None, axis=alt.Axis(format=fmt)),
-                tooltip=[alt.Tooltip("week:T", title="week of"), alt.Tooltip("value:Q", format=fmt)])
-        .properties(width=560, height=110)
+        .mark_line(color=colour, point=alt.OverlayMarkDef(color=colour, size=26))
+        .encode(x=alt.X("week:T", title="week starting" if last else None, axis=axis),
+                y=alt.Y("value:Q", title=unit, axis=alt.Axis(format=fmt, tickCount=4),
+                        scale=alt.Scale(domain=[0, top], nice=True)),
+                tooltip=[alt.Tooltip("week:T", title="week of", format="%d %b %Y"),
+                         alt.Tooltip("value:Q", title=unit, format=fmt)])
+        .properties(width=charts.FULL_WIDTH, height=72)
     )
 
 
@@ -42,17 +58,20 @@ def _same_week_rho(td: TeamDelivery, metric: str) -> str:
     return text
 
 
-def usage_against_delivery(td: TeamDelivery) -> alt.VConcatChart | alt.Chart:
-    """The verdict's usage measure per week, then each delivery metric per week, with their same-week rho."""
+def usage_against_delivery(td: TeamDelivery):
+    """The verdict's usage measure per week, then each delivery metric per week, with their same-week rho.
+
+    A team whose weekly figures are suppressed gets no chart (`charts.NoChart`): its verdict says why.
+    """
     if td.suppressed:
-        note = pd.DataFrame({"text": [f"Weekly figures suppressed: fewer than {td.metrics.get('k')} developers."]})
-        return alt.Chart(note).mark_text(align="left", fontSize=13).encode(text="text:N").properties(width=560, height=30)
+        return charts.NoChart()
     weekly = td.weekly
     usage_label = delivery_usage.USAGE_LABELS[delivery_usage.VERDICT_USAGE]
     panels = [_panel(weekly["week_start"], weekly[delivery_usage.VERDICT_USAGE], f"{usage_label} (usage)",
-                     charts.TEAM_COLOUR, ",.0f")]
+                     charts.TEAM_COLOUR, ",.0f", USAGE_UNIT)]
     for metric in metrics.WEEKLY_METRICS:
-        fmt = ".0%" if metric == "change_failure_rate" else ",.1f"
+        fmt = ".0%" if metric == "change_failure_rate" else ",.0f"
         title = f"{verdict.METRIC_LABELS[metric]}: {_same_week_rho(td, metric)}"
-        panels.append(_panel(weekly["week_start"], weekly[metric], title, DELIVERY_COLOUR, fmt))
-    return alt.vconcat(*panels, spacing=14).resolve_scale(x="shared")
+        panels.append(_panel(weekly["week_start"], weekly[metric], title, DELIVERY_COLOUR, fmt, METRIC_UNITS[metric],
+                             last=metric == metrics.WEEKLY_METRICS[-1]))
+    return alt.vconcat(*panels, spacing=10).resolve_scale(x="shared")

@@ -218,9 +218,11 @@ def movement_for_display(movement: pd.DataFrame, k: int) -> pd.DataFrame:
 
 
 def movement_chart(movement: pd.DataFrame):
-    """Bars of AI credits per pattern, this month against last month (an altair chart); suppressed months are
-    left out (None when nothing is left to draw)."""
+    """Bars of AI credits per pattern, this month (the team's colour) against last month (the comparison's);
+    suppressed months are left out (`charts.NoChart` when nothing is left to draw)."""
     import altair as alt
+
+    from .. import charts
 
     data = pd.concat([
         pd.DataFrame({"pattern": movement["pattern"], "month": "this month", "credits": movement["credits"]}),
@@ -228,15 +230,18 @@ def movement_chart(movement: pd.DataFrame):
                       "credits": movement["credits_last_month"]}),
     ], ignore_index=True).dropna(subset=["credits"])
     if data.empty or not data["credits"].any():
-        return None
+        return charts.NoChart()
+    months = [m for m in ("last month", "this month") if m in set(data["month"])]
+    colours = {"last month": charts.ORG_COLOUR, "this month": charts.TEAM_COLOUR}
     return (alt.Chart(data, title="AI credits in flagged weeks, by pattern")
             .mark_bar()
-            .encode(y=alt.Y("pattern:N", title=None), x=alt.X("credits:Q", title="AI credits"),
-                    yOffset=alt.YOffset("month:N", sort=["last month", "this month"]),
-                    color=alt.Color("month:N", title=None, sort=["last month", "this month"],
-                                    scale=alt.Scale(range=["#8c959f", "#1f6feb"]), legend=alt.Legend(orient="top")),
-                    tooltip=["pattern:N", "month:N", alt.Tooltip("credits:Q", format=",.0f")])
-            .properties(width=440, height=alt.Step(14)))
+            .encode(y=alt.Y("pattern:N", title=None, axis=alt.Axis(labelLimit=260)),
+                    x=alt.X("credits:Q", title="AI credits", axis=alt.Axis(format=",.0f")),
+                    yOffset=alt.YOffset("month:N", sort=months),
+                    color=alt.Color("month:N", title=None, sort=months,
+                                    scale=alt.Scale(domain=months, range=[colours[m] for m in months])),
+                    tooltip=["pattern:N", "month:N", alt.Tooltip("credits:Q", title="AI credits", format=",.0f")])
+            .properties(width=charts.FULL_WIDTH - 300, height=alt.Step(14)))
 
 
 def flagged_for_display(flagged: pd.DataFrame) -> pd.DataFrame:
