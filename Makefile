@@ -28,10 +28,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
+# JupyterLab as root too (containers), printing its URL when there is no browser: see `copilot-finops lab --help`
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lab,test]'
 	@test -f data/warehouse.duckdb || $(BIN)/copilot-finops demo
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/copilot-finops lab --notebooks notebooks
 
 clean:
 	rm -rf $(VENV) data outputs/20*

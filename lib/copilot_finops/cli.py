@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "evaluate_delivery",
     "purge",
     "init_workflow",
+    "lab",
 ]
 
 DESCRIPTION = """\
