@@ -39,7 +39,7 @@ def _panel(weeks: pd.Series, values: pd.Series, title: str, colour: str, fmt: st
                         scale=alt.Scale(domain=[0, top], nice=True)),
                 tooltip=[alt.Tooltip("week:T", title="week of", format="%d %b %Y"),
                          alt.Tooltip("value:Q", title=unit, format=fmt)])
-        .properties(width=charts.FULL_WIDTH, height=72)
+        .properties(width=charts.FULL_WIDTH, height=60)
     )
 
 

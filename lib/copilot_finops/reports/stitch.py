@@ -16,15 +16,16 @@ from .site import RETRO_PAGE, Site, page_label
 FIRST = "06_monthly_retro"  # the retro pack leads
 # Sections left out of the combined retro, by notebook and heading (case-insensitive start of the heading): those
 # another section covers (the verdict, the patterns and the guardrail have their own reports; the month's figures
-# are in the summary and the retro pack's change table), and the org-wide context and method notes each page keeps
-# for itself. The retro then prints on a few A4 pages. A heading not listed stays, so a renamed section is shown
+# are in the summary and the retro pack's change table), the week-by-week detail of flagged developer-weeks (a
+# retro discusses patterns, not people's weeks), and the org-wide context and method notes each page keeps for itself. The retro then prints on a few A4 pages. A heading not listed stays, so a renamed section is shown
 # rather than lost; each report's page, a tab away, has everything.
 LEFT_OUT = {
     "06_monthly_retro": ("budget guardrail", "high-burn patterns", "delivery verdict", "shared playbooks"),
     "01_team_usage": ("the month in brief", "copilot cli", "by feature and by model"),
     "02_cost_baseline": ("against peers", "what the usage is for", "seats nobody uses"),
     "03_guardrails": ("every budget",),
-    "04_high_burn_patterns": ("what this report looks for", "the team's weeks", "across the org", "how the detection"),
+    "04_high_burn_patterns": ("what this report looks for", "the flagged weeks", "the team's weeks", "across the org",
+                              "how the detection"),
     "05_delivery_correlation": ("delivery this month", "correlations, with lags", "adoption tiers",
                                 "reading this honestly"),
 }
