@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import budget, charts, figures, formatting, patterns, privacy, segments, usage
+from . import budget, charts, figures, fmt, formatting, patterns, privacy, segments, usage
 from .delivery import report as delivery_report
 from .period import Period
 
@@ -233,7 +233,7 @@ def discussion_questions(facts: dict, count: int = 3) -> list[str]:
                           "What did we do differently that we should keep?")))
     if f.get("top_pattern"):
         step = f" Could we try: {f['top_pattern_step'].rstrip('.')}?" if f.get("top_pattern_step") else ""
-        where = (f"in {figures.show('flagged_weeks', f['top_pattern_weeks'])} developer-weeks this month"
+        where = (f"in {fmt.plural(f['top_pattern_weeks'], 'developer-week')} this month"
                  if "top_pattern_weeks" in f else "this month")  # weeks of fewer than k developers are not counted
         scored.append((7 + min(f.get("top_pattern_weeks", 1) / 4, 1), f"The pattern \"{f['top_pattern']}\" showed up "
                           f"{where}. What in our process leads there?{step}"))

@@ -35,11 +35,10 @@ h3 { font-size:1.08em; margin-top:1.3em; }
 p, li { max-width: 80ch; }
 a { color: var(--accent); }
 table.figures, table.index { border-collapse: collapse; margin: .6em 0 1.2em; font-variant-numeric: tabular-nums; max-width:100%; }
-table.figures th, table.figures td, table.index th, table.index td { border-bottom:1px solid var(--line); padding:5px 12px; text-align:right; vertical-align:top; }
-table.figures th:first-child, table.figures td:first-child, table.index th:first-child, table.index td:first-child { text-align:left; }
-table.figures thead th, table.index thead th { background:var(--soft); }
-table.figures td, table.index td { overflow-wrap:anywhere; }
-table.index td.links, table.index th.links { text-align:left; }
+table.figures th, table.figures td, table.index th, table.index td { border-bottom:1px solid var(--line); padding:5px 10px; text-align:left; vertical-align:top; }
+table.figures .num, table.index .num { text-align:right; }
+table.figures thead th, table.index thead th { background:var(--soft); vertical-align:bottom; }
+table.figures td, table.index td { overflow-wrap:break-word; }
 .output { margin: .4em 0 1em; max-width:100%; overflow-x:auto; }
 .output svg { max-width:100%; height:auto; }
 figure.chart { margin: .6em 0 1.2em; max-width:100%; }
@@ -57,7 +56,7 @@ pre { background:var(--soft); padding:8px 12px; overflow-x:auto; font-size:13px;
 nav.toc { background:var(--soft); padding:8px 16px; border-radius:6px; margin:1em 0; }
 nav.toc ol, nav.toc ul { margin:.3em 0; padding-left:1.4em; }
 nav.toc.inline ol { list-style:none; padding:0; display:flex; flex-wrap:wrap; gap:4px 18px; }
-.summary { display:grid; grid-template-columns:repeat(auto-fill, minmax(200px, 1fr)); gap:10px; margin:1em 0 1.4em; }
+.summary { display:grid; grid-template-columns:repeat(auto-fill, minmax(170px, 1fr)); gap:10px; margin:1em 0 1.4em; }
 .summary .figure { border:1px solid var(--line); border-radius:6px; padding:8px 12px; }
 .summary .figure .value { font-size:1.35em; font-weight:600; font-variant-numeric: tabular-nums; }
 .summary .figure .label { color:var(--muted); font-size:.9em; }

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import duckdb
 from IPython.display import HTML, Markdown, display
 
-from .. import charts, gaps, privacy, usage, warehouse as warehouse_mod
+from .. import charts, fmt, privacy, usage, warehouse as warehouse_mod
 from ..errors import UserError
 from ..params import OrgParams, load_params
 from ..paths import resolve
 from ..period import Period, check_team_slug, parse_period
+from . import render
 from .task import ORG_TEAM
 
 
@@ -62,15 +62,18 @@ class ReportContext:
         if self.small:
             self.md(privacy.small_team_notice(self.team, self.period.label, self.k))
 
-    def gap_banner(self, since: date | None = None) -> None:
-        """Show the banner of data gaps in the report's month (from `since`, for a report that reads further back);
-        nothing when those days are complete. Every report notebook calls it in its first cell."""
-        text = gaps.banner_markdown(self.con, since or self.period.start, self.period.end)
-        if text:
-            self.md(text)
+    def table(self, frame, kinds: dict[str, str] | None = None) -> None:
+        """Show a frame through the one formatter (`fmt.table`): %, money in the org's currency, separators, words
+        for keys and segment labels; empty cells read 'suppressed' in suppressed rows and 'n/a' elsewhere."""
+        display(HTML(render.table_html(fmt.table(frame, self.params.currency, self.segment_labels, kinds))))
 
-    def table(self, frame, **format_kwargs) -> None:
-        display(HTML(frame.to_html(index=False, border=0, classes="figures", na_rep="suppressed", **format_kwargs)))
+    @property
+    def segment_labels(self) -> dict[str, str]:
+        return {segment: s.label for segment, s in self.params.segments.items()}
+
+    def headline(self, figures: list[tuple[str, str, str]]) -> None:
+        """A strip of headline figures, (label, value, note) each: what a reader should see first."""
+        display(HTML(fmt.strip_html(figures)))
 
     def figures_table(self, frame, sentence: str, keys: int = 1) -> None:
         """A table of figures, or `sentence` instead when every row of it is suppressed (`privacy.all_suppressed`;

@@ -94,6 +94,26 @@ def link_teams(body: str, links: dict[str, str]) -> str:
     return cell.sub(lambda m: f'{m.group(1)}<a href="{esc(href[m.group(2)])}">{m.group(2)}</a>{m.group(3)}', body)
 
 
+_FIGURE = re.compile(r"^[-+]?[\d,]+(\.\d+)?( ?%| [A-Z]{3}| AI credits)?( / [-+]?[\d,]+(\.\d+)?%)?( \(.*\))?$")
+_NO_FIGURE = re.compile(r"^(n/a|suppressed( \(.*\))?|none|—|)$")
+
+
+def numeric_columns(frame) -> set:
+    """Columns of a text frame that hold figures (and blanks): these align right."""
+    return {c for c in frame.columns if any(_FIGURE.match(str(v)) for v in frame[c])
+            and all(_FIGURE.match(str(v)) or _NO_FIGURE.match(str(v)) for v in frame[c])}
+
+
+def table_html(frame, classes: str = "figures") -> str:
+    """A text frame (as `fmt.table` writes it) as an HTML table: figures right-aligned, words left-aligned."""
+    columns, numeric = list(frame.columns), numeric_columns(frame)
+    align = {c: ' class="num"' if c in numeric else "" for c in columns}
+    head = "".join(f"<th{align[c]}>{esc(c)}</th>" for c in columns)
+    rows = "".join("<tr>" + "".join(f"<td{align[c]}>{esc(v)}</td>" for c, v in zip(columns, row)) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f'<table class="{esc(classes)}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
 def page(title: str, body: str, crumbs: list[tuple[str, str | None]] = (), restricted: str | None = None,
          tabs: list[tuple[str, str, bool]] = (), depth: int = 1, toc: bool = True,
          team_links: dict[str, str] | None = None) -> str:
