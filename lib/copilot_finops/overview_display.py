@@ -20,8 +20,7 @@ def team_display(teams: pd.DataFrame, k: int, currency: str = "USD") -> pd.DataF
                                        f"{show('members', r['members'])} ({show('active_developers', r['active_developers'])} active)"
                                        for r in rows]})
     if "total_cost" in teams:
-        out[f"spend ({currency})"] = [hidden if r["suppressed"] else show("spend", r["total_cost"], currency=currency)
-                                      for r in rows]
+        out["spend"] = [hidden if r["suppressed"] else show("spend", r["total_cost"], currency=currency) for r in rows]
     if "pct_forecast" in teams:
         out["budget"] = teams["budget"]
         out["used / forecast"] = [hidden if r["suppressed"] else
@@ -50,7 +49,7 @@ def segment_display(segments: pd.DataFrame, k: int, currency: str = "USD") -> pd
     out = pd.DataFrame({"segment": segments["segment"].str.replace("_", " "), "teams": segments["teams"],
                         "members": [cell("members", "members", r) for r in rows],
                         "active developers": [cell("active_developers", "active_developers", r) for r in rows],
-                        f"spend ({currency})": [cell("spend", "total_cost", r) for r in rows],
+                        "spend": [cell("spend", "total_cost", r) for r in rows],
                         "AI credits": [cell("ai_credits", "ai_credits", r) for r in rows]})
     if "flagged_weeks" in segments:
         out["flagged weeks"] = [cell("flagged_weeks", "flagged_weeks", r, people=r.get("flagged_developers"), k=k)

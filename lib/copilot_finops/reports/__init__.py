@@ -12,4 +12,5 @@ from .plan import discover_notebooks, plan_tasks, team_dirname
 from .task import ORG_TEAM, ReportResult, ReportTask, run_task
 
 __all__ = ["EXECUTORS", "ORG_TEAM", "ReportResult", "ReportTask", "discover_notebooks", "make_reports", "plan_tasks",
-           "run_reports", "run_task", "runner_for", "team_dirname", "team_headlines", "write_index"]
+           "run_reports", "run_task", "runner_for", "team_dirname", "team_headlines",
+           "write_index"]

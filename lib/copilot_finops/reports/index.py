@@ -1,4 +1,4 @@
-"""The period's index page: the org overview and every team with its headline figures and report links."""
+"""The period's index page: the month's headline figures, the org overview, and one row per team linking its pages."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,9 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from .. import figures, privacy, usage
+import pandas as pd
+
+from .. import figures, fmt, headline, privacy, usage
 from . import render
 from .site import page_label
 from .task import ORG_TEAM, ReportResult, ReportTask
@@ -16,10 +18,13 @@ HEADLINE_FIGURES = ("active_developers", "prompts_per_active_developer", "accept
 
 
 def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
-                restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None) -> Path:
-    """outputs/<period>/index.html: the org overview first, then every team with its headline numbers, its name
-    linking to its pages (whose tabs lead to the rest). A failed page is named in its team's row.
+                restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None,
+                glance: headline.Glance | None = None) -> Path:
+    """outputs/<period>/index.html: the org's month in headline figures, the org overview, then one row per team
+    (its usage figures as on page 01, then stage, spend, verdict: `headline.team_rows`) whose name links to its
+    pages; the tabs there lead to the rest. A failed page is named in its team's row.
 
+    `glance` : the month's headline figures (`headline.month_glance`); without it the rows carry names only.
     `retros` maps a team to its stitched retro page (report --retro), reached through the team's tabs.
     """
     esc = render.esc
@@ -40,19 +45,31 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
         return name + ("".join(f"<br>{link(r)}" for r in failed) if failed else "")
 
     note = privacy.minimum_note(k) if k else "Figures over too few developers are suppressed."
-    body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>",
-            f'<p class="muted">Aggregate and pseudonymous. {esc(note)} Per active developer: prompts (IDE and '
-            "CLI), not requests. Each team's name opens its pages; the tabs at the top of each page lead to the others"
-            + (" and to the retro on one page" if retros else "") + ".</p>"]
+    body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>"]
+    if glance is not None:
+        body.append(fmt.strip_html(headline.org_strip(glance)))
+    body.append(f'<p class="muted">Aggregate and pseudonymous. {esc(note)} Per active developer: prompts (IDE and '
+                "CLI), not requests. A team's name opens its pages; the tabs at the top of each page lead to the others"
+                + (", and to the retro on one page" if retros else "") + ".</p>")
     if ORG_TEAM in by_team:
         body.append("<h2>Organization overview</h2><p>" + " · ".join(link(r) for r in by_team[ORG_TEAM]) + "</p>")
-    labels = "".join(f"<th>{esc(figures.label(usage.SUMMARY_FIGURES.get(key, key)))}</th>" for key in HEADLINE_FIGURES)
-    body.append(f'<h2>Teams</h2><table class="index"><thead><tr><th>Team</th><th>Segment</th>{labels}'
-                "</tr></thead><tbody>")
-    for team in sorted(t for t in by_team if t != ORG_TEAM):
-        h = headlines.get(team, {})
-        cells = "".join(f"<td>{esc(h.get(key, 'n/a'))}</td>" for key in HEADLINE_FIGURES)
-        body.append(f"<tr><td>{team_cell(team, by_team[team])}</td><td>{esc(h.get('segment', ''))}</td>{cells}</tr>")
+    teams = sorted(t for t in by_team if t != ORG_TEAM)
+    labels = {key: figures.label(usage.SUMMARY_FIGURES.get(key, key)) for key in HEADLINE_FIGURES}
+    rows = pd.DataFrame([{"segment": headlines.get(t, {}).get("segment", ""),
+                          **{labels[key]: headlines.get(t, {}).get(key, "n/a") for key in HEADLINE_FIGURES}}
+                         for t in teams], index=teams, columns=["segment", *labels.values()])
+    if glance is not None:
+        more = headline.team_rows(glance).set_index("team").drop(columns=["segment", "developers"], errors="ignore")
+        rows = rows.join(more)
+    columns, numeric = list(rows.columns), render.numeric_columns(rows)
+    align = {c: ' class="num"' if c in numeric else "" for c in columns}
+    body.append('<h2>Teams</h2><table class="index"><thead><tr><th>Team</th>'
+                + "".join(f"<th{align[c]}>{esc(c[:1].upper() + c[1:])}</th>" for c in columns) + "</tr></thead><tbody>")
+    for team in teams:
+        cells = rows.loc[team]
+        body.append(f"<tr><td>{team_cell(team, by_team[team])}</td>"
+                    + "".join(f"<td{align[c]}>{esc(cells.get(c) if isinstance(cells.get(c), str) else 'n/a')}</td>"
+                              for c in columns) + "</tr>")
     body.append("</tbody></table>")
     failed = [r for r in results if not r.ok]
     if failed:

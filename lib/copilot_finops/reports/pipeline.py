@@ -5,7 +5,7 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
-from .. import gaps, privacy, usage, warehouse as warehouse_mod
+from .. import headline, privacy, usage, warehouse as warehouse_mod
 from ..params import load_params
 from ..paths import DEFAULT_NOTEBOOKS
 from ..period import parse_period
@@ -48,17 +48,22 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     write_assets(Path(out) / period.label)
     results = run_reports(tasks, executor=executor, workers=workers, progress=progress, **executor_options)
     restricted = dict(extra).get("restricted")
-    retros = write_retros(results, period.label, restricted) if retro else None
+    con = warehouse_mod.connect(warehouse, read_only=True)
+    try:
+        glance = headline.month_glance(con, period, prm, privacy.key_for(prm, params))
+        summaries = {team: headline.team_summary(glance, con, team) for team in teams} if retro else {}
+    finally:
+        con.close()
+    retros = write_retros(results, period.label, restricted, summaries) if retro else None
     # A run for some teams adds to the period's index: the other teams' reports are still on disk.
     listed, retros = merge_with_previous(Path(out) / period.label, results, retros)
     con = warehouse_mod.connect(warehouse, read_only=True)
     try:
         headlines = team_headlines(con, sorted({r.task.team for r in listed} - {ORG_TEAM}), period, prm)
-        gap_banner = gaps.banner_html(con, period.start, period.end)
     finally:
         con.close()
     index = write_index(period.label, Path(out) / period.label, listed, headlines, restricted, retros,
-                        k=prm.privacy.k_anonymity, gap_banner=gap_banner)
+                        k=prm.privacy.k_anonymity, glance=glance)
     if access is not None:
         privacy.restrict([restricted_root], prm.privacy.readers_group)  # every file written: 0600 (or the group's)
     return index, results
@@ -88,8 +93,10 @@ def record_incident_access(warehouse: str, access: privacy.IncidentAccess, perio
     return [replace(t, environment=((privacy.AUDIT_TOKEN_ENV, token),)) for t in tasks]
 
 
-def write_retros(results: list[ReportResult], period: str, restricted: str | None) -> dict[str, str]:
-    """<team>/retro.html for every team that has rendered notebooks; returns team -> page path."""
+def write_retros(results: list[ReportResult], period: str, restricted: str | None,
+                 summaries: dict[str, list] | None = None) -> dict[str, str]:
+    """<team>/retro.html for every team that has rendered notebooks, opening with its `summaries` figures;
+    returns team -> page path."""
     by_team: dict[str, list[ReportResult]] = {}
     for r in results:
         if r.task.team != ORG_TEAM:
@@ -98,5 +105,6 @@ def write_retros(results: list[ReportResult], period: str, restricted: str | Non
     for team, rs in by_team.items():
         out_dir = Path(rs[0].task.cwd, rs[0].task.out_dir)
         books = [out_dir / f"{r.task.name}.ipynb" for r in rs]
-        pages[team] = str(write_retro(out_dir, team, period, books, restricted, rs[0].task.site))
+        pages[team] = str(write_retro(out_dir, team, period, books, restricted, rs[0].task.site,
+                                      (summaries or {}).get(team)))
     return pages

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .. import fmt
 from . import render
 from .site import RETRO_PAGE, Site, page_label
 
@@ -68,15 +69,6 @@ def retro_sections(stem: str, body: str) -> tuple[str, list[str]]:
     return "".join(kept), dropped
 
 
-def summary_html(figures: list[tuple[str, str, str]]) -> str:
-    """The one-screen summary: a card per (label, value, note)."""
-    cards = "".join(f'<div class="figure"><div class="label">{render.esc(label)}</div>'
-                    f'<div class="value">{render.esc(value)}</div>'
-                    + (f'<div class="label">{render.esc(note)}</div>' if note else "") + "</div>"
-                    for label, value, note in figures)
-    return f'<div class="summary">{cards}</div>'
-
-
 def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], restricted: str | None = None,
                  site: Site = Site(), summary: list[tuple[str, str, str]] | None = None) -> str:
     """One page from a team's rendered report bodies: the summary, a table of contents, then each report.
@@ -116,7 +108,7 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
             '<p class="muted">For the team, to improve how it works with the assistant: not for ranking people. '
             "Aggregate and pseudonymous; each report below states the privacy minimum its figures keep to.</p>")
     contents = f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
-    body = f'<section class="opening">{head}{summary_html(summary) if summary else ""}{contents}</section>' + "".join(parts)
+    body = f'<section class="opening">{head}{fmt.strip_html(summary) if summary else ""}{contents}</section>' + "".join(parts)
     return render.page(f"Monthly retro: {team}, {period}", body,
                        crumbs=[(f"{period} reports", "../index.html"), (team, site.team_href(team)), ("retro", None)],
                        restricted=restricted, tabs=site.tabs(RETRO_PAGE), toc=False, team_links=site.team_links())
