@@ -207,6 +207,55 @@ def show(summary: dict, key: str, side: str = "team") -> str:
     return figures.show(figure, values.get(key), people=figures.people_of(figure, values), k=summary["k"])
 
 
+SHARE_SOURCES = {  # by -> (table, its column, measures it reports)
+    "language": ("user_day_language_feature", "language", ("code_generation_activity_count", "code_acceptance_activity_count")),
+    "ide": ("user_day_ide", "ide", ("user_initiated_interaction_count", "code_generation_activity_count",
+                                     "code_acceptance_activity_count")),
+}
+SHARE_NAMES = {"user_initiated_interaction_count": "share of prompts", "code_generation_activity_count": "share of outputs",
+               "code_acceptance_activity_count": "share of accepted outputs"}
+
+
+def team_shares(con: duckdb.DuckDBPyConnection, team: str, period: Period, by: str, k: int) -> pd.DataFrame:
+    """The team's use by programming 'language' or editor ('ide'): developers and each category's share of the
+    team's prompts (editors only: GitHub reports no prompts per language), outputs and accepted outputs.
+
+    Categories used by fewer than `k` developers are folded into one 'other' row; while that row covers fewer than
+    k, the next smallest category joins it (else the shown shares would give its share away); it is blanked (NaN)
+    if it still covers fewer than k. Every row is blanked when the team had fewer than k active developers. Columns: the
+    category (`by`), developers, the shares (fractions of the team's totals), suppressed (bool).
+    """
+    table, column, measures = SHARE_SOURCES[by]
+    sums = ", ".join(f"coalesce(sum(f.{m}), 0) AS {m}" for m in measures)
+    member = "JOIN (SELECT day, user_id FROM int_team_member_day WHERE team_slug = ?) m USING (day, user_id)"
+    frame = con.execute(f"""
+        SELECT f.{column} AS category, count(DISTINCT f.user_id) AS developers, {sums}
+        FROM {table} f {member} WHERE f.day BETWEEN ? AND ? GROUP BY 1 ORDER BY {measures[-1]} DESC, 1
+    """, [team, period.start, period.end]).df()
+    small, others = (frame["developers"] < k).to_numpy().copy(), 0
+    while small.any():
+        others = con.execute(f"""SELECT count(DISTINCT f.user_id) FROM {table} f {member}
+                                 WHERE f.day BETWEEN ? AND ? AND f.{column} IN (SELECT unnest(?::VARCHAR[]))""",
+                             [team, period.start, period.end, list(frame.loc[small, "category"])]).fetchone()[0]
+        if others >= k or small.all():
+            break
+        small[len(small) - 1 - list(small[::-1]).index(False)] = True  # an 'other' under k joins the next smallest:
+        # shown shares would otherwise give its share away (one minus their sum)
+    if small.any():
+        other = {"category": "other", "developers": others,
+                 **frame.loc[small, list(measures)].sum().to_dict()}
+        frame = pd.concat([frame.loc[~small], pd.DataFrame([other])], ignore_index=True)
+    totals = frame[list(measures)].sum()
+    out = pd.DataFrame({by: frame["category"], "developers": frame["developers"].astype("float64")})
+    for m in measures:
+        out[SHARE_NAMES[m]] = frame[m] / totals[m] if totals[m] else float("nan")
+    active = con.execute(f"SELECT count(DISTINCT u.user_id) FROM int_user_day_usage u {member} "
+                         "WHERE u.active AND u.day BETWEEN ? AND ?", [team, period.start, period.end]).fetchone()[0]
+    out["suppressed"] = (out["developers"] < k) | (0 < active < k)
+    out.loc[out["suppressed"], out.columns.drop([by, "suppressed"])] = float("nan")
+    return out
+
+
 def _compare(team_value, org_value) -> str:
     if not team_value or not org_value:
         return ""
