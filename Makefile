@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab install clean help
+.PHONY: demo test lab screenshots install clean help
 
 help:
 	@echo "make demo   set up .venv, then generate, ingest and report the demo org (outputs/2026-10/index.html)"
 	@echo "make test   set up .venv with the test extra, then run the test suite"
 	@echo "make lab    install JupyterLab (the lab extra) and open notebooks/ on the demo warehouse"
+	@echo "make screenshots  README screenshots of the rendered demo (docs/screenshots/), with headless Chromium"
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -33,6 +34,10 @@ lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lab,test]'
 	@test -f data/warehouse.duckdb || $(BIN)/copilot-finops demo
 	$(BIN)/copilot-finops lab --notebooks notebooks
+
+# The README's screenshots, from the rendered demo (make demo first); needs Chromium on PATH
+screenshots: $(STAMP)
+	$(BIN)/python bench/screenshots.py --outputs outputs --period 2026-10 --team platform-sre --to docs/screenshots
 
 clean:
 	rm -rf $(VENV) data outputs/20*
