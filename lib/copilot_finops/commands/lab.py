@@ -7,7 +7,6 @@ browser it prints the URL to open instead of failing to start one. The notebooks
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -70,4 +69,5 @@ def run(args) -> int:
     print(f"JupyterLab on {folder}: " + ("opening a browser" if browser else
                                            "no browser here, so open the http://…/lab?token=… URL it prints below"),
           flush=True)
-    return subprocess.call(lab_command(folder, args.port, browser))
+    argv = lab_command(folder, args.port, browser)
+    os.execv(argv[0], argv)  # JupyterLab takes this process over: signals (Ctrl-C, a supervisor's TERM) reach it
