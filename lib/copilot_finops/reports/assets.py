@@ -35,8 +35,10 @@ h3 { font-size:1.08em; margin-top:1.3em; }
 p, li { max-width: 80ch; }
 a { color: var(--accent); }
 table.figures, table.index { border-collapse: collapse; margin: .6em 0 1.2em; font-variant-numeric: tabular-nums; max-width:100%; }
-table.figures th, table.figures td, table.index th, table.index td { border-bottom:1px solid var(--line); padding:5px 10px; text-align:left; vertical-align:top; }
+table.figures th, table.figures td, table.index th, table.index td { border-bottom:1px solid var(--line); padding:5px 8px; text-align:left; vertical-align:top; }
 table.figures .num, table.index .num { text-align:right; }
+table.figures, table.index { font-size:14px; }
+@media screen { table.figures td.num, table.index td.num { white-space:nowrap; } }
 table.figures thead th, table.index thead th { background:var(--soft); vertical-align:bottom; }
 table.figures td, table.index td { overflow-wrap:break-word; }
 .output { margin: .4em 0 1em; max-width:100%; overflow-x:auto; }
