@@ -313,9 +313,7 @@ def interval_text(row: dict, currency: str, coverage: float | None = None) -> st
 def guardrail_markdown(row: dict, report: GuardrailReport, params: OrgParams) -> str:
     """The written verdict of one budget: where the burn stands, where it is heading, and what to do."""
     cur, unit = params.currency, row["unit"]
-    name = row["name"]
-    if row["scope"] == "segment" and name in params.segments:
-        name = f"{params.segments[name].label} (segment)"
+    name = _scope_name(row["scope"], row["name"], params)
     when = (f"as of {report.as_of}" if report.as_of < report.period.end else f"for the whole of {report.period.label}")
     missing = (f"{row['estimated_days']} day{'s' if row['estimated_days'] != 1 else ''} whose usage is not in "
                "(see the data banner)") if row.get("estimated_days") else ""
@@ -416,8 +414,17 @@ def burnup_chart(report: GuardrailReport, scope: str, name: str, params: OrgPara
     what = ("month closed: the line is the actual burn" if closed else
             f"dashed: forecast to month end, shaded: its {params.guardrails.interval:.0%} interval")
     chart = alt.layer(rules, *layers).properties(
-        title=alt.TitleParams(f"{name}: burn against the budget", subtitle=what), width=charts.FULL_WIDTH, height=height)
+        title=alt.TitleParams(f"{_scope_name(scope, name, params)}: burn against the budget", subtitle=what),
+        width=charts.FULL_WIDTH, height=height)
     return charts.zoomable(chart)
+
+
+def _scope_name(scope: str, name: str, params: OrgParams) -> str:
+    """A budget's owner for readers: the team's slug, or the segment's label from params."""
+    if scope != "segment":
+        return name
+    segment = params.segments.get(name)
+    return f"{segment.label if segment else name.replace('_', ' ')} (segment)"
 
 
 def stage_table(report: GuardrailReport, params: OrgParams) -> pd.DataFrame:
@@ -426,7 +433,7 @@ def stage_table(report: GuardrailReport, params: OrgParams) -> pd.DataFrame:
     for r in report.rows.to_dict("records"):
         hide = r["suppressed"]
         segment = params.segments[r["segment"]].label if r["segment"] in params.segments else r["segment"]
-        rows.append({"budget for": (segment + " (segment)") if r["scope"] == "segment" else r["name"],
+        rows.append({"budget for": _scope_name(r["scope"], r["name"], params),
                      "segment": segment, "budget": _amount(r["budget"], r["unit"], params.currency),
                      "burn to date": privacy.suppressed_label(params.privacy.k_anonymity) if hide
                      else pct_floor(r["pct_to_date"]),
