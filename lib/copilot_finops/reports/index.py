@@ -19,12 +19,13 @@ HEADLINE_FIGURES = ("active_developers", "prompts_per_active_developer", "accept
 
 def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
                 restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None,
-                glance: headline.Glance | None = None) -> Path:
+                glance: headline.Glance | None = None, glance_error: str | None = None) -> Path:
     """outputs/<period>/index.html: the org's month in headline figures, the org overview, then one row per team
     (its usage figures as on page 01, then stage, spend, verdict: `headline.team_rows`) whose name links to its
     pages; the tabs there lead to the rest. A failed page is named in its team's row.
 
-    `glance` : the month's headline figures (`headline.month_glance`); without it the rows carry names only.
+    `glance` : the month's headline figures (`headline.month_glance`); without it the rows carry names only, and
+    `glance_error` says why. `k` : the privacy threshold, quoted to readers.
     `retros` maps a team to its stitched retro page (report --retro), reached through the team's tabs.
     """
     esc = render.esc
@@ -48,6 +49,8 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
     body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>"]
     if glance is not None:
         body.append(fmt.strip_html(headline.org_strip(glance)))
+    elif glance_error:
+        body.append(f'<div class="error">The headline figures could not be computed: {esc(glance_error)}</div>')
     body.append(f'<p class="muted">Aggregate and pseudonymous. {esc(note)} Per active developer: prompts (IDE and '
                 "CLI), not requests. A team's name opens its pages; the tabs at the top of each page lead to the others"
                 + (", and to the retro on one page" if retros else "") + ".</p>")

@@ -48,13 +48,16 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     write_assets(Path(out) / period.label)
     results = run_reports(tasks, executor=executor, workers=workers, progress=progress, **executor_options)
     restricted = dict(extra).get("restricted")
+    glance, summaries, glance_error, k = None, {}, None, prm.privacy.k_anonymity
     con = warehouse_mod.connect(warehouse, read_only=True)
     try:
         glance = headline.month_glance(con, period, prm, privacy.key_for(prm, params))
         summaries = {team: headline.team_summary(glance, con, team) for team in teams} if retro else {}
+    except Exception as exc:  # the pages are written: the index still lists them, and says why its figures are missing
+        glance_error = f"{type(exc).__name__}: {exc}"
     finally:
         con.close()
-    retros = write_retros(results, period.label, restricted, summaries) if retro else None
+    retros = write_retros(results, period.label, restricted, summaries, k) if retro else None
     # A run for some teams adds to the period's index: the other teams' reports are still on disk.
     listed, retros = merge_with_previous(Path(out) / period.label, results, retros)
     con = warehouse_mod.connect(warehouse, read_only=True)
@@ -62,8 +65,8 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
         headlines = team_headlines(con, sorted({r.task.team for r in listed} - {ORG_TEAM}), period, prm)
     finally:
         con.close()
-    index = write_index(period.label, Path(out) / period.label, listed, headlines, restricted, retros,
-                        k=prm.privacy.k_anonymity, glance=glance)
+    index = write_index(period.label, Path(out) / period.label, listed, headlines, restricted, retros, k=k,
+                        glance=glance, glance_error=glance_error)
     if access is not None:
         privacy.restrict([restricted_root], prm.privacy.readers_group)  # every file written: 0600 (or the group's)
     return index, results
@@ -94,7 +97,7 @@ def record_incident_access(warehouse: str, access: privacy.IncidentAccess, perio
 
 
 def write_retros(results: list[ReportResult], period: str, restricted: str | None,
-                 summaries: dict[str, list] | None = None) -> dict[str, str]:
+                 summaries: dict[str, list] | None = None, k: int | str = "k") -> dict[str, str]:
     """<team>/retro.html for every team that has rendered notebooks, opening with its `summaries` figures;
     returns team -> page path."""
     by_team: dict[str, list[ReportResult]] = {}
@@ -106,5 +109,5 @@ def write_retros(results: list[ReportResult], period: str, restricted: str | Non
         out_dir = Path(rs[0].task.cwd, rs[0].task.out_dir)
         books = [out_dir / f"{r.task.name}.ipynb" for r in rs]
         pages[team] = str(write_retro(out_dir, team, period, books, restricted, rs[0].task.site,
-                                      (summaries or {}).get(team)))
+                                      (summaries or {}).get(team), k))
     return pages

@@ -72,7 +72,8 @@ def with_section_ids(body: str, prefix: str = "") -> tuple[str, list[tuple[str, 
 
 def toc_html(headings: list[tuple[str, str]], title: str = "On this page", inline: bool = True) -> str:
     items = "".join(f'<li><a href="#{esc(hid)}">{esc(text)}</a></li>' for hid, text in headings)
-    return f'<nav class="toc{" inline" if inline else ""}" aria-label="{esc(title)}"><strong>{esc(title)}</strong><ol>{items}</ol></nav>'
+    kind = "toc inline" if inline else "toc"
+    return f'<nav class="{kind}" aria-label="{esc(title)}"><strong>{esc(title)}</strong><ol>{items}</ol></nav>'
 
 
 def add_toc(body: str) -> str:

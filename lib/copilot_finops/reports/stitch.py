@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import fmt
+from .. import fmt, privacy
 from . import render
 from .site import RETRO_PAGE, Site, page_label
 
@@ -70,7 +70,7 @@ def retro_sections(stem: str, body: str) -> tuple[str, list[str]]:
 
 
 def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], restricted: str | None = None,
-                 site: Site = Site(), summary: list[tuple[str, str, str]] | None = None) -> str:
+                 site: Site = Site(), summary: list[tuple[str, str, str]] | None = None, k: int | str = "k") -> str:
     """One page from a team's rendered report bodies: the summary, a table of contents, then each report.
 
     Parameters
@@ -80,6 +80,7 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
     restricted : the incident-mode banner, shown on the page when set.
     site : the team's pages, for the tabs and the links to sections left out.
     summary : (label, value, note) figures of the month, shown first.
+    k : the privacy threshold, quoted to readers.
 
     Returns the whole HTML page: inline CSS and SVG, the charts' specs for the live charts, nothing fetched.
     """
@@ -106,7 +107,8 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
         parts.append(f'<section id="{anchor}" class="report"><h2>{render.esc(title)}</h2>{body}</section>')
     head = (f"<h1>Monthly retro: {render.esc(team)}, {render.esc(period)}</h1>"
             '<p class="muted">For the team, to improve how it works with the assistant: not for ranking people. '
-            "Aggregate and pseudonymous; each report below states the privacy minimum its figures keep to.</p>")
+            "Aggregate and pseudonymous. " + render.esc(privacy.minimum_note(k) if isinstance(k, int) else
+                                                      "Figures over too few developers are suppressed.") + "</p>")
     contents = f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
     body = f'<section class="opening">{head}{fmt.strip_html(summary) if summary else ""}{contents}</section>' + "".join(parts)
     return render.page(f"Monthly retro: {team}, {period}", body,
@@ -116,7 +118,7 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
 
 def write_retro(out_dir: str | Path, team: str, period: str, notebooks: list[str | Path],
                 restricted: str | None = None, site: Site = Site(),
-                summary: list[tuple[str, str, str]] | None = None) -> Path:
+                summary: list[tuple[str, str, str]] | None = None, k: int | str = "k") -> Path:
     """outputs/<period>/<team>/retro.html from the team's executed notebooks: the retro pack first, then the rest.
 
     `notebooks` are the executed .ipynb files (missing ones are skipped). Returns the page's path.
@@ -129,5 +131,5 @@ def write_retro(out_dir: str | Path, team: str, period: str, notebooks: list[str
         nb = nbformat.read(path, as_version=4)
         sections.append((path.stem, page_label(path.stem), render.notebook_body(nb)))
     page = Path(out_dir) / f"{RETRO_PAGE}.html"
-    page.write_text(stitch_retro(team, period, sections, restricted, site, summary))
+    page.write_text(stitch_retro(team, period, sections, restricted, site, summary, k))
     return page
