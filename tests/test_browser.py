@@ -27,6 +27,11 @@ PAGE_CHECKS = r"""(() => {
   const name = el => el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined && el.className
                      ? "." + String(el.className).split(" ")[0] : "");
   const shown = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const seen = el => {  // drawn and not transparent: a label hidden to avoid an overlap has opacity 0
+    if (!shown(el)) return false;
+    for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+      const s = getComputedStyle(e); if (s.opacity === "0" || s.visibility === "hidden") return false; }
+    return true; };
   const overflow = [];
   if (document.documentElement.scrollWidth > width + 1) overflow.push("page " + document.documentElement.scrollWidth);
   for (const el of document.querySelectorAll("body *:not(svg *)")) {
@@ -40,7 +45,7 @@ PAGE_CHECKS = r"""(() => {
   const overlaps = [];
   for (const svg of document.querySelectorAll("svg")) {
     if (!shown(svg)) continue;
-    const boxes = Array.from(svg.querySelectorAll("text")).filter(t => t.textContent.trim() && shown(t))
+    const boxes = Array.from(svg.querySelectorAll("text")).filter(t => t.textContent.trim() && seen(t))
       .map(t => [t.textContent.trim(), t.getBoundingClientRect()]);
     for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
       const [a, ra] = boxes[i], [b, rb] = boxes[j];
@@ -49,7 +54,7 @@ PAGE_CHECKS = r"""(() => {
       if (dx > 1 && dy > 2) overlaps.push(a + " | " + b);
     }
   }
-  const svgText = Array.from(document.querySelectorAll("svg text")).map(t => t.textContent).join(" ");
+  const svgText = Array.from(document.querySelectorAll("svg text")).filter(seen).map(t => t.textContent).join(" ");
   const text = document.body.innerText + " " + svgText;
   return {overflow: overflow.slice(0, 8), overlaps: overlaps.slice(0, 8),
           nan: (text.match(/.{0,40}\b(nan|NaN|inf|undefined)\b.{0,40}/g) || []).slice(0, 3),
