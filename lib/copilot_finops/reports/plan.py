@@ -56,9 +56,10 @@ def plan_tasks(teams: Iterable[str], period: str, warehouse: str | Path, params:
     base = Path(_relative(out, cwd)) / period
     tasks = []
     if include_org:
-        tasks += [ReportTask(str(nb.resolve()), ORG_TEAM, period, wh, pr, str(base / ORG_DIR), str(cwd), extra, site)
+        tasks += [ReportTask(str(nb.resolve()), ORG_TEAM, period, wh, pr, str(base / ORG_DIR), str(cwd), extra,
+                             site=site)
                   for nb in org_books]
     for team in teams:
         tasks += [ReportTask(str(nb.resolve()), team, period, wh, pr, str(base / team_dirname(team)), str(cwd), extra,
-                             site) for nb in team_books]
+                             site=site) for nb in team_books]
     return tasks
