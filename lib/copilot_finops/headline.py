@@ -1,6 +1,6 @@
 """The month at a glance: the org's headline strip (index and 00), each team's row (index) and each team's summary
 (the combined retro's first screen). One place computes them from the modules' own figures, so the index,
-the overview and the retro quote the same numbers, written by `fmt`.
+the overview and the retro quote the same numbers, each written by `figures.show`.
 """
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from . import cost, fmt, overview, overview_display, privacy, seats, usage
+from . import cost, formatting, overview, overview_display, privacy, seats, usage
+from .figures import show
 from .params import OrgParams
 from .period import Period
 
@@ -43,19 +44,20 @@ def month_glance(con: duckdb.DuckDBPyConnection, period: Period, params: OrgPara
 def _counts(values: pd.Series) -> str:
     """'80%: 2 · 95%: 1': how many of each value, in order of first appearance."""
     counts = values.value_counts(sort=False)
-    return " · ".join(f"{fmt.words(k)}: {counts[k]}" for k in dict.fromkeys(values))
+    return " · ".join(f"{formatting.words(k)}: {counts[k]}" for k in dict.fromkeys(values))
 
 
 def org_strip(g: Glance) -> list[tuple[str, str, str]]:
-    """The org's month in six figures: (label, value, note) each."""
-    o, teams = g.org, g.teams
-    strip = [("Spend this month", fmt.money(o["total_cost"], g.currency),
-              f"seats {fmt.money(o['seat_cost'], g.currency)}, AI credits beyond the pool "
-              f"{fmt.money(o['ai_credit_cost'] + o['premium_cost'], g.currency)}"),
-             ("AI credits used", fmt.count(o["ai_credits"]),
-              f"{fmt.pct(o['pool_used'])} of the {fmt.count(o['pool_credits'])} included" if o["pool_used"] is not None
-              else "no included pool this month"),
-             ("Active developers", fmt.count(o["active_developers"]), f"in {fmt.plural(len(teams), 'team')}")]
+    """The org's month in six figures: (label, value, note) each, written by `figures.show`."""
+    o, teams, cur = g.org, g.teams, g.currency
+    strip = [("Spend this month", show("spend", o["total_cost"], currency=cur),
+              f"seats {show('seat_cost', o['seat_cost'], currency=cur)}, AI credits beyond the pool "
+              f"{show('ai_credit_cost', o['ai_credit_cost'] + o['premium_cost'], currency=cur)}"),
+             ("AI credits used", show("ai_credits", o["ai_credits"]),
+              f"{show('pool_use', o['pool_used'])} of the {show('pool_share', o['pool_credits'])} included"
+              if o["pool_used"] is not None else "no included pool this month"),
+             ("Active developers", show("active_developers", o["active_developers"]),
+              f"in {formatting.plural(len(teams), 'team')}")]
     if "stage_label" in teams:
         staged = teams[teams["stage_status"].isin(["reached", "forecast"])]
         strip.append(("Teams at a budget stage", f"{len(staged)} of {len(teams)}",
@@ -67,51 +69,59 @@ def org_strip(g: Glance) -> list[tuple[str, str, str]]:
         strip.append(("Delivery verdicts", acted, _counts(rest) if len(rest) else ""))
     idle = g.idle.set_index("team_slug")
     if "(org)" in idle.index:
-        strip.append(("Idle seats", fmt.count(idle.loc["(org)", "inactive_seats"]),
-                      f"{fmt.money(idle.loc['(org)', 'monthly_cost'], g.currency)} a month"))
+        strip.append(("Idle seats", show("idle_seats", idle.loc["(org)", "inactive_seats"]),
+                      f"{show('idle_seat_cost', idle.loc['(org)', 'monthly_cost'], currency=cur)} a month"))
     else:
         strip.append(("Idle seats", "0", "every seat was used recently"))
     return strip
 
 
 def team_rows(g: Glance) -> pd.DataFrame:
-    """Each team's row for the index: the overview's columns a reader scans first (text, as `fmt` writes it)."""
+    """Each team's row for the index: the overview's columns a reader scans first (text, as `figures.show`
+    writes it on page 00)."""
     rows = overview_display.team_display(g.teams, g.k, g.currency)
     keep = ["team", "segment", "developers", "spend", "used / forecast", "stage", "delivery verdict"]
     rows = rows[[c for c in keep if c in rows]].copy()
-    rows["segment"] = [fmt.words(s, g.segment_labels) for s in rows["segment"]]
+    labels = {s.replace("_", " "): label for s, label in g.segment_labels.items()}
+    rows["segment"] = [formatting.words(s, labels) for s in rows["segment"]]
     return rows.rename(columns={"used / forecast": "budget used / forecast"})
 
 
 def team_summary(g: Glance, con: duckdb.DuckDBPyConnection, team: str) -> list[tuple[str, str, str]]:
-    """A team's month on one screen, for the combined retro: the figures of its index row and of page 01."""
-    k, period = g.k, g.month.period
+    """A team's month on one screen, for the combined retro: the figures of its index row and of page 01, each
+    written by `figures.show` (`usage.show` for page 01's), suppressed as there."""
+    k, period, cur = g.k, g.month.period, g.currency
     row = g.teams.set_index("team_slug").loc[team] if team in set(g.teams["team_slug"]) else None
     summary = usage.team_period_summary(con, team, period, k)
-    t, o = summary["team"], summary["org"]
-    hidden = privacy.suppressed_label(k)
     shown = not summary["suppressed"] and row is not None and not bool(row.get("suppressed", False))
+    hidden = privacy.suppressed_label(k)
 
-    def figure(value):
-        return value if shown else hidden
+    def figure(text):
+        return text if shown else hidden
 
-    cards = [("Active developers", figure(fmt.count(t["active_developers"])),
-              f"of {fmt.count(row['members'])} members" if shown and row["members"] == row["members"] else ""),
-             ("Requests per active developer", figure(fmt.count(t["requests_per_active_developer"])),
-              f"org: {fmt.count(o['requests_per_active_developer'])}"),
-             ("Accepted-output ratio", figure(fmt.pct(t["accepted_output_ratio"])),
-              f"org: {fmt.pct(o['accepted_output_ratio'])}"),
-             ("AI credits used", figure(fmt.count(t["ai_credits_used"])),
-              f"{fmt.count(t['credits_per_active_developer'])} per active developer" if shown else "")]
+    def org(key):
+        return f"org: {usage.show(summary, key, side='org')}"
+
+    cards = [("Active developers", figure(usage.show(summary, "active_developers")),
+              f"of {show('members', row['members'])} members" if shown and row["members"] == row["members"] else ""),
+             ("Prompts per active developer", figure(usage.show(summary, "prompts_per_active_developer")),
+              org("prompts_per_active_developer")),
+             ("Accepted-output ratio", figure(usage.show(summary, "accepted_output_ratio")), org("accepted_output_ratio")),
+             ("AI credits used", figure(usage.show(summary, "ai_credits_used")),
+              f"{usage.show(summary, 'credits_per_active_developer')} per active developer" if shown else "")]
     if row is not None:
         if "total_cost" in row:
-            cards.append(("Spend", figure(fmt.money(row["total_cost"], g.currency)), "seats and AI credits"))
+            cards.append(("Spend", figure(show("spend", row["total_cost"], currency=cur)), "seats and AI credits"))
         if "stage_label" in row and row["stage_label"] == row["stage_label"]:
             cards.append(("Budget stage", str(row["stage_label"]),
-                          f"used {fmt.pct(row['pct_to_date'])}, forecast {fmt.pct(row['pct_forecast'])} of "
-                          f"{row['budget']}" if shown else f"budget {row['budget']}"))
+                          f"used {show('budget_use', row['pct_to_date'])}, forecast "
+                          f"{show('budget_forecast_use', row['pct_forecast'])} of {row['budget']}" if shown
+                          else f"budget {row['budget']}"))
         if "flagged_weeks" in row:
-            cards.append(("Flagged developer-weeks", figure(fmt.count(row["flagged_weeks"])), "high burn, low value"))
+            weeks = row["flagged_weeks"]
+            cards.append(("Flagged developer-weeks", figure(
+                "0" if not weeks else show("flagged_weeks", weeks, people=row.get("flagged_developers"), k=k)),
+                "high burn, low value"))
         if "verdict" in row:
-            cards.append(("Delivery verdict", fmt.words(row["verdict"]), "usage against delivery quality"))
+            cards.append(("Delivery verdict", formatting.words(row["verdict"]), "usage against delivery quality"))
     return cards

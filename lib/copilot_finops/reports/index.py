@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import figures, fmt, headline, privacy, usage
+from .. import figures, headline, privacy, usage
 from . import render
 from .site import page_label
 from .task import ORG_TEAM, ReportResult, ReportTask
@@ -48,7 +48,7 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
     note = privacy.minimum_note(k) if k else "Figures over too few developers are suppressed."
     body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>"]
     if glance is not None:
-        body.append(fmt.strip_html(headline.org_strip(glance)))
+        body.append(render.strip_html(headline.org_strip(glance)))
     elif glance_error:
         body.append(f'<div class="error">The headline figures could not be computed: {esc(glance_error)}</div>')
     body.append(f'<p class="muted">Aggregate and pseudonymous. {esc(note)} Per active developer: prompts (IDE and '

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 from IPython.display import HTML, Markdown, display
 
-from .. import charts, fmt, privacy, usage, warehouse as warehouse_mod
+from .. import charts, formatting, privacy, usage, warehouse as warehouse_mod
 from ..errors import UserError
 from ..params import OrgParams, load_params
 from ..paths import resolve
@@ -63,9 +63,9 @@ class ReportContext:
             self.md(privacy.small_team_notice(self.team, self.period.label, self.k))
 
     def table(self, frame, kinds: dict[str, str] | None = None) -> None:
-        """Show a frame through the one formatter (`fmt.table`): %, money in the org's currency, separators, words
-        for keys and segment labels; empty cells read 'suppressed' in suppressed rows and 'n/a' elsewhere."""
-        display(HTML(render.table_html(fmt.table(frame, self.params.currency, self.segment_labels, kinds))))
+        """Show a frame through the one formatter (`formatting.table`): %, money in the org's currency, separators,
+        words for keys and segment labels; empty cells read 'suppressed (< k)' in suppressed rows, 'n/a' elsewhere."""
+        display(HTML(render.table_html(formatting.table(frame, self.params.currency, self.segment_labels, kinds, self.k))))
 
     @property
     def segment_labels(self) -> dict[str, str]:
@@ -73,7 +73,7 @@ class ReportContext:
 
     def headline(self, figures: list[tuple[str, str, str]]) -> None:
         """A strip of headline figures, (label, value, note) each: what a reader should see first."""
-        display(HTML(fmt.strip_html(figures)))
+        display(HTML(render.strip_html(figures)))
 
     def figures_table(self, frame, sentence: str, keys: int = 1) -> None:
         """A table of figures, or `sentence` instead when every row of it is suppressed (`privacy.all_suppressed`;

@@ -105,8 +105,16 @@ def numeric_columns(frame) -> set:
             and all(_FIGURE.match(str(v)) or _NO_FIGURE.match(str(v)) for v in frame[c])}
 
 
+def strip_html(figures: list[tuple[str, str, str]]) -> str:
+    """Headline figures as a strip of cards: (label, value, note) each, already written by `figures.show`."""
+    cards = "".join(f'<div class="figure"><div class="label">{esc(label)}</div><div class="value">{esc(value)}</div>'
+                    + (f'<div class="label">{esc(note)}</div>' if note else "") + "</div>"
+                    for label, value, note in figures)
+    return f'<div class="summary">{cards}</div>'
+
+
 def table_html(frame, classes: str = "figures") -> str:
-    """A text frame (as `fmt.table` writes it) as an HTML table: figures right-aligned, words left-aligned."""
+    """A text frame (as `formatting.table` writes it) as an HTML table: figures right-aligned, words left-aligned."""
     columns, numeric = list(frame.columns), numeric_columns(frame)
     align = {c: ' class="num"' if c in numeric else "" for c in columns}
     head = "".join(f"<th{align[c]}>{esc(c)}</th>" for c in columns)

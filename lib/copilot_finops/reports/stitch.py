@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import fmt, privacy
+from .. import privacy
 from . import render
 from .site import RETRO_PAGE, Site, page_label
 
@@ -110,7 +110,7 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
             "Aggregate and pseudonymous. " + render.esc(privacy.minimum_note(k) if isinstance(k, int) else
                                                       "Figures over too few developers are suppressed.") + "</p>")
     contents = f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
-    body = f'<section class="opening">{head}{fmt.strip_html(summary) if summary else ""}{contents}</section>' + "".join(parts)
+    body = f'<section class="opening">{head}{render.strip_html(summary) if summary else ""}{contents}</section>' + "".join(parts)
     return render.page(f"Monthly retro: {team}, {period}", body,
                        crumbs=[(f"{period} reports", "../index.html"), (team, site.team_href(team)), ("retro", None)],
                        restricted=restricted, tabs=site.tabs(RETRO_PAGE), toc=False, team_links=site.team_links())
