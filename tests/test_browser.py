@@ -2,7 +2,7 @@
 width as printed. No horizontal overflow, no overlapping text in charts, no `nan`, tabs that reach every page of a
 team, live charts with tooltips, the combined retro within 8 A4 pages, and no request that leaves the machine.
 
-The demo is rendered once for the module (rendering is the slow part); every check reads the same pages.
+The demo is rendered once per session (`rendered_demo`, the slow part); every check reads the same pages.
 Skipped, with the reason shown, when no Chromium binary is installed (`.ci/run` installs Debian's `chromium`).
 """
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from copilot_finops.cli import main
 from devtools import BROWSERS, chromium_page, decode_png, find_chromium, ink, png_chunk
 
 SCREEN_WIDTH = 1400
@@ -76,21 +75,10 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def rendered(chromium, small_demo, tmp_path_factory) -> Path:
-    """The whole demo report set, with the combined retros, rendered once: outputs/<period>/."""
-    import os
-
-    cwd = tmp_path_factory.mktemp("browser")
-    (cwd / "params").symlink_to(Path(__file__).resolve().parents[1] / "params")
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        rc = main(["report", "--period", small_demo.period, "--warehouse", str(small_demo.warehouse), "--out", "out",
-                   "--retro", "--workers", "2", "--json"])
-    finally:
-        os.chdir(here)
-    assert rc == 0
-    return cwd / "out" / small_demo.period
+def rendered(chromium, rendered_demo) -> Path:
+    """The whole demo report set, with the combined retros (the session's `rendered_demo`, shared with
+    test_trust when both run in one process): outputs/<period>/."""
+    return rendered_demo.pages
 
 
 def pages_of(root: Path) -> list[Path]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from . import budget, charts, figures, fmt, formatting, patterns, privacy, segments, usage
+from . import budget, charts, figures, formatting, patterns, privacy, segments, usage
 from .delivery import report as delivery_report
 from .period import Period
 
@@ -233,7 +233,7 @@ def discussion_questions(facts: dict, count: int = 3) -> list[str]:
                           "What did we do differently that we should keep?")))
     if f.get("top_pattern"):
         step = f" Could we try: {f['top_pattern_step'].rstrip('.')}?" if f.get("top_pattern_step") else ""
-        where = (f"in {fmt.plural(f['top_pattern_weeks'], 'developer-week')} this month"
+        where = (f"in {formatting.plural(f['top_pattern_weeks'], 'developer-week')} this month"
                  if "top_pattern_weeks" in f else "this month")  # weeks of fewer than k developers are not counted
         scored.append((7 + min(f.get("top_pattern_weeks", 1) / 4, 1), f"The pattern \"{f['top_pattern']}\" showed up "
                           f"{where}. What in our process leads there?{step}"))
@@ -252,7 +252,8 @@ def discussion_questions(facts: dict, count: int = 3) -> list[str]:
                        f"{figures.show('cli_requests_per_prompt', ratio)} requests per prompt, against "
                        f"{figures.show('cli_requests_per_prompt', org_ratio)} across the org. Which CLI tasks loop, and what exit check would stop them earlier?"))
     if f.get("top_feature"):
-        scored.append((2, f"{f['top_feature']} produced {figures.show('share_of_outputs', f.get('top_feature_share'))} of our outputs. Is that where "
+        feature = formatting.words(f["top_feature"])  # the reader's word, not GitHub's key
+        scored.append((2, f"{feature[:1].upper() + feature[1:]} produced {figures.show('share_of_outputs', f.get('top_feature_share'))} of our outputs. Is that where "
                           "the assistant helps us most, or just where we reach for it by habit?"))
     if abs(f.get("requests_per_dev_change", 0)) >= 0.1:
         direction = "more" if f["requests_per_dev_change"] > 0 else "fewer"
