@@ -22,11 +22,11 @@ FIRST = "06_monthly_retro"  # the retro pack leads
 # rather than lost; each report's page, a tab away, has everything.
 LEFT_OUT = {
     "06_monthly_retro": ("budget guardrail", "high-burn patterns", "delivery verdict", "shared playbooks"),
-    "01_team_usage": ("the month in brief", "copilot cli", "by feature and by model"),
+    "01_team_usage": ("the month in brief", "copilot cli", "by feature and by model", "by language and by editor"),
     "02_cost_baseline": ("against peers", "what the usage is for", "seats nobody uses"),
     "03_guardrails": ("every budget",),
-    "04_high_burn_patterns": ("what this report looks for", "the flagged weeks", "the team's weeks", "across the org",
-                              "how the detection"),
+    "04_high_burn_patterns": ("what this report looks for", "the flagged weeks", "the team's weeks",
+                              "the team's patterns and their evidence", "across the org", "how the detection"),
     "05_delivery_correlation": ("delivery this month", "correlations, with lags", "adoption tiers",
                                 "reading this honestly"),
 }
