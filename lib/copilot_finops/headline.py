@@ -82,8 +82,7 @@ def team_rows(g: Glance) -> pd.DataFrame:
     rows = overview_display.team_display(g.teams, g.k, g.currency)
     keep = ["team", "segment", "developers", "spend", "used / forecast", "stage", "delivery verdict"]
     rows = rows[[c for c in keep if c in rows]].copy()
-    labels = {s.replace("_", " "): label for s, label in g.segment_labels.items()}
-    rows["segment"] = [formatting.words(s, labels) for s in rows["segment"]]
+    rows["segment"] = [formatting.words(s, g.segment_labels) for s in rows["segment"]]
     return rows.rename(columns={"used / forecast": "budget used / forecast"})
 
 

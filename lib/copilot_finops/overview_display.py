@@ -15,7 +15,7 @@ def team_display(teams: pd.DataFrame, k: int, currency: str = "USD") -> pd.DataF
     say so, absent modules drop their columns. Flagged weeks and their credits need k flagged developers."""
     hidden = privacy.suppressed_label(k)
     rows = teams.to_dict("records")
-    out = pd.DataFrame({"team": teams["team_slug"], "segment": teams["segment"].str.replace("_", " "),
+    out = pd.DataFrame({"team": teams["team_slug"], "segment": teams["segment"],  # an id: ctx.table writes its label
                         "developers": [hidden if r["suppressed"] else
                                        f"{show('members', r['members'])} ({show('active_developers', r['active_developers'])} active)"
                                        for r in rows]})
@@ -46,7 +46,7 @@ def segment_display(segments: pd.DataFrame, k: int, currency: str = "USD") -> pd
     def cell(key, column, r, **kw):
         return hidden if r["suppressed"] else show(key, r.get(column), currency=currency, **kw)
 
-    out = pd.DataFrame({"segment": segments["segment"].str.replace("_", " "), "teams": segments["teams"],
+    out = pd.DataFrame({"segment": segments["segment"], "teams": segments["teams"],  # ids: ctx.table writes labels
                         "members": [cell("members", "members", r) for r in rows],
                         "active developers": [cell("active_developers", "active_developers", r) for r in rows],
                         "spend": [cell("spend", "total_cost", r) for r in rows],
