@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab screenshots install clean help
+.PHONY: demo test browser lab screenshots install clean help
 
 help:
 	@echo "make demo   set up .venv, then generate, ingest and report the demo org (outputs/2026-10/index.html)"
@@ -26,8 +26,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/copilot-finops demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+# Headless Chromium for tests/test_browser.py, from Debian's packages when we are root (CI, a container) and it is
+# missing; elsewhere that test is skipped and says how to install it
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "no Chromium: tests/test_browser.py will be skipped (apt-get install chromium to include it)"
 
 # JupyterLab as root too (containers), printing its URL when there is no browser: see `copilot-finops lab --help`
 lab: $(STAMP)

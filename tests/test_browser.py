@@ -3,7 +3,8 @@ width as printed. No horizontal overflow, no overlapping text in charts, no `nan
 team, live charts with tooltips, the combined retro within 8 A4 pages, and no request that leaves the machine.
 
 The demo is rendered once per session (`rendered_demo`, the slow part); every check reads the same pages.
-Skipped, with the reason shown, when no Chromium binary is installed (`.ci/run` installs Debian's `chromium`).
+Skipped, with the reason shown, when no Chromium binary is installed (`make test` installs Debian's `chromium`
+when run as root, as CI is).
 """
 from __future__ import annotations
 
@@ -69,8 +70,8 @@ PAGE_CHECKS = r"""(() => {
 def chromium():
     path = find_chromium()
     if path is None:
-        pytest.skip("no Chromium binary on PATH (tried: " + ", ".join(BROWSERS) + "); `.ci/run` installs Debian's "
-                    "`chromium`, or run `apt-get install chromium` to include this test")
+        pytest.skip("no Chromium binary on PATH (tried: " + ", ".join(BROWSERS) + "); `make test` run as root installs "
+                    "Debian's `chromium`, or run `apt-get install chromium` to include this test")
     return path
 
 
