@@ -19,7 +19,7 @@ HEADLINE_FIGURES = ("active_developers", "prompts_per_active_developer", "accept
 
 def write_index(period: str, out: Path, results: list[ReportResult], headlines: dict[str, dict],
                 restricted: str | None = None, retros: dict[str, str] | None = None, k: int | None = None,
-                glance: headline.Glance | None = None, glance_error: str | None = None) -> Path:
+                glance: headline.Glance | None = None, glance_error: str | None = None, gap_banner: str = "") -> Path:
     """outputs/<period>/index.html: the org's month in headline figures, the org overview, then one row per team
     (its usage figures as on page 01, then stage, spend, verdict: `headline.team_rows`) whose name links to its
     pages; the tabs there lead to the rest. A failed page is named in its team's row.
@@ -27,6 +27,7 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
     `glance` : the month's headline figures (`headline.month_glance`); without it the rows carry names only, and
     `glance_error` says why. `k` : the privacy threshold, quoted to readers.
     `retros` maps a team to its stitched retro page (report --retro), reached through the team's tabs.
+    `gap_banner` (HTML, from `gaps.banner_html`) says which report days of the period are missing, late or partial.
     """
     esc = render.esc
     by_team: dict[str, list[ReportResult]] = {}
@@ -54,6 +55,8 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
     body.append(f'<p class="muted">Aggregate and pseudonymous. {esc(note)} Per active developer: prompts (IDE and '
                 "CLI), not requests. A team's name opens its pages; the tabs at the top of each page lead to the others"
                 + (", and to the retro on one page" if retros else "") + ".</p>")
+    if gap_banner:
+        body.append(gap_banner)
     if ORG_TEAM in by_team:
         body.append("<h2>Organization overview</h2><p>" + " · ".join(link(r) for r in by_team[ORG_TEAM]) + "</p>")
     teams = sorted(t for t in by_team if t != ORG_TEAM)

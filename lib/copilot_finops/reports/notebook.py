@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
 from IPython.display import HTML, Markdown, display
 
-from .. import charts, formatting, privacy, usage, warehouse as warehouse_mod
+from .. import charts, formatting, gaps, privacy, usage, warehouse as warehouse_mod
 from ..errors import UserError
 from ..params import OrgParams, load_params
 from ..paths import resolve
@@ -61,6 +62,13 @@ class ReportContext:
         """The one notice a team under k gets instead of the page's sections."""
         if self.small:
             self.md(privacy.small_team_notice(self.team, self.period.label, self.k))
+
+    def gap_banner(self, since: date | None = None) -> None:
+        """Show the banner of data gaps in the report's month (from `since`, for a report that reads further back);
+        nothing when those days are complete. Every report notebook calls it in its first cell."""
+        text = gaps.banner_markdown(self.con, since or self.period.start, self.period.end)
+        if text:
+            self.md(text)
 
     def table(self, frame, kinds: dict[str, str] | None = None) -> None:
         """Show a frame through the one formatter (`formatting.table`): %, money in the org's currency, separators,

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
-from .. import headline, privacy, usage, warehouse as warehouse_mod
+from .. import gaps, headline, privacy, usage, warehouse as warehouse_mod
 from ..params import load_params
 from ..paths import DEFAULT_NOTEBOOKS
 from ..period import parse_period
@@ -63,10 +63,11 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     con = warehouse_mod.connect(warehouse, read_only=True)
     try:
         headlines = team_headlines(con, sorted({r.task.team for r in listed} - {ORG_TEAM}), period, prm)
+        gap_banner = gaps.banner_html(con, period.start, period.end)
     finally:
         con.close()
     index = write_index(period.label, Path(out) / period.label, listed, headlines, restricted, retros, k=k,
-                        glance=glance, glance_error=glance_error)
+                        glance=glance, glance_error=glance_error, gap_banner=gap_banner)
     if access is not None:
         privacy.restrict([restricted_root], prm.privacy.readers_group)  # every file written: 0600 (or the group's)
     return index, results

@@ -37,6 +37,8 @@ _SCRIPT = re.compile(r'<script\b(?! type="application/json" class="vega-spec">)[
 # a page's title and introduction: its h1 (in a markdown cell, or in a code cell's markdown output) up to its first h2
 _H1_AND_INTRO = re.compile(r'^\s*(?:<div class="output">\s*)?<h1>.*?</h1>.*?(?=<h2>|\Z)', re.DOTALL)
 _H2_SPLIT = re.compile(r"(?=<h2>)")
+# the gap banner a report opens with (`ReportContext.gap_banner`): kept, once, atop the combined retro
+_GAP_BANNER = re.compile(r"<blockquote>\s*<p><strong>Incomplete data\.</strong>.*?</blockquote>", re.DOTALL)
 _H2 = re.compile(r"<h2>(.*?)</h2>", re.DOTALL)
 _SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
 
@@ -84,10 +86,12 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
 
     Returns the whole HTML page: inline CSS and SVG, the charts' specs for the live charts, nothing fetched.
     """
-    toc, parts = [], []
+    toc, parts, banners = [], [], []
     for anchor, title, body in sections:
         stem = anchor
         anchor = re.sub(r"[^A-Za-z0-9_-]+", "-", anchor)
+        intro = _H1_AND_INTRO.match(body)
+        banners += [b for b in _GAP_BANNER.findall(intro.group(0) if intro else "") if b not in banners]
         body, dropped = retro_sections(stem, _unique_svg_ids(_SCRIPT.sub("", body), f"{anchor}-svg"))
         body = re.sub(r"<(/?)h3>", r"<\1h4>", body)
         body = re.sub(r"<(/?)h2>", r"<\1h3>", body)
@@ -110,7 +114,8 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
             "Aggregate and pseudonymous. " + render.esc(privacy.minimum_note(k) if isinstance(k, int) else
                                                       "Figures over too few developers are suppressed.") + "</p>")
     contents = f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
-    body = f'<section class="opening">{head}{render.strip_html(summary) if summary else ""}{contents}</section>' + "".join(parts)
+    body = (f'<section class="opening">{head}{"".join(banners)}{render.strip_html(summary) if summary else ""}'
+            f'{contents}</section>' + "".join(parts))
     return render.page(f"Monthly retro: {team}, {period}", body,
                        crumbs=[(f"{period} reports", "../index.html"), (team, site.team_href(team)), ("retro", None)],
                        restricted=restricted, tabs=site.tabs(RETRO_PAGE), toc=False, team_links=site.team_links())
