@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from copilot_finops.period import parse_period
-from copilot_finops import bill, budget, cost, forecast, warehouse
+from copilot_finops import bill, budget, budget_chart, cost, forecast, warehouse
 from copilot_finops.cli import main
 from copilot_finops.errors import UserError
 from copilot_finops.params import load_params
@@ -219,5 +219,5 @@ def test_burnup_chart_and_texts_build_on_the_demo_org(small_demo):
     row = report.rows.set_index("name").loc["platform-sre"].to_dict() | {"name": "platform-sre"}
     text = budget.guardrail_markdown(row, report, prm)
     assert "as of 2026-10-14" in text and "AI credits" in text
-    spec = budget.burnup_chart(report, "team", "platform-sre", prm).to_dict()
+    spec = budget_chart.burnup_chart(report, "team", "platform-sre", prm).to_dict()
     assert spec["layer"] and len(budget.stage_table(report, prm)) == len(report.rows)
