@@ -40,13 +40,13 @@ def write_index(period: str, out: Path, results: list[ReportResult], headlines: 
         return (f'<a href="{esc(os.path.relpath(r.html, out))}">{esc(label)}</a>' if r.html else esc(label)) + badge
 
     def team_cell(team: str, rs: list[ReportResult]) -> str:
-        first = next((r for r in rs if r.html), None)
-        href = os.path.relpath(first.html, out) if first else None
+        # the combined retro when there is one (kept from an earlier --retro run too): it opens with the team's
+        # month and its tabs lead to every page; else the team's first page
+        first = (retros or {}).get(team) or next((r.html for r in rs if r.html), None)
+        href = os.path.relpath(first, out) if first else None
         name = f'<a href="{esc(href)}"><strong>{esc(team)}</strong></a>' if href else f"<strong>{esc(team)}</strong>"
-        page = (retros or {}).get(team)  # kept from an earlier --retro run too, whose pages' tabs may not say so
-        retro = f' <a class="muted" href="{esc(os.path.relpath(page, out))}">retro</a>' if page else ""
         failed = [r for r in rs if not r.ok]
-        return name + retro + ("".join(f"<br>{link(r)}" for r in failed) if failed else "")
+        return name + ("".join(f"<br>{link(r)}" for r in failed) if failed else "")
 
     note = privacy.minimum_note(k) if k else "Figures over too few developers are suppressed."
     body = [f"<h1>Copilot FinOps reports, {esc(period)}</h1>"]
