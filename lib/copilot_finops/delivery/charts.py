@@ -16,6 +16,7 @@ from .report import TeamDelivery
 DELIVERY_COLOUR = charts.DELIVERY_COLOUR
 METRIC_UNITS = {  # y axis titles: the unit of each weekly figure
     "cycle_time_hours": "hours",
+    "lead_time_hours": "hours",
     "review_turnaround_hours": "hours",
     "deployment_frequency": "deployments",
     "change_failure_rate": "of deployments",
