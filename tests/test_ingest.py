@@ -13,6 +13,7 @@ import pytest
 from copilot_finops import warehouse
 from copilot_finops.cli import main
 from copilot_finops.ingest import ingest_raw
+from copilot_finops.ingest.provenance import read_lines, source_record
 
 USER = {"user_id": 11, "user_login": "tester", "day": "2026-10-05", "organization_id": "1",
         "user_initiated_interaction_count": 3, "code_generation_activity_count": 9,
@@ -63,9 +64,16 @@ def test_counts_match_the_generator(small_demo):
                       for p in (small_demo.raw / "metrics" / "users-1-day").rglob("*.ndjson")
                       for line in p.read_text().splitlines())
     assert con.execute("SELECT sum(ai_credits_used) FROM user_day").fetchone()[0] == pytest.approx(raw_credits)
-    # the whole line is kept, unknown fields included
-    rec = json.loads(con.execute("SELECT record FROM user_day LIMIT 1").fetchone()[0])
-    assert "etl_id" in rec and "totals_by_language_model" in rec
+    # every row names the raw line it came from, and that line is the record, fields no column holds included
+    rows = con.execute("""SELECT f.path, u.source_line, u.user_id, u.day::VARCHAR FROM user_day u
+                          JOIN raw_file f ON f.file_id = u.source_file USING SAMPLE 20 ROWS""").fetchall()
+    assert con.execute("SELECT count(*) FROM user_day WHERE source_file IS NULL OR source_line IS NULL").fetchone()[0] == 0
+    for path, line, user_id, day in rows:
+        rec = json.loads(read_lines(small_demo.raw / path, {line})[line])
+        assert (rec["user_id"], rec["day"]) == (user_id, day)
+        assert "etl_id" in rec and "totals_by_language_model" in rec
+    # the demo's fields are all known: a parser reads them or they are left in the raw zone on purpose
+    assert con.execute("SELECT count(*) FROM unknown_field").fetchone()[0] == 0
 
 
 def test_reingest_changes_nothing(small_demo, tmp_path):
@@ -120,12 +128,18 @@ def test_tolerates_gzip_bom_crlf_arrays_renames_and_missing_breakdowns(tmp_path)
     assert summary.lines_quarantined == 0
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM user_day").fetchone()[0] == 6
-    # the record is the line itself, without the byte-order mark or the carriage return
-    rec = con.execute("SELECT record FROM user_day WHERE user_id = 1 AND day = '2026-10-02'").fetchone()[0]
-    assert rec == json.dumps(_user(user_id=1, day="2026-10-02"))
+    # the record read back is the line itself, without the byte-order mark or the carriage return; from a gzip
+    # file, inflated; from a JSON array body, the element's own text
+    rec = source_record(con, "users-1-day", day="2026-10-02", user="1")
+    assert rec.text == json.dumps(_user(user_id=1, day="2026-10-02")).encode() and rec.exact
+    assert source_record(con, "users-1-day", day="2026-10-01", user="1").text == json.dumps(
+        _user(user_id=1, day="2026-10-01")).encode()
     assert con.execute("SELECT used_copilot_cloud_agent FROM user_day WHERE user_id = 1 AND day = '2026-10-03'").fetchone()[0] is True
-    rec = json.loads(con.execute("SELECT record FROM user_day WHERE user_id = 2 AND day = '2026-10-03'").fetchone()[0])
-    assert rec["brand_new_field"] == {"x": 1}
+    rec = source_record(con, "users-1-day", day="2026-10-03", user="2")
+    assert json.loads(rec.text)["brand_new_field"] == {"x": 1} and rec.line == 2
+    # the new field is counted where it appeared (both records of that file are sampled)
+    assert con.execute("SELECT kind, day::VARCHAR, field, records_seen, records_sampled FROM unknown_field").fetchall() == [
+        ("users-1-day", "2026-10-03", "brand_new_field", 1, 2)]
     # accepted-output ratio leaves agent_edit out: 4 / 6, not 4 / 9
     g, a = con.execute("""SELECT generations_excl_agent_edit, acceptances_excl_agent_edit FROM stg_user_day_usage
                           WHERE user_id = 1 AND day = '2026-10-01'""").fetchone()

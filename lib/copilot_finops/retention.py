@@ -1,17 +1,20 @@
 """Retention: `purge` deletes user-level rows and raw files past their retention, in whole months,
 after archiving the team aggregates of the months it removes (archive_* tables), and logs what it
-removed in `purge_log`. docs/PRIVACY.md states the promise; this module keeps it.
+removed in `purge_log`; every later ingest applies the recorded cutoff again (`reapply`), so rows
+purge removed never come back. Hand imports are judged by the days they hold (`retention_raw`).
+docs/PRIVACY.md states the promise; this module keeps it.
 """
 from __future__ import annotations
 
 import getpass
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
+from . import retention_raw
 from .errors import UserError
 
 # -- retention: purge -----------------------------------------------------------------------------------------
@@ -58,12 +61,13 @@ class PurgeReport:
     archived: dict  # archive table -> team aggregate rows added
     scrubbed: dict  # table -> rows whose login fields were cleared
     raw_files: list  # raw-zone paths deleted
+    raw_rewritten: list = field(default_factory=list)  # imported files replaced by a copy of their records kept
 
     def as_dict(self) -> dict:
         return {"as_of": str(self.as_of), "user_cutoff": str(self.user_cutoff), "raw_cutoff": str(self.raw_cutoff),
                 "first_kept_period": self.first_kept_period, "dry_run": self.dry_run, "rows": self.rows,
                 "archived": self.archived, "scrubbed": self.scrubbed, "raw_files": len(self.raw_files),
-                "raw_files_by_kind": _by_kind(self.raw_files)}
+                "raw_files_by_kind": _by_kind(self.raw_files), "raw_files_rewritten": len(self.raw_rewritten)}
 
 
 def _by_kind(paths: list[str]) -> dict:
@@ -100,8 +104,13 @@ def expired_raw_files(rel_paths: list[str], cutoff, kinds: dict[str, str]) -> li
     return expired
 
 
-def _delete_plan(con: duckdb.DuckDBPyConnection, cutoff, first_period: str) -> list[tuple[str, str, list]]:
-    """(table, WHERE condition, arguments) for every user-level deletion, children before parents."""
+def _delete_plan(con: duckdb.DuckDBPyConnection, cutoff, first_period: str,
+                 orphans: bool = False) -> list[tuple[str, str, list]]:
+    """(table, WHERE condition, arguments) for every user-level deletion, children before parents.
+
+    With `orphans`, also the reviews and files of pull requests the warehouse no longer has: after a purge
+    those are the purged ones, and a review file read again must not bring their reviewers back.
+    """
     def latest_on_or_before(table: str, column: str):
         return con.execute(f"SELECT max({column}) FROM {table} WHERE {column} <= ?", [cutoff]).fetchone()[0]
 
@@ -109,14 +118,16 @@ def _delete_plan(con: duckdb.DuckDBPyConnection, cutoff, first_period: str) -> l
     seat_keep = latest_on_or_before("seat", "snapshot_day") or cutoff
     closed_pr = "coalesce(merged_at, closed_at) < ?"
     plan = [(t, "day < ?", [cutoff]) for t in DAY_TABLES]
+    orphan = " OR (repo, number) NOT IN (SELECT (repo, number) FROM pull_request)" if orphans else ""
     plan += [
         ("team_member", "snapshot_day < ?", [roster_keep]),
         # A leaver's last row stays while the cancelled seat is still billed on days kept.
         ("seat", "snapshot_day < ? AND NOT (coalesce(pending_cancellation_date >= ?, false) AND snapshot_day = "
                  "(SELECT max(x.snapshot_day) FROM seat x WHERE x.user_id = seat.user_id))", [seat_keep, cutoff]),
         ("credit_usage", "user_login <> '' AND period < ?", [first_period]),
-        ("review", f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr})", [cutoff]),
-        ("pull_request_file", f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr})", [cutoff]),
+        ("review", f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr}){orphan}", [cutoff]),
+        ("pull_request_file", f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr}){orphan}",
+         [cutoff]),
         ("pull_request", closed_pr, [cutoff]),
     ]
     quarantined = [r[0] for r in con.execute("SELECT DISTINCT path FROM quarantine").fetchall()]
@@ -124,6 +135,35 @@ def _delete_plan(con: duckdb.DuckDBPyConnection, cutoff, first_period: str) -> l
     if expired:
         plan.append(("quarantine", "path IN (SELECT unnest(?::VARCHAR[]))", [expired]))
     return plan
+
+
+SCRUB = ("deployment", "created_at < ? AND creator_login IS NOT NULL")  # deployments stay, their creators go
+
+
+def recorded_cutoff(con: duckdb.DuckDBPyConnection):
+    """The first day past purges kept (the highest user-level cutoff in purge_log), or None before any purge."""
+    return con.execute("SELECT max(cutoff) FROM purge_log WHERE action = 'deleted rows'").fetchone()[0]
+
+
+def reapply(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> dict[str, int]:
+    """Delete again, from `tables` (and quarantine), what past purges removed: rows before the recorded cutoff.
+
+    Ingest calls this in every load transaction, `--full` included, so rows a purge removed never come back
+    from raw files that remain (delivery histories, hand imports, raw kept longer than user-level rows). The
+    rules are purge's own (`_delete_plan`), at the highest cutoff recorded. Returns rows deleted per table.
+    """
+    cutoff = recorded_cutoff(con)
+    if cutoff is None or not tables:
+        return {}
+    wanted = set(tables) | {"quarantine"}
+    done = {}
+    for table, where, args in _delete_plan(con, cutoff, first_kept_period(cutoff), orphans=True):
+        if table in wanted:
+            done[table] = con.execute(f"DELETE FROM {table} WHERE {where}", args).fetchone()[0]
+    if SCRUB[0] in wanted:
+        done[SCRUB[0]] = con.execute(f"UPDATE {SCRUB[0]} SET creator_login = NULL WHERE {SCRUB[1]}",
+                                     [cutoff]).fetchone()[0]
+    return done
 
 
 def _existing(con: duckdb.DuckDBPyConnection, kind: str) -> set[str]:
@@ -168,20 +208,28 @@ def purge(con: duckdb.DuckDBPyConnection, retention, as_of, raw_dir: str | Path 
     raw_dir : the raw zone to purge too (None: the warehouse only).
     dry_run : count what would go, change nothing.
     """
+    from .ingest.migrate import PROVENANCE_TABLES
     from .ingest.rawfiles import discover
 
     cutoff = retention_cutoff(as_of, retention.user_level_days)
     raw_cutoff = retention_cutoff(as_of, retention.raw_days)
     first_period = first_kept_period(cutoff)
     raw_files: list[str] = []
+    imports: list[retention_raw.ImportPlan] = []
     if raw_dir is not None:
         raw = Path(raw_dir)
         if not raw.is_dir():
             raise UserError(f"raw zone {raw} is not a folder: pass --raw with the folder `fetch` or `generate` wrote")
         files, _ = discover(raw)
-        raw_files = expired_raw_files([f.rel for f in files], raw_cutoff, {f.rel: f.kind for f in files})
+        by_content = [f for f in files if f.rel.startswith("imports/") and f.kind in retention_raw.BY_CONTENT]
+        named = [f for f in files if f not in by_content]
+        raw_files = expired_raw_files([f.rel for f in named], raw_cutoff, {f.rel: f.kind for f in named})
+        imports = retention_raw.plan_imports(by_content, raw_cutoff)
+        raw_files += [p.raw.rel for p in imports]  # deleted, or replaced by their rewrite
+        if not dry_run:
+            retention_raw.write_rewrites(raw, imports)
     plan = _delete_plan(con, cutoff, first_period)
-    scrub = ("deployment", "created_at < ? AND creator_login IS NOT NULL", [cutoff])
+    scrub = (SCRUB[0], SCRUB[1], [cutoff])
     rows, scrubbed = {}, {}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -192,10 +240,14 @@ def purge(con: duckdb.DuckDBPyConnection, retention, as_of, raw_dir: str | Path 
         table, where, args = scrub
         scrubbed[table] = con.execute(
             f"SELECT count(*) FROM {table} WHERE {where}" if dry_run else
-            f"UPDATE {table} SET creator_login = NULL, record = json_merge_patch(record, '{{\"creator\": null}}') "
-            f"WHERE {where}", args).fetchone()[0]
+            f"UPDATE {table} SET creator_login = NULL WHERE {where}", args).fetchone()[0]
         if raw_files and not dry_run:
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            retention_raw.repoint(con, imports, PROVENANCE_TABLES, now)
             con.execute("DELETE FROM ingest_file WHERE path IN (SELECT unnest(?::VARCHAR[]))", [raw_files])
+            con.execute("DELETE FROM quarantine WHERE path IN (SELECT unnest(?::VARCHAR[]))", [raw_files])
+            con.execute("UPDATE raw_file SET purged_at = ? WHERE path IN (SELECT unnest(?::VARCHAR[])) "
+                        "AND purged_at IS NULL", [now, raw_files])
         if not dry_run:
             _log(con, as_of, cutoff, raw_cutoff, actor or getpass.getuser(), rows, archived, scrubbed, raw_files)
         con.execute("ROLLBACK" if dry_run else "COMMIT")
@@ -209,7 +261,8 @@ def purge(con: duckdb.DuckDBPyConnection, retention, as_of, raw_dir: str | Path 
         from . import cache
 
         cache.clear(con)  # memoised analyses may hold the rows just purged
-    return PurgeReport(as_of, cutoff, raw_cutoff, first_period, dry_run, rows, archived, scrubbed, raw_files)
+    rewritten = [p.raw.rel for p in imports if p.action == "rewrite"]
+    return PurgeReport(as_of, cutoff, raw_cutoff, first_period, dry_run, rows, archived, scrubbed, raw_files, rewritten)
 
 
 def _log(con, as_of, cutoff, raw_cutoff, actor, rows, archived, scrubbed, raw_files) -> None:

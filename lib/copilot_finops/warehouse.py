@@ -35,7 +35,8 @@ LAYERS = {
 
 # Run-log tables change on every run (fetch_manifest: when each file was fetched); comparisons of warehouse
 # contents leave them out.
-RUN_LOG_TABLES = ("ingest_run", "ingest_file", "access_audit", "warehouse_meta", "purge_log", "fetch_manifest")
+RUN_LOG_TABLES = ("ingest_run", "ingest_file", "raw_file", "access_audit", "warehouse_meta", "purge_log",
+                  "fetch_manifest")
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,37 @@
 """NDJSON usage reports into the warehouse, parsed inside DuckDB (a 1M-line report never passes through pandas).
 
-`ReportLoader` is the NDJSON half of `run.Ingestor`: it reads batches of files of one kind, takes lines it
-cannot read out to quarantine with their number, and replaces rows by natural key.
+`ReportLoader` is the NDJSON half of `run.Ingestor`: it reads batches of files of one kind, takes the lines it
+cannot read or that break a rule (`rules`) out to quarantine with their number, replaces rows by natural key,
+and keeps each row's provenance (file id and line) instead of its text: the raw zone is the record.
 """
 from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
 
+from . import signatures
+from .provenance import read_lines
 from .rawfiles import RawFile
-from .schemas import COUNTERS, NDJSON_SCHEMAS, WITNESS, _columns_literal
+from .rules import problem_expression
+from .scan import FileScan, scan_file
+from .schemas import COUNTERS, NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
 
 BATCH_BYTES = 128 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
+_FOLDER_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
 
-# Every line of the files in $paths, numbered from 1, without carriage returns and without the
-# byte-order mark a file may start with; $rels maps each file to its raw-zone path, and `ord` is
-# the file's place in the batch (later files win on natural keys).
+# Every line of the files in $paths, numbered from 1, without carriage returns and without the byte-order mark
+# a file may start with; `ord` is the file's place in the batch (later files win on natural keys).
 NUMBERED_LINES = """
-    SELECT list_extract($rels, list_position($paths, filename)) AS rel, list_position($paths, filename) - 1 AS ord,
-           filename, line_no, CASE WHEN line_no = 1 THEN ltrim(line, chr(65279)) ELSE line END AS line
+    SELECT list_position($paths, filename) - 1 AS ord, line_no,
+           CASE WHEN line_no = 1 THEN ltrim(line, chr(65279)) ELSE line END AS line
     FROM (
         SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_no
         FROM (SELECT filename, string_split(CASE WHEN contains(content, chr(13))
@@ -31,6 +39,28 @@ NUMBERED_LINES = """
               FROM read_text($paths))
     )
 """
+
+
+@dataclass
+class ReportFile:
+    """A raw NDJSON file ready to parse: the plain-NDJSON text DuckDB reads, and its scan."""
+
+    raw: RawFile
+    text: Path
+    scan: FileScan
+    samples: list  # (line, parsed JSON) of the scan's sample
+
+    @property
+    def folder_day(self) -> date | None:
+        """The day of the report, from the folder it sits in (metrics/<kind>/<day>/part-0.ndjson)."""
+        parts = self.raw.rel.split("/")
+        for part in reversed(parts[:-1]):
+            if _FOLDER_DAY.match(part):
+                try:
+                    return date.fromisoformat(part)
+                except ValueError:
+                    return None
+        return None
 
 
 def _normalise_ndjson(f: RawFile, tmpdir: Path) -> tuple[Path | None, str | None]:
@@ -80,33 +110,41 @@ def _line_error(text: str) -> str:
     return "" if isinstance(value, dict) else "not a JSON object"
 
 
-class ReportLoader:
-    """The NDJSON methods of `run.Ingestor` (which supplies `con`, `summary`, `quarantine` and `mark_ingested`)."""
+def _same(sampled, parsed) -> bool:
+    """A sampled line's value against the value parsed for the same line number (both as text)."""
+    return (None if sampled is None else str(sampled)) == parsed
 
-    # -- NDJSON reports -------------------------------------------------------------------------
+
+class ReportLoader:
+    """The NDJSON methods of `run.Ingestor` (which supplies `con`, `summary`, `quarantine`, `register`,
+    `reject_file`, `mark_ingested` and `reapply_retention`)."""
+
     def load_ndjson(self, kind: str, files: list[RawFile], tmpdir: Path) -> None:
-        readable: list[tuple[RawFile, Path]] = []
+        ready: list[ReportFile] = []
         for f in files:
             path, error = _normalise_ndjson(f, tmpdir)
             if error:
-                self.con.execute("BEGIN")
-                self.quarantine([(f.rel, 0, kind, error, "")])
-                self.mark_ingested(f, 0, 1)
-                self.con.execute("COMMIT")
-            else:
-                readable.append((f, path))
-        batch: list[tuple[RawFile, Path]] = []
+                self.reject_file(f, error)
+                continue
+            scan = scan_file(f.path, path)
+            samples = scan.sample_objects()
+            wrong = signatures.mismatch(kind, [obj for _, obj in samples])
+            if wrong:
+                self.reject_file(f, wrong, scan.samples[0][1].decode("utf-8", "replace") if scan.samples else "")
+                continue
+            ready.append(ReportFile(f, path, scan, samples))
+        batch: list[ReportFile] = []
         size = 0
-        for item in readable:
+        for item in ready:
             batch.append(item)
-            size += item[1].stat().st_size
+            size += item.text.stat().st_size
             if size >= BATCH_BYTES:
                 self._load_ndjson_checked(kind, batch, tmpdir)
                 batch, size = [], 0
         if batch:
             self._load_ndjson_checked(kind, batch, tmpdir)
 
-    def _load_ndjson_checked(self, kind: str, batch: list[tuple[RawFile, Path]], tmpdir: Path) -> None:
+    def _load_ndjson_checked(self, kind: str, batch: list[ReportFile], tmpdir: Path) -> None:
         try:
             self._load_ndjson_batch(kind, batch)
         except duckdb.InvalidInputException as exc:
@@ -114,101 +152,167 @@ class ReportLoader:
                 raise
             # Bytes that are not UTF-8: keep every line, with the bad bytes replaced, rather than lose the file.
             _rollback(self.con)
-            fixed = []
-            for f, p in batch:
+            for item in batch:
                 out = tmpdir / (uuid.uuid4().hex + ".ndjson")
-                out.write_text(p.read_bytes().decode("utf-8", errors="replace"))
-                fixed.append((f, out))
-            self._load_ndjson_batch(kind, fixed)
+                out.write_text(item.text.read_bytes().decode("utf-8", errors="replace"))
+                item.text = out
+            self._load_ndjson_batch(kind, batch)
 
-    def _load_ndjson_batch(self, kind: str, batch: list[tuple[RawFile, Path]]) -> None:
-        """Parse a batch of files once, inside DuckDB, into the temp table `parsed`, then load it.
+    def _load_ndjson_batch(self, kind: str, batch: list[ReportFile]) -> None:
+        """Parse a batch of files once, inside DuckDB, into the temp table `parsed` (ord, line_no, r), then load it.
 
-        `parsed` holds each record's file, line number, text and parsed struct. Lines that are not
-        JSON, not objects, or lack their key are taken out to quarantine with their number.
+        Lines that are not JSON objects, lack their key or break a rule are taken out to quarantine with their
+        number and the reason.
         """
         con = self.con
         required = NDJSON_SCHEMAS[kind][1]
-        files = {"paths": [str(p) for _, p in batch], "rels": [f.rel for f, _ in batch]}
-        if self._parse_typed(kind, files):
+        if self._parse_typed(kind, batch):
             self.summary.batches_typed += 1
+            careful = False
         else:
             self.summary.batches_line_by_line += 1
-            self._parse_lines(kind, files)
+            self._parse_lines(kind, [item.text for item in batch])
+            careful = True
         con.execute("BEGIN")
-        counts = dict(con.execute("SELECT rel, count(*) FROM parsed GROUP BY rel").fetchall())
-        quarantined = [(rel, int(ln), kind, _line_error(text) or "could not be read as the expected record", text)
-                       for rel, ln, text in
-                       con.execute("SELECT rel, line_no, line FROM parsed WHERE r IS NULL").fetchall()]
-        con.execute("DELETE FROM parsed WHERE r IS NULL")
+        ids = [self.register(item.raw, item.scan.sha256, item.scan.bytes) for item in batch]
+        counts = dict(con.execute("SELECT ord, count(*) FROM parsed GROUP BY ord").fetchall())
+        bad: dict[tuple[int, int], tuple[str, str | None]] = {}  # (ord, line) -> (error, text when known)
+        if careful:
+            for o, ln, text in con.execute("SELECT ord, line_no, line FROM parsed WHERE r IS NULL").fetchall():
+                bad[(o, ln)] = (_line_error(text) or "could not be read as the expected record", text)
+            con.execute("DELETE FROM parsed WHERE r IS NULL")
         if kind.endswith("-28-day") and kind != "users-28-day":  # one object holding day_totals[]: a row per day
-            con.execute("""
+            con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE parsed AS
-                SELECT rel, ord, line_no, line, d AS r, r.organization_id AS outer_org
+                SELECT ord, line_no, {'line, ' if careful else ''}d AS r, r.organization_id AS outer_org,
+                       r.report_start_day AS report_start, r.report_end_day AS report_end
                 FROM (SELECT *, unnest(r.day_totals) AS d FROM parsed)
             """)
-        cond = " OR ".join(f"r.{c} IS NULL" for c in required)
-        for rel, ln, text, *nulls in con.execute(
-                f"SELECT rel, line_no, line, {', '.join(f'r.{c} IS NULL' for c in required)} FROM parsed WHERE {cond}").fetchall():
-            names = [f"{c} ({required[c]})" for c, is_null in zip(required, nulls) if is_null]
-            error = "missing or invalid " + ", ".join(names) if _line_error(text) == "" else _line_error(text)
-            quarantined.append((rel, int(ln), kind, error, text))
-        con.execute(f"DELETE FROM parsed WHERE {cond}")
+        if kind.endswith("-28-day"):
+            start, end = (("r.report_start_day", "r.report_end_day") if kind == "users-28-day"
+                          else ("report_start", "report_end"))
+            window = f"coalesce({start}, file_day - 27) AS window_start, coalesce({end}, file_day) AS window_end"
+        else:
+            window = "file_day AS window_start, file_day AS window_end"
+        params = {"days": [item.folder_day for item in batch], "today": datetime.now(timezone.utc).date()}
+        problems = con.execute(f"""
+            SELECT ord, line_no, min(problem), {'any_value(line)' if careful else 'NULL'} FROM (
+                SELECT *, {problem_expression(kind, required)} AS problem FROM (
+                    SELECT *, {window} FROM (SELECT *, list_extract($days::DATE[], ord + 1) AS file_day FROM parsed)))
+            WHERE problem IS NOT NULL GROUP BY ord, line_no
+        """, params).fetchall()
+        if problems:
+            con.execute("CREATE OR REPLACE TEMP TABLE bad_line AS SELECT unnest($o) AS ord, unnest($l) AS line_no",
+                        {"o": [p[0] for p in problems], "l": [p[1] for p in problems]})
+            con.execute("DELETE FROM parsed p USING bad_line b WHERE p.ord = b.ord AND p.line_no = b.line_no")
+            con.execute("DROP TABLE bad_line")
+            for o, ln, error, text in problems:  # a line that is no JSON object says so, not "missing user_id"
+                bad.setdefault((o, ln), ((text is not None and _line_error(text)) or error, text))
         loader = {"users-1-day": self._users, "users-28-day": self._users, "user-teams-1-day": self._user_teams,
                   "organization-1-day": self._org_days, "organization-28-day": self._org_days,
                   "enterprise-1-day": self._org_days, "enterprise-28-day": self._org_days}[kind]
-        loader(kind)
-        self.quarantine(quarantined)
-        per_file_bad: dict[str, int] = {}
-        for q in quarantined:
-            per_file_bad[q[0]] = per_file_bad.get(q[0], 0) + 1
-        for f, _ in batch:
-            self.mark_ingested(f, int(counts.get(f.rel, 0)) - per_file_bad.get(f.rel, 0), per_file_bad.get(f.rel, 0))
+        loader(kind, ids)
+        self._count_unknown_fields(kind, batch)
+        self.quarantine(self._quarantine_rows(kind, batch, bad))
+        per_file_bad: dict[int, int] = {}
+        for o, _ in bad:
+            per_file_bad[o] = per_file_bad.get(o, 0) + 1
+        for o, item in enumerate(batch):
+            self.mark_ingested(item.raw, int(counts.get(o, 0)) - per_file_bad.get(o, 0), per_file_bad.get(o, 0))
+        self.reapply_retention(kind)
         con.execute("DROP TABLE parsed")
         con.execute("COMMIT")
 
-    def _parse_typed(self, kind: str, files: dict) -> bool:
-        """The fast path: DuckDB's JSON reader parses the records straight into typed columns, and each
-        record is zipped with its line (text and number) from a plain read of the same files.
+    def _quarantine_rows(self, kind: str, batch: list[ReportFile], bad: dict) -> list[tuple]:
+        """Quarantine rows for the bad lines; the text of lines the fast parse never kept is read from the file."""
+        missing: dict[int, set[int]] = {}
+        for (o, ln), (_, text) in bad.items():
+            if text is None:
+                missing.setdefault(o, set()).add(ln)
+        texts = {o: read_lines(batch[o].text, lines) for o, lines in missing.items()}
+        rows = []
+        for (o, ln), (error, text) in sorted(bad.items()):
+            if text is None:
+                text = texts[o].get(ln, b"").decode("utf-8", "replace")
+                text = text.removeprefix("\ufeff") if ln == 1 else text
+            rows.append((batch[o].raw.rel, int(ln), kind, error, text))
+        return rows
 
-        The reader is several times faster than parsing each line's text, but it stops at the first
-        line it cannot read and does not number lines. So this returns False, leaving no `parsed`,
-        when the reader rejects the batch or when the two reads do not line up record for record
-        (a whitespace-only line, say); the line-by-line path then reads the batch instead.
-        `files`: {"paths": files to read, "rels": their raw-zone paths}.
+    def _parse_typed(self, kind: str, batch: list[ReportFile]) -> bool:
+        """The fast path: DuckDB's JSON reader parses the records straight into typed columns, numbered by order.
+
+        Record n of a file is its line n when the file has as many lines as records (no blank line); each file's
+        sampled lines must then show the values parsed for their number (`schemas.WITNESS`). When the reader
+        rejects the batch, or a count or a sample does not agree, this returns False, leaving no `parsed`, and
+        the line-by-line path reads the batch instead.
         """
         schema, _required = NDJSON_SCHEMAS[kind]
-        witness = WITNESS.get(kind, "true")
         con = self.con
-        con.execute("SET preserve_insertion_order = true")  # the zip below relies on both reads keeping file order
+        con.execute("SET preserve_insertion_order = true")  # rowid order is then file order, line order
         try:
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE parsed AS
-                SELECT l.rel, l.ord, l.line_no, l.line, t AS r,
-                       t.filename IS NOT DISTINCT FROM l.filename AND ({witness}) AS aligned
-                FROM read_json($paths, format = 'newline_delimited', columns = {_columns_literal(schema)}, filename = true) t
-                POSITIONAL JOIN (SELECT * FROM ({NUMBERED_LINES}) WHERE line <> '') l
-            """, files)
+                SELECT file_index::BIGINT AS ord, NULL::BIGINT AS line_no, t AS r
+                FROM read_json($paths, format = 'newline_delimited', columns = {_columns_literal(schema)}) t
+            """, {"paths": [str(item.text) for item in batch]})
         except duckdb.InvalidInputException:
             return False
         finally:
             con.execute("SET preserve_insertion_order = false")
-        if con.execute("SELECT count(*) FROM parsed WHERE aligned IS NOT true").fetchone()[0]:
-            con.execute("DROP TABLE parsed")
-            return False
-        con.execute("ALTER TABLE parsed DROP COLUMN aligned")
+        counts = dict(con.execute("SELECT ord, count(*) FROM parsed GROUP BY ord").fetchall())
+        offsets, total = [], 0
+        for o, item in enumerate(batch):
+            offsets.append(total)
+            total += item.scan.lines
+            if counts.get(o, 0) != item.scan.lines:
+                con.execute("DROP TABLE parsed")
+                return False
+        con.execute("UPDATE parsed SET line_no = rowid + 1 - list_extract($offsets, ord + 1)", {"offsets": offsets})
+        fields = WITNESS[kind]
+        sampled = [(o, ln, obj) for o, item in enumerate(batch) for ln, obj in item.samples if isinstance(obj, dict)]
+        if sampled:
+            found = {(o, ln): vals for o, ln, *vals in con.execute(f"""
+                SELECT p.ord, p.line_no, {', '.join(f'p.r.{c}::VARCHAR' for c in fields)}
+                FROM parsed p JOIN (SELECT unnest($o) AS ord, unnest($l) AS line_no) s USING (ord, line_no)
+            """, {"o": [s[0] for s in sampled], "l": [s[1] for s in sampled]}).fetchall()}
+            for o, ln, obj in sampled:
+                vals = found.get((o, ln))
+                if vals is None or not all(_same(obj.get(c), v) for c, v in zip(fields, vals)):
+                    con.execute("DROP TABLE parsed")
+                    return False
         return True
 
-    def _parse_lines(self, kind: str, files: dict) -> None:
+    def _parse_lines(self, kind: str, paths: list[Path]) -> None:
         """The careful path: parse each line on its own, so a bad line costs only itself (`r` is NULL
         for it). A byte-order mark is dropped from every line here, not only a file's first."""
         schema, _required = NDJSON_SCHEMAS[kind]
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE parsed AS
-            SELECT rel, ord, line_no, line, try(from_json(line, '{json.dumps(schema)}')) AS r
-            FROM (SELECT rel, ord, line_no, ltrim(line, chr(65279)) AS line FROM ({NUMBERED_LINES}))
+            SELECT ord, line_no, line, try(from_json(line, '{json.dumps(schema)}')) AS r
+            FROM (SELECT ord, line_no, ltrim(line, chr(65279)) AS line FROM ({NUMBERED_LINES}))
             WHERE trim(line, ' ' || chr(9)) <> ''  -- JSON's whitespace between records (CR is gone)
-        """, files)
+        """, {"paths": [str(p) for p in paths]})
+
+    def _count_unknown_fields(self, kind: str, batch: list[ReportFile]) -> None:
+        """Fields no parser knows, counted per day in each file's sampled records (`unknown_field`)."""
+        rows = []
+        for item in batch:
+            sampled: dict[str, int] = {}
+            seen: dict[tuple[str, str], int] = {}
+            for _, obj in item.samples:
+                if not isinstance(obj, dict):
+                    continue
+                day = obj.get("day") or obj.get("report_end_day") or (str(item.folder_day) if item.folder_day else None)
+                if not isinstance(day, str) or not _FOLDER_DAY.match(day):
+                    continue
+                sampled[day] = sampled.get(day, 0) + 1
+                for name in unknown_fields(kind, obj):
+                    seen[(day, name)] = seen.get((day, name), 0) + 1
+            rows += [(item.raw.rel, kind, day, name, n, sampled[day]) for (day, name), n in seen.items()]
+        self.con.execute("DELETE FROM unknown_field WHERE path IN (SELECT unnest($p))",
+                         {"p": [item.raw.rel for item in batch]})
+        if rows:
+            self.con.executemany("INSERT INTO unknown_field VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def _newest(self, keys: str) -> None:
         """Keep one parsed record per natural key: the last file in sorted order, then the last line, wins."""
@@ -219,26 +323,42 @@ class ReportLoader:
                 QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY ord DESC, line_no DESC) = 1
             """)
 
-    def _users(self, kind: str) -> None:
+    def _replace_days(self, tables: tuple[str, ...], keys: str) -> None:
+        """Delete the rows of `tables` whose key is in `new_key`; the day range lets DuckDB skip row groups."""
+        lo, hi = self.con.execute("SELECT min(day), max(day) FROM new_key").fetchone()
+        if lo is None:
+            return
+        cond = " AND ".join(f"t.{k} = k.{k}" for k in keys.split(", "))
+        for table in tables:
+            self.con.execute(f"DELETE FROM {table} t USING new_key k WHERE t.day BETWEEN $lo AND $hi AND {cond}",
+                             {"lo": lo, "hi": hi})
+
+    def _users(self, kind: str, ids: list[int]) -> None:
         con = self.con
         self._newest("r.day, r.user_id")
         if kind == "users-28-day":  # bootstrap only: never overrides a 1-day row
             con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM user_day u WHERE u.day = p.r.day
                            AND u.user_id = p.r.user_id AND u.source_kind = 'users-1-day')""")
         con.execute("CREATE OR REPLACE TEMP TABLE new_key AS SELECT DISTINCT r.day AS day, r.user_id AS user_id FROM parsed")
-        for table in ("user_day", "user_day_feature", "user_day_model_feature", "user_day_language_feature", "user_day_ide"):
-            con.execute(f"DELETE FROM {table} t USING new_key k WHERE t.day = k.day AND t.user_id = k.user_id")
-        counters = ", ".join(f"r.{c}" for c in COUNTERS)
+        self._replace_days(("user_day", "user_day_feature", "user_day_model_feature", "user_day_language_feature",
+                            "user_day_ide"), "day, user_id")
+        counters = ", ".join(f"r.{c} AS {c}" for c in COUNTERS)
         con.execute(f"""
-            INSERT INTO user_day SELECT r.day, r.user_id, r.user_login, r.organization_id, r.enterprise_id, {counters},
-                r.used_agent, r.used_chat, r.used_cli, r.used_copilot_code_review_active,
-                r.used_copilot_code_review_passive, coalesce(r.used_copilot_cloud_agent, r.used_copilot_coding_agent),
-                r.ai_credits_used, r.totals_by_cli.session_count, r.totals_by_cli.request_count,
-                r.totals_by_cli.prompt_count, r.totals_by_cli.token_usage.prompt_tokens_sum,
-                r.totals_by_cli.token_usage.output_tokens_sum, r.totals_by_cli.last_known_cli_version.cli_version,
-                r.ai_adoption_phase.phase_number, '{kind}', rel, line
+            INSERT INTO user_day BY NAME SELECT r.day AS day, r.user_id AS user_id, r.user_login AS user_login,
+                r.organization_id AS organization_id, r.enterprise_id AS enterprise_id, {counters},
+                r.used_agent AS used_agent, r.used_chat AS used_chat, r.used_cli AS used_cli,
+                r.used_copilot_code_review_active AS used_copilot_code_review_active,
+                r.used_copilot_code_review_passive AS used_copilot_code_review_passive,
+                coalesce(r.used_copilot_cloud_agent, r.used_copilot_coding_agent) AS used_copilot_cloud_agent,
+                r.ai_credits_used AS ai_credits_used, r.totals_by_cli.session_count AS cli_sessions,
+                r.totals_by_cli.request_count AS cli_requests, r.totals_by_cli.prompt_count AS cli_prompts,
+                r.totals_by_cli.token_usage.prompt_tokens_sum AS cli_prompt_tokens,
+                r.totals_by_cli.token_usage.output_tokens_sum AS cli_output_tokens,
+                r.totals_by_cli.last_known_cli_version.cli_version AS cli_version,
+                r.ai_adoption_phase.phase_number AS adoption_phase, '{kind}' AS source_kind,
+                list_extract($ids, ord + 1) AS source_file, line_no AS source_line
             FROM parsed
-        """)
+        """, {"ids": ids})
         for table, field_, keys, cols in (
             ("user_day_feature", "totals_by_feature", ("feature",), COUNTERS),
             ("user_day_model_feature", "totals_by_model_feature", ("model", "feature"), COUNTERS),
@@ -253,15 +373,16 @@ class ReportLoader:
                 ) GROUP BY ALL
             """)
 
-    def _user_teams(self, kind: str) -> None:
+    def _user_teams(self, kind: str, ids: list[int]) -> None:
         con = self.con
         self._newest("r.day, r.user_id, r.team_id")
-        con.execute("""DELETE FROM user_team_day t USING parsed p
-                       WHERE t.day = p.r.day AND t.user_id = p.r.user_id AND t.team_id = p.r.team_id""")
-        con.execute("""INSERT INTO user_team_day SELECT r.day, r.user_id, r.team_id, r.slug, r.user_login,
-                       r.organization_id FROM parsed""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE new_key AS
+                       SELECT DISTINCT r.day AS day, r.user_id AS user_id, r.team_id AS team_id FROM parsed""")
+        self._replace_days(("user_team_day",), "day, user_id, team_id")
+        con.execute("""INSERT INTO user_team_day BY NAME SELECT r.day AS day, r.user_id AS user_id, r.team_id AS team_id,
+                       r.slug AS team_slug, r.user_login AS user_login, r.organization_id AS organization_id FROM parsed""")
 
-    def _org_days(self, kind: str) -> None:
+    def _org_days(self, kind: str, ids: list[int]) -> None:
         con = self.con
         # Enterprise aggregates share org_day, keyed 'enterprise:<id>' so they never mix with an org's rows.
         if kind.startswith("enterprise"):
@@ -275,16 +396,20 @@ class ReportLoader:
                            AND o.organization_id = p.org_id AND o.source_kind LIKE '%-1-day')""")
         con.execute("""DELETE FROM org_day o USING parsed p
                        WHERE o.day = p.r.day AND o.organization_id = p.org_id""")
-        counters = ", ".join(f"r.{c}" for c in COUNTERS)
+        counters = ", ".join(f"r.{c} AS {c}" for c in COUNTERS)
+        pr = ("total_created", "total_reviewed", "total_merged", "median_minutes_to_merge", "total_created_by_copilot",
+              "total_reviewed_by_copilot", "total_merged_created_by_copilot")
         con.execute(f"""
-            INSERT INTO org_day SELECT r.day, org_id, r.enterprise_id, r.daily_active_users,
-                r.weekly_active_users, r.monthly_active_users, r.monthly_active_chat_users,
-                r.monthly_active_agent_users, r.daily_active_cli_users, {counters},
-                r.totals_by_cli.session_count, r.totals_by_cli.request_count, r.totals_by_cli.prompt_count,
-                r.totals_by_cli.token_usage.prompt_tokens_sum, r.totals_by_cli.token_usage.output_tokens_sum,
-                r.pull_requests.total_created, r.pull_requests.total_reviewed, r.pull_requests.total_merged,
-                r.pull_requests.median_minutes_to_merge, r.pull_requests.total_created_by_copilot,
-                r.pull_requests.total_reviewed_by_copilot, r.pull_requests.total_merged_created_by_copilot,
-                '{kind}', rel, {'line' if kind.endswith('-1-day') else 'to_json(r)::VARCHAR'}
+            INSERT INTO org_day BY NAME SELECT r.day AS day, org_id AS organization_id, r.enterprise_id AS enterprise_id,
+                r.daily_active_users AS daily_active_users, r.weekly_active_users AS weekly_active_users,
+                r.monthly_active_users AS monthly_active_users, r.monthly_active_chat_users AS monthly_active_chat_users,
+                r.monthly_active_agent_users AS monthly_active_agent_users,
+                r.daily_active_cli_users AS daily_active_cli_users, {counters},
+                r.totals_by_cli.session_count AS cli_sessions, r.totals_by_cli.request_count AS cli_requests,
+                r.totals_by_cli.prompt_count AS cli_prompts,
+                r.totals_by_cli.token_usage.prompt_tokens_sum AS cli_prompt_tokens,
+                r.totals_by_cli.token_usage.output_tokens_sum AS cli_output_tokens,
+                {', '.join(f'r.pull_requests.{c} AS pr_{c}' for c in pr)},
+                '{kind}' AS source_kind, list_extract($ids, ord + 1) AS source_file, line_no AS source_line
             FROM parsed
-        """)
+        """, {"ids": ids})

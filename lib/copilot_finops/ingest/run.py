@@ -1,10 +1,11 @@
 """Ingest: the raw zone into the warehouse, replacing rows by natural key, quarantining what it cannot read.
 
-NDJSON reports are parsed by DuckDB (`reports`, with the schemas in `schemas`), so a 1M-line
-report never passes through pandas. JSON documents (seats, teams, billing,
-delivery) are small and parsed in Python. Each file kind is loaded in one transaction
-together with its `ingest_file` bookkeeping, so a crash leaves the warehouse usable and a
-rerun picks up where it stopped.
+NDJSON reports are parsed by DuckDB (`reports`, with the schemas in `schemas` and the rules in `rules`), so a
+1M-line report never passes through pandas. JSON documents (seats, teams, billing, delivery) are small and
+parsed in Python (`documents`). A file whose records are of another kind is quarantined whole (`signatures`).
+Each batch of files is loaded in one transaction together with its `ingest_file` bookkeeping and the
+retention past purges recorded (`retention.reapply`), so a crash leaves the warehouse usable, a rerun picks
+up where it stopped, and rows a purge removed never come back.
 """
 from __future__ import annotations
 
@@ -18,13 +19,22 @@ from pathlib import Path
 
 import duckdb
 
-from .. import warehouse
+from .. import retention, warehouse
 from ..errors import UserError
-from . import documents
+from . import documents, migrate
 from .manifest import load_manifest
 from .rawfiles import RawFile, _load_order, discover
-from .reports import ReportLoader
+from .reports import ReportLoader, _rollback
 from .schemas import KINDS, NDJSON_KINDS
+
+# The tables each kind writes that hold rows purge may remove (retention.reapply runs after each load).
+_USAGE_TABLES = ("user_day", "user_day_feature", "user_day_model_feature", "user_day_language_feature", "user_day_ide")
+KIND_TABLES = {
+    "users-1-day": _USAGE_TABLES, "users-28-day": _USAGE_TABLES, "user-teams-1-day": ("user_team_day",),
+    "seats": ("seat",), "teams": ("team_member",), "ai-credit-usage": ("credit_usage",),
+    "premium-request-usage": ("credit_usage",), "pulls": ("pull_request", "review", "pull_request_file"),
+    "reviews": ("review",), "pull-files": ("pull_request_file",), "deployments": ("deployment",),
+}
 
 MEMORY_LIMIT = os.environ.get("COPILOT_FINOPS_INGEST_MEMORY", "1500MB")  # DuckDB spills to disk beyond this
 # Rows per row group that ingest writes. A batch then fills whole row groups, which DuckDB writes
@@ -58,6 +68,7 @@ class Ingestor(ReportLoader):
     def __init__(self, con: duckdb.DuckDBPyConnection, raw_dir: Path, summary: IngestSummary):
         self.con = con
         self.raw_dir = raw_dir
+        self.raw_root = str(raw_dir.resolve())  # recorded in raw_file, where show-record reads the file back
         self.summary = summary
         self.now = datetime.now(timezone.utc).replace(tzinfo=None)
         self.bar = None  # a tqdm bar counting files, when progress is shown
@@ -85,16 +96,47 @@ class Ingestor(ReportLoader):
         if self.bar is not None:
             self.bar.update(1)
 
+    def register(self, f: RawFile, sha256: str, size: int) -> int:
+        """The raw_file id of these bytes at this path: the same id while the content stays the same."""
+        found = self.con.execute("SELECT file_id FROM raw_file WHERE path = ? AND sha256 = ?", [f.rel, sha256]).fetchone()
+        if found:
+            self.con.execute("UPDATE raw_file SET purged_at = NULL, raw_dir = ? WHERE file_id = ? AND "
+                             "(purged_at IS NOT NULL OR raw_dir IS DISTINCT FROM ?)", [self.raw_root, found[0], self.raw_root])
+            return found[0]
+        file_id = self.con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM raw_file").fetchone()[0]
+        self.con.execute("INSERT INTO raw_file VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                         [file_id, f.rel, f.kind, sha256, size, self.raw_root, self.now])
+        return file_id
+
+    def reject_file(self, f: RawFile, error: str, excerpt: str = "") -> None:
+        """Quarantine a whole file (line 0) that cannot be loaded; nothing of it reaches the tables."""
+        self.con.execute("BEGIN")
+        self.quarantine([(f.rel, 0, f.kind, error, excerpt[:2000])])
+        self.mark_ingested(f, 0, 1)
+        self.con.execute("COMMIT")
+
+    def reapply_retention(self, kind: str) -> None:
+        """Delete again what past purges removed from the tables `kind` writes (see retention.reapply)."""
+        retention.reapply(self.con, KIND_TABLES.get(kind, ()))
+
     # -- JSON documents ---------------------------------------------------------------------------
     def load_document(self, f: RawFile) -> None:
         con = self.con
+        try:
+            doc, sha, size = documents.read(f)
+        except documents.FileRejected as exc:
+            self.reject_file(f, exc.message, exc.excerpt)
+            return
         con.execute("BEGIN")
         try:
-            rows, bad = documents.load(con, f, self.now)
+            rows, bad = documents.load(con, f, doc, self.register(f, sha, size))
         except documents.FileRejected as exc:
-            rows, bad = 0, [(f.rel, exc.line, f.kind, exc.message, exc.excerpt)]
+            _rollback(con)
+            self.reject_file(f, exc.message, exc.excerpt)
+            return
         self.quarantine(bad)
         self.mark_ingested(f, rows, len(bad))
+        self.reapply_retention(f.kind)
         con.execute("COMMIT")
 
 
@@ -124,6 +166,7 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
     con = warehouse.connect(warehouse_path, row_group_size=ROW_GROUP_SIZE)
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("SET preserve_insertion_order = false")  # row order carries no meaning in the warehouse
+    migrate.upgrade(con)
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     ingestor = Ingestor(con, raw, summary)
     try:

@@ -73,7 +73,7 @@ def duty_days(con: duckdb.DuckDBPyConnection, params: OrgParams, first: date, la
         rows += [(p.lower(), d, "incident") for p in people if p for d in _days(inc.created_at, end)]
     labels = [x.lower() for x in rules.incident_pr_labels]
     prs = con.execute("""
-        SELECT repo, author_login, title, labels, created_at, merged_at, json_extract_string(record, '$.body') AS body
+        SELECT repo, author_login, title, labels, created_at, merged_at, body
         FROM pull_request
         WHERE author_login IS NOT NULL AND created_at < ? AND coalesce(merged_at, created_at) >= ?
     """, [hi, lo]).df()

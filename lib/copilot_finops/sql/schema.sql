@@ -35,10 +35,10 @@ CREATE TABLE IF NOT EXISTS user_day (
     cli_version VARCHAR,
     adoption_phase INTEGER,
     source_kind VARCHAR,                  -- users-1-day or users-28-day (1-day rows win)
-    source_path VARCHAR,
-    -- The whole source line, JSON text: nothing GitHub sends is lost (query it with ->> or json_extract).
-    -- zstd: a tenth of the default's size, and several times faster to write than its analysis.
-    record VARCHAR USING COMPRESSION zstd
+    -- Provenance. The raw zone is the record: the whole source object is read back from raw_file's path at
+    -- source_line (`copilot-finops show-record`), so the warehouse does not store every line a second time.
+    source_file BIGINT,                   -- raw_file.file_id
+    source_line BIGINT                    -- 1-based line of the file (gzip inflated); element of a JSON array body
 );
 
 -- grain: day, user_id, feature
@@ -110,8 +110,8 @@ CREATE TABLE IF NOT EXISTS org_day (
     pr_total_reviewed_by_copilot BIGINT,
     pr_total_merged_created_by_copilot BIGINT,
     source_kind VARCHAR,
-    source_path VARCHAR,
-    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
+    source_file BIGINT,                   -- raw_file.file_id; the source object is read back from the raw zone
+    source_line BIGINT
 );
 
 -- grain: snapshot_day, user_id
@@ -126,8 +126,8 @@ CREATE TABLE IF NOT EXISTS seat (
     last_activity_editor VARCHAR,
     last_authenticated_at TIMESTAMP,
     assigning_team_slug VARCHAR,
-    source_path VARCHAR,
-    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
+    source_file BIGINT,                   -- raw_file.file_id
+    source_line BIGINT                    -- 1-based element of the document's seats, pages flattened
 );
 
 -- grain: period, user_login, model, sku, product
@@ -146,7 +146,8 @@ CREATE TABLE IF NOT EXISTS credit_usage (
     discount_amount DOUBLE,
     net_quantity DOUBLE,
     net_amount DOUBLE,
-    source_path VARCHAR
+    source_file BIGINT,                   -- raw_file.file_id
+    source_line BIGINT                    -- 1-based element (usage response) of the document
 );
 
 -- grain: team_id
@@ -156,7 +157,8 @@ CREATE TABLE IF NOT EXISTS team (
     name VARCHAR,
     parent_slug VARCHAR,
     last_seen_day DATE,
-    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
+    source_file BIGINT,                   -- raw_file.file_id of the snapshot it was last seen in
+    source_line BIGINT
 );
 
 -- grain: snapshot_day, team_id, user_id
@@ -180,11 +182,15 @@ CREATE TABLE IF NOT EXISTS pull_request (
     merge_commit_sha VARCHAR,
     head_ref VARCHAR,
     head_sha VARCHAR,
-    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
+    source_file BIGINT,                   -- raw_file.file_id
+    source_line BIGINT                    -- 1-based element of the document
 );
--- Added after the first release: warehouses built before get the columns here (filled by `ingest --full`).
+-- Added after the first release: warehouses built before get the columns here, and the next ingest fills them
+-- (those warehouses still hold `record`, so ingest/migrate.py has every raw file read again).
 ALTER TABLE pull_request ADD COLUMN IF NOT EXISTS labels VARCHAR[];
 ALTER TABLE pull_request ADD COLUMN IF NOT EXISTS author_type VARCHAR;  -- GitHub's user.type: User, Bot
+-- The description, where an incident fix names its incident ("#123"): the one text of the pull request read.
+ALTER TABLE pull_request ADD COLUMN IF NOT EXISTS body VARCHAR;
 
 -- grain: repo, number, filename
 CREATE TABLE IF NOT EXISTS pull_request_file (
@@ -210,7 +216,8 @@ CREATE TABLE IF NOT EXISTS deployment (
     environment VARCHAR,
     created_at TIMESTAMP,
     creator_login VARCHAR,
-    record VARCHAR USING COMPRESSION zstd  -- the source object, JSON text
+    source_file BIGINT,                   -- raw_file.file_id
+    source_line BIGINT
 );
 
 -- grain: repo, deployment_id, status_id
@@ -258,7 +265,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE TABLE IF NOT EXISTS ingest_file (
     path VARCHAR NOT NULL,
     kind VARCHAR,
-    sha256 VARCHAR,
+    sha256 VARCHAR,                       -- despite its name, size:mtime of the file: a change means read it again
     rows BIGINT,
     quarantined BIGINT,
     ingested_at TIMESTAMP
@@ -279,6 +286,34 @@ CREATE TABLE IF NOT EXISTS fetch_manifest (
     rows BIGINT,
     fetched_at TIMESTAMP,                 -- UTC
     source VARCHAR
+);
+
+-- The raw files rows came from (their source_file): path relative to the raw zone, content digest, and when purge
+-- deleted the file. A path whose content changes gets a new file_id, so a row's provenance names the bytes it
+-- was read from.
+-- grain: file_id
+CREATE TABLE IF NOT EXISTS raw_file (
+    file_id BIGINT NOT NULL,
+    path VARCHAR NOT NULL,
+    kind VARCHAR,
+    sha256 VARCHAR,
+    bytes BIGINT,
+    raw_dir VARCHAR,                      -- the raw zone it was ingested from, as given to ingest
+    ingested_at TIMESTAMP,
+    purged_at TIMESTAMP                   -- set when purge deleted (or rewrote) the file
+);
+
+-- Fields of the NDJSON reports that no parser knows yet, counted in a sample of each file's records (spread
+-- through the file), so a new GitHub field shows the day it appears; `ingest --full` loads it once a parser
+-- knows it (the raw zone keeps every record whole).
+-- grain: path, day, field
+CREATE TABLE IF NOT EXISTS unknown_field (
+    path VARCHAR NOT NULL,                -- relative to the raw zone
+    kind VARCHAR,
+    day DATE NOT NULL,
+    field VARCHAR NOT NULL,               -- dotted path; [] marks the items of a list, e.g. totals_by_ide[].new_x
+    records_seen BIGINT,                  -- sampled records of that day carrying it
+    records_sampled BIGINT                -- records of that day sampled from the file
 );
 
 -- grain: run_id
@@ -319,7 +354,9 @@ CREATE TABLE IF NOT EXISTS warehouse_meta (
     value VARCHAR
 );
 
--- What each purge removed or archived (retention.purge), one row per target and action of a purge.
+-- What each purge removed or archived (retention.purge), one row per target and action of a purge. Every later
+-- ingest, --full included, applies the highest cutoff recorded per table again (retention.reapply), so rows
+-- purge removed never come back from raw files that remain.
 -- archive_<mart> tables hold the archived team aggregates and are created by the first purge that needs
 -- them, shaped like their mart and with its grain.
 -- grain: purged_at, target, action
