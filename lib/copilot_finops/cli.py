@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "purge",
     "init_workflow",
     "lab",
+    "show_record",
 ]
 
 DESCRIPTION = """\

@@ -22,7 +22,8 @@ from .provenance import read_lines
 from .rawfiles import RawFile
 from .rules import problem_expression
 from .scan import FileScan, scan_file
-from .schemas import COUNTERS, NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
+from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, select_list
+from .schemas import NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
 
 BATCH_BYTES = 128 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
 _FOLDER_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
@@ -340,31 +341,13 @@ class ReportLoader:
             con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM user_day u WHERE u.day = p.r.day
                            AND u.user_id = p.r.user_id AND u.source_kind = 'users-1-day')""")
         con.execute("CREATE OR REPLACE TEMP TABLE new_key AS SELECT DISTINCT r.day AS day, r.user_id AS user_id FROM parsed")
-        self._replace_days(("user_day", "user_day_feature", "user_day_model_feature", "user_day_language_feature",
-                            "user_day_ide"), "day, user_id")
-        counters = ", ".join(f"r.{c} AS {c}" for c in COUNTERS)
+        self._replace_days(("user_day", *BREAKDOWNS), "day, user_id")
         con.execute(f"""
-            INSERT INTO user_day BY NAME SELECT r.day AS day, r.user_id AS user_id, r.user_login AS user_login,
-                r.organization_id AS organization_id, r.enterprise_id AS enterprise_id, {counters},
-                r.used_agent AS used_agent, r.used_chat AS used_chat, r.used_cli AS used_cli,
-                r.used_copilot_code_review_active AS used_copilot_code_review_active,
-                r.used_copilot_code_review_passive AS used_copilot_code_review_passive,
-                coalesce(r.used_copilot_cloud_agent, r.used_copilot_coding_agent) AS used_copilot_cloud_agent,
-                r.ai_credits_used AS ai_credits_used, r.totals_by_cli.session_count AS cli_sessions,
-                r.totals_by_cli.request_count AS cli_requests, r.totals_by_cli.prompt_count AS cli_prompts,
-                r.totals_by_cli.token_usage.prompt_tokens_sum AS cli_prompt_tokens,
-                r.totals_by_cli.token_usage.output_tokens_sum AS cli_output_tokens,
-                r.totals_by_cli.last_known_cli_version.cli_version AS cli_version,
-                r.ai_adoption_phase.phase_number AS adoption_phase, '{kind}' AS source_kind,
+            INSERT INTO user_day BY NAME SELECT {select_list(USER_DAY_COLUMNS, kind)}, '{kind}' AS source_kind,
                 list_extract($ids, ord + 1) AS source_file, line_no AS source_line
             FROM parsed
         """, {"ids": ids})
-        for table, field_, keys, cols in (
-            ("user_day_feature", "totals_by_feature", ("feature",), COUNTERS),
-            ("user_day_model_feature", "totals_by_model_feature", ("model", "feature"), COUNTERS),
-            ("user_day_language_feature", "totals_by_language_feature", ("language", "feature"), COUNTERS[1:]),
-            ("user_day_ide", "totals_by_ide", ("ide",), COUNTERS),
-        ):
+        for table, (field_, keys, cols) in BREAKDOWNS.items():
             sel = ", ".join([f"coalesce(b.{k}, 'unknown')" for k in keys] + [f"sum(b.{c})" for c in cols])
             con.execute(f"""
                 INSERT INTO {table}
@@ -396,20 +379,8 @@ class ReportLoader:
                            AND o.organization_id = p.org_id AND o.source_kind LIKE '%-1-day')""")
         con.execute("""DELETE FROM org_day o USING parsed p
                        WHERE o.day = p.r.day AND o.organization_id = p.org_id""")
-        counters = ", ".join(f"r.{c} AS {c}" for c in COUNTERS)
-        pr = ("total_created", "total_reviewed", "total_merged", "median_minutes_to_merge", "total_created_by_copilot",
-              "total_reviewed_by_copilot", "total_merged_created_by_copilot")
         con.execute(f"""
-            INSERT INTO org_day BY NAME SELECT r.day AS day, org_id AS organization_id, r.enterprise_id AS enterprise_id,
-                r.daily_active_users AS daily_active_users, r.weekly_active_users AS weekly_active_users,
-                r.monthly_active_users AS monthly_active_users, r.monthly_active_chat_users AS monthly_active_chat_users,
-                r.monthly_active_agent_users AS monthly_active_agent_users,
-                r.daily_active_cli_users AS daily_active_cli_users, {counters},
-                r.totals_by_cli.session_count AS cli_sessions, r.totals_by_cli.request_count AS cli_requests,
-                r.totals_by_cli.prompt_count AS cli_prompts,
-                r.totals_by_cli.token_usage.prompt_tokens_sum AS cli_prompt_tokens,
-                r.totals_by_cli.token_usage.output_tokens_sum AS cli_output_tokens,
-                {', '.join(f'r.pull_requests.{c} AS pr_{c}' for c in pr)},
+            INSERT INTO org_day BY NAME SELECT {select_list(ORG_DAY_COLUMNS, kind)}, org_id AS organization_id,
                 '{kind}' AS source_kind, list_extract($ids, ord + 1) AS source_file, line_no AS source_line
             FROM parsed
         """, {"ids": ids})

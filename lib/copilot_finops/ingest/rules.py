@@ -7,6 +7,7 @@ and `report_end_day`. No day may be later than today (UTC): GitHub reports a day
 """
 from __future__ import annotations
 
+from .columns import reads_known_fields
 from .schemas import COUNTERS
 
 # Besides `r`, the rules read `window_start` and `window_end`, the days the report covers (NULL when a file says
@@ -81,5 +82,5 @@ def problem_expression(kind: str, required: dict[str, str]) -> str:
     """
     missing = " || ".join(f"CASE WHEN r.{c} IS NULL THEN ', {c} ({what})' ELSE '' END" for c, what in required.items())
     branches = [(" OR ".join(f"r.{c} IS NULL" for c in required), f"'missing or invalid ' || ltrim({missing}, ', ')")]
-    branches += RULES[kind]
+    branches += [(cond, msg) for cond, msg in RULES[kind] if reads_known_fields(cond, kind)]
     return "CASE " + " ".join(f"WHEN coalesce({cond}, false) THEN {msg}" for cond, msg in branches) + " END"
