@@ -18,7 +18,9 @@ def register(sub) -> None:
         "pull requests closed before the cutoff) older than retention.user_level_days, and raw files older\n"
         "than retention.raw_days (params/org.yaml). Purge works in whole months, so every month that remains\n"
         "keeps exactly the figures it had; the team aggregates of the months removed are kept in archive_*\n"
-        "tables. What was removed is recorded in the purge_log table and printed.",
+        "tables. Files brought in with `import` are judged by the days their records hold. What was removed\n"
+        "is recorded in the purge_log table and printed, and every later ingest (--full included) keeps it\n"
+        "removed.",
         "copilot-finops purge --raw raw/ --dry-run")
     p.add_argument("--raw", metavar="DIR", help=f"raw zone to purge too (default: {DEFAULT_RAW}/ when it exists)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="count retention back from this day (default: today)")
@@ -74,6 +76,9 @@ def run(args) -> int:
         print(f"  {table:<{width}}  {'would keep' if args.dry_run else 'kept'} {n:>9,} team aggregate rows")
     for kind, n in doc["raw_files_by_kind"].items():
         print(f"  raw/{kind:<{width - 4}}  {verb} {n:>9,} files")
+    if report.raw_rewritten:
+        print(f"  {len(report.raw_rewritten):,} imported files {'would be' if args.dry_run else 'were'} replaced by a "
+              "copy holding only the records kept")
     if note:
         print(f"  note: {note}", file=sys.stderr)
     if not args.dry_run:
