@@ -1,26 +1,33 @@
-"""Ingest benchmark: `ingest` against DuckDB's own read of the same users-1-day files, in one run.
+"""Ingest benchmark: `ingest` against DuckDB's own read of the same users-1-day files, in one run, and a daily increment.
 
-    python bench/ingest.py --users 1000 --days 100
-    python bench/ingest.py --sizes 1000,3000,10000 --days 100     # the growth curve
+    python bench/ingest.py --sizes 1000,3000,10000 --days 100     # the growth curve, and the increment at each size
+    python bench/ingest.py --sizes 30000 --days 100 --keep        # keep the 30k warehouse for bench/reports.py
 
-For each size it generates a demo org (cached under --cache), then in fresh child processes
-times (a) the floor: `SELECT count(*) FROM read_json([...every users-1-day file...])`, and
-(b) `ingest_raw` of the whole raw zone into a new warehouse. It prints records/s, the ratio of
-ingest's time on the users-1-day files (the floor's files) to the floor, the ratio for the whole
-raw zone (seats, teams, billing, delivery and the other reports too), and each child's peak memory
-(ru_maxrss). Run by hand; not part of CI.
+For each size it generates a demo org of days + 1 days (cached under --cache), and lays out two raw zones of
+hard links: `base`, the first `days` days, and `next`, the same plus what a daily fetch adds for the last day
+(its usage, user-teams and org reports, its seat and team snapshots, the month's billing files fetched again,
+and a delivery snapshot per repo of what changed in the last four days). Then, in fresh child processes, it
+times (a) the floor: `SELECT count(*) FROM read_json([...base's users-1-day files...])`, the faster of two runs,
+and DuckDB reading the same files into typed columns in memory; (b) `ingest_raw` of `base` into a new
+warehouse; (c) `ingest_raw` of `next` into that warehouse: only the new day's files are read. It prints ingest's
+time on the users-1-day files and its ratio to the floor, the whole zone's time and ratio, records per second,
+each child's peak memory (ru_maxrss), the growth from the smallest size and the increment's share of the
+100-day ingest. Run by hand; not part of CI.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 FLOOR = """
-import duckdb, glob, json, sys, time
+import duckdb, glob, json, sys, time, resource
 files = sorted(glob.glob(sys.argv[1] + "/metrics/users-1-day/*/*.ndjson"))
 con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
@@ -35,92 +42,155 @@ con.execute("SET memory_limit = '1500MB'")
 con.execute(f"CREATE TEMP TABLE typed AS SELECT * FROM read_json(?, format='newline_delimited', "
             f"columns={_columns_literal(NDJSON_SCHEMAS['users-1-day'][0])})", [files])
 typed = time.perf_counter() - t
-con.execute("DROP TABLE typed")
-# A third: DuckDB storing just the lines, as the warehouse keeps each record's text (zstd VARCHAR).
-import os
-path = sys.argv[2]
-for p in (path, path + ".wal"):
-    if os.path.exists(p):
-        os.unlink(p)
-out = duckdb.connect(path)
-out.execute("SET enable_progress_bar = false")
-out.execute("CREATE TABLE lines (record VARCHAR USING COMPRESSION zstd)")
-t = time.perf_counter()
-out.execute("INSERT INTO lines SELECT unnest(string_split(content, chr(10))) FROM read_text(?)", [files])
-out.close()
-lines = time.perf_counter() - t
-os.unlink(path)
-import resource
-print(json.dumps({"seconds": min(times), "typed_seconds": typed, "lines_seconds": lines, "records": n,
+print(json.dumps({"seconds": min(times), "typed_seconds": typed, "records": n,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 INGEST = """
-import json, sys, time
+import json, sys, time, resource
 from copilot_finops.ingest import ingest_raw
 t = time.perf_counter()
 s = ingest_raw(sys.argv[1], sys.argv[2])
 print(json.dumps({"seconds": time.perf_counter() - t, "records": s.by_kind.get("users-1-day", 0),
-                  "users_1_day_seconds": s.seconds_by_kind.get("users-1-day", 0),
-                  "rows": s.rows_loaded, "quarantined": s.lines_quarantined,
-                  "peak_mib": __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1024}))
+                  "users_1_day_seconds": s.seconds_by_kind.get("users-1-day", 0), "files": s.files_ingested,
+                  "rows": s.rows_loaded, "quarantined": s.lines_quarantined, "by_kind": s.seconds_by_kind,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+SETTLE_DAYS = 3  # a daily fetch re-pulls the last three days (DESIGN.md, "Sources")
 
 
 def child(code: str, *args: str) -> dict:
     """Run one measurement in a fresh process; it reports its own time and peak resident memory."""
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"benchmark child failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _since(item: dict, keys: tuple[str, ...], since: str) -> bool:
+    return any(isinstance(item.get(k), str) and item[k][:10] >= since for k in keys)
+
+
+def delivery_snapshot(repo_dir: Path, since: str) -> dict[str, list]:
+    """What a daily fetch of one repo writes: the items of each delivery kind that changed since `since`."""
+    def load(kind: str) -> list:
+        path = repo_dir / f"{kind}.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    pulls = [p for p in load("pulls") if _since(p, ("updated_at", "created_at", "closed_at", "merged_at"), since)]
+    numbers = {p["number"] for p in pulls}
+    reviews = [r for r in load("reviews") if _since(r, ("submitted_at",), since)
+               or int(r.get("pull_request_url", "/0").rsplit("/", 1)[-1]) in numbers]
+    deployments = [d for d in load("deployments") if _since(d, ("created_at", "updated_at"), since)]
+    return {"pulls": pulls, "reviews": reviews, "pull-files": [f for f in load("pull-files") if f["number"] in numbers],
+            "deployments": deployments,
+            "deployment-statuses": [s for s in load("deployment-statuses") if _since(s, ("created_at",), since)],
+            "issues": [i for i in load("issues") if _since(i, ("updated_at", "created_at", "closed_at"), since)]}
+
+
+def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
+    """Hard-linked raw zones `base` (every file but the last day's) and `next` (base plus the daily fetch)."""
+    base, nxt = work / "base", work / "next"
+    if (work / "laid-out").exists():
+        return base, nxt
+    shutil.rmtree(work, ignore_errors=True)
+    day, month = last.isoformat(), last.strftime("%Y-%m")
+    for path in sorted(raw.rglob("*")):
+        if not path.is_file() or path.name in ("manifest.jsonl", "ground_truth.json"):
+            continue
+        rel = path.relative_to(raw)
+        targets = [nxt] if day in rel.as_posix() else [base, nxt]
+        for target in targets:
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            if rel.parts[0] == "billing" and month in rel.name and target is nxt:
+                shutil.copyfile(path, target / rel)  # the month's billing, fetched again: a new file
+            else:
+                os.link(path, target / rel)
+    since = (last - timedelta(days=SETTLE_DAYS)).isoformat()
+    for repo_dir in sorted((raw / "delivery").glob("*/*")):
+        for kind, items in delivery_snapshot(repo_dir, since).items():
+            out = nxt / "delivery" / repo_dir.parent.name / repo_dir.name / f"{kind}-{day}.json"
+            out.write_text(json.dumps(items, separators=(",", ":")))
+    (work / "laid-out").write_text("")
+    return base, nxt
+
+
+def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
+    org = cache / f"org-{users}u-{days + 1}d"
+    raw = org / "raw"
+    if not (raw / "ground_truth.json").exists():
+        from copilot_finops.demo import generate_org
+
+        t = time.perf_counter()
+        generate_org(raw, users=users, days=days + 1, progress=True)
+        print(f"generated {users} users x {days + 1} days in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    last = max(date.fromisoformat(p.name) for p in (raw / "metrics" / "users-1-day").iterdir())
+    base, nxt = lay_out(raw, org / "zones", last)
+    size_gib = sum(p.stat().st_size for p in (base / "metrics" / "users-1-day").rglob("*.ndjson")) / 2**30
+    zone_gib = sum(p.stat().st_size for p in base.rglob("*") if p.is_file()) / 2**30
+    load = os.getloadavg()[0]
+    floor = child(FLOOR, str(base))
+    wh = org / "bench.duckdb"
+    for p in (wh, wh.with_suffix(".duckdb.wal")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(str(wh) + ".cache", ignore_errors=True)
+    ingest = child(INGEST, str(base), str(wh))
+    assert ingest["records"] == floor["records"] and not ingest["quarantined"], (ingest, floor)
+    increment = child(INGEST, str(nxt), str(wh))
+    result = {"users": users, "records": floor["records"], "gib": size_gib, "zone_gib": zone_gib,
+              "floor_s": floor["seconds"], "typed_s": floor["typed_seconds"], "u1d_s": ingest["users_1_day_seconds"],
+              "ingest_s": ingest["seconds"], "u1d_ratio": ingest["users_1_day_seconds"] / floor["seconds"],
+              "ratio": ingest["seconds"] / floor["seconds"],
+              "records_per_s": floor["records"] / ingest["users_1_day_seconds"],
+              "peak_mib": ingest["peak_mib"], "by_kind": ingest["by_kind"], "inc_s": increment["seconds"],
+              "inc_files": increment["files"], "inc_rows": increment["rows"], "inc_peak_mib": increment["peak_mib"],
+              "inc_by_kind": increment["by_kind"], "warehouse_gib": wh.stat().st_size / 2**30,
+              "load_before": load, "load_after": os.getloadavg()[0]}
+    if keep:
+        wh.rename(org / "warehouse.duckdb")
+        print(f"kept {org / 'warehouse.duckdb'} ({days + 1} days)", file=sys.stderr)
+    else:
+        wh.unlink(missing_ok=True)
+    return result
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--sizes", help="comma-separated user counts, e.g. 1000,3000,10000 (overrides --users)")
-    ap.add_argument("--days", type=int, default=100)
+    ap.add_argument("--days", type=int, default=100, help="days in the ingested zone (one more is generated)")
     ap.add_argument("--cache", default="/tmp/copilot-finops-bench", help="where generated orgs are kept between runs")
+    ap.add_argument("--keep", action="store_true", help="keep each warehouse (after the increment) in the org folder")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.users]
-    cache = Path(args.cache)
-    rows = []
-    for users in sizes:
-        raw = cache / f"org-{users}u-{args.days}d" / "raw"
-        if not (raw / "ground_truth.json").exists():
-            from copilot_finops.demo import generate_org
-
-            t = time.perf_counter()
-            generate_org(raw, users=users, days=args.days, progress=True)
-            print(f"generated {users} users x {args.days} days in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-        size_gib = sum(p.stat().st_size for p in (raw / "metrics" / "users-1-day").rglob("*.ndjson")) / 2**30
-        floor = child(FLOOR, str(raw), str(raw.parent / "bench-lines.duckdb"))
-        wh = raw.parent / "bench.duckdb"
-        for p in (wh, wh.with_suffix(".duckdb.wal")):
-            p.unlink(missing_ok=True)
-        ingest = child(INGEST, str(raw), str(wh))
-        assert ingest["records"] == floor["records"], (ingest, floor)
-        rows.append({"users": users, "records": floor["records"], "gib": size_gib,
-                     "floor_s": floor["seconds"], "typed_s": floor["typed_seconds"], "lines_s": floor["lines_seconds"], "u1d_s": ingest["users_1_day_seconds"], "ingest_s": ingest["seconds"],
-                     "u1d_ratio": ingest["users_1_day_seconds"] / floor["seconds"],
-                     "ratio": ingest["seconds"] / floor["seconds"],
-                     "records_per_s": floor["records"] / ingest["users_1_day_seconds"],
-                     "peak_mib": ingest["peak_mib"], "floor_peak_mib": floor["peak_mib"]})
-        wh.unlink(missing_ok=True)
-    print("floor: count(*) over read_json of the users-1-day files (faster of two runs). Two more references:")
-    print("typed: DuckDB reading every field of them into a table in memory; lines: DuckDB storing only their lines")
-    print("in a zstd VARCHAR column of a database file (what keeping each record's text costs by itself).")
-    print("users-1-day: ingest's time on those files, and its ratio to the floor; all: ingest of the whole raw")
-    print("zone, and its ratio. rec/s: users-1-day records per second of ingest.")
-    print(f"{'users':>7} {'records':>10} {'GiB':>6} {'floor s':>8} {'typed s':>8} {'lines s':>8} {'u-1-d s':>8} "
-          f"{'ratio':>6} {'all s':>7} {'ratio':>6} {'rec/s':>9} {'peak MiB':>9}")
+    print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    rows = [measure(users, args.days, Path(args.cache), args.keep) for users in sizes]
+    print(f"\n{args.days} days. floor: count(*) over read_json of the users-1-day files (faster of two runs); typed: "
+          "DuckDB reading every field of them into a table in memory.")
+    print("users-1-day: ingest's time on those files and its ratio to the floor; all: ingest of the whole raw zone "
+          "and its ratio; rec/s: users-1-day records per second of ingest; peak: the ingest process's peak memory.")
+    print(f"{'users':>7} {'records':>10} {'GiB':>6} {'zone GiB':>8} {'floor s':>8} {'typed s':>8} {'u-1-d s':>8} "
+          f"{'ratio':>6} {'all s':>7} {'ratio':>6} {'rec/s':>9} {'peak MiB':>9} {'load':>9}")
     for r in rows:
-        print(f"{r['users']:>7} {r['records']:>10,} {r['gib']:>6.2f} {r['floor_s']:>8.1f} {r['typed_s']:>8.1f} "
-              f"{r['lines_s']:>8.1f} {r['u1d_s']:>8.1f} "
-              f"{r['u1d_ratio']:>6.2f} {r['ingest_s']:>7.1f} {r['ratio']:>6.2f} {r['records_per_s']:>9,.0f} "
-              f"{r['peak_mib']:>9,.0f}")
+        print(f"{r['users']:>7} {r['records']:>10,} {r['gib']:>6.2f} {r['zone_gib']:>8.2f} {r['floor_s']:>8.1f} "
+              f"{r['typed_s']:>8.1f} {r['u1d_s']:>8.1f} {r['u1d_ratio']:>6.2f} {r['ingest_s']:>7.1f} {r['ratio']:>6.2f} "
+              f"{r['records_per_s']:>9,.0f} {r['peak_mib']:>9,.0f} {r['load_before']:>4.1f}-{r['load_after']:<4.1f}")
+    for r in rows:
+        kinds = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["by_kind"].items(), key=lambda kv: -kv[1])[:6])
+        print(f"  {r['users']} users, seconds by kind: {kinds}; warehouse {r['warehouse_gib']:.2f} GiB")
+    print(f"\nDaily increment: ingest of the zone plus one day's fetch into the {args.days}-day warehouse (only new files read)")
+    for r in rows:
+        kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["inc_by_kind"].items(), key=lambda kv: -kv[1])[:5])
+        print(f"  {r['users']:>7} users: {r['inc_files']} files, {r['inc_rows']:,} rows in {r['inc_s']:.2f} s = "
+              f"{100 * r['inc_s'] / r['ingest_s']:.1f} % of the {args.days}-day ingest ({r['ingest_s']:.1f} s); "
+              f"peak {r['inc_peak_mib']:,.0f} MiB; {kinds}")
     if len(rows) > 1:
         base = rows[0]
         for r in rows[1:]:
+            per_record = (r['u1d_s'] / r['records']) / (base['u1d_s'] / base['records'])
             print(f"growth {base['users']} -> {r['users']} users: records x{r['records'] / base['records']:.1f}, "
-                  f"users-1-day ingest time x{r['u1d_s'] / base['u1d_s']:.1f}, whole zone x{r['ingest_s'] / base['ingest_s']:.1f}")
+                  f"users-1-day ingest time x{r['u1d_s'] / base['u1d_s']:.1f} (time per record x{per_record:.2f}), "
+                  f"whole zone x{r['ingest_s'] / base['ingest_s']:.1f}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from ..errors import UserError
 from . import documents, migrate
 from .manifest import load_manifest
 from .rawfiles import RawFile, _load_order, discover
-from .reports import ReportLoader, _rollback
+from .reports import ReportLoader
 from .schemas import KINDS, NDJSON_KINDS
 
 # The tables each kind writes that hold rows purge may remove (retention.reapply runs after each load).
@@ -108,35 +108,36 @@ class Ingestor(ReportLoader):
                          [file_id, f.rel, f.kind, sha256, size, self.raw_root, self.now])
         return file_id
 
-    def reject_file(self, f: RawFile, error: str, excerpt: str = "") -> None:
+    def reject_file(self, f: RawFile, error: str, excerpt: str = "", transaction: bool = True) -> None:
         """Quarantine a whole file (line 0) that cannot be loaded; nothing of it reaches the tables."""
-        self.con.execute("BEGIN")
+        if transaction:
+            self.con.execute("BEGIN")
         self.quarantine([(f.rel, 0, f.kind, error, excerpt[:2000])])
         self.mark_ingested(f, 0, 1)
-        self.con.execute("COMMIT")
+        if transaction:
+            self.con.execute("COMMIT")
 
     def reapply_retention(self, kind: str) -> None:
         """Delete again what past purges removed from the tables `kind` writes (see retention.reapply)."""
         retention.reapply(self.con, KIND_TABLES.get(kind, ()))
 
     # -- JSON documents ---------------------------------------------------------------------------
-    def load_document(self, f: RawFile) -> None:
+    def load_documents(self, kind: str, files: list[RawFile]) -> None:
+        """Load the documents of one kind in one transaction (a daily fetch brings dozens of small ones).
+
+        A file that is not JSON, or not of its kind, is refused before it changes anything (FileRejected)."""
         con = self.con
-        try:
-            doc, sha, size = documents.read(f)
-        except documents.FileRejected as exc:
-            self.reject_file(f, exc.message, exc.excerpt)
-            return
         con.execute("BEGIN")
-        try:
-            rows, bad = documents.load(con, f, doc, self.register(f, sha, size))
-        except documents.FileRejected as exc:
-            _rollback(con)
-            self.reject_file(f, exc.message, exc.excerpt)
-            return
-        self.quarantine(bad)
-        self.mark_ingested(f, rows, len(bad))
-        self.reapply_retention(f.kind)
+        for f in files:
+            try:
+                doc, sha, size = documents.read(f)
+                rows, bad = documents.load(con, f, doc, self.register(f, sha, size))
+            except documents.FileRejected as exc:
+                self.reject_file(f, exc.message, exc.excerpt, transaction=False)
+                continue
+            self.quarantine(bad)
+            self.mark_ingested(f, rows, len(bad))
+        self.reapply_retention(kind)
         con.execute("COMMIT")
 
 
@@ -188,8 +189,7 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
                 if kind in NDJSON_KINDS:
                     ingestor.load_ndjson(kind, batch, Path(tmp))
                 else:
-                    for f in batch:
-                        ingestor.load_document(f)
+                    ingestor.load_documents(kind, batch)
                 summary.seconds_by_kind[kind] = round(time.perf_counter() - t0, 3)
         if bar is not None:
             bar.close()
