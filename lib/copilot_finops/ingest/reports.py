@@ -11,9 +11,13 @@ import json
 import re
 import shutil
 import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from itertools import islice
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -26,6 +30,7 @@ from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, select_list
 from .schemas import NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
 
 BATCH_BYTES = 128 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
+READ_AHEAD = 16  # files hashed, counted and sampled ahead of the batch DuckDB is loading
 _FOLDER_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
 
 # Every line of the files in $paths, numbered from 1, without carriage returns and without the byte-order mark
@@ -94,6 +99,31 @@ def _normalise_ndjson(f: RawFile, tmpdir: Path) -> tuple[Path | None, str | None
     return src, None
 
 
+def _prepare(f: RawFile, kind: str, tmpdir: Path) -> tuple:
+    """(file, plain-NDJSON path, scan, None, "") or, when the whole file cannot be loaded, (file, None, None, why,
+    an excerpt)."""
+    path, error = _normalise_ndjson(f, tmpdir)
+    if error:
+        return f, None, None, error, ""
+    scan = scan_file(f.path, path)
+    wrong = signatures.mismatch(kind, [obj for _, obj in scan.sample_objects()])
+    if wrong:
+        return f, None, None, wrong, scan.samples[0][1].decode("utf-8", "replace") if scan.samples else ""
+    return f, path, scan, None, ""
+
+
+def _read_ahead(files: list[RawFile], kind: str, tmpdir: Path, ahead: int = READ_AHEAD) -> Iterator[tuple]:
+    """`_prepare` of each file, in order, computed by one thread up to `ahead` files before the caller."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-scan") as pool:
+        todo = iter(files)
+        pending = deque(pool.submit(_prepare, f, kind, tmpdir) for f in islice(todo, ahead))
+        while pending:
+            done = pending.popleft().result()
+            for f in islice(todo, 1):
+                pending.append(pool.submit(_prepare, f, kind, tmpdir))
+            yield done
+
+
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back the open transaction, if there is one."""
     try:
@@ -121,24 +151,19 @@ class ReportLoader:
     `reject_file`, `mark_ingested` and `reapply_retention`)."""
 
     def load_ndjson(self, kind: str, files: list[RawFile], tmpdir: Path) -> None:
-        ready: list[ReportFile] = []
-        for f in files:
-            path, error = _normalise_ndjson(f, tmpdir)
-            if error:
-                self.reject_file(f, error)
-                continue
-            scan = scan_file(f.path, path)
-            samples = scan.sample_objects()
-            wrong = signatures.mismatch(kind, [obj for _, obj in samples])
-            if wrong:
-                self.reject_file(f, wrong, scan.samples[0][1].decode("utf-8", "replace") if scan.samples else "")
-                continue
-            ready.append(ReportFile(f, path, scan, samples))
+        """Load files of one NDJSON kind in batches of about BATCH_BYTES.
+
+        A thread reads ahead (inflate, hash, count and sample each file; hashing releases the GIL) while DuckDB
+        parses and loads the batch before, so the pass over the bytes costs little wall time of its own.
+        """
         batch: list[ReportFile] = []
         size = 0
-        for item in ready:
-            batch.append(item)
-            size += item.text.stat().st_size
+        for f, path, scan, error, excerpt in _read_ahead(files, kind, tmpdir):
+            if error:
+                self.reject_file(f, error, excerpt)
+                continue
+            batch.append(ReportFile(f, path, scan, scan.sample_objects()))
+            size += path.stat().st_size
             if size >= BATCH_BYTES:
                 self._load_ndjson_checked(kind, batch, tmpdir)
                 batch, size = [], 0
@@ -315,13 +340,17 @@ class ReportLoader:
         if rows:
             self.con.executemany("INSERT INTO unknown_field VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def _newest(self, keys: str) -> None:
-        """Keep one parsed record per natural key: the last file in sorted order, then the last line, wins."""
-        duplicates = self.con.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM parsed").fetchone()[0]
-        if duplicates:  # rare (a re-pulled day imported twice): only then pay for the window
-            self.con.execute(f"""
+    def _newest(self, keys: dict[str, str]) -> None:
+        """`new_key`: the natural keys in `parsed` (column -> expression); when a key repeats (rare: a re-pulled
+        day imported twice), only the newest record of it stays in `parsed`: the last file in sorted order, then
+        the last line."""
+        con = self.con
+        select = ", ".join(f"{expr} AS {col}" for col, expr in keys.items())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE new_key AS SELECT DISTINCT {select} FROM parsed")
+        if con.execute("SELECT (SELECT count(*) FROM new_key) < (SELECT count(*) FROM parsed)").fetchone()[0]:
+            con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE parsed AS SELECT * FROM parsed
-                QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY ord DESC, line_no DESC) = 1
+                QUALIFY row_number() OVER (PARTITION BY {', '.join(keys.values())} ORDER BY ord DESC, line_no DESC) = 1
             """)
 
     def _replace_days(self, tables: tuple[str, ...], keys: str) -> None:
@@ -336,11 +365,12 @@ class ReportLoader:
 
     def _users(self, kind: str, ids: list[int]) -> None:
         con = self.con
-        self._newest("r.day, r.user_id")
+        keys = {"day": "r.day", "user_id": "r.user_id"}
+        self._newest(keys)
         if kind == "users-28-day":  # bootstrap only: never overrides a 1-day row
             con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM user_day u WHERE u.day = p.r.day
                            AND u.user_id = p.r.user_id AND u.source_kind = 'users-1-day')""")
-        con.execute("CREATE OR REPLACE TEMP TABLE new_key AS SELECT DISTINCT r.day AS day, r.user_id AS user_id FROM parsed")
+            self._newest(keys)
         self._replace_days(("user_day", *BREAKDOWNS), "day, user_id")
         con.execute(f"""
             INSERT INTO user_day BY NAME SELECT {select_list(USER_DAY_COLUMNS, kind)}, '{kind}' AS source_kind,
@@ -358,9 +388,7 @@ class ReportLoader:
 
     def _user_teams(self, kind: str, ids: list[int]) -> None:
         con = self.con
-        self._newest("r.day, r.user_id, r.team_id")
-        con.execute("""CREATE OR REPLACE TEMP TABLE new_key AS
-                       SELECT DISTINCT r.day AS day, r.user_id AS user_id, r.team_id AS team_id FROM parsed""")
+        self._newest({"day": "r.day", "user_id": "r.user_id", "team_id": "r.team_id"})
         self._replace_days(("user_team_day",), "day, user_id, team_id")
         con.execute("""INSERT INTO user_team_day BY NAME SELECT r.day AS day, r.user_id AS user_id, r.team_id AS team_id,
                        r.slug AS team_slug, r.user_login AS user_login, r.organization_id AS organization_id FROM parsed""")
@@ -373,7 +401,7 @@ class ReportLoader:
         else:
             key = f"coalesce(r.organization_id, {'outer_org' if kind.endswith('28-day') else 'NULL'}, '')"
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, {key} AS org_id FROM parsed")
-        self._newest("r.day, org_id")
+        self._newest({"day": "r.day", "organization_id": "org_id"})
         if kind.endswith("-28-day"):
             con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM org_day o WHERE o.day = p.r.day
                            AND o.organization_id = p.org_id AND o.source_kind LIKE '%-1-day')""")
