@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--team", default="platform-sre", help="the team timed notebook by notebook")
     parser.add_argument("--repeats", type=int, default=3, help="runs per notebook timing (median)")
     parser.add_argument("--big-users", type=int, default=10000, help="head count of the large org")
+    parser.add_argument("--big-warehouse", metavar="FILE",
+                        help="use this warehouse as the large org (e.g. one bench/ingest.py --keep left) instead of "
+                             "generating one; --big-users is then read from it")
     parser.add_argument("--big-timeout", type=float, default=300, help="stop a large-org notebook after this many seconds")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each fan-out configuration (best counts)")
     parser.add_argument("--skip", default="", metavar="A,B", help="sections to skip: startup, big, throughput")
@@ -257,7 +260,16 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     demo = prepare_org(cache, 120, 120)
-    big = prepare_org(cache, args.big_users, 100) if "big" not in skip else None
+    big = None
+    if "big" not in skip and args.big_warehouse:
+        big = Path(args.big_warehouse).resolve()
+        warehouse_mod.connect(big).close()  # a writable open refreshes the views if sql/ changed
+        con = warehouse_mod.connect(big, read_only=True)
+        args.big_users = con.execute("SELECT count(*) FROM seat WHERE snapshot_day = "
+                                     "(SELECT max(snapshot_day) FROM seat)").fetchone()[0]
+        con.close()
+    elif "big" not in skip:
+        big = prepare_org(cache, args.big_users, 100)
     _, team_books = reports.discover_notebooks(args.notebooks)
     floor_nb = empty_notebook(team_books[0], work)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores; "
