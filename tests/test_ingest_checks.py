@@ -143,3 +143,26 @@ def test_malformed_documents_are_quarantined_with_path_and_reason_and_every_late
     assert "number must be a positive integer" in q[("delivery/o/r/pulls.json", 2)]
     assert "are not reviews records" in q[("delivery/o/r/reviews.json", 0)]
     assert "deployment is not a JSON object" in q[("delivery/o/r/deployments.json", 2)]
+
+
+def test_a_document_the_loaders_did_not_foresee_is_quarantined_and_the_others_of_its_kind_load(tmp_path, monkeypatch):
+    """The safety net under the element checks: a loader error on one file (simulated: no real input is known to
+    reach one) sends that file to quarantine, and the kind's other files load, each in its own transaction."""
+    from copilot_finops.ingest import documents
+
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    for day, team in (("2026-10-04", 9), ("2026-10-05", 10), ("2026-10-06", 11)):
+        _write(raw / f"teams/{day}.json", json.dumps([{"id": team, "slug": f"t{team}"}]))
+    real = documents._teams
+
+    def flaky(con, f, items, file_id):
+        if f.path.name.startswith("2026-10-05"):
+            raise TypeError("an unforeseen shape")
+        return real(con, f, items, file_id)
+
+    monkeypatch.setattr(documents, "_teams", flaky)
+    summary = ingest_raw(raw, db)
+    assert summary.files_ingested == 3 and summary.rows_loaded == 2 and summary.lines_quarantined == 1
+    assert _rows(db, "SELECT team_id FROM team ORDER BY 1") == [(9,), (11,)]
+    assert _rows(db, "SELECT path, error FROM quarantine") == [
+        ("teams/2026-10-05.json", "could not be read as teams: TypeError: an unforeseen shape")]

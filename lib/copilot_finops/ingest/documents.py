@@ -80,7 +80,7 @@ def _int(value, what: str, positive: bool = True) -> int:
     """An id or count as int; BadElement, naming the field, for anything else (a bool, a float, text)."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or (positive and value <= 0):
+    if not isinstance(value, int) or isinstance(value, bool) or (positive and value <= 0) or abs(value) >= 2**63:
         raise BadElement(f"{what} must be a {'positive ' if positive else ''}integer (found {json.dumps(value)[:60]})")
     return value
 
@@ -133,13 +133,11 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], row
         return 0
     frame = pd.DataFrame(rows, columns=columns).drop_duplicates(subset=key, keep="last")
     replace_by = replace_by or key
-    con.register("incoming", frame)
-    try:
-        cond = " AND ".join(f't."{k}" = i."{k}"' for k in replace_by)
-        con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(replace_by)} FROM incoming) i WHERE {cond}")
-        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM incoming")
-    finally:
-        con.unregister("incoming")
+    con.register("incoming", frame)  # replaces the last one: no unregister in a transaction an error aborted
+    cond = " AND ".join(f't."{k}" = i."{k}"' for k in replace_by)
+    con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(replace_by)} FROM incoming) i WHERE {cond}")
+    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM incoming")
+    con.unregister("incoming")
     return len(frame)
 
 

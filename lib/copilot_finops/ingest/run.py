@@ -9,6 +9,7 @@ up where it stopped, and rows a purge removed never come back.
 """
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import time
@@ -36,6 +37,9 @@ KIND_TABLES = {
     "reviews": ("review",), "pull-files": ("pull_request_file",), "deployments": ("deployment",),
 }
 
+# What a document may still hold that the loaders did not foresee; its file is then quarantined, not the run stopped.
+UNFORESEEN = (TypeError, ValueError, AttributeError, KeyError, IndexError, duckdb.ConversionException,
+              duckdb.InvalidInputException)
 MEMORY_LIMIT = os.environ.get("COPILOT_FINOPS_INGEST_MEMORY", "1500MB")  # DuckDB spills to disk beyond this
 # Rows per row group that ingest writes. A batch then fills whole row groups, which DuckDB writes
 # once, compressed, as they fill; with the default (122,880 rows, about 1 GB of user-day records)
@@ -98,14 +102,15 @@ class Ingestor(ReportLoader):
 
     def register(self, f: RawFile, sha256: str, size: int) -> int:
         """The raw_file id of these bytes at this path: the same id while the content stays the same."""
-        found = self.con.execute("SELECT file_id FROM raw_file WHERE path = ? AND sha256 = ?", [f.rel, sha256]).fetchone()
+        con = self.con
+        found = con.execute("SELECT file_id FROM raw_file WHERE path = ? AND sha256 = ?", [f.rel, sha256]).fetchone()
         if found:
-            self.con.execute("UPDATE raw_file SET purged_at = NULL, raw_dir = ? WHERE file_id = ? AND "
-                             "(purged_at IS NOT NULL OR raw_dir IS DISTINCT FROM ?)", [self.raw_root, found[0], self.raw_root])
+            con.execute("UPDATE raw_file SET purged_at = NULL, raw_dir = $raw WHERE file_id = $id AND "
+                        "(purged_at IS NOT NULL OR raw_dir IS DISTINCT FROM $raw)", {"raw": self.raw_root, "id": found[0]})
             return found[0]
-        file_id = self.con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM raw_file").fetchone()[0]
-        self.con.execute("INSERT INTO raw_file VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                         [file_id, f.rel, f.kind, sha256, size, self.raw_root, self.now])
+        file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM raw_file").fetchone()[0]
+        con.execute("INSERT INTO raw_file VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    [file_id, f.rel, f.kind, sha256, size, self.raw_root, self.now])
         return file_id
 
     def reject_file(self, f: RawFile, error: str, excerpt: str = "", transaction: bool = True) -> None:
@@ -125,20 +130,43 @@ class Ingestor(ReportLoader):
     def load_documents(self, kind: str, files: list[RawFile]) -> None:
         """Load the documents of one kind in one transaction (a daily fetch brings dozens of small ones).
 
-        A file that is not JSON, or not of its kind, is refused before it changes anything (FileRejected)."""
+        A file that is not JSON, or not of its kind, is refused before it changes anything (FileRejected). Should
+        a file still hold something the loaders did not foresee, the kind is loaded again file by file, and the
+        file that fails is quarantined whole with the error: one bad document never stops a run.
+        """
         con = self.con
+        counted = copy.deepcopy(self.summary.__dict__)
         con.execute("BEGIN")
+        try:
+            for f in files:
+                self._load_document(f)
+        except UNFORESEEN:
+            con.execute("ROLLBACK")
+            self.summary.__dict__.update(counted)  # counted again below
+        else:
+            self.reapply_retention(kind)
+            con.execute("COMMIT")
+            return
         for f in files:
+            con.execute("BEGIN")
             try:
-                doc, sha, size = documents.read(f)
-                rows, bad = documents.load(con, f, doc, self.register(f, sha, size))
-            except documents.FileRejected as exc:
-                self.reject_file(f, exc.message, exc.excerpt, transaction=False)
+                self._load_document(f)
+            except UNFORESEEN as exc:
+                con.execute("ROLLBACK")
+                self.reject_file(f, f"could not be read as {kind}: {type(exc).__name__}: {exc}"[:500])
                 continue
-            self.quarantine(bad)
-            self.mark_ingested(f, rows, len(bad))
-        self.reapply_retention(kind)
-        con.execute("COMMIT")
+            self.reapply_retention(kind)
+            con.execute("COMMIT")
+
+    def _load_document(self, f: RawFile) -> None:
+        try:
+            doc, sha, size = documents.read(f)
+            rows, bad = documents.load(self.con, f, doc, self.register(f, sha, size))
+        except documents.FileRejected as exc:
+            self.reject_file(f, exc.message, exc.excerpt, transaction=False)
+            return
+        self.quarantine(bad)
+        self.mark_ingested(f, rows, len(bad))
 
 
 def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, full: bool = False,
