@@ -105,6 +105,18 @@ def test_records_breaking_a_rule_are_quarantined_with_the_rule_and_the_rest_load
     assert q[(day, 2)][1] == text.splitlines()[1]  # the raw text is the line, read back from the file
 
 
+def test_a_value_that_is_not_a_number_is_not_loaded_as_missing(tmp_path):
+    """DuckDB's reader refuses such a file, and the line-by-line parse would read "x" as NULL: the rule says so."""
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson",
+           _ndjson(_user(user_id=1, ai_credits_used="x"), _user(user_id=2, loc_added_sum="twelve"), _user(user_id=3)))
+    summary = ingest_raw(raw, db)
+    assert summary.batches_line_by_line == 1
+    assert _rows(db, "SELECT user_id FROM user_day") == [(3,)]
+    assert _rows(db, "SELECT line, error FROM quarantine ORDER BY line") == [
+        (1, 'ai_credits_used must be a number (found "x")'), (2, 'loc_added_sum must be a number (found "twelve")')]
+
+
 def test_a_28_day_report_keeps_to_its_own_window(tmp_path):
     raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
     window = {"report_start_day": "2026-09-08", "report_end_day": "2026-10-05"}

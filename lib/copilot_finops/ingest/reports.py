@@ -223,7 +223,7 @@ class ReportLoader:
         params = {"days": [item.folder_day for item in batch], "today": datetime.now(timezone.utc).date()}
         problems = con.execute(f"""
             SELECT ord, line_no, min(problem), {'any_value(line)' if careful else 'NULL'} FROM (
-                SELECT *, {problem_expression(kind, required)} AS problem FROM (
+                SELECT *, {problem_expression(kind, required, careful)} AS problem FROM (
                     SELECT *, {window} FROM (SELECT *, list_extract($days::DATE[], ord + 1) AS file_day FROM parsed)))
             WHERE problem IS NOT NULL GROUP BY ord, line_no
         """, params).fetchall()

@@ -75,12 +75,28 @@ RULES = {
 }
 
 
-def problem_expression(kind: str, required: dict[str, str]) -> str:
+# Top-level numbers whose value must parse: the line-by-line parse (from_json) turns text such as "12" or "x"
+# into NULL where DuckDB's reader refuses the file, so with the line at hand a value present but unparsed is
+# a broken record, not a missing figure.
+NUMBERS = {
+    "users-1-day": ("ai_credits_used", *COUNTERS), "users-28-day": ("ai_credits_used", *COUNTERS),
+    "organization-1-day": ("daily_active_users", *COUNTERS), "enterprise-1-day": ("daily_active_users", *COUNTERS),
+}
+
+
+def _unparsed(kind: str) -> list[tuple[str, str]]:
+    return [(f"json_type(line, '$.{f}') NOT IN ('NULL') AND r.{f} IS NULL",
+             f"'{f} must be a number (found ' || json_extract(line, '$.{f}') || ')'") for f in NUMBERS.get(kind, ())]
+
+
+def problem_expression(kind: str, required: dict[str, str], with_line: bool = False) -> str:
     """SQL giving, per parsed record, why it cannot be loaded (NULL when it can): a missing key, then a broken rule.
 
-    `required` maps the keys a record must have to what they should look like.
+    `required` maps the keys a record must have to what they should look like; `with_line`: the record's text is
+    in the column `line` (the line-by-line parse), so values present but not parsed are caught too.
     """
     missing = " || ".join(f"CASE WHEN r.{c} IS NULL THEN ', {c} ({what})' ELSE '' END" for c, what in required.items())
     branches = [(" OR ".join(f"r.{c} IS NULL" for c in required), f"'missing or invalid ' || ltrim({missing}, ', ')")]
-    branches += [(cond, msg) for cond, msg in RULES[kind] if reads_known_fields(cond, kind)]
+    branches += [(cond, msg) for cond, msg in RULES[kind] + (_unparsed(kind) if with_line else [])
+                 if reads_known_fields(cond, kind)]
     return "CASE " + " ".join(f"WHEN coalesce({cond}, false) THEN {msg}" for cond, msg in branches) + " END"
