@@ -108,8 +108,9 @@ def _delete_plan(con: duckdb.DuckDBPyConnection, cutoff, first_period: str,
                  orphans: bool = False) -> list[tuple[str, str, list]]:
     """(table, WHERE condition, arguments) for every user-level deletion, children before parents.
 
-    With `orphans`, also the reviews and files of pull requests the warehouse no longer has: after a purge
-    those are the purged ones, and a review file read again must not bring their reviewers back.
+    With `orphans`, also the reviews (submitted before the cutoff) and files of pull requests the warehouse no
+    longer has: after a purge those are the purged ones, and a review file read again must not bring their
+    reviewers back.
     """
     def latest_on_or_before(table: str, column: str):
         return con.execute(f"SELECT max({column}) FROM {table} WHERE {column} <= ?", [cutoff]).fetchone()[0]
@@ -119,13 +120,15 @@ def _delete_plan(con: duckdb.DuckDBPyConnection, cutoff, first_period: str,
     closed_pr = "coalesce(merged_at, closed_at) < ?"
     plan = [(t, "day < ?", [cutoff]) for t in DAY_TABLES]
     orphan = " OR (repo, number) NOT IN (SELECT (repo, number) FROM pull_request)" if orphans else ""
+    old_orphan = f"{orphan} AND submitted_at < ?" if orphans else ""
     plan += [
         ("team_member", "snapshot_day < ?", [roster_keep]),
         # A leaver's last row stays while the cancelled seat is still billed on days kept.
         ("seat", "snapshot_day < ? AND NOT (coalesce(pending_cancellation_date >= ?, false) AND snapshot_day = "
                  "(SELECT max(x.snapshot_day) FROM seat x WHERE x.user_id = seat.user_id))", [seat_keep, cutoff]),
         ("credit_usage", "user_login <> '' AND period < ?", [first_period]),
-        ("review", f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr}){orphan}", [cutoff]),
+        ("review", f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr}){old_orphan}",
+         [cutoff, cutoff] if orphans else [cutoff]),
         ("pull_request_file", f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr}){orphan}",
          [cutoff]),
         ("pull_request", closed_pr, [cutoff]),
