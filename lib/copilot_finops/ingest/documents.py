@@ -14,7 +14,6 @@ import re
 from datetime import date, datetime, timezone
 
 import duckdb
-import pandas as pd
 
 from . import signatures
 
@@ -126,19 +125,21 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], row
              replace_by: list[str] | None = None) -> int:
     """Delete the rows whose `replace_by` key (default: `key`) appears in `rows`, then insert `rows`.
 
-    Duplicates on `key` keep the last one. A coarser `replace_by` replaces a whole group, e.g. all
-    the files of one pull request.
+    Duplicates on `key` keep the last one. A coarser `replace_by` replaces a whole group, e.g. all the files of
+    one pull request. The rows go to DuckDB as one list per column (no DataFrame: a daily fetch brings dozens of
+    small documents, and building a frame for each cost more than loading it).
     """
     if not rows:
         return 0
-    frame = pd.DataFrame(rows, columns=columns).drop_duplicates(subset=key, keep="last")
+    rows = list({tuple(r[k] for k in key): r for r in rows}.values())
     replace_by = replace_by or key
-    con.register("incoming", frame)  # replaces the last one: no unregister in a transaction an error aborted
+    lists = {c: [r[c] for r in rows] for c in columns}
     cond = " AND ".join(f't."{k}" = i."{k}"' for k in replace_by)
-    con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(replace_by)} FROM incoming) i WHERE {cond}")
-    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM incoming")
-    con.unregister("incoming")
-    return len(frame)
+    con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(f'unnest(${k}) AS {k}' for k in replace_by)})"
+                f" i WHERE {cond}", {k: lists[k] for k in replace_by})
+    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(f'unnest(${c})' for c in columns)}",
+                lists)
+    return len(rows)
 
 
 def _dump(obj) -> str:

@@ -124,14 +124,6 @@ def _read_ahead(files: list[RawFile], kind: str, tmpdir: Path, ahead: int = READ
             yield done
 
 
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back the open transaction, if there is one."""
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.TransactionException:
-        pass
-
-
 def _line_error(text: str) -> str:
     """Why a line is not a JSON object ('' when it is one)."""
     try:
@@ -148,7 +140,7 @@ def _same(sampled, parsed) -> bool:
 
 class ReportLoader:
     """The NDJSON methods of `run.Ingestor` (which supplies `con`, `summary`, `quarantine`, `register`,
-    `reject_file`, `mark_ingested` and `reapply_retention`)."""
+    `reject_file`, `mark_ingested`, `reapply_retention`, `commit` and `rollback`)."""
 
     def load_ndjson(self, kind: str, files: list[RawFile], tmpdir: Path) -> None:
         """Load files of one NDJSON kind in batches of about BATCH_BYTES.
@@ -177,7 +169,7 @@ class ReportLoader:
             if "UTF" not in str(exc).upper():
                 raise
             # Bytes that are not UTF-8: keep every line, with the bad bytes replaced, rather than lose the file.
-            _rollback(self.con)
+            self.rollback()
             for item in batch:
                 out = tmpdir / (uuid.uuid4().hex + ".ndjson")
                 out.write_text(item.text.read_bytes().decode("utf-8", errors="replace"))
@@ -247,7 +239,7 @@ class ReportLoader:
             self.mark_ingested(item.raw, int(counts.get(o, 0)) - per_file_bad.get(o, 0), per_file_bad.get(o, 0))
         self.reapply_retention(kind)
         con.execute("DROP TABLE parsed")
-        con.execute("COMMIT")
+        self.commit()
 
     def _quarantine_rows(self, kind: str, batch: list[ReportFile], bad: dict) -> list[tuple]:
         """Quarantine rows for the bad lines; the text of lines the fast parse never kept is read from the file."""

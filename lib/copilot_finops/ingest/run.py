@@ -76,6 +76,29 @@ class Ingestor(ReportLoader):
         self.summary = summary
         self.now = datetime.now(timezone.utc).replace(tzinfo=None)
         self.bar = None  # a tqdm bar counting files, when progress is shown
+        self._ingested: list[tuple] = []  # ingest_file rows of the open transaction, written by commit()
+        self._files: dict | None = None  # raw_file as (path, sha256) -> [file_id, raw_dir, purged], read once
+        self._next_id = 1
+
+    def commit(self) -> None:
+        """Write the open transaction's ingest_file rows (two statements, not two a file) and commit."""
+        if self._ingested:
+            rows = list(zip(*self._ingested))
+            self.con.execute("DELETE FROM ingest_file WHERE path IN (SELECT unnest($p))", {"p": list(rows[0])})
+            self.con.execute("INSERT INTO ingest_file SELECT unnest($p), unnest($k), unnest($f), unnest($r), "
+                             "unnest($q), $t", {"p": list(rows[0]), "k": list(rows[1]), "f": list(rows[2]),
+                                                "r": list(rows[3]), "q": list(rows[4]), "t": self.now})
+            self._ingested.clear()
+        self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll back the open transaction and forget what it wrote."""
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass
+        self._ingested.clear()
+        self._files = None
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def quarantine(self, rows: list[tuple[str, int, str, str, str]]) -> None:
@@ -91,9 +114,7 @@ class Ingestor(ReportLoader):
                 self.summary.quarantined_files.append(p)
 
     def mark_ingested(self, f: RawFile, rows: int, quarantined: int) -> None:
-        self.con.execute("DELETE FROM ingest_file WHERE path = ?", [f.rel])
-        self.con.execute("INSERT INTO ingest_file VALUES (?, ?, ?, ?, ?, ?)",
-                         [f.rel, f.kind, f.fingerprint(), rows, quarantined, self.now])
+        self._ingested.append((f.rel, f.kind, f.fingerprint(), rows, quarantined))
         self.summary.files_ingested += 1
         self.summary.rows_loaded += rows
         self.summary.by_kind[f.kind] = self.summary.by_kind.get(f.kind, 0) + rows
@@ -103,14 +124,21 @@ class Ingestor(ReportLoader):
     def register(self, f: RawFile, sha256: str, size: int) -> int:
         """The raw_file id of these bytes at this path: the same id while the content stays the same."""
         con = self.con
-        found = con.execute("SELECT file_id FROM raw_file WHERE path = ? AND sha256 = ?", [f.rel, sha256]).fetchone()
-        if found:
-            con.execute("UPDATE raw_file SET purged_at = NULL, raw_dir = $raw WHERE file_id = $id AND "
-                        "(purged_at IS NOT NULL OR raw_dir IS DISTINCT FROM $raw)", {"raw": self.raw_root, "id": found[0]})
-            return found[0]
-        file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM raw_file").fetchone()[0]
+        if self._files is None:
+            self._files = {(p, sha): [i, d, purged] for i, p, sha, d, purged in con.execute(
+                "SELECT file_id, path, sha256, raw_dir, purged_at IS NOT NULL FROM raw_file").fetchall()}
+            self._next_id = max((v[0] for v in self._files.values()), default=0) + 1
+        known = self._files.get((f.rel, sha256))
+        if known:
+            if known[2] or known[1] != self.raw_root:  # read again after a purge, or from a moved raw zone
+                con.execute("UPDATE raw_file SET purged_at = NULL, raw_dir = ? WHERE file_id = ?",
+                            [self.raw_root, known[0]])
+                known[1:] = [self.raw_root, False]
+            return known[0]
+        file_id, self._next_id = self._next_id, self._next_id + 1
         con.execute("INSERT INTO raw_file VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                     [file_id, f.rel, f.kind, sha256, size, self.raw_root, self.now])
+        self._files[(f.rel, sha256)] = [file_id, self.raw_root, False]
         return file_id
 
     def reject_file(self, f: RawFile, error: str, excerpt: str = "", transaction: bool = True) -> None:
@@ -120,7 +148,7 @@ class Ingestor(ReportLoader):
         self.quarantine([(f.rel, 0, f.kind, error, excerpt[:2000])])
         self.mark_ingested(f, 0, 1)
         if transaction:
-            self.con.execute("COMMIT")
+            self.commit()
 
     def reapply_retention(self, kind: str) -> None:
         """Delete again what past purges removed from the tables `kind` writes (see retention.reapply)."""
@@ -141,22 +169,22 @@ class Ingestor(ReportLoader):
             for f in files:
                 self._load_document(f)
         except UNFORESEEN:
-            con.execute("ROLLBACK")
+            self.rollback()
             self.summary.__dict__.update(counted)  # counted again below
         else:
             self.reapply_retention(kind)
-            con.execute("COMMIT")
+            self.commit()
             return
         for f in files:
             con.execute("BEGIN")
             try:
                 self._load_document(f)
             except UNFORESEEN as exc:
-                con.execute("ROLLBACK")
+                self.rollback()
                 self.reject_file(f, f"could not be read as {kind}: {type(exc).__name__}: {exc}"[:500])
                 continue
             self.reapply_retention(kind)
-            con.execute("COMMIT")
+            self.commit()
 
     def _load_document(self, f: RawFile) -> None:
         try:
