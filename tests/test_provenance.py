@@ -6,6 +6,7 @@ import json
 import shutil
 
 import duckdb
+import pytest
 
 from copilot_finops import warehouse
 from copilot_finops.cli import main
@@ -100,3 +101,22 @@ def test_a_warehouse_of_the_old_layout_is_upgraded_in_place(tmp_path):
     assert con.execute("SELECT source_line FROM seat").fetchall() == [(1,)]
     con.close()
 
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+@pytest.mark.parametrize("ending", [b"\n", b"", b"\r\n"])
+def test_the_scan_numbers_sampled_lines_right_across_chunk_edges(tmp_path, monkeypatch, chunk, ending):
+    """The fast parse trusts the scan's line count and sampled line numbers: check them where chunks cut lines."""
+    import hashlib
+
+    from copilot_finops.ingest import scan
+
+    monkeypatch.setattr(scan, "CHUNK", chunk)
+    lines = [json.dumps({"user_id": i, "pad": "x" * (i % 13)}).encode() for i in range(1, 60)]
+    body = (b"\r\n" if ending == b"\r\n" else b"\n").join(lines) + ending
+    path = _write(tmp_path / "part-0.ndjson", body)
+    found = scan.scan_file(path, path, samples=17)
+    assert found.lines == len(lines) and found.sha256 == hashlib.sha256(body).hexdigest() and found.bytes == len(body)
+    assert len(found.samples) >= 10 and found.samples[0][0] == 1
+    for number, text in found.samples:
+        assert text == lines[number - 1]

@@ -65,6 +65,7 @@ def scan_file(stored: Path, text: Path, samples: int = SAMPLE_LINES) -> FileScan
             if same:
                 digest.update(chunk)
             end = pos + len(chunk)
+            counted = 0  # newlines of this chunk before `counted` are in `newlines` already: one pass a chunk
             while pending < len(targets) and targets[pending] < end:
                 t = targets[pending]
                 if t == 0:
@@ -74,11 +75,13 @@ def scan_file(stored: Path, text: Path, samples: int = SAMPLE_LINES) -> FileScan
                 nl = chunk.find(b"\n", max(t, pos) - pos)
                 if nl < 0:
                     break  # the line after this target starts in a later chunk
+                newlines += chunk.count(b"\n", counted, nl)
+                counted = nl
                 start = pos + nl + 1
                 if start < size and (not starts or starts[-1][1] != start):
-                    starts.append((newlines + chunk.count(b"\n", 0, nl) + 2, start))
+                    starts.append((newlines + 2, start))
                 pending += 1
-            newlines += chunk.count(b"\n")
+            newlines += chunk.count(b"\n", counted)
             last = chunk[-1:]
             pos = end
         lines = newlines + (1 if size and last != b"\n" else 0)
