@@ -14,6 +14,7 @@ import re
 from datetime import date, datetime, timezone
 
 import duckdb
+import pandas as pd
 
 from . import signatures
 
@@ -126,15 +127,22 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], row
     """Delete the rows whose `replace_by` key (default: `key`) appears in `rows`, then insert `rows`.
 
     Duplicates on `key` keep the last one. A coarser `replace_by` replaces a whole group, e.g. all the files of
-    one pull request. The rows go to DuckDB as one list per column (no DataFrame: a daily fetch brings dozens of
-    small documents, and building a frame for each cost more than loading it).
+    one pull request. A few rows go to DuckDB as one list per column (a daily fetch brings dozens of small
+    documents, and building a frame for each cost more than loading it), many as a DataFrame.
     """
     if not rows:
         return 0
     rows = list({tuple(r[k] for k in key): r for r in rows}.values())
     replace_by = replace_by or key
-    lists = {c: [r[c] for r in rows] for c in columns}
     cond = " AND ".join(f't."{k}" = i."{k}"' for k in replace_by)
+    if len(rows) > 500:  # a frame converts many rows at once; building one costs more than a few rows do
+        con.register("incoming", pd.DataFrame(rows, columns=columns))
+        con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(replace_by)} FROM incoming) i "
+                    f"WHERE {cond}")
+        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM incoming")
+        con.unregister("incoming")  # not in a `finally`: in a transaction an error aborted it would hide the error
+        return len(rows)
+    lists = {c: [r[c] for r in rows] for c in columns}
     con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(f'unnest(${k}) AS {k}' for k in replace_by)})"
                 f" i WHERE {cond}", {k: lists[k] for k in replace_by})
     con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(f'unnest(${c})' for c in columns)}",
