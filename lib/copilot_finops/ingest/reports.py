@@ -6,32 +6,21 @@ and keeps each row's provenance (file id and line) instead of its text: the raw 
 """
 from __future__ import annotations
 
-import gzip
 import json
-import re
-import shutil
 import uuid
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from itertools import islice
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
-from . import signatures
+from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, select_list
 from .provenance import read_lines
 from .rawfiles import RawFile
 from .rules import problem_expression
-from .scan import FileScan, scan_file
-from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, select_list
+from .scan import FOLDER_DAY, ReportFile, read_ahead
 from .schemas import NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
 
 BATCH_BYTES = 128 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
-READ_AHEAD = 16  # files hashed, counted and sampled ahead of the batch DuckDB is loading
-_FOLDER_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
 
 # Every line of the files in $paths, numbered from 1, without carriage returns and without the byte-order mark
 # a file may start with; `ord` is the file's place in the batch (later files win on natural keys).
@@ -45,83 +34,6 @@ NUMBERED_LINES = """
               FROM read_text($paths))
     )
 """
-
-
-@dataclass
-class ReportFile:
-    """A raw NDJSON file ready to parse: the plain-NDJSON text DuckDB reads, and its scan."""
-
-    raw: RawFile
-    text: Path
-    scan: FileScan
-    samples: list  # (line, parsed JSON) of the scan's sample
-
-    @property
-    def folder_day(self) -> date | None:
-        """The day of the report, from the folder it sits in (metrics/<kind>/<day>/part-0.ndjson)."""
-        parts = self.raw.rel.split("/")
-        for part in reversed(parts[:-1]):
-            if _FOLDER_DAY.match(part):
-                try:
-                    return date.fromisoformat(part)
-                except ValueError:
-                    return None
-        return None
-
-
-def _normalise_ndjson(f: RawFile, tmpdir: Path) -> tuple[Path | None, str | None]:
-    """A plain-NDJSON path DuckDB can read for `f`: gzip is inflated, a JSON-array body becomes lines.
-
-    Returns (path, None), or (None, error) when the whole file is unreadable.
-    """
-    src = f.path
-    if src.name.endswith(".gz"):
-        out = tmpdir / (uuid.uuid4().hex + ".ndjson")
-        try:
-            with gzip.open(src, "rb") as zin, open(out, "wb") as zout:
-                shutil.copyfileobj(zin, zout, 1 << 20)
-        except (OSError, EOFError) as exc:
-            return None, f"cannot decompress gzip: {exc}"
-        src = out
-    with open(src, "rb") as fh:
-        head = fh.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
-    if head.startswith(b"["):
-        text = src.read_bytes().decode("utf-8-sig", errors="replace")
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return None, f"JSON array body does not parse: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        out = tmpdir / (uuid.uuid4().hex + ".ndjson")
-        with open(out, "w") as fh:
-            for item in items:
-                fh.write(json.dumps(item) + "\n")
-        return out, None
-    return src, None
-
-
-def _prepare(f: RawFile, kind: str, tmpdir: Path) -> tuple:
-    """(file, plain-NDJSON path, scan, None, "") or, when the whole file cannot be loaded, (file, None, None, why,
-    an excerpt)."""
-    path, error = _normalise_ndjson(f, tmpdir)
-    if error:
-        return f, None, None, error, ""
-    scan = scan_file(f.path, path)
-    wrong = signatures.mismatch(kind, [obj for _, obj in scan.sample_objects()])
-    if wrong:
-        return f, None, None, wrong, scan.samples[0][1].decode("utf-8", "replace") if scan.samples else ""
-    return f, path, scan, None, ""
-
-
-def _read_ahead(files: list[RawFile], kind: str, tmpdir: Path, ahead: int = READ_AHEAD) -> Iterator[tuple]:
-    """`_prepare` of each file, in order, computed by one thread up to `ahead` files before the caller."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-scan") as pool:
-        todo = iter(files)
-        pending = deque(pool.submit(_prepare, f, kind, tmpdir) for f in islice(todo, ahead))
-        while pending:
-            done = pending.popleft().result()
-            for f in islice(todo, 1):
-                pending.append(pool.submit(_prepare, f, kind, tmpdir))
-            yield done
 
 
 def _line_error(text: str) -> str:
@@ -150,7 +62,7 @@ class ReportLoader:
         """
         batch: list[ReportFile] = []
         size = 0
-        for f, path, scan, error, excerpt in _read_ahead(files, kind, tmpdir):
+        for f, path, scan, error, excerpt in read_ahead(files, kind, tmpdir):
             if error:
                 self.reject_file(f, error, excerpt)
                 continue
@@ -321,7 +233,7 @@ class ReportLoader:
                 if not isinstance(obj, dict):
                     continue
                 day = obj.get("day") or obj.get("report_end_day") or (str(item.folder_day) if item.folder_day else None)
-                if not isinstance(day, str) or not _FOLDER_DAY.match(day):
+                if not isinstance(day, str) or not FOLDER_DAY.match(day):
                     continue
                 sampled[day] = sampled.get(day, 0) + 1
                 for name in unknown_fields(kind, obj):

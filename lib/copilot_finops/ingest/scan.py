@@ -1,4 +1,5 @@
-"""One pass over an NDJSON report file before DuckDB parses it: its sha256, its line count and a sample of lines.
+"""One pass over an NDJSON report file before DuckDB parses it: its sha256, its line count and a sample of lines,
+done by a read-ahead thread (`read_ahead`) while DuckDB loads the batch before.
 
 The sha256 names the bytes a row came from (`raw_file`). The line count lets the fast parse number records by
 their order: when a file has as many lines as records, record n is line n. The sample, lines spread evenly
@@ -8,13 +9,27 @@ number), and which fields no parser knows yet (`unknown_field`).
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import re
+import shutil
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
+from itertools import islice
 from pathlib import Path
+from typing import Iterator
+
+from . import signatures
+from .rawfiles import RawFile
 
 CHUNK = 8 << 20
 SAMPLE_LINES = 24  # per file; a field present in a tenth of the records shows in 9 files of 10
+READ_AHEAD = 16  # files hashed, counted and sampled ahead of the batch DuckDB is loading
+FOLDER_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass
@@ -93,3 +108,80 @@ def scan_file(stored: Path, text: Path, samples: int = SAMPLE_LINES) -> FileScan
         return FileScan(digest.hexdigest(), size, lines, picked)
     sha, stored_size = sha256_of(stored)
     return FileScan(sha, stored_size, lines, picked)
+
+
+@dataclass
+class ReportFile:
+    """A raw NDJSON file ready to parse: the plain-NDJSON text DuckDB reads, and its scan."""
+
+    raw: RawFile
+    text: Path
+    scan: FileScan
+    samples: list  # (line, parsed JSON) of the scan's sample
+
+    @property
+    def folder_day(self) -> date | None:
+        """The day of the report, from the folder it sits in (metrics/<kind>/<day>/part-0.ndjson)."""
+        parts = self.raw.rel.split("/")
+        for part in reversed(parts[:-1]):
+            if FOLDER_DAY.match(part):
+                try:
+                    return date.fromisoformat(part)
+                except ValueError:
+                    return None
+        return None
+
+
+def _normalise_ndjson(f: RawFile, tmpdir: Path) -> tuple[Path | None, str | None]:
+    """A plain-NDJSON path DuckDB can read for `f`: gzip is inflated, a JSON-array body becomes lines.
+
+    Returns (path, None), or (None, error) when the whole file is unreadable.
+    """
+    src = f.path
+    if src.name.endswith(".gz"):
+        out = tmpdir / (uuid.uuid4().hex + ".ndjson")
+        try:
+            with gzip.open(src, "rb") as zin, open(out, "wb") as zout:
+                shutil.copyfileobj(zin, zout, 1 << 20)
+        except (OSError, EOFError) as exc:
+            return None, f"cannot decompress gzip: {exc}"
+        src = out
+    with open(src, "rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"["):
+        text = src.read_bytes().decode("utf-8-sig", errors="replace")
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return None, f"JSON array body does not parse: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        out = tmpdir / (uuid.uuid4().hex + ".ndjson")
+        with open(out, "w") as fh:
+            for item in items:
+                fh.write(json.dumps(item) + "\n")
+        return out, None
+    return src, None
+
+
+def _prepare(f: RawFile, kind: str, tmpdir: Path) -> tuple:
+    """(file, plain-NDJSON path, scan, None, "") or, when the whole file cannot be loaded, (file, None, None, why,
+    an excerpt)."""
+    path, error = _normalise_ndjson(f, tmpdir)
+    if error:
+        return f, None, None, error, ""
+    scan = scan_file(f.path, path)
+    wrong = signatures.mismatch(kind, [obj for _, obj in scan.sample_objects()])
+    if wrong:
+        return f, None, None, wrong, scan.samples[0][1].decode("utf-8", "replace") if scan.samples else ""
+    return f, path, scan, None, ""
+
+
+def read_ahead(files: list[RawFile], kind: str, tmpdir: Path, ahead: int = READ_AHEAD) -> Iterator[tuple]:
+    """`_prepare` of each file, in order, computed by one thread up to `ahead` files before the caller."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-scan") as pool:
+        todo = iter(files)
+        pending = deque(pool.submit(_prepare, f, kind, tmpdir) for f in islice(todo, ahead))
+        while pending:
+            done = pending.popleft().result()
+            for f in islice(todo, 1):
+                pending.append(pool.submit(_prepare, f, kind, tmpdir))
+            yield done
