@@ -148,7 +148,7 @@ def source_record(con: duckdb.DuckDBPyConnection, kind: str, raw_dir: str | Path
     described = ", ".join(f"{a} {key[a]}" for a in args if key.get(a) is not None)
     columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
     if "source_file" not in columns:
-        raise UserError(f"the warehouse was built by an earlier version that kept no provenance: run "
+        raise UserError("the warehouse was built by an earlier version that kept no provenance: run "
                         "`copilot-finops ingest RAWDIR` once to bring it up to date")
     rows = con.execute(f"SELECT source_file, source_line FROM {table} WHERE {' AND '.join(where)} LIMIT 2",
                        params).fetchall()
