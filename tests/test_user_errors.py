@@ -83,6 +83,10 @@ CASES = [  # (arguments, what the one line must name)
     (["demo", "--users", "5"], "--users 5"),
     (["demo", "--days", "2"], "--days 2"),
     (["demo", "--seed", "-1"], "--seed -1"),
+    (["show-record", "--kind", "nonsense", "--day", "2026-10-05", "--user", "x", "--warehouse", "{W}"], "--kind 'nonsense'"),
+    (["show-record", "--kind", "users-1-day", "--user", "x", "--warehouse", "{W}"], "--day is needed"),
+    (["show-record", "--kind", "users-1-day", "--day", "2026-10-05", "--user", "nobody-here", "--warehouse", "{W}"],
+     "user nobody-here"),
 ]
 
 
