@@ -178,3 +178,49 @@ def test_a_document_the_loaders_did_not_foresee_is_quarantined_and_the_others_of
     assert _rows(db, "SELECT team_id FROM team ORDER BY 1") == [(9,), (11,)]
     assert _rows(db, "SELECT path, error FROM quarantine") == [
         ("teams/2026-10-05.json", "could not be read as teams: TypeError: an unforeseen shape")]
+
+
+def test_delivery_fields_for_patterns_load_and_a_wrong_shape_quarantines_its_element(tmp_path):
+    """Labels, author type and description of pull requests, what each file's patch writes, and who opened and
+    worked an incident reach the warehouse (and the incident duty days read from them); an element holding one
+    of them in another shape is quarantined."""
+    from copilot_finops.ingest.documents import patch_sketch
+    from copilot_finops.params import OrgParams
+    from copilot_finops.patterns import duty
+
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    patch = "@@ -1 +1 @@\n-old\n+retryWithBackoff(maxAttempts)"
+    _write(raw / "delivery/o/r/pulls.json", json.dumps([
+        {"number": 1, "head": {"ref": "x"}, "user": {"login": "renovate[bot]", "id": 3, "type": "Bot"},
+         "labels": [{"name": "dependencies"}, "chore"], "title": "Bump", "body": "Fixes #7"},
+        {"number": 2, "head": {"ref": "y"}, "labels": "dependencies"},
+        {"number": 3, "head": {"ref": "z"}, "user": {"login": "dev", "id": 4, "type": "User"}, "title": "Retry",
+         "body": "Restores the queue, see #7", "created_at": "2026-10-07T10:00:00Z"}]))
+    _write(raw / "delivery/o/r/pull-files.json", json.dumps([
+        {"number": 1, "files": [{"filename": "a.py", "patch": patch}, {"filename": "logo.png"}]},
+        {"number": 2, "files": [{"filename": "b.py", "patch": 42}]}]))
+    _write(raw / "delivery/o/r/issues.json", json.dumps([
+        {"number": 7, "title": "Outage", "user": {"login": "ana"}, "assignee": {"login": "bo"},
+         "assignees": [{"login": "cy"}, {"login": "bo"}], "labels": [{"name": "incident"}],
+         "created_at": "2026-10-06T09:00:00Z", "closed_at": "2026-10-06T18:00:00Z"},
+        {"number": 8, "title": "Slow", "assignees": "bo"}]))
+    ingest_raw(raw, db)
+    assert _rows(db, "SELECT number, author_type, labels, body FROM pull_request ORDER BY 1") == [
+        (1, "Bot", ["dependencies", "chore"], "Fixes #7"), (3, "User", [], "Restores the queue, see #7")]
+    assert _rows(db, "SELECT filename, patch_sketch FROM pull_request_file ORDER BY 1") == [
+        ("a.py", patch_sketch(patch)), ("logo.png", None)]
+    assert patch_sketch(patch)  # the added line's words, not nothing
+    assert _rows(db, "SELECT number, author_login, assignees FROM incident") == [(7, "ana", ["bo", "cy"])]
+    q = {(p, line): error for p, line, error in _rows(db, "SELECT path, line, error FROM quarantine")}
+    assert "labels must be a list" in q[("delivery/o/r/pulls.json", 2)]
+    assert "files[].patch of b.py must be text" in q[("delivery/o/r/pull-files.json", 2)]
+    assert "assignees must be a list of user objects" in q[("delivery/o/r/issues.json", 2)]
+    assert len(q) == 3
+    con = duckdb.connect(str(db), read_only=True)
+    try:  # Tuesday to Thursday: no weekend stretch is added around them
+        days = duty.duty_days(con, OrgParams(org="o"), date(2026, 10, 5), date(2026, 10, 9))
+    finally:
+        con.close()
+    assert set(days.itertuples(index=False, name=None)) == {
+        ("ana", date(2026, 10, 6), "incident"), ("bo", date(2026, 10, 6), "incident"),
+        ("cy", date(2026, 10, 6), "incident"), ("dev", date(2026, 10, 7), "incident fix")}

@@ -2,7 +2,8 @@
 
 Each file is one document as GitHub served it (usually a JSON array of pages or items). A file whose
 elements are not of its kind is refused whole (`FileRejected`); an element that lacks its key or holds a
-value of the wrong shape goes to quarantine with its 1-based index and the reason; the rest of the file loads.
+value of the wrong shape goes to quarantine with its 1-based index and the reason (the checks of each value are
+in `elements`); the rest of the file loads.
 Rows keep their provenance (`source_file`, `source_line`: the element's index) where the table has it.
 """
 from __future__ import annotations
@@ -11,12 +12,14 @@ import gzip
 import hashlib
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import date
 
 import duckdb
 import pandas as pd
 
 from . import signatures
+from .elements import (BadElement, as_day, as_element, as_int, as_number, as_object, as_text, label_names,
+                       patch_text, ts, user_logins)
 
 ROOT_CAUSE = re.compile(r"root\s*cause:\s*([0-9a-f]{7,40})", re.IGNORECASE)
 PULL_URL = re.compile(r"/pulls/(\d+)(?:$|[/?#])")
@@ -29,10 +32,6 @@ class FileRejected(Exception):
     def __init__(self, message: str, line: int = 0, excerpt: str = ""):
         super().__init__(message)
         self.message, self.line, self.excerpt = message, line, excerpt
-
-
-class BadElement(Exception):
-    """One element of a document cannot be loaded; it goes to quarantine with its index and this message."""
 
 
 def read(f) -> tuple[object, str, int]:
@@ -51,55 +50,6 @@ def read(f) -> tuple[object, str, int]:
         lines = text.splitlines()
         excerpt = lines[exc.lineno - 1][:2000] if 0 < exc.lineno <= len(lines) else text[:2000]
         raise FileRejected(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", exc.lineno, excerpt) from exc
-
-
-def ts(value) -> datetime | None:
-    """A GitHub timestamp (Z or offset) as naive UTC; None for missing or unparseable values."""
-    if not value or not isinstance(value, str):
-        return None
-    if value[-1:] == "Z":  # GitHub's usual form is already UTC: skip the time-zone round trip (a third of the time)
-        try:
-            return datetime.fromisoformat(value[:-1])
-        except ValueError:
-            return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
-
-
-def _day(value) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
-def _int(value, what: str, positive: bool = True) -> int:
-    """An id or count as int; BadElement, naming the field, for anything else (a bool, a float, text)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or (positive and value <= 0) or abs(value) >= 2**63:
-        raise BadElement(f"{what} must be a {'positive ' if positive else ''}integer (found {json.dumps(value)[:60]})")
-    return value
-
-
-def _num(value, what: str) -> float | None:
-    """A quantity or amount as float (None when absent); BadElement for text or a bool."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadElement(f"{what} must be a number (found {json.dumps(value)[:60]})")
-    return float(value)
-
-
-def _obj(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _items(doc, list_key: str | None = None) -> list:
@@ -184,33 +134,28 @@ def load(con: duckdb.DuckDBPyConnection, f, doc, file_id: int) -> tuple[int, lis
 
 def _snapshot_day(f) -> date:
     stem = f.path.name.split(".", 1)[0]
-    d = _day(stem)
+    d = as_day(stem)
     if d is None:
         raise FileRejected(f"the file name must be the snapshot day, YYYY-MM-DD.json (found {f.path.name!r})")
     return d
-
-
-def _element(item, what: str) -> dict:
-    if not isinstance(item, dict):
-        raise BadElement(f"{what} is not a JSON object (found {type(item).__name__})")
-    return item
 
 
 def _seats(con, f, items, file_id):
     snap = _snapshot_day(f)
 
     def build(seat, i):
-        seat = _element(seat, "seat")
+        seat = as_element(seat, "seat")
         user = seat.get("assignee")
         if not isinstance(user, dict) or user.get("id") is None:
             raise BadElement("seat without assignee.id")
-        return [{"snapshot_day": snap, "user_id": _int(user["id"], "assignee.id"), "user_login": _text(user.get("login")),
-                 "plan_type": _text(seat.get("plan_type")), "created_at": ts(seat.get("created_at")),
-                 "pending_cancellation_date": _day(seat.get("pending_cancellation_date")),
+        return [{"snapshot_day": snap, "user_id": as_int(user["id"], "assignee.id"),
+                 "user_login": as_text(user.get("login")),
+                 "plan_type": as_text(seat.get("plan_type")), "created_at": ts(seat.get("created_at")),
+                 "pending_cancellation_date": as_day(seat.get("pending_cancellation_date")),
                  "last_activity_at": ts(seat.get("last_activity_at")),
-                 "last_activity_editor": _text(seat.get("last_activity_editor")),
+                 "last_activity_editor": as_text(seat.get("last_activity_editor")),
                  "last_authenticated_at": ts(seat.get("last_authenticated_at")),
-                 "assigning_team_slug": _text(_obj(seat.get("assigning_team")).get("slug")),
+                 "assigning_team_slug": as_text(as_object(seat.get("assigning_team")).get("slug")),
                  "source_file": file_id, "source_line": i}]
 
     rows, bad = _each(f, items, build)
@@ -226,21 +171,21 @@ def _teams(con, f, items, file_id):
     snap = _snapshot_day(f)
 
     def build(t, i):
-        t = _element(t, "team")
+        t = as_element(t, "team")
         if t.get("id") is None:
             raise BadElement("team without id")
-        team_id = _int(t["id"], "id")
+        team_id = as_int(t["id"], "id")
         members = t.get("members") or []
         if not isinstance(members, list):
             raise BadElement(f"members must be a list (found {type(members).__name__})")
-        rows = [("team", {"team_id": team_id, "slug": _text(t.get("slug")), "name": _text(t.get("name")),
-                          "parent_slug": _text(_obj(t.get("parent")).get("slug")), "last_seen_day": snap,
+        rows = [("team", {"team_id": team_id, "slug": as_text(t.get("slug")), "name": as_text(t.get("name")),
+                          "parent_slug": as_text(as_object(t.get("parent")).get("slug")), "last_seen_day": snap,
                           "source_file": file_id, "source_line": i})]
         for m in members:
             if isinstance(m, dict) and m.get("id") is not None:
                 rows.append(("member", {"snapshot_day": snap, "team_id": team_id,
-                                        "user_id": _int(m["id"], "members[].id"),
-                                        "user_login": _text(m.get("login")), "team_slug": _text(t.get("slug"))}))
+                                        "user_id": as_int(m["id"], "members[].id"),
+                                        "user_login": as_text(m.get("login")), "team_slug": as_text(t.get("slug"))}))
         return rows
 
     rows, bad = _each(f, items, build)
@@ -261,10 +206,11 @@ def _billing(con, f, items, file_id):
     stem = f.path.name.split(".", 1)[0]
 
     def build(response, i):
-        response = _element(response, "usage response")
-        period_info = _obj(response.get("timePeriod"))
+        response = as_element(response, "usage response")
+        period_info = as_object(response.get("timePeriod"))
         if period_info.get("year") and period_info.get("month"):
-            year, month = _int(period_info["year"], "timePeriod.year"), _int(period_info["month"], "timePeriod.month")
+            year = as_int(period_info["year"], "timePeriod.year")
+            month = as_int(period_info["month"], "timePeriod.month")
             if not 1 <= month <= 12:
                 raise BadElement(f"timePeriod.month must be 1 to 12 (found {month})")
             period = f"{year:04d}-{month:02d}"
@@ -277,12 +223,12 @@ def _billing(con, f, items, file_id):
             raise BadElement("usageItems must be a list")
         rows = []
         for item in usage:
-            item = _element(item, "usageItems[]")
-            rows.append({"period": period, "user_login": _text(response.get("user")) or "",
-                         "model": _text(item.get("model")) or "", "sku": _text(item.get("sku")) or "",
-                         "product": _text(item.get("product")) or "", "billing_kind": f.kind,
-                         "unit_type": _text(item.get("unitType")),
-                         **{col: _num(item.get(key), key) for col, key in _AMOUNTS.items()},
+            item = as_element(item, "usageItems[]")
+            rows.append({"period": period, "user_login": as_text(response.get("user")) or "",
+                         "model": as_text(item.get("model")) or "", "sku": as_text(item.get("sku")) or "",
+                         "product": as_text(item.get("product")) or "", "billing_kind": f.kind,
+                         "unit_type": as_text(item.get("unitType")),
+                         **{col: as_number(item.get(key), key) for col, key in _AMOUNTS.items()},
                          "source_file": file_id, "source_line": i})
         return rows
 
@@ -299,17 +245,18 @@ _AMOUNTS = {"price_per_unit": "pricePerUnit", "gross_quantity": "grossQuantity",
 
 def _pulls(con, f, items, file_id):
     def build(p, i):
-        p = _element(p, "pull request")
-        user, head = _obj(p.get("user")), _obj(p.get("head"))
+        p = as_element(p, "pull request")
+        user, head = as_object(p.get("user")), as_object(p.get("head"))
         merged = p.get("merged_at")
-        return [{"repo": f.repo, "number": _int(p.get("number"), "number"), "author_login": _text(user.get("login")),
-                 "author_id": _int(user["id"], "user.id") if user.get("id") is not None else None,
-                 "author_type": _text(user.get("type")), "labels": _labels(p.get("labels")),
-                 "title": _text(p.get("title")), "body": _text(p.get("body")), "state": _text(p.get("state")),
+        return [{"repo": f.repo, "number": as_int(p.get("number"), "number"),
+                 "author_login": as_text(user.get("login")),
+                 "author_id": as_int(user["id"], "user.id") if user.get("id") is not None else None,
+                 "author_type": as_text(user.get("type")), "labels": label_names(p.get("labels")),
+                 "title": as_text(p.get("title")), "body": as_text(p.get("body")), "state": as_text(p.get("state")),
                  "draft": bool(p.get("draft")), "created_at": ts(p.get("created_at")),
                  "closed_at": ts(p.get("closed_at")), "merged_at": ts(merged),
-                 "merge_commit_sha": _text(p.get("merge_commit_sha")) if merged else None,
-                 "head_ref": _text(head.get("ref")), "head_sha": _text(head.get("sha")),
+                 "merge_commit_sha": as_text(p.get("merge_commit_sha")) if merged else None,
+                 "head_ref": as_text(head.get("ref")), "head_sha": as_text(head.get("sha")),
                  "source_file": file_id, "source_line": i}]
 
     rows, bad = _each(f, items, build)
@@ -317,27 +264,6 @@ def _pulls(con, f, items, file_id):
             "created_at", "closed_at", "merged_at", "merge_commit_sha", "head_ref", "head_sha", "source_file",
             "source_line"]
     return _replace(con, "pull_request", cols, rows, ["repo", "number"]), bad
-
-
-def _labels(value) -> list[str]:
-    """Label names of an issue or pull request: GitHub's objects with a `name`, or plain names."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise BadElement(f"labels must be a list (found {type(value).__name__})")
-    names = [lb.get("name") if isinstance(lb, dict) else lb for lb in value]
-    if not all(isinstance(n, str) and n for n in names):
-        raise BadElement(f"labels[] must be names or objects with a name (found {_dump(value)[:60]})")
-    return names
-
-
-def _logins(users, what: str) -> set[str]:
-    """The logins of a list of user objects (an issue's assignees)."""
-    if users is None:
-        return set()
-    if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
-        raise BadElement(f"{what} must be a list of user objects (found {_dump(users)[:60]})")
-    return {u["login"] for u in users if isinstance(u.get("login"), str) and u["login"]}
 
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -363,14 +289,14 @@ def patch_sketch(patch: str | None) -> list[int] | None:
 
 def _reviews(con, f, items, file_id):
     def build(r, i):
-        r = _element(r, "review")
+        r = as_element(r, "review")
         m = PULL_URL.search(str(r.get("pull_request_url") or ""))
         if r.get("id") is None or (m is None and r.get("pull_number") is None):
             raise BadElement("review without id or pull_request_url")
-        number = int(m.group(1)) if m else _int(r.get("pull_number"), "pull_number")
-        return [{"repo": f.repo, "number": number, "review_id": _int(r["id"], "id"),
-                 "reviewer_login": _text(_obj(r.get("user")).get("login")), "state": _text(r.get("state")),
-                 "submitted_at": ts(r.get("submitted_at")), "commit_id": _text(r.get("commit_id"))}]
+        number = int(m.group(1)) if m else as_int(r.get("pull_number"), "pull_number")
+        return [{"repo": f.repo, "number": number, "review_id": as_int(r["id"], "id"),
+                 "reviewer_login": as_text(as_object(r.get("user")).get("login")), "state": as_text(r.get("state")),
+                 "submitted_at": ts(r.get("submitted_at")), "commit_id": as_text(r.get("commit_id"))}]
 
     rows, bad = _each(f, items, build)
     cols = ["repo", "number", "review_id", "reviewer_login", "state", "submitted_at", "commit_id"]
@@ -379,15 +305,15 @@ def _reviews(con, f, items, file_id):
 
 def _pull_files(con, f, items, file_id):
     def build(p, i):
-        p = _element(p, "pull request")
-        number = _int(p.get("number"), "number")
+        p = as_element(p, "pull request")
+        number = as_int(p.get("number"), "number")
         files = p.get("files") or []
         if not isinstance(files, list):
             raise BadElement("files must be a list")
-        return [{"repo": f.repo, "number": number, "filename": x["filename"], "status": _text(x.get("status")),
-                 "additions": _int(x["additions"], "additions", False) if x.get("additions") is not None else None,
-                 "deletions": _int(x["deletions"], "deletions", False) if x.get("deletions") is not None else None,
-                 "patch_sketch": patch_sketch(_patch(x))}
+        return [{"repo": f.repo, "number": number, "filename": x["filename"], "status": as_text(x.get("status")),
+                 "additions": as_int(x["additions"], "additions", False) if x.get("additions") is not None else None,
+                 "deletions": as_int(x["deletions"], "deletions", False) if x.get("deletions") is not None else None,
+                 "patch_sketch": patch_sketch(patch_text(x))}
                 for x in files if isinstance(x, dict) and isinstance(x.get("filename"), str) and x["filename"]]
 
     rows, bad = _each(f, items, build)
@@ -396,20 +322,13 @@ def _pull_files(con, f, items, file_id):
     return _replace(con, "pull_request_file", cols, rows, ["repo", "number", "filename"], replace_by=["repo", "number"]), bad
 
 
-def _patch(file: dict) -> str | None:
-    """A file's patch text; GitHub leaves it out for binary and very large files."""
-    patch = file.get("patch")
-    if patch is not None and not isinstance(patch, str):
-        raise BadElement(f"files[].patch of {file['filename']} must be text (found {type(patch).__name__})")
-    return patch
-
-
 def _deployments(con, f, items, file_id):
     def build(d, i):
-        d = _element(d, "deployment")
-        return [{"repo": f.repo, "deployment_id": _int(d.get("id"), "id"), "sha": _text(d.get("sha")),
-                 "ref": _text(d.get("ref")), "environment": _text(d.get("environment")),
-                 "created_at": ts(d.get("created_at")), "creator_login": _text(_obj(d.get("creator")).get("login")),
+        d = as_element(d, "deployment")
+        return [{"repo": f.repo, "deployment_id": as_int(d.get("id"), "id"), "sha": as_text(d.get("sha")),
+                 "ref": as_text(d.get("ref")), "environment": as_text(d.get("environment")),
+                 "created_at": ts(d.get("created_at")),
+                 "creator_login": as_text(as_object(d.get("creator")).get("login")),
                  "source_file": file_id, "source_line": i}]
 
     rows, bad = _each(f, items, build)
@@ -420,13 +339,13 @@ def _deployments(con, f, items, file_id):
 
 def _deployment_statuses(con, f, items, file_id):
     def build(s, i):
-        s = _element(s, "deployment status")
+        s = as_element(s, "deployment status")
         m = DEPLOYMENT_URL.search(str(s.get("deployment_url") or ""))
         dep = m.group(1) if m else s.get("deployment_id")
         if s.get("id") is None or dep is None:
             raise BadElement("status without id or deployment_url")
-        return [{"repo": f.repo, "deployment_id": _int(dep, "deployment_id"), "status_id": _int(s["id"], "id"),
-                 "state": _text(s.get("state")), "environment": _text(s.get("environment")),
+        return [{"repo": f.repo, "deployment_id": as_int(dep, "deployment_id"), "status_id": as_int(s["id"], "id"),
+                 "state": as_text(s.get("state")), "environment": as_text(s.get("environment")),
                  "created_at": ts(s.get("created_at"))}]
 
     rows, bad = _each(f, items, build)
@@ -436,19 +355,19 @@ def _deployment_statuses(con, f, items, file_id):
 
 def _issues(con, f, items, file_id):
     def build(it, i):
-        it = _element(it, "issue")
-        number = _int(it.get("number"), "number")
+        it = as_element(it, "issue")
+        number = as_int(it.get("number"), "number")
         if it.get("pull_request"):
             return []  # the issues endpoint also lists pull requests
-        body = _text(it.get("body"))
+        body = as_text(it.get("body"))
         m = ROOT_CAUSE.search(body or "")
         assignee = it.get("assignee")  # the first assignee; older payloads carry only this one
-        assignees = _logins(it.get("assignees"), "assignees") | _logins(None if assignee is None else [assignee],
-                                                                        "assignee")
-        return [{"repo": f.repo, "number": number, "title": _text(it.get("title")), "state": _text(it.get("state")),
+        assignees = (user_logins(it.get("assignees"), "assignees")
+                     | user_logins(None if assignee is None else [assignee], "assignee"))
+        return [{"repo": f.repo, "number": number, "title": as_text(it.get("title")), "state": as_text(it.get("state")),
                  "created_at": ts(it.get("created_at")), "closed_at": ts(it.get("closed_at")),
-                 "root_cause_sha": m.group(1).lower() if m else None, "labels": _labels(it.get("labels")),
-                 "body": body, "author_login": _text(_obj(it.get("user")).get("login")),
+                 "root_cause_sha": m.group(1).lower() if m else None, "labels": label_names(it.get("labels")),
+                 "body": body, "author_login": as_text(as_object(it.get("user")).get("login")),
                  "assignees": sorted(assignees)}]
 
     rows, bad = _each(f, items, build)
