@@ -30,6 +30,8 @@ def _past_cutoff(con, cutoff) -> dict[str, int]:
         "review": "SELECT count(*) FROM review WHERE (repo, number) NOT IN (SELECT (repo, number) FROM pull_request "
                   "WHERE coalesce(merged_at, closed_at, $c) >= $c)",  # reviews of pull requests closed before, or gone
         "deployment creators": "SELECT count(*) FROM deployment WHERE created_at < $c AND creator_login IS NOT NULL",
+        "incident people": "SELECT count(*) FROM incident WHERE created_at < $c "
+                           "AND (author_login IS NOT NULL OR coalesce(len(assignees), 0) > 0)",
         "credit_usage": "SELECT count(*) FROM credit_usage WHERE user_login <> '' AND period < $p",
     })
     return {name: con.execute(sql.replace("$p", f"'{first_period}'"), {"c": cutoff} if "$c" in sql else {}).fetchone()[0]

@@ -140,7 +140,11 @@ def _delete_plan(con: duckdb.DuckDBPyConnection, cutoff, first_period: str,
     return plan
 
 
-SCRUB = ("deployment", "created_at < ? AND creator_login IS NOT NULL")  # deployments stay, their creators go
+# Repo events stay, the people on them go: (table, what is cleared, which rows). Deployments name their creator,
+# incidents who opened and who worked them.
+SCRUBS = (("deployment", "creator_login = NULL", "created_at < ? AND creator_login IS NOT NULL"),
+          ("incident", "author_login = NULL, assignees = NULL",
+           "created_at < ? AND (author_login IS NOT NULL OR coalesce(len(assignees), 0) > 0)"))
 
 
 def recorded_cutoff(con: duckdb.DuckDBPyConnection):
@@ -163,9 +167,9 @@ def reapply(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> dict[str
     for table, where, args in _delete_plan(con, cutoff, first_kept_period(cutoff), orphans=True):
         if table in wanted:
             done[table] = con.execute(f"DELETE FROM {table} WHERE {where}", args).fetchone()[0]
-    if SCRUB[0] in wanted:
-        done[SCRUB[0]] = con.execute(f"UPDATE {SCRUB[0]} SET creator_login = NULL WHERE {SCRUB[1]}",
-                                     [cutoff]).fetchone()[0]
+    for table, cleared, where in SCRUBS:
+        if table in wanted:
+            done[table] = con.execute(f"UPDATE {table} SET {cleared} WHERE {where}", [cutoff]).fetchone()[0]
     return done
 
 
@@ -232,7 +236,6 @@ def purge(con: duckdb.DuckDBPyConnection, retention, as_of, raw_dir: str | Path 
         if not dry_run:
             retention_raw.write_rewrites(raw, imports)
     plan = _delete_plan(con, cutoff, first_period)
-    scrub = (SCRUB[0], SCRUB[1], [cutoff])
     rows, scrubbed = {}, {}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -240,10 +243,10 @@ def purge(con: duckdb.DuckDBPyConnection, retention, as_of, raw_dir: str | Path 
         for table, where, args in plan:
             sql = f"{'SELECT count(*) FROM' if dry_run else 'DELETE FROM'} {table} WHERE {where}"
             rows[table] = rows.get(table, 0) + con.execute(sql, args).fetchone()[0]
-        table, where, args = scrub
-        scrubbed[table] = con.execute(
-            f"SELECT count(*) FROM {table} WHERE {where}" if dry_run else
-            f"UPDATE {table} SET creator_login = NULL WHERE {where}", args).fetchone()[0]
+        for table, cleared, where in SCRUBS:
+            scrubbed[table] = con.execute(
+                f"SELECT count(*) FROM {table} WHERE {where}" if dry_run else
+                f"UPDATE {table} SET {cleared} WHERE {where}", [cutoff]).fetchone()[0]
         if raw_files and not dry_run:
             now = datetime.now(timezone.utc).replace(tzinfo=None)
             retention_raw.repoint(con, imports, PROVENANCE_TABLES, now)

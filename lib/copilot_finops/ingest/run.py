@@ -35,6 +35,7 @@ KIND_TABLES = {
     "seats": ("seat",), "teams": ("team_member",), "ai-credit-usage": ("credit_usage",),
     "premium-request-usage": ("credit_usage",), "pulls": ("pull_request", "review", "pull_request_file"),
     "reviews": ("review",), "pull-files": ("pull_request_file",), "deployments": ("deployment",),
+    "issues": ("incident",),
 }
 
 # What a document may still hold that the loaders did not foresee; its file is then quarantined, not the run stopped.
