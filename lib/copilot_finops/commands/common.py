@@ -42,6 +42,14 @@ def add_period_teams(parser: argparse.ArgumentParser, period_help: str = "month 
     parser.add_argument("--teams", metavar="A,B", help="only these team slugs (default: every team in the month)")
 
 
+def add_incident(parser: argparse.ArgumentParser, shows: str) -> None:
+    """--detail, --incident and --reason: the audited incident mode of a command; `shows` is what it adds."""
+    parser.add_argument("--detail", action="store_true",
+                        help=f"incident mode: {shows} (needs --incident and --reason; recorded in access_audit)")
+    parser.add_argument("--incident", metavar="ID", help="incident id the identities are needed for (with --detail)")
+    parser.add_argument("--reason", metavar="TEXT", help="why identities are needed (with --detail); kept in access_audit")
+
+
 def print_json(document: Any) -> None:
     json.dump(document, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")

@@ -2,7 +2,7 @@
 flagged pattern-weeks) and `evaluate-patterns` (score the detector on generated orgs, or sweep effect sizes)."""
 from __future__ import annotations
 
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_incident, add_parser, print_json
 
 SWEEP_STRENGTHS = (0.6, 0.8, 1.0, 1.2, 1.4)
 
@@ -25,11 +25,7 @@ def register(sub) -> None:
     p.add_argument("--period", metavar="YYYY-MM", help="month to report (required)")
     p.add_argument("--random-state", type=int, default=0, metavar="N",
                    help="seed of the anomaly forest and the clustering (default 0); same seed, same result")
-    p.add_argument("--detail", action="store_true",
-                   help="incident mode: list every flagged week with the login (needs --incident, --reason and "
-                        "--json; recorded in access_audit)")
-    p.add_argument("--incident", metavar="ID", help="incident id the identities are needed for (with --detail)")
-    p.add_argument("--reason", metavar="TEXT", help="why identities are needed (with --detail); kept in access_audit")
+    add_incident(p, "list every flagged week with the login, with --json")
     add_common(p, json_output=True)
     p.set_defaults(func=run_patterns)
     actions = p.add_subparsers(dest="patterns_action", metavar="ACTION")

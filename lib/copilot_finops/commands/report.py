@@ -6,7 +6,7 @@ import sys
 
 from ..errors import UserError
 from ..paths import DEFAULT_NOTEBOOKS, DEFAULT_OUTPUTS
-from .common import add_common, add_parser, add_period_teams, print_json, workers, writable_folder
+from .common import add_common, add_incident, add_parser, add_period_teams, print_json, workers, writable_folder
 
 
 def register(sub) -> None:
@@ -28,11 +28,7 @@ def register(sub) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (with --executor dask)")
     p.add_argument("--retro", action="store_true",
                    help="also write <team>/retro.html: the team's reports on one page with a table of contents")
-    p.add_argument("--detail", action="store_true",
-                   help="incident mode: show identities (needs --incident and --reason; recorded in access_audit, "
-                        "output under <out>/restricted/<incident>/, every page marked restricted)")
-    p.add_argument("--incident", metavar="ID", help="incident id that identities are needed for (with --detail)")
-    p.add_argument("--reason", metavar="TEXT", help="why identities are needed (with --detail); kept in access_audit")
+    add_incident(p, "show identities, written under <out>/restricted/<incident>/ with every page marked restricted")
     add_common(p, json_output=True)
     p.set_defaults(func=run)
 
