@@ -9,13 +9,10 @@ detrended same-week rho the analysis measured, so a miss can be told from a weak
 """
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from .. import warehouse as warehouse_mod
 from ..params import OrgParams
 from ..period import parse_period
 from . import report as delivery_report, usage as delivery_usage
@@ -62,20 +59,12 @@ def score_document(document: dict, ground_truth: dict) -> dict:
 def evaluate_seed(seed: int, params: OrgParams, users: int = 120, days: int = 120, end: date = date(2026, 10, 31),
                   workdir: str | Path | None = None) -> dict:
     """Generate the demo org of `seed` in a temporary folder, ingest it, run `delivery` on its last month, score it."""
-    from ..demo import generate_org
-    from ..ingest import ingest_raw
+    from ..demo.scratch import generated_warehouse
 
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="copilot-finops-eval-delivery-", dir=workdir) as tmp:
-        raw, wh = Path(tmp) / "raw", Path(tmp) / "warehouse.duckdb"
-        generate_org(raw, seed=seed, users=users, days=days, end=end)
-        ingest_raw(raw, wh)
-        truth = json.loads((raw / "ground_truth.json").read_text())
-        con = warehouse_mod.connect(wh, read_only=True)
-        try:
-            document = delivery_report.delivery_report(con, parse_period(end.strftime("%Y-%m")), params)
-        finally:
-            con.close()
+    with generated_warehouse("copilot-finops-eval-delivery-", workdir, seed=seed, users=users, days=days,
+                             end=end) as (con, truth):
+        document = delivery_report.delivery_report(con, parse_period(end.strftime("%Y-%m")), params)
     result = score_document(document, truth)
     result.update({"seed": seed, "users": users, "days": days, "window_weeks": document["window"]["weeks"],
                    "seconds": round(time.perf_counter() - t0, 1)})

@@ -8,7 +8,6 @@ Rows keep their provenance (`source_file`, `source_line`: the element's index) w
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
@@ -38,12 +37,10 @@ def read(f) -> tuple[object, str, int]:
     """(parsed document, sha256, size in bytes) of a raw file; FileRejected when it is not JSON."""
     data = f.path.read_bytes()
     sha, size = hashlib.sha256(data).hexdigest(), len(data)
-    if f.path.name.endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise FileRejected(f"cannot decompress gzip: {exc}") from exc
-    text = data.decode("utf-8-sig", errors="replace")
+    try:
+        text = signatures.file_text(data, f.path.name)
+    except ValueError as exc:
+        raise FileRejected(str(exc)) from exc
     try:
         return json.loads(text), sha, size
     except json.JSONDecodeError as exc:

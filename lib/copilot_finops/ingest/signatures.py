@@ -103,18 +103,25 @@ def flatten(doc) -> list:
     return out
 
 
+def file_text(data: bytes, name: str) -> str:
+    """A raw file's bytes as text: gzip inflated when `name` ends in .gz, a BOM dropped, bad bytes replaced.
+
+    Raises ValueError, saying why, when a .gz file does not inflate.
+    """
+    if name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"cannot decompress gzip: {exc}") from None
+    return data.decode("utf-8-sig", errors="replace")
+
+
 def sample_file(path: Path, limit: int = 50) -> list:
     """Up to `limit` records of a file, read as one JSON document or as NDJSON (gzip inflated).
 
     Raises ValueError, saying why, when the file is neither.
     """
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise ValueError(f"cannot decompress gzip: {exc}") from None
-    text = data.decode("utf-8-sig", errors="replace")
+    text = file_text(path.read_bytes(), path.name)
     try:
         return flatten(json.loads(text))[:limit]
     except json.JSONDecodeError as exc:

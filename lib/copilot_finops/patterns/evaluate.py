@@ -11,16 +11,14 @@ in params before detecting, as an org with a rota would.
 """
 from __future__ import annotations
 
-import json
 import secrets
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-from .. import privacy, warehouse as warehouse_mod
+from .. import privacy
 from ..params import OrgParams
 from .catalog import NO_PATTERN
 from .detect import PATTERN_NAMES, label_user_weeks
@@ -157,22 +155,15 @@ def evaluate_seed(seed: int, params: OrgParams, users: int | None = None, days: 
 
     Returns the `evaluate_warehouse` document plus users, days and total seconds.
     """
-    from ..demo import DEFAULT_DAYS, DEFAULT_USERS, generate_org
-    from ..ingest import ingest_raw
+    from ..demo import DEFAULT_DAYS, DEFAULT_USERS
+    from ..demo.scratch import generated_warehouse
 
     users = users or DEFAULT_USERS
     days = days or DEFAULT_DAYS
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="copilot-finops-eval-", dir=workdir) as tmp:
-        raw, wh = Path(tmp) / "raw", Path(tmp) / "warehouse.duckdb"
-        generate_org(raw, seed=seed, users=users, days=days, pattern_strength=strength)
-        ingest_raw(raw, wh)
-        ground_truth = json.loads((raw / "ground_truth.json").read_text())
-        con = warehouse_mod.connect(wh, read_only=True)
-        try:
-            result = evaluate_warehouse(con, params, ground_truth, random_state=random_state)
-        finally:
-            con.close()
+    with generated_warehouse("copilot-finops-eval-", workdir, seed=seed, users=users, days=days,
+                             pattern_strength=strength) as (con, ground_truth):
+        result = evaluate_warehouse(con, params, ground_truth, random_state=random_state)
     result.update({"seed": seed, "users": users, "days": days, "seconds": round(time.perf_counter() - t0, 1)})
     return result
 
