@@ -98,7 +98,7 @@ def render_workflow(s: WorkflowSettings) -> str:
         "key_secret": s.key_secret, "backfill": str(s.backfill_days), "keep": str(s.keep_months),
         "enterprise": f" --enterprise {s.enterprise}" if s.enterprise else "", "delivery": delivery,
         "pages_note": " and deployed to GitHub Pages" if s.publish == "pages" else "",
-        "report_url": s.report_url or (PAGES_URL if s.publish == "pages" else '""'),
+        "report_url": s.report_url or (PAGES_URL if s.publish == "pages" else '""'), "cache": CACHE,
     }
     text = TEMPLATE + (PAGES_JOB if s.publish == "pages" else "")
     text = re.sub(r"<<(\w+)>>", lambda m: values[m.group(1)], text)
@@ -106,6 +106,13 @@ def render_workflow(s: WorkflowSettings) -> str:
         text = re.sub(r"\n *# pages:begin\n.*?# pages:end\n", "\n", text, flags=re.S)
     return re.sub(r"\n *# pages:(begin|end)", "", text)
 
+
+# what one run leaves for the next (actions/cache restore and save), at the indentation of a step's `with:`
+CACHE = """path: |
+            raw
+            data
+            outputs
+          key: copilot-finops-${{ github.run_id }}-${{ github.run_attempt }}"""
 
 TEMPLATE = """\
 # Copilot FinOps on a schedule. Written by `copilot-finops init-workflow`; rerun it to change the settings.
@@ -172,11 +179,7 @@ jobs:
         id: restore
         uses: actions/cache/restore@v4
         with:
-          path: |
-            raw
-            data
-            outputs
-          key: copilot-finops-${{ github.run_id }}-${{ github.run_attempt }}
+          <<cache>>
           restore-keys: copilot-finops-
 
       - name: Pick the day and the months
@@ -284,11 +287,7 @@ jobs:
         if: ${{ always() && steps.restore.outcome == 'success' && hashFiles('data/warehouse.duckdb') != '' }}
         uses: actions/cache/save@v4
         with:
-          path: |
-            raw
-            data
-            outputs
-          key: copilot-finops-${{ github.run_id }}-${{ github.run_attempt }}
+          <<cache>>
 
       - name: Upload the reports
         if: ${{ !cancelled() && steps.publish.outputs.published == 'true' }}
