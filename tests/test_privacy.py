@@ -235,7 +235,7 @@ def test_report_detail_requires_incident_and_reason(small_demo, project_cwd, cap
     assert "go with --detail" in capsys.readouterr().err
 
 
-def _demo_identities(con, raw) -> set[str]:
+def demo_identities(con, raw) -> set[str]:
     """Every login of the demo org's people in the warehouse (seats, usage, teams, pull requests), and every
     email of the seats files in the raw zone (the warehouse keeps none)."""
     rows = con.execute("""
@@ -265,7 +265,7 @@ def test_incident_mode_shows_identities_records_the_access_and_marks_every_page(
     con = duckdb.connect("w.duckdb", read_only=True)
     audit = con.execute("SELECT actor, incident_id, reason, scope, output, access, period, teams, notebook, "
                         "run_token_sha256 FROM access_audit ORDER BY access").fetchall()
-    identities = _demo_identities(con, small_demo.raw)
+    identities = demo_identities(con, small_demo.raw)
     idle_logins = {r[0] for r in con.execute("SELECT user_login FROM seat").fetchall()}
     con.close()
     # the run's grant (every team and the overview, for the month), and a row for the one notebook it rendered

@@ -29,6 +29,7 @@ from copilot_finops.patterns import PATTERN_BY_NAME
 from copilot_finops.period import parse_period
 
 from conftest import ROOT
+from test_privacy import demo_identities
 
 K = 5
 
@@ -300,17 +301,6 @@ def _numbers(document) -> list[float]:
     return [float(document)] if isinstance(document, (int, float)) and not isinstance(document, bool) else []
 
 
-def _identities(con, raw) -> set[str]:
-    """Every login in the warehouse, and every email of the seats files (the raw zone is the record: the
-    warehouse keeps no email)."""
-    rows = con.execute("""
-        SELECT user_login FROM user_day UNION SELECT user_login FROM seat UNION SELECT user_login FROM team_member
-        UNION SELECT author_login FROM pull_request UNION SELECT reviewer_login FROM review""").fetchall()
-    emails = {s["assignee"].get("email") for path in (raw / "seats").glob("*.json")
-              for page in json.loads(path.read_text()) for s in page["seats"]}
-    return {r[0] for r in rows if r[0] and not r[0].endswith("-bot")} | {e for e in emails if e}
-
-
 def _shown_with(html: str, text: str, value: str, word: str) -> bool:
     """Whether `value` appears as a figure about `word`: in prose within a few words before it, or in a table cell
     whose column header or row label names it (so the same digits as an unrelated figure do not count)."""
@@ -330,7 +320,7 @@ def test_no_page_or_json_shows_a_figure_from_fewer_than_k_people_or_names_anyone
     texts, numbers = _forbidden(demo)
     assert texts["*"] and numbers  # the demo has small groups: the test looks for something
     con = warehouse.connect(demo.warehouse, read_only=True)
-    identities = _identities(con, demo.org.raw)
+    identities = demo_identities(con, demo.org.raw)
     con.close()
     login = re.compile(r"(?<![\w.-])(" + "|".join(sorted(map(re.escape, identities), key=len, reverse=True)) + r")(?![\w-])")
     raw_logins = {s["assignee"]["login"] for p in (demo.org.raw / "seats").glob("*.json*")
