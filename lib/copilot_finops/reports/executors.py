@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -51,12 +52,23 @@ def _end_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def run_on_pool(tasks: list[ReportTask], workers: int, on_done: Callable[[ReportResult], None], **_) -> list[ReportResult]:
-    """The `local` executor: a pool of `workers` spawned processes, one included: an interrupt during a
-    notebook run in this process now and then left the command waiting for the cell to finish."""
+    """The `local` executor: a pool of `workers` spawned processes (one notebook at a time in this one for 1)."""
     results = []
     # a worker starts the next kernel ahead unless the task is among the last ones (nothing to follow)
     last = len(tasks) - max(workers, 1)
-    pool = ProcessPoolExecutor(max_workers=max(workers, 1), mp_context=get_context("spawn"),
+    if workers <= 1:
+        try:
+            for i, t in enumerate(tasks):
+                r = run_task(t, start_next_kernel=i < last)
+                on_done(r)
+                results.append(r)
+        except BaseException:
+            # Interrupted mid-notebook: its kernel ends with this process, and the client's pending asyncio
+            # tasks with it; asyncio would print each one's traceback at exit.
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+            raise
+        return results
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                                initializer=end_with_parent, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(run_task, t, i < last): t for i, t in enumerate(tasks)}
