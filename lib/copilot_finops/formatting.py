@@ -46,12 +46,12 @@ def number(value, digits: int = 0) -> str:
     return f"{rounded(value, digits):,.{digits}f}"
 
 
-def signed(value, digits: int = 0) -> str:
-    """+12 / -3.5: a difference, always with its sign."""
+def signed(value, digits: int = 0, scale: int = 1, suffix: str = "") -> str:
+    """+12 / -3.5: a difference, always with its sign (`scale` and `suffix` as `signed_percent` uses them)."""
     if missing(value):
         return NOT_AVAILABLE
-    shown = rounded(value, digits)
-    return f"{0.0:,.{digits}f}" if shown == 0 else f"{shown:+,.{digits}f}"  # no change has no sign
+    shown = rounded(value, digits, scale=scale)
+    return f"{0.0:,.{digits}f}{suffix}" if shown == 0 else f"{shown:+,.{digits}f}{suffix}"  # no change has no sign
 
 
 def percent(value, digits: int = 0, floor: bool = False) -> str:
@@ -63,10 +63,7 @@ def percent(value, digits: int = 0, floor: bool = False) -> str:
 
 def signed_percent(value, digits: int = 0) -> str:
     """A relative change: 0.123 -> '+12%'."""
-    if missing(value):
-        return NOT_AVAILABLE
-    shown = rounded(value, digits, scale=100)
-    return f"{0.0:,.{digits}f}%" if shown == 0 else f"{shown:+,.{digits}f}%"
+    return signed(value, digits, scale=100, suffix="%")
 
 
 def points(value, digits: int = 1) -> str:
