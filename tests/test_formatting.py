@@ -67,6 +67,10 @@ def test_headline_strip_and_team_rows_quote_the_modules_figures(glance):
     strip = dict((label, (value, note)) for label, value, note in headline.org_strip(g))
     assert strip["Spend this month"][0] == figures.show("spend", g.org["total_cost"], currency=params.currency)
     assert strip["AI credits used"][0] == figures.show("ai_credits", g.org["ai_credits"])
+    beyond = g.org["ai_credit_cost"] + g.org["premium_cost"]
+    assert (figures.show("ai_credit_cost", beyond, currency=params.currency) in strip["Spend this month"][1]
+            if beyond > 0 else "within the included pool, no charge" in strip["Spend this month"][1])
+    assert "0.00" not in strip["Spend this month"][1]  # no charge reads as words, never as a zero amount
     staged = g.teams["stage_status"].isin(["reached", "forecast"]).sum()
     assert strip["Teams at a budget stage"][0] == f"{staged} of {len(g.teams)}"
     assert sum(int(n) for n in re.findall(r"(\d+) (?:scaling|tighten)", strip["Delivery verdicts"][0])) + sum(

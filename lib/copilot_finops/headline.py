@@ -50,9 +50,11 @@ def _counts(values: pd.Series) -> str:
 def org_strip(g: Glance) -> list[tuple[str, str, str]]:
     """The org's month in six figures: (label, value, note) each, written by `figures.show`."""
     o, teams, cur = g.org, g.teams, g.currency
+    usage_cost = o["ai_credit_cost"] + o["premium_cost"]
+    usage_note = (f"AI credits beyond the pool {show('ai_credit_cost', usage_cost, currency=cur)}" if usage_cost > 0
+                  else "AI credits within the included pool, no charge")
     strip = [("Spend this month", show("spend", o["total_cost"], currency=cur),
-              f"seats {show('seat_cost', o['seat_cost'], currency=cur)}, AI credits beyond the pool "
-              f"{show('ai_credit_cost', o['ai_credit_cost'] + o['premium_cost'], currency=cur)}"),
+              f"seats {show('seat_cost', o['seat_cost'], currency=cur)}, {usage_note}"),
              ("AI credits used", show("ai_credits", o["ai_credits"]),
               f"{show('pool_use', o['pool_used'])} of the {show('pool_share', o['pool_credits'])} included"
               if o["pool_used"] is not None else "no included pool this month"),
