@@ -109,6 +109,7 @@ def test_month_end_burn_stages_and_dates_of_the_hand_built_org(tiny):
     assert beta["unit"] == "usd" and beta["burn_to_date"] == pytest.approx(38.0) and beta["stage"] == 0.6
     assert rows[("segment", "platform_sre")]["burn_to_date"] == pytest.approx(180)  # alpha is the segment's one team
     assert alpha["suppressed"] and beta["suppressed"]  # both under five members: displays blank their figures
+    assert "month end" in budget.stage_table(report, tiny_params()) and alpha["forecast_basis"] == "actual"
 
 
 def test_a_segment_budget_counts_a_developer_on_two_of_its_teams_once(tiny):
@@ -132,6 +133,7 @@ def test_mid_month_the_burn_is_to_date_and_the_forecast_runs_to_month_end(tiny):
     beta = report.rows.set_index("name").loc["beta"]
     assert beta["burn_to_date"] == pytest.approx(2 * 19 * 10 / 31)  # seats accrue by day
     assert beta["forecast"] == pytest.approx(38.0)  # the as-of day's seats to the end of the month
+    assert "forecast" in budget.stage_table(report, tiny_params())  # mid-month the month end is a forecast
     paths = report.paths[report.paths["name"] == "alpha"].set_index("day")
     assert paths.loc[date(2026, 10, 10), "actual"] == pytest.approx(100.0)
     assert np.isnan(paths.loc[date(2026, 10, 11), "actual"])

@@ -366,14 +366,17 @@ def scope_name(scope: str, name: str, params: OrgParams) -> str:
 def stage_table(report: GuardrailReport, params: OrgParams) -> pd.DataFrame:
     """Every budget's stage for the month, formatted (figures of teams under k suppressed)."""
     rows = []
-    for r in report.rows.to_dict("records"):
+    records = report.rows.to_dict("records")
+    # a closed month's month-end figure is its actual (or, with missing days, an estimate), not a forecast
+    month_end = "forecast" if any(r.get("forecast_basis") == "forecast" for r in records) else "month end"
+    for r in records:
         hide = r["suppressed"]
         segment = params.segments[r["segment"]].label if r["segment"] in params.segments else r["segment"]
         rows.append({"budget for": scope_name(r["scope"], r["name"], params),
                      "segment": segment, "budget": _amount(r["budget"], r["unit"], params.currency),
                      "burn to date": privacy.suppressed_label(params.privacy.k_anonymity) if hide
                      else pct_floor(r["pct_to_date"]),
-                     "forecast": privacy.suppressed_label(params.privacy.k_anonymity) if hide
+                     month_end: privacy.suppressed_label(params.privacy.k_anonymity) if hide
                      else pct_floor(r["pct_forecast"]),
                      "stage": r["stage_label"] + ("" if r["stage_status"] == "below" else f" ({r['stage_status']})")})
     return pd.DataFrame(rows)
