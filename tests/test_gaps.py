@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot_finops import budget, forecast, gaps, retro, warehouse
+from copilot_finops import budget, budget_chart, forecast, gaps, retro, warehouse
 from copilot_finops.cli import main
 from copilot_finops.ingest import ingest_raw
 from copilot_finops.ingest.manifest import manifest_rows
@@ -175,6 +175,11 @@ def test_deleted_days_are_missing_and_the_month_end_is_estimated_within_its_inte
         con.close()
         full.close()
     teams = report.rows[report.rows["scope"] == "team"].set_index("name")
+    chart = budget_chart.burnup_chart(report, "team", "devex", credit_params()).to_dict()
+    hollow = [layer for layer in chart["layer"] if layer.get("mark", {}).get("fill") == "white"]
+    assert len(hollow) == 1 and "2 days with no usage report, estimated" in chart["title"]["subtitle"]
+    drawn = chart["datasets"][hollow[0]["data"]["name"]]  # the burn-up marks exactly the estimated days
+    assert sorted(str(r["day"])[:10] for r in drawn) == [day.isoformat() for day in MISSING]
     assert len(teams) == 10 and (teams["forecast_basis"] == "estimate").all() and (teams["estimated_days"] == 2).all()
     assert (teams["burn_to_date"] < actual[teams.index]).all()  # recorded: the two days are not in it
     assert (teams["forecast_low"] >= teams["burn_to_date"]).all()

@@ -48,6 +48,12 @@ def burnup_chart(report: GuardrailReport, scope: str, name: str, params: OrgPara
         x=charts.day_axis(), y=y, tooltip=[alt.Tooltip("day:T", format="%a %d %b"),
                                           alt.Tooltip("amount:Q", title=f"burn to date ({unit})", format=",.0f")])
     layers = [actual]
+    guessed = data[data["estimated"].fillna(False).astype(bool)].dropna(subset=["actual"])
+    if len(guessed):  # days with no usage report: their burn is estimated, drawn as hollow points
+        layers.append(alt.Chart(guessed.rename(columns={"actual": "amount"})).mark_point(
+            shape="circle", filled=True, fill="white", size=42, stroke=charts.FORECAST_COLOUR, strokeWidth=2).encode(
+            x=charts.day_axis(), y=y, tooltip=[alt.Tooltip("day:T", format="%a %d %b"),
+                                              alt.Tooltip("amount:Q", title=f"estimated burn ({unit})", format=",.0f")]))
     if not closed:
         band = alt.Chart(future).mark_area(color=charts.FORECAST_COLOUR, opacity=0.15).encode(
             x=charts.day_axis(), y=alt.Y("low:Q", scale=alt.Scale(domain=[0, top], nice=False)), y2="high:Q",
@@ -57,7 +63,7 @@ def burnup_chart(report: GuardrailReport, scope: str, name: str, params: OrgPara
             color=charts.FORECAST_COLOUR, strokeDash=[5, 4]).encode(
             x=charts.day_axis(), y=y, tooltip=[alt.Tooltip("day:T", format="%a %d %b"),
                                               alt.Tooltip("amount:Q", title=f"forecast ({unit})", format=",.0f")])
-        layers = [band, expected, actual]
+        layers = [band, expected, *layers]
     levels = _level_labels([(t * budget_amount, formatting.percent(t)) for t in params.guardrails.thresholds]
                            + [(budget_amount, "budget")], top, height)
     rules = alt.Chart(levels).mark_rule(color=charts.THRESHOLD_COLOUR, strokeDash=[3, 3], opacity=0.8).encode(
@@ -68,6 +74,8 @@ def burnup_chart(report: GuardrailReport, scope: str, name: str, params: OrgPara
             y="level:Q", text="label:N", x=alt.value(x)))
     what = ("month closed: the line is the actual burn" if closed else
             f"dashed: forecast to month end, shaded: its {params.guardrails.interval:.0%} interval")
+    if len(guessed):
+        what += f"; hollow points: {formatting.plural(len(guessed), 'day')} with no usage report, estimated"
     chart = alt.layer(rules, *layers).properties(
         title=alt.TitleParams(f"{scope_name(scope, name, params)}: burn against the budget", subtitle=what),
         width=charts.FULL_WIDTH, height=height)
