@@ -63,6 +63,7 @@ class DeliverySimulation:
         self.incidents: dict[str, list[dict]] = defaultdict(list)
         self._next_id = 70_000_000
         self._numbers: dict[str, int] = defaultdict(int)
+        self._review_pools: dict[tuple[int, date], tuple[list, list[Person], dict[int, int]]] = {}
         self._simulate_pulls(picked["by_user_week"], picked["partner"], picked["topic"])
         self._simulate_bots()
         self._simulate_deployments()
@@ -135,6 +136,16 @@ class DeliverySimulation:
                     self._add_pull(repo, p, title, files, _ts(day, float(r.uniform(9, 17))), merge_p, teams[p.team])
             monday += timedelta(days=7)
 
+    def _reviewers(self, team: list[Person], author: Person, day: date) -> tuple[list[Person], int | None]:
+        """Who of `team` can review on `day` (not idle, employed), and the author's place among them (or None).
+        Built once per team and day: a list per pull request is quadratic in the team's size on a large org."""
+        key = (id(team), day)
+        hit = self._review_pools.get(key)
+        if hit is None:
+            pool = [q for q in team if not q.idle and q.employed(day)]
+            hit = self._review_pools[key] = (team, pool, {q.index: i for i, q in enumerate(pool)})  # team kept alive
+        return hit[1], hit[2].get(author.index)
+
     def _add_pull(self, repo: str, author: Person, title: str, files: list[dict], created: datetime, merge_p: float,
                   team: list[Person], labels: list[str] | None = None, merge_after: float | None = None) -> PullRequest:
         r = self.rng
@@ -149,11 +160,13 @@ class DeliverySimulation:
             merged = closed = None  # still open when the window ends
         pr = PullRequest(repo, self._next_number(repo), author, title, pull_content.branch(author.login, title), created,
                          merged, closed, self._sha(), self._sha() if merged else None, files=files, labels=labels or [])
-        reviewers = [q for q in team if q is not author and not q.idle and q.employed(created.date())]
-        if reviewers:
+        pool, own = self._reviewers(team, author, created.date())
+        n_reviewers = len(pool) - (own is not None)
+        if n_reviewers:
             first = created + timedelta(hours=float(r.lognormal(np.log(4.0), 0.8)))
             for k in range(1 + int(r.integers(0, 2))):
-                rv = reviewers[int(r.integers(len(reviewers)))]
+                i = int(r.integers(n_reviewers))
+                rv = pool[i + 1 if own is not None and i >= own else i]  # the i-th of the pool without the author
                 at = first + timedelta(hours=3 * k)
                 if (merged and at > merged) or at.date() > self.end:
                     break

@@ -118,9 +118,26 @@ def choose_weeks(rng: np.random.Generator, people: list[Person], start: date, en
     def size() -> float:
         return float(strength * rng.uniform(0.85, 1.15))
 
+    # the same test as `free`, over every eligible developer at once (a loop per pair is quadratic in head count)
+    position = {p.index: i for i, p in enumerate(eligible)}
+    team_of = np.array([p.team for p in eligible])
+    hired = np.array([(p.hire_day or date.min).toordinal() for p in eligible])
+    leaves = np.array([(p.leave_day or date.max).toordinal() for p in eligible])
+    weeks_taken = np.zeros(len(eligible), dtype=int)
+    week_of: dict[date, list[int]] = defaultdict(list)
+
+    def free_others(p: Person, wk: date) -> list[Person]:
+        mask = ((team_of != p.team) & (hired <= wk.toordinal()) & (leaves > (wk + timedelta(days=6)).toordinal())
+                & (weeks_taken < 3))
+        for d in (-1, 0, 1):
+            mask[week_of[wk + timedelta(days=7 * d)]] = False
+        return [eligible[i] for i in np.flatnonzero(mask)]
+
     def take(p: Person, wk: date, effect: WeekEffect) -> None:
         chosen[(p.index, wk)] = effect
         taken[p.index] += 1
+        weeks_taken[position[p.index]] += 1
+        week_of[wk].append(position[p.index])
 
     for kind in PATTERNS + DISTRACTORS:
         n, attempts = 0, 0
@@ -131,7 +148,7 @@ def choose_weeks(rng: np.random.Generator, people: list[Person], start: date, en
             if (kind == "cli_token_loop" and not p.cli_user) or not free(p, wk):
                 continue
             if kind in ("duplicate_work", "bump_titles"):
-                others = [q for q in eligible if q.team != p.team and free(q, wk)]
+                others = free_others(p, wk)
                 if not others:
                     continue
                 q = others[int(rng.integers(len(others)))]
