@@ -34,7 +34,8 @@ ORG = {"users": 70, "days": 119, "end": date(2026, 10, 31)}  # 17 weeks in the w
 TEAM_KEYS = {"team", "verdict", "reason", "evidence", "weeks", "developers", "correlations", "metrics", "caveat",
              "reading", "p_adjusted", "alpha", "verdict_metrics"}
 CORRELATION_KEYS = {"usage_measure", "delivery_metric", "lag_weeks", "spearman", "ci_low", "ci_high", "n",
-                    "detrended", "detrended_ci_low", "detrended_ci_high", "differenced", "p_value", "note"}
+                    "detrended", "detrended_ci_low", "detrended_ci_high", "differenced", "p_value", "differenced_p_value",
+                    "note"}
 FORCED_SEED = 2
 FORCED = {
     # flat usage, heavier weeks fail more
