@@ -1,4 +1,4 @@
-"""Usage against delivery within a team: raw and detrended rank correlations, block-permutation p-values,
+"""Usage against delivery within a team: raw, detrended and differenced rank correlations, surrogate p-values,
 Holm's correction, intervals that are never NaN, determinism, and the verdict rule and its words."""
 from __future__ import annotations
 

@@ -7,8 +7,7 @@ The relation the verdict reads is therefore the partial rank correlation of usag
 given the week number (Spearman's rho of the two after removing each one's linear trend in rank):
 do the weeks with more usage than the team's trend predicts also have more failures than its
 trend predicts? The raw rho is shown beside it, so the reader sees what the trend did, and the rho
-of week-to-week changes (first differences) as a check: a relation left by a bent trend rarely
-survives differencing.
+of week-to-week changes (first differences), which the verdict needs as well.
 
 Two views, both required. A relation the verdict acts on must show in both: in the weeks around
 each series' straight trend (detrended) and in the week-to-week changes (differenced). A linear
