@@ -1,4 +1,4 @@
-"""Usage against delivery within a team: raw and detrended rank correlations, block-permutation p-values,
+"""Usage against delivery within a team: raw, detrended and differenced rank correlations, surrogate p-values,
 Holm's correction, intervals that are never NaN, determinism, and the verdict rule and its words."""
 from __future__ import annotations
 
@@ -58,10 +58,13 @@ def test_heavier_weeks_with_more_failures_show_once_trends_are_removed():
     assert c["differenced"] > 0
 
 
-def test_block_permutations_are_permutations_and_p_values_are_seeded():
+def test_surrogates_keep_the_autocorrelation_and_p_values_are_seeded():
     rng = np.random.default_rng(0)
-    idx = st._block_indices(17, 200, rng, circular_shift=True)
-    assert (np.sort(idx, axis=1) == np.arange(17)).all()
+    a = np.cumsum(rng.normal(size=17))  # a slow series: most of its power at low frequencies
+    s = st.phase_surrogates(a, 200, rng)
+    periodogram = np.abs(np.fft.rfft(a - a.mean())) ** 2
+    assert np.allclose(np.abs(np.fft.rfft(s, axis=1)) ** 2, periodogram[None, :])
+    assert not np.allclose(s[0], s[1])  # the phases differ, so the series do
     x, y, t = rng.normal(size=17), rng.normal(size=17), np.arange(17.0)
     p = st.permutation_p(x, y, t)
     assert p == st.permutation_p(x, y, t) and 1 / (st.N_PERM + 1) <= p <= 1
@@ -98,10 +101,11 @@ def test_holm_adjusts_for_the_metrics_tested():
     assert adjusted == {"a": 0.03, "b": 0.06, "c": None, "d": 0.06}
 
 
-def _c(detrended, p, differenced=None, n=17, spearman=None):
+def _c(detrended, p, differenced=None, n=17, spearman=None, p_differenced=None):
     return {"spearman": detrended if spearman is None else spearman, "ci_low": None, "ci_high": None,
             "detrended": detrended, "detrended_ci_low": None, "detrended_ci_high": None,
-            "differenced": detrended if differenced is None else differenced, "p_value": p, "n": n, "note": None}
+            "differenced": detrended if differenced is None else differenced, "p_value": p,
+            "differenced_p_value": p if p_differenced is None else p_differenced, "n": n, "note": None}
 
 
 NONE = _c(0.05, 0.8)
@@ -132,6 +136,14 @@ def test_too_few_developers_or_weeks_is_insufficient_data_with_its_reason():
     # week-to-week changes pointing the other way: a bent trend, not a relation
     (TREND, {"change_failure_rate": _c(0.6, 0.004, differenced=-0.2), "mttr_hours": NONE, "cycle_time_hours": NONE},
      "inconclusive"),
+    # the same way but not clearly: the relation must hold in both views (the larger p-value counts)
+    (TREND, {"change_failure_rate": _c(0.6, 0.004, differenced=0.3, p_differenced=0.3), "mttr_hours": NONE,
+             "cycle_time_hours": NONE}, "inconclusive"),
+    (FLAT, {"change_failure_rate": _c(0.7, 0.002, differenced=0.55, p_differenced=0.01), "mttr_hours": NONE,
+            "cycle_time_hours": NONE}, "tighten"),
+    # clear but too weak to act on (a long window): under MIN_RHO in one view
+    (TREND, {"change_failure_rate": _c(0.5, 0.001, differenced=0.25, p_differenced=0.001), "mttr_hours": NONE,
+             "cycle_time_hours": NONE}, "inconclusive"),
     (TREND, {"change_failure_rate": _c(None, None, n=5), "mttr_hours": _c(None, None, n=3),
              "cycle_time_hours": _c(None, None, n=4)}, "inconclusive"),
 ])

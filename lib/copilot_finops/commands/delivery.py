@@ -10,9 +10,10 @@ def register(sub) -> None:
         "For each team: delivery metrics of the month (cycle time, DORA lead time for changes, review\n"
         "turnaround, deployments, change failure rate, time to restore; fourkeys definitions, with their\n"
         "DORA tiers), the rank correlation of weekly usage with each metric over up to 26 weeks ending\n"
-        "with the month, raw and with both series' trends removed (lags of 0-2 weeks; block-permutation\n"
-        "p-values, Holm's correction across metrics), and a verdict read from the detrended same-week\n"
-        "relation: tighten (heavier-usage weeks with clearly more failures or slower restores), scaling\n"
+        "with the month, raw, with both series' trends removed and week to week (lags of 0-2 weeks;\n"
+        "p-values from surrogates that keep usage's autocorrelation, Holm's correction across metrics), and\n"
+        "a verdict read from the same-week relation, which must hold both detrended and week to week:\n"
+        "tighten (heavier-usage weeks with clearly more failures or slower restores), scaling\n"
         "(clearly fewer failures or faster delivery, nothing worse), inconclusive, or insufficient_data\n"
         "(fewer than 8 weeks or 5 developers). Correlation is not causation: every verdict lists its evidence.",
         "copilot-finops delivery --period 2026-10 --teams appsec,payments-api --json")

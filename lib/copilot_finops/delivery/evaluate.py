@@ -44,7 +44,7 @@ def score_document(document: dict, ground_truth: dict) -> dict:
                      "verdict": t["verdict"], "right": right, "effects": scenario.get("effects", {}),
                      "realized_detrended_rho": realized, "moderate": moderate, "reason": t["reason"],
                      # the same-week relations the verdict read, so a rule can be replayed at another level
-                     "same_week": {m: {k: (lag0.get(m) or {}).get(k) for k in ("detrended", "differenced", "p_value", "n")}
+                     "same_week": {m: {k: (lag0.get(m) or {}).get(k) for k in ("detrended", "differenced", "p_value", "differenced_p_value", "n")}
                                    for m in t.get("verdict_metrics", [])}})
         slot = by_kind.setdefault(kind, {"teams": 0, "right": 0, "verdicts": {}})
         slot["teams"] += 1

@@ -236,27 +236,31 @@ def tiers_table(td: TeamDelivery) -> pd.DataFrame:
 
 def same_week_table(td: TeamDelivery) -> pd.DataFrame:
     """The verdict's usage measure against each delivery metric at lags 0, 1 and 2 weeks: raw rho, rho with
-    both trends removed, its interval and p-value, the rho of week-to-week changes; a note where a figure is missing."""
+    both trends removed, its interval and p-value, the rho of week-to-week changes and its p-value, and for the
+    verdict's metrics the Holm-adjusted p-value the verdict read (of the larger of the two); a note where a
+    figure is missing."""
     c = td.correlations[td.correlations["usage_measure"] == delivery_usage.VERDICT_USAGE]
     adjusted = td.decision.get("p_adjusted", {})
 
     def rho(v):
         return "-" if v is None or v != v else f"{v:+.2f}"
 
+    def p_text(v):
+        return "-" if v is None or v != v else f"{v:.3f}"
+
     rows = []
     for r in stats.records(c):
         has_ci = r["detrended_ci_low"] is not None
-        p = r["p_value"]
         in_verdict = r["lag_weeks"] == 0 and r["delivery_metric"] in verdict.VERDICT_METRICS
-        p_text = "-" if p is None or p != p else f"{p:.3f}"
-        if in_verdict and adjusted.get(r["delivery_metric"]) is not None:
-            p_text += f" (Holm {adjusted[r['delivery_metric']]:.3f})"
+        held = adjusted.get(r["delivery_metric"]) if in_verdict else None
         rows.append({"delivery metric": verdict.METRIC_LABELS[r["delivery_metric"]],
                      "usage leads by (weeks)": int(r["lag_weeks"]), "raw rho": rho(r["spearman"]),
                      "rho, trends removed": rho(r["detrended"]),
                      f"{stats.CONFIDENCE:.0%} interval": (f"{r['detrended_ci_low']:+.2f} to {r['detrended_ci_high']:+.2f}"
                                                          if has_ci else "-"),
-                     "p": p_text, "week-to-week rho": rho(r["differenced"]), "weeks": int(r["n"]),
+                     "p": p_text(r["p_value"]), "week-to-week rho": rho(r["differenced"]),
+                     "week-to-week p": p_text(r["differenced_p_value"]),
+                     "verdict p (Holm)": "-" if held is None else f"{held:.3f}", "weeks": int(r["n"]),
                      "note": r["note"] or ""})
     return pd.DataFrame(rows)
 

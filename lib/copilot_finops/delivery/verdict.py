@@ -6,11 +6,14 @@ even when adoption is flat, and a team whose usage and quality both trend proves
 
 1. insufficient_data: fewer than MIN_DEVELOPERS developers active in the window, or fewer than
    MIN_WEEKS weeks with usage figures. Nothing is concluded, and the reason says which.
-2. Each metric of VERDICT_METRICS (change failure rate, time to restore, cycle time) is tested:
-   the detrended rho of usage with the metric in the same week, its block-permutation p-value,
-   Holm's correction over the metrics that could be tested (family-wise error ALPHA). A metric
-   is "worse" or "better" in heavier-usage weeks when its corrected p-value is under ALPHA and
-   the week-to-week changes point the same way; otherwise "unclear" (or "untested": too few weeks).
+2. Each metric of VERDICT_METRICS (change failure rate, time to restore, cycle time) is tested
+   against usage in the same week in two views (`stats`): the detrended rho (the weeks around each
+   series' straight trend) and the differenced rho (week-to-week changes), each with a p-value from
+   surrogates that keep usage's autocorrelation. The relation must hold in both, so a metric's
+   p-value is the larger of the two; Holm's correction runs over the metrics that could be tested
+   (family-wise error ALPHA). A metric is "worse" or "better" in heavier-usage weeks when its
+   corrected p-value is under ALPHA, both rhos point the same way and both are at least MIN_RHO
+   in size; otherwise "unclear" (or "untested": too few weeks).
 3. tighten: more failures or slower restores. scaling: fewer failures, faster restores or
    shorter cycle times, and nothing worse. inconclusive otherwise, with the reason in words
    (slower delivery alone, mixed, or nothing clear).
@@ -26,6 +29,11 @@ from . import stats
 
 MIN_WEEKS = 8
 MIN_DEVELOPERS = 5
+# The smallest relation a verdict acts on, whatever its p-value: below a rho of 0.3 usage goes with less
+# than a tenth of a metric's week-to-week variation, too little to tighten or scale on. Over the 8 to 26
+# weeks a window holds, a relation that clears Holm's bar is mostly larger than this already; the floor
+# keeps a long window's small but "significant" relation from becoming a verdict.
+MIN_RHO = 0.3
 # The metrics a verdict reads, with the direction that means worse delivery in heavier-usage weeks.
 VERDICT_METRICS = {"change_failure_rate": +1, "mttr_hours": +1, "cycle_time_hours": +1}
 QUALITY_METRICS = VERDICT_METRICS  # the name earlier callers used
@@ -74,24 +82,34 @@ def rho_text(c: dict) -> str:
                      f"p = {c['p_value']:.3f})")
         parts.append(text)
     if c.get("differenced") is not None:
-        parts.append(f"week-to-week changes {c['differenced']:+.2f}")
+        text = f"week-to-week changes {c['differenced']:+.2f}"
+        if c.get("differenced_p_value") is not None:
+            text += f" (p = {c['differenced_p_value']:.3f})"
+        parts.append(text)
     text = "; ".join(parts) + f", over {c['n']} weeks"
     if c.get("note"):
         text += f" ({c['note']})"
     return text
 
 
+def metric_p(c: dict) -> float | None:
+    """A metric's p-value for the verdict: the larger of the detrended and the differenced p-values (the
+    relation must hold in both views); None when either cannot be computed."""
+    p, q = c.get("p_value"), c.get("differenced_p_value")
+    return None if p is None or q is None else max(p, q)
+
+
 def read_metrics(same_week: dict[str, dict], alpha: float | None = None) -> tuple[dict[str, str], dict]:
     """('worse' | 'better' | 'unclear' | 'untested' per verdict metric, Holm-adjusted p-values)."""
     alpha = stats.ALPHA if alpha is None else alpha
-    adjusted = stats.holm({m: (same_week.get(m) or {}).get("p_value") for m in VERDICT_METRICS})
+    adjusted = stats.holm({m: metric_p(same_week.get(m) or {}) for m in VERDICT_METRICS})
     reading = {}
     for metric, worse_sign in VERDICT_METRICS.items():
         c = same_week.get(metric) or {}
         p, rho, diff = adjusted[metric], c.get("detrended"), c.get("differenced")
-        if p is None or rho is None:
+        if p is None or rho is None or diff is None:
             reading[metric] = "untested"
-        elif p < alpha and rho != 0 and (diff is None or diff * rho > 0):
+        elif p < alpha and diff * rho > 0 and min(abs(rho), abs(diff)) >= MIN_RHO:
             reading[metric] = "worse" if rho * worse_sign > 0 else "better"
         else:
             reading[metric] = "unclear"
@@ -108,9 +126,13 @@ def _metric_sentence(metric: str, c: dict, reading: str, adjusted: float | None,
         meaning = f"{worse if reading == 'worse' else better} in heavier-usage weeks (p = {correction})"
     else:
         meaning = f"no clear relation with usage once trends are removed (p = {correction})"
-        diff, rho = c.get("differenced"), c.get("detrended")
-        if adjusted is not None and adjusted < stats.ALPHA and diff is not None and rho is not None and diff * rho <= 0:
-            meaning += "; the week-to-week changes point the other way, so the relation may be left over from a bent trend"
+        diff, rho, p_det, p_diff = c.get("differenced"), c.get("detrended"), c.get("p_value"), c.get("differenced_p_value")
+        if diff is not None and rho is not None and p_det is not None and p_diff is not None:
+            if p_det < stats.ALPHA <= p_diff or diff * rho <= 0:
+                meaning += ("; the week-to-week changes do not bear the detrended relation out, so it may be left over "
+                            "from a step or a bent trend the straight line did not remove")
+            elif adjusted is not None and adjusted < stats.ALPHA and min(abs(rho), abs(diff)) < MIN_RHO:
+                meaning += f"; too weak to act on (a verdict needs a rho of at least {MIN_RHO:.1f} in both views)"
         raw_lo, raw_hi = c.get("ci_low"), c.get("ci_high")
         if raw_lo is not None and (raw_lo > 0 or raw_hi < 0):
             meaning += "; the raw relation came with the trend the two series share"
