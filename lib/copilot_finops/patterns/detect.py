@@ -32,6 +32,8 @@ FEATURE_LABELS = {
     "acceptance_vs_usual": "accepted-output ratio, against the developer's usual week",
     "loc_added_vs_usual": "lines added, against the developer's usual week",
     "off_window_days": "off-window days with activity",
+    "off_window_day_ratio": "activity per off-window day, against the week's working days",
+    "acceptance_z": "outputs accepted against the developer's own rate, in standard errors",
     "accepted_output_ratio": "accepted-output ratio", "loc_suggested": "lines suggested",
     "loc_added": "lines added", "loc_added_per_suggested": "lines added per line suggested",
     "ai_credits_used": "AI credits", "credits_per_accepted_output": "AI credits per accepted output",
@@ -99,7 +101,7 @@ def evidence_value(feature: str, value) -> str:
         return "n/a"
     if feature in SHARES:
         return f"{value:.0%}"
-    if feature.endswith("_vs_usual"):
+    if feature.endswith("_vs_usual") or feature == "off_window_day_ratio":
         return f"{value:.1f}x"
     return f"{value:,.1f}" if abs(value) < 100 and not float(value).is_integer() else f"{value:,.0f}"
 

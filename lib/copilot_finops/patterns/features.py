@@ -18,16 +18,17 @@ import pandas as pd
 
 from ..params import OrgParams
 from . import duty as duty_mod
+from .counts import rate_z
 from .duplicates import WINDOW_DAYS, near_duplicate_prs
 
 # The features the detector scores, in the order evidence lists them. Volumes and ratios to the usual
 # week are heavy-tailed and compared on a log scale (LOG_FEATURES); shares are compared as they are.
 FEATURES = (
     "activity", "interactions", "interactions_vs_usual", "generations", "acceptances", "accepted_output_ratio",
-    "acceptance_vs_usual", "loc_suggested", "loc_added", "loc_added_vs_usual", "loc_added_per_suggested",
+    "acceptance_vs_usual", "acceptance_z", "loc_suggested", "loc_added", "loc_added_vs_usual", "loc_added_per_suggested",
     "ai_credits_used", "credits_per_accepted_output", "cli_requests", "cli_requests_per_prompt",
     "cli_tokens_per_accepted_output", "off_window_share", "off_window_activity", "off_window_days",
-    "prs_opened_unmerged", "unmerged_share", "merged_prs_same_week", "merged_prs_next_week", "duplicate_prs",
+    "off_window_day_ratio", "prs_opened_unmerged", "unmerged_share", "merged_prs_same_week", "merged_prs_next_week", "duplicate_prs",
 )
 LOG_FEATURES = (
     "activity", "off_window_activity", "interactions", "interactions_vs_usual", "generations", "acceptances",
@@ -96,7 +97,8 @@ def load_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams,
             WITH off AS (
                 SELECT u.user_id, date_trunc('week', u.day)::DATE AS week_start,
                        sum(u.interactions + u.generations + u.cli_prompts) AS off_window_activity,
-                       count(*) FILTER (WHERE u.interactions + u.generations + u.cli_prompts > 0) AS off_window_days
+                       count(*) FILTER (WHERE u.interactions + u.generations + u.cli_prompts > 0) AS off_window_days,
+                       max(u.interactions + u.generations + u.cli_prompts) AS off_window_peak
                 FROM int_user_day_usage u
                 LEFT JOIN duty_day y ON y.user_login = lower(u.user_login) AND y.day = u.day
                 WHERE u.day IN (SELECT unnest(?::DATE[])) AND u.day BETWEEN ? AND ? AND y.day IS NULL
@@ -107,7 +109,8 @@ def load_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams,
                 FROM duty_day GROUP BY ALL
             )
             SELECT w.*, coalesce(o.off_window_activity, 0) AS off_window_activity,
-                   coalesce(o.off_window_days, 0) AS off_window_days, coalesce(y.duty_days, 0) AS duty_days,
+                   coalesce(o.off_window_days, 0) AS off_window_days,
+                   coalesce(o.off_window_peak, 0) AS off_window_peak, coalesce(y.duty_days, 0) AS duty_days,
                    t.team_slug, coalesce(p.prs_opened, 0) AS prs_opened,
                    coalesce(p.prs_opened_closed_unmerged, 0) AS prs_opened_closed_unmerged,
                    coalesce(p.prs_opened_open, 0) AS prs_opened_open,
@@ -179,7 +182,9 @@ def user_week_features(weeks: pd.DataFrame) -> pd.DataFrame:
     week's interactions + generations + CLI prompts, the off-window share is the part of that
     activity on off-window days that were not duty. The `*_vs_usual` features are the week's
     measure over the developer's usual (median of their other weeks in the frame; NaN when that is
-    zero or unknown). weeks_active counts the developer's weeks in the frame.
+    zero or unknown). acceptance_z is the week's accepted outputs against the rate expected of the
+    developer, in standard errors (`counts.rate_z`; per `segment` when the frame has one).
+    weeks_active counts the developer's weeks in the frame.
     """
     out = weeks.copy()
     for column in ("off_window_days", "duty_days"):
@@ -204,11 +209,23 @@ def user_week_features(weeks: pd.DataFrame) -> pd.DataFrame:
     out["activity"] = (out["interactions"] + out["generations"] + out["cli_prompts"]).astype(float)
     some = out["activity"] > 0
     out["off_window_share"] = np.where(some, out["off_window_activity"] / out["activity"].where(some, 1.0), 0.0)
+    # How busy the week's off-window days were against its working days, per active day: 1 is a weekend
+    # worked like a weekday, above 1 a week that leans on its off-window days. Without day counts
+    # (`active_days`), five working days are assumed.
+    off_days = out["off_window_days"].astype(float)
+    active = out["active_days"].astype(float) if "active_days" in out else off_days + 5
+    on_mean = (out["activity"] - out["off_window_activity"]).clip(lower=0) / (active - off_days).clip(lower=1)
+    out["off_window_day_ratio"] = np.where(off_days > 0, out["off_window_activity"] / off_days.clip(lower=1)
+                                           / on_mean.clip(lower=1.0), 0.0)
     for ratio, measure in USUAL.items():
         base = usual(out[measure].astype(float), out["user_login"], out["week_start"])
         out[ratio] = out[measure].astype(float) / base.where(base > 0)
         if ratio in TEAM_ADJUSTED:
             out[ratio] = team_adjusted(out[ratio], out["team_slug"], out["week_start"])
+    # The week's accepted outputs as counting evidence: against the developer's own rate nearby (shrunk to
+    # the segment's other developers), in standard errors (`counts.rate_z`); negative is fewer accepted.
+    groups = out["segment"] if "segment" in out else pd.Series("all", index=out.index)
+    out["acceptance_z"] = rate_z(acc, gen, out["user_login"], out["week_start"], groups, USUAL_WEEKS)
     for column in FEATURES:
         out[column] = out[column].astype("float64")
     # How many weeks of the frame the developer was active: the detector judges habits, not first days.
