@@ -41,7 +41,8 @@ FEATURE_LABELS = {
     "cli_tokens_per_accepted_output": "CLI tokens per accepted output",
     "activity": "prompts, outputs and CLI prompts", "off_window_share": "share of use outside delivery windows",
     "off_window_activity": "prompts, outputs and CLI prompts outside delivery windows",
-    "prs_opened_unmerged": "PRs opened, not merged", "unmerged_share": "share of PRs opened that did not merge",
+    "prs_opened_unmerged": "PRs opened, not merged", "unmerged_share": "share of PRs opened that did not merge (of those settled)",
+    "unmerged_z": "PRs left unmerged against the developer's own rate, in standard errors",
     "merged_prs_same_week": "PRs merged that week", "merged_prs_next_week": "PRs merged the week after",
     "duplicate_prs": "PRs repeating another author's work",
 }
