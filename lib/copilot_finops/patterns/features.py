@@ -98,8 +98,7 @@ def load_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams,
             WITH off AS (
                 SELECT u.user_id, date_trunc('week', u.day)::DATE AS week_start,
                        sum(u.interactions + u.generations + u.cli_prompts) AS off_window_activity,
-                       count(*) FILTER (WHERE u.interactions + u.generations + u.cli_prompts > 0) AS off_window_days,
-                       max(u.interactions + u.generations + u.cli_prompts) AS off_window_peak
+                       count(*) FILTER (WHERE u.interactions + u.generations + u.cli_prompts > 0) AS off_window_days
                 FROM int_user_day_usage u
                 LEFT JOIN duty_day y ON y.user_login = lower(u.user_login) AND y.day = u.day
                 WHERE u.day IN (SELECT unnest(?::DATE[])) AND u.day BETWEEN ? AND ? AND y.day IS NULL
@@ -110,8 +109,7 @@ def load_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams,
                 FROM duty_day GROUP BY ALL
             )
             SELECT w.*, coalesce(o.off_window_activity, 0) AS off_window_activity,
-                   coalesce(o.off_window_days, 0) AS off_window_days,
-                   coalesce(o.off_window_peak, 0) AS off_window_peak, coalesce(y.duty_days, 0) AS duty_days,
+                   coalesce(o.off_window_days, 0) AS off_window_days, coalesce(y.duty_days, 0) AS duty_days,
                    t.team_slug, coalesce(p.prs_opened, 0) AS prs_opened,
                    coalesce(p.prs_opened_closed_unmerged, 0) AS prs_opened_closed_unmerged,
                    coalesce(p.prs_opened_open, 0) AS prs_opened_open,
