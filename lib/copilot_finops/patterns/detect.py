@@ -104,6 +104,8 @@ def evidence_value(feature: str, value) -> str:
         return f"{value:.0%}"
     if feature.endswith("_vs_usual") or feature == "off_window_day_ratio":
         return f"{value:.1f}x"
+    if round(value, 1) == 0:
+        return "0"  # not "-0.0": a standard-error score a hair under zero is zero to the reader
     return f"{value:,.1f}" if abs(value) < 100 and not float(value).is_integer() else f"{value:,.0f}"
 
 
