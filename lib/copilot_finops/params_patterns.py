@@ -64,12 +64,16 @@ class PatternRules(_Strict):
 
     z: float = Field(3.0, gt=0, description="robust z a one-feature condition needs (about 1 week in 700 by chance)")
     z_joint: float = Field(2.0, gt=0, description="robust z each condition of a several-feature pattern needs")
+    z_support: float = Field(1.0, gt=0, description="robust z a condition that only qualifies a pattern needs "
+                                                     "(retries: prompts above the usual week)")
     min_peer_weeks: int = Field(20, ge=5, description="a segment with fewer user-weeks is compared with the whole org")
     min_history_weeks: int = Field(3, ge=1, description="other active weeks a developer needs before a week is judged")
     acceptance_gap: float = Field(0.10, gt=0, lt=1, description="retries: acceptance at least this far under the segment median")
     prompt_ratio: float = Field(1.5, gt=1, description="retries: at least this many times the developer's usual prompts")
     off_window_share: float = Field(0.30, gt=0, le=1, description="off-window: at least this share of the week's activity")
     off_window_min_days: int = Field(2, ge=1, description="off-window: on at least this many off-window days")
+    off_window_day_ratio: float = Field(1.0, gt=0, description="off-window: each off-window day with activity at least "
+                                                                "this busy, on average, as the week's working days")
     off_window_volume: float = Field(0.2, gt=0, description="off-window: at least this share of a typical week's "
                                                              "activity (0.2: about one working day)")
     incident_days: int = Field(3, ge=1, description="an incident's author and assignees are on incident duty for its first days")

@@ -80,21 +80,28 @@ class Pattern:
 # The named waste patterns. Each reads as a sentence about the week, measured against peers.
 PATTERNS = (
     Pattern("retry_no_accept", "Repeated retries with no acceptance", (
-        # acceptance well under the segment's, and under the developer's own usual ...
-        Condition("accepted_output_ratio", -1, z="z_joint", gap="acceptance_gap"),
-        Condition("acceptance_vs_usual", -1, z="z_joint"),
-        # ... while prompting more than usual: retrying, not idle
-        Condition("interactions_vs_usual", +1, z="z_joint", floor="prompt_ratio"),
+        # acceptance under the segment's by a clear margin, and under the developer's own usual ...
+        Condition("accepted_output_ratio", -1, gap="acceptance_gap"),
+        Condition("acceptance_vs_usual", -1, floor=1.0),
+        # ... while prompting more than usual: retrying, not idle ...
+        Condition("interactions_vs_usual", +1, z="z_support", floor="prompt_ratio"),
+        # ... and, as counts, far fewer outputs accepted than the developer's own rate gives (`counts`):
+        # the evidence of the pattern. Prompts only qualify it: a busy week, on-call or healthy heavy
+        # use sends prompts far up on its own, so pooling the two would flag those on a small dip.
+        Condition("acceptance_z", -1, z="z"),
         Condition("interactions", +1, times_median=1.0),  # ... and at least a typical week's prompts: a burn
     )),
     Pattern("unmerged_output", "Large output that never merges", (
         Condition("loc_added_vs_usual", +1, z="z_joint", floor="output_ratio"),  # far more lines written than usual ...
-        Condition("prs_opened_unmerged", +1, z="z_joint", floor="unmerged_prs"),  # ... into several PRs ...
-        Condition("unmerged_share", +1, floor="unmerged_share"),  # ... most of which did not merge
+        Condition("prs_opened_unmerged", +1, floor="unmerged_prs"),  # ... into several PRs ...
+        Condition("unmerged_share", +1, floor="unmerged_share"),  # ... most of those settled did not merge ...
+        Condition("unmerged_z", +1, z="z_joint"),  # ... far more, as counts, than the developer's rate gives
     )),
     Pattern("off_window", "Heavy use outside delivery windows", (
         Condition("off_window_share", +1, z="z", floor="off_window_share"),  # much of the week off-window ...
         Condition("off_window_days", +1, floor="off_window_min_days"),  # ... on several days, not one push ...
+        # ... each busier than the week's working days: it leaned on them, not a weekend worked like a weekday ...
+        Condition("off_window_day_ratio", +1, floor="off_window_day_ratio"),
         # ... and heavy: a good part of a peer's whole week, not a stray prompt
         Condition("off_window_activity", +1, times_median="off_window_volume", median_of="activity"),
     )),

@@ -32,6 +32,8 @@ FEATURE_LABELS = {
     "acceptance_vs_usual": "accepted-output ratio, against the developer's usual week",
     "loc_added_vs_usual": "lines added, against the developer's usual week",
     "off_window_days": "off-window days with activity",
+    "off_window_day_ratio": "activity per off-window day, against the week's working days",
+    "acceptance_z": "outputs accepted against the developer's own rate, in standard errors",
     "accepted_output_ratio": "accepted-output ratio", "loc_suggested": "lines suggested",
     "loc_added": "lines added", "loc_added_per_suggested": "lines added per line suggested",
     "ai_credits_used": "AI credits", "credits_per_accepted_output": "AI credits per accepted output",
@@ -39,7 +41,8 @@ FEATURE_LABELS = {
     "cli_tokens_per_accepted_output": "CLI tokens per accepted output",
     "activity": "prompts, outputs and CLI prompts", "off_window_share": "share of use outside delivery windows",
     "off_window_activity": "prompts, outputs and CLI prompts outside delivery windows",
-    "prs_opened_unmerged": "PRs opened, not merged", "unmerged_share": "share of PRs opened that did not merge",
+    "prs_opened_unmerged": "PRs opened, not merged", "unmerged_share": "share of PRs opened that did not merge (of those settled)",
+    "unmerged_z": "PRs left unmerged against the developer's own rate, in standard errors",
     "merged_prs_same_week": "PRs merged that week", "merged_prs_next_week": "PRs merged the week after",
     "duplicate_prs": "PRs repeating another author's work",
 }
@@ -99,8 +102,10 @@ def evidence_value(feature: str, value) -> str:
         return "n/a"
     if feature in SHARES:
         return f"{value:.0%}"
-    if feature.endswith("_vs_usual"):
+    if feature.endswith("_vs_usual") or feature == "off_window_day_ratio":
         return f"{value:.1f}x"
+    if round(value, 1) == 0:
+        return "0"  # not "-0.0": a standard-error score a hair under zero is zero to the reader
     return f"{value:,.1f}" if abs(value) < 100 and not float(value).is_integer() else f"{value:,.0f}"
 
 

@@ -18,16 +18,17 @@ import pandas as pd
 
 from ..params import OrgParams
 from . import duty as duty_mod
+from .counts import rate_z
 from .duplicates import WINDOW_DAYS, near_duplicate_prs
 
 # The features the detector scores, in the order evidence lists them. Volumes and ratios to the usual
 # week are heavy-tailed and compared on a log scale (LOG_FEATURES); shares are compared as they are.
 FEATURES = (
     "activity", "interactions", "interactions_vs_usual", "generations", "acceptances", "accepted_output_ratio",
-    "acceptance_vs_usual", "loc_suggested", "loc_added", "loc_added_vs_usual", "loc_added_per_suggested",
+    "acceptance_vs_usual", "acceptance_z", "loc_suggested", "loc_added", "loc_added_vs_usual", "loc_added_per_suggested",
     "ai_credits_used", "credits_per_accepted_output", "cli_requests", "cli_requests_per_prompt",
     "cli_tokens_per_accepted_output", "off_window_share", "off_window_activity", "off_window_days",
-    "prs_opened_unmerged", "unmerged_share", "merged_prs_same_week", "merged_prs_next_week", "duplicate_prs",
+    "off_window_day_ratio", "prs_opened_unmerged", "unmerged_share", "unmerged_z", "merged_prs_same_week", "merged_prs_next_week", "duplicate_prs",
 )
 LOG_FEATURES = (
     "activity", "off_window_activity", "interactions", "interactions_vs_usual", "generations", "acceptances",
@@ -76,7 +77,8 @@ def load_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams,
     segment, the sums of `int_user_week_usage`, off_window_activity and off_window_days (prompts,
     outputs and CLI prompts on off-window days that were not on-call or incident duty, and how many
     such days had any), duty_days, prs_opened, prs_opened_unmerged (closed without merging, or still
-    open `unmerged_after_days` after the week), merged_prs_same_week, merged_prs_next_week and
+    open `unmerged_after_days` after the week), prs_opened_settled (those whose fate is known: all but
+    the ones still open and younger than that), merged_prs_same_week, merged_prs_next_week and
     duplicate_prs (PRs opened that week that duplicate work in another repo). Empty if the data
     holds no full week.
     """
@@ -129,6 +131,8 @@ def load_user_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams,
     # An open PR is unmerged once it has waited `unmerged_after_days` past its week; younger ones may still merge.
     settled = [w + timedelta(days=7 + params.patterns.unmerged_after_days) <= last_day for w in frame["week_start"]]
     frame["prs_opened_unmerged"] = frame["prs_opened_closed_unmerged"] + np.where(settled, frame["prs_opened_open"], 0)
+    # The PRs whose fate is known: merged, closed, or open long enough to count as unmerged.
+    frame["prs_opened_settled"] = frame["prs_opened"] - np.where(settled, 0, frame["prs_opened_open"])
     prs, files = load_pull_requests(con, lo - timedelta(days=WINDOW_DAYS), hi + timedelta(days=1 + WINDOW_DAYS))
     dups = near_duplicate_prs(prs, files, params.patterns)
     counts = dups.groupby(["author_login", "week_start"]).size().rename("duplicate_prs").reset_index()
@@ -179,9 +183,12 @@ def user_week_features(weeks: pd.DataFrame) -> pd.DataFrame:
     week's interactions + generations + CLI prompts, the off-window share is the part of that
     activity on off-window days that were not duty. The `*_vs_usual` features are the week's
     measure over the developer's usual (median of their other weeks in the frame; NaN when that is
-    zero or unknown). weeks_active counts the developer's weeks in the frame.
+    zero or unknown). acceptance_z is the week's accepted outputs against the rate expected of the
+    developer, in standard errors (`counts.rate_z`; per `segment` when the frame has one).
+    weeks_active counts the developer's weeks in the frame.
     """
     out = weeks.copy()
+    groups = out["segment"] if "segment" in out else pd.Series("all", index=out.index)  # peers of counting evidence
     for column in ("off_window_days", "duty_days"):
         if column not in out:
             out[column] = 0
@@ -197,18 +204,35 @@ def user_week_features(weeks: pd.DataFrame) -> pd.DataFrame:
     out["cli_tokens_per_accepted_output"] = np.where(cli_week, out["cli_tokens"] / per_accepted, np.nan)
     out["cli_requests_per_prompt"] = np.where(cli_week, out["cli_requests"] / out["cli_prompts"].clip(lower=1), np.nan)
     opened = out["prs_opened"].astype(float)
-    out["unmerged_share"] = np.where(opened > 0, out["prs_opened_unmerged"] / opened.where(opened > 0, 1.0), np.nan)
+    # Of the PRs whose fate is known (all of them when the frame does not say): a PR opened near the end of
+    # the data that is still open may yet merge, and counting it as merged would hide the week's share.
+    known = out["prs_opened_settled"].astype(float) if "prs_opened_settled" in out else opened
+    out["unmerged_share"] = np.where(known > 0, out["prs_opened_unmerged"] / known.where(known > 0, 1.0), np.nan)
+    # ... and as counting evidence: unmerged PRs against the rate expected of the developer (`counts.rate_z`).
+    out["unmerged_z"] = rate_z(out["prs_opened_unmerged"], known, out["user_login"], out["week_start"], groups,
+                               USUAL_WEEKS)
     # Activity: what the developer asked for or was offered, IDE and CLI alike. CLI prompts, not CLI
     # requests: requests include the agent's automated follow-ups, which would make an SRE's
     # weekend runbook automation look like a weekend of work.
     out["activity"] = (out["interactions"] + out["generations"] + out["cli_prompts"]).astype(float)
     some = out["activity"] > 0
     out["off_window_share"] = np.where(some, out["off_window_activity"] / out["activity"].where(some, 1.0), 0.0)
+    # How busy the week's off-window days were against its working days, per active day: 1 is a weekend
+    # worked like a weekday, above 1 a week that leans on its off-window days. Without day counts
+    # (`active_days`), five working days are assumed.
+    off_days = out["off_window_days"].astype(float)
+    active = out["active_days"].astype(float) if "active_days" in out else off_days + 5
+    on_mean = (out["activity"] - out["off_window_activity"]).clip(lower=0) / (active - off_days).clip(lower=1)
+    out["off_window_day_ratio"] = np.where(off_days > 0, out["off_window_activity"] / off_days.clip(lower=1)
+                                           / on_mean.clip(lower=1.0), 0.0)
     for ratio, measure in USUAL.items():
         base = usual(out[measure].astype(float), out["user_login"], out["week_start"])
         out[ratio] = out[measure].astype(float) / base.where(base > 0)
         if ratio in TEAM_ADJUSTED:
             out[ratio] = team_adjusted(out[ratio], out["team_slug"], out["week_start"])
+    # The week's accepted outputs as counting evidence: against the developer's own rate nearby (shrunk to
+    # the segment's other developers), in standard errors (`counts.rate_z`); negative is fewer accepted.
+    out["acceptance_z"] = rate_z(acc, gen, out["user_login"], out["week_start"], groups, USUAL_WEEKS)
     for column in FEATURES:
         out[column] = out[column].astype("float64")
     # How many weeks of the frame the developer was active: the detector judges habits, not first days.

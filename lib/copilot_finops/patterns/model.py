@@ -36,6 +36,7 @@ Z_CLIP = 10.0  # peer distances beyond this are all "very far"; clipping keeps t
 BURN_SIGNALS = {
     "accepted_output_ratio": -1,
     "acceptance_vs_usual": -1,
+    "acceptance_z": -1,
     "interactions_vs_usual": +1,
     "credits_per_accepted_output": +1,
     "cli_requests_per_prompt": +1,
