@@ -220,6 +220,31 @@ def test_evaluate_patterns_on_an_org_the_test_does_not_fix(capsys):
     assert result["distractors"]["all"]["rate"] <= 0.05, (seed, result["distractors"])
     (row,) = document["summary"]
     assert row["strength"] == 1.0 and set(row["patterns"]) == set(patterns.PATTERN_NAMES)
+    assert document["meets_targets"] == row["meets_targets"] == result["meets_targets"]  # one seed: pooled = alone
+
+
+def test_the_targets_are_read_over_the_seeds_together():
+    """One flagged distractor week of 40 is 2.5 % in its seed, 1.25 % over two: the sweep's verdict pools them."""
+    from copilot_finops.patterns.evaluate import sweep_summary
+
+    def result(seed, caught, flagged):
+        scores = {name: {"injected": 8, "detected": caught, "true_positives": caught} for name in patterns.PATTERN_NAMES}
+        pooled_alone = sweep_summary([{"seed": seed, "pattern_strength": 1.0, "patterns": scores,
+                                       "healthy_heavy": {"all": {"weeks": 200, "flagged": 2}},
+                                       "distractors": {"all": {"weeks": 40, "flagged": flagged}},
+                                       "meets_targets": None}])[0]
+        return {"seed": seed, "pattern_strength": 1.0, "patterns": scores,
+                "healthy_heavy": {"all": {"weeks": 200, "flagged": 2}},
+                "distractors": {"all": {"weeks": 40, "flagged": flagged}}, "meets_targets": pooled_alone["meets_targets"]}
+
+    noisy, clean = result(1, caught=8, flagged=1), result(2, caught=7, flagged=0)
+    assert noisy["meets_targets"] is False and clean["meets_targets"] is True  # 2.5 % alone; 7 of 8 = 0.875 recall
+    (row,) = sweep_summary([noisy, clean])
+    assert row["distractors"]["rate"] == 0.0125 and row["meets_targets"] and row["seeds_meeting_targets"] == 1
+    (worse,) = sweep_summary([noisy, result(3, caught=5, flagged=0)])  # 13 of 16 = 0.81 recall, 5 of 8 alone
+    assert worse["meets_targets"] and worse["seeds_meeting_targets"] == 0
+    (missed,) = sweep_summary([noisy, result(4, caught=4, flagged=1)])  # 12 of 16 = 0.75 recall, 2 of 80 flagged
+    assert not missed["meets_targets"]
 
 
 def test_team_week_table_sums_the_team_and_suppresses_weeks_under_k(demo):
