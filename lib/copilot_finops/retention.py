@@ -28,6 +28,7 @@ ARCHIVED_MARTS = {  # team-level aggregates kept for the months purge removes: v
     "mart_team_day_model": "day", "mart_team_day_cost": "day", "mart_team_month_cost": "period",
     "mart_team_week_delivery_usage": "week_start",
 }
+SNAPSHOT_KINDS = ("seats", "teams", "team-map", "cost-centers")  # who held a seat, who was on which team
 _PATH_DAY = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 _PATH_MONTH = re.compile(r"(?<![\d-])(\d{4}-\d{2})(?:\.json|\.ndjson)")
 
@@ -83,15 +84,15 @@ def _by_kind(paths: list[str]) -> dict:
 def expired_raw_files(rel_paths: list[str], cutoff, kinds: dict[str, str]) -> list[str]:
     """Raw-zone paths past retention: dated before `cutoff`, monthly files of months before the first kept month.
 
-    The latest seats and teams snapshot on or before the cutoff is kept: it says who held a seat and who was on
-    which team on the first days kept. Files without a date in their path (delivery histories, hand imports)
+    The latest snapshot of each kind of SNAPSHOT_KINDS on or before the cutoff is kept: it says who held a seat
+    and who was on which team on the first days kept. Files without a date in their path (delivery histories, hand imports)
     are kept. `kinds` maps each path to its kind.
     """
     first_month = first_kept_period(cutoff)
     snapshot_keep: dict[str, str] = {}
     for rel in rel_paths:
         m = _PATH_DAY.search(rel)
-        if kinds.get(rel) in ("seats", "teams") and m and m.group(1) <= str(cutoff):
+        if kinds.get(rel) in SNAPSHOT_KINDS and m and m.group(1) <= str(cutoff):
             snapshot_keep[kinds[rel]] = max(snapshot_keep.get(kinds[rel], ""), m.group(1))
     expired = []
     for rel in rel_paths:
@@ -131,6 +132,11 @@ def _delete_plan(con: duckdb.DuckDBPyConnection, cutoff, first_period: str,
          [cutoff, cutoff] if orphans else [cutoff]),
         ("pull_request_file", f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr}){orphan}",
          [cutoff]),
+        ("pull_request_person",
+         f"(repo, number) IN (SELECT (repo, number) FROM pull_request WHERE {closed_pr}){orphan}", [cutoff]),
+        # Team maps and cost centers, like the roster: per source, the latest snapshot on or before the cutoff stays.
+        ("team_assignment", "snapshot_day < coalesce((SELECT max(x.snapshot_day) FROM team_assignment x WHERE "
+                            "x.source = team_assignment.source AND x.snapshot_day <= ?), ?)", [cutoff, cutoff]),
         ("pull_request", closed_pr, [cutoff]),
     ]
     quarantined = [r[0] for r in con.execute("SELECT DISTINCT path FROM quarantine").fetchall()]

@@ -16,7 +16,7 @@ def register(sub) -> None:
         "deleted by `purge`, is missing, or has changed since it was ingested.\n"
         "Find a row by --day and --user (a login or a user id) for users reports and seats; by --day (and\n"
         "--org when there are several) for organization and enterprise reports; by --repo and --number for\n"
-        "pulls and deployments.",
+        "pulls and deployments; by --day and --repo for the repository report (repos-1-day).",
         "copilot-finops show-record --kind users-1-day --day 2026-10-05 --user octocat")
     p.add_argument("--kind", required=True, help="users-1-day, users-28-day, organization-1-day, enterprise-1-day, "
                                                  "seats, pulls, deployments, …")

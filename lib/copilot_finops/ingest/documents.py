@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import signatures
 from .elements import (BadElement, as_day, as_element, as_int, as_number, as_object, as_text, label_names,
-                       patch_text, ts, user_logins)
+                       patch_text, pull_people, ts, user_logins)
 
 ROOT_CAUSE = re.compile(r"root\s*cause:\s*([0-9a-f]{7,40})", re.IGNORECASE)
 PULL_URL = re.compile(r"/pulls/(\d+)(?:$|[/?#])")
@@ -254,12 +254,18 @@ def _pulls(con, f, items, file_id):
                  "closed_at": ts(p.get("closed_at")), "merged_at": ts(merged),
                  "merge_commit_sha": as_text(p.get("merge_commit_sha")) if merged else None,
                  "head_ref": as_text(head.get("ref")), "head_sha": as_text(head.get("sha")),
-                 "source_file": file_id, "source_line": i}]
+                 "source_file": file_id, "source_line": i, "people": pull_people(p)}]
 
     rows, bad = _each(f, items, build)
     cols = ["repo", "number", "author_login", "author_id", "author_type", "labels", "title", "body", "state", "draft",
             "created_at", "closed_at", "merged_at", "merge_commit_sha", "head_ref", "head_sha", "source_file",
             "source_line"]
+    people = [{"repo": r["repo"], "number": r["number"], "login": login, "role": role, "source_file": file_id,
+               "source_line": r["source_line"]} for r in rows for role, login in r["people"]]
+    if rows:  # a pull request's people are replaced whole: someone unassigned since is gone
+        con.execute("DELETE FROM pull_request_person WHERE repo = ? AND list_contains(?::BIGINT[], number)",
+                    [f.repo, [r["number"] for r in rows]])
+    _replace(con, "pull_request_person", list(people[0]) if people else [], people, ["repo", "number", "login", "role"])
     return _replace(con, "pull_request", cols, rows, ["repo", "number"]), bad
 
 

@@ -6,7 +6,12 @@ its index and the message, and load the rest of the file. Fields that GitHub may
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timezone
+
+from .rules import _LOGIN
+
+LOGIN = re.compile(_LOGIN)  # the rule the NDJSON reports' user_login is checked by
 
 
 class BadElement(Exception):
@@ -68,6 +73,13 @@ def as_text(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def as_login(value, what: str) -> str:
+    """A GitHub login (as the reports' user_login rule has it); BadElement, naming the field, for anything else."""
+    if not isinstance(value, str) or not LOGIN.match(value):
+        raise BadElement(f"{what} is not a GitHub login (found {_shown(value)})")
+    return value
+
+
 def as_element(item, what: str) -> dict:
     """The element itself, which must be a JSON object."""
     if not isinstance(item, dict):
@@ -94,6 +106,17 @@ def user_logins(users, what: str) -> set[str]:
     if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
         raise BadElement(f"{what} must be a list of user objects (found {_shown(users)})")
     return {u["login"] for u in users if isinstance(u.get("login"), str) and u["login"]}
+
+
+def pull_people(p: dict) -> list[tuple[str, str]]:
+    """(role, login) of whom a pull request was assigned to and whose review it asked for: the coding agent opens
+    its pull requests as itself and assigns the person who asked for the work."""
+    assignees = p.get("assignees")
+    if assignees is None and isinstance(p.get("assignee"), dict):
+        assignees = [p["assignee"]]
+    return ([("assignee", x) for x in sorted(user_logins(assignees, "assignees"))]
+            + [("requested_reviewer", x) for x in sorted(user_logins(p.get("requested_reviewers"),
+                                                                     "requested_reviewers"))])
 
 
 def patch_text(file: dict) -> str | None:

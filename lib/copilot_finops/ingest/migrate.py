@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import duckdb
 
-PROVENANCE_TABLES = ("user_day", "org_day", "seat", "credit_usage", "team", "pull_request", "deployment")
+PROVENANCE_TABLES = ("user_day", "org_day", "seat", "credit_usage", "team", "pull_request", "deployment",
+                     "team_assignment", "repo_day", "billing_usage_item", "pull_request_person")
 
 
 def upgrade(con: duckdb.DuckDBPyConnection) -> bool:

@@ -30,6 +30,7 @@ LOOKUP = {
     "seats": ("seat", ("day", "user"), "true"),
     "pulls": ("pull_request", ("repo", "number"), "true"),
     "deployments": ("deployment", ("repo", "number"), "true"),
+    "repos-1-day": ("repo_day", ("day", "repo"), "true"),
 }
 _COLUMNS = {  # (table, argument) -> how the argument matches a row
     ("user_day", "day"): "day = ?", ("user_day", "user"): "(user_login = ? OR user_id::VARCHAR = ?)",
@@ -37,6 +38,7 @@ _COLUMNS = {  # (table, argument) -> how the argument matches a row
     ("seat", "day"): "snapshot_day = ?", ("seat", "user"): "(user_login = ? OR user_id::VARCHAR = ?)",
     ("pull_request", "repo"): "repo = ?", ("pull_request", "number"): "number::VARCHAR = ?",
     ("deployment", "repo"): "repo = ?", ("deployment", "number"): "deployment_id::VARCHAR = ?",
+    ("repo_day", "day"): "day = ?", ("repo_day", "repo"): "repo = ?",
 }
 
 
@@ -99,7 +101,7 @@ def read_record(path: Path, kind: str, line: int) -> tuple[bytes, bool]:
 
     with open_text(path) as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
-    if kind in NDJSON_KINDS and not head.startswith(b"["):
+    if kind in NDJSON_KINDS + ("repos-1-day",) and not head.startswith(b"["):
         found = read_lines(path, {line}).get(line)
         if found is None:
             raise UserError(f"{path} has no line {line}: it is shorter than when it was ingested; run ingest again")

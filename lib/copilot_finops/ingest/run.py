@@ -2,7 +2,8 @@
 
 NDJSON reports are parsed by DuckDB (`reports`, with the schemas in `schemas` and the rules in `rules`), so a
 1M-line report never passes through pandas. JSON documents (seats, teams, billing, delivery) are small and
-parsed in Python (`documents`). A file whose records are of another kind is quarantined whole (`signatures`).
+parsed in Python (`documents`), as are the attribution kinds (`attribution`: team maps, cost centers, the
+repository report, billing usage). A file whose records are of another kind is quarantined whole (`signatures`).
 Each batch of files is loaded in one transaction together with its `ingest_file` bookkeeping and the
 retention past purges recorded (`retention.reapply`), so a crash leaves the warehouse usable, a rerun picks
 up where it stopped, and rows a purge removed never come back.
@@ -22,20 +23,22 @@ import duckdb
 
 from .. import retention, warehouse
 from ..errors import UserError
-from . import documents, migrate
+from . import attribution, documents, migrate
 from .manifest import load_manifest
 from .rawfiles import RawFile, _load_order, discover
 from .reports import ReportLoader
-from .schemas import KINDS, NDJSON_KINDS
+from .schemas import ATTRIBUTION_KINDS, KINDS, NDJSON_KINDS
 
 # The tables each kind writes that hold rows purge may remove (retention.reapply runs after each load).
 _USAGE_TABLES = ("user_day", "user_day_feature", "user_day_model_feature", "user_day_language_feature", "user_day_ide")
 KIND_TABLES = {
     "users-1-day": _USAGE_TABLES, "users-28-day": _USAGE_TABLES, "user-teams-1-day": ("user_team_day",),
     "seats": ("seat",), "teams": ("team_member",), "ai-credit-usage": ("credit_usage",),
-    "premium-request-usage": ("credit_usage",), "pulls": ("pull_request", "review", "pull_request_file"),
+    "premium-request-usage": ("credit_usage",),
+    "pulls": ("pull_request", "review", "pull_request_file", "pull_request_person"),
     "reviews": ("review",), "pull-files": ("pull_request_file",), "deployments": ("deployment",),
-    "issues": ("incident",),
+    "issues": ("incident",), "team-map": ("team_assignment",), "cost-centers": ("team_assignment",),
+    "repos-1-day": (), "billing-usage": (),  # repositories and workflows: no person, nothing purge removes
 }
 
 # What a document may still hold that the loaders did not foresee; its file is then quarantined, not the run stopped.
@@ -189,8 +192,12 @@ class Ingestor(ReportLoader):
 
     def _load_document(self, f: RawFile) -> None:
         try:
-            doc, sha, size = documents.read(f)
-            rows, bad = documents.load(self.con, f, doc, self.register(f, sha, size))
+            if f.kind in ATTRIBUTION_KINDS:
+                text, sha, size = attribution.read(f)
+                rows, bad = attribution.load(self.con, f, text, self.register(f, sha, size))
+            else:
+                doc, sha, size = documents.read(f)
+                rows, bad = documents.load(self.con, f, doc, self.register(f, sha, size))
         except documents.FileRejected as exc:
             self.reject_file(f, exc.message, exc.excerpt, transaction=False)
             return

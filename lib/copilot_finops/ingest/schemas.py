@@ -9,7 +9,8 @@ NDJSON_KINDS = ("users-28-day", "organization-28-day", "enterprise-28-day", "use
                 "organization-1-day", "enterprise-1-day")
 DOC_KINDS = ("seats", "teams", "ai-credit-usage", "premium-request-usage")
 DELIVERY_KINDS = ("pulls", "reviews", "pull-files", "deployments", "deployment-statuses", "issues")
-KINDS = NDJSON_KINDS + DOC_KINDS + DELIVERY_KINDS  # in load order: 28-day before 1-day, so 1-day rows win
+ATTRIBUTION_KINDS = ("team-map", "cost-centers", "repos-1-day", "billing-usage")  # loaded by ingest/attribution.py
+KINDS = NDJSON_KINDS + DOC_KINDS + DELIVERY_KINDS + ATTRIBUTION_KINDS  # in load order: 28-day before 1-day
 IGNORED_NAMES = {"manifest.jsonl", "ground_truth.json"}
 
 COUNTERS = (

@@ -5,6 +5,7 @@ as user-teams cannot overwrite a day's rows with empty ones.
 """
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import re
@@ -46,7 +47,8 @@ _USER_ACTIVITY = (*COUNTERS, "used_chat", "used_agent", "used_cli", "ai_credits_
                   "totals_by_ide")
 _ORG_ACTIVITY = ("daily_active_users", "weekly_active_users", "monthly_active_users", "pull_requests", *COUNTERS)
 _USER = Signature((("user_id", "integer"), ("day", "YYYY-MM-DD")), _USER_ACTIVITY, ("team_id", "slug"))
-_ORG_DAY = Signature((("day", "YYYY-MM-DD"),), _ORG_ACTIVITY, ("user_id", "team_id"))
+_REPOSITORY = ("repository", "repository_name", "repository_id")  # fields of the repository report's records
+_ORG_DAY = Signature((("day", "YYYY-MM-DD"),), _ORG_ACTIVITY, ("user_id", "team_id", *_REPOSITORY))
 _ORG_28 = Signature((("day_totals", "list"),), (), ("user_id",))
 _BILLING = Signature((("usageItems", "list"),))
 SIGNATURES = {
@@ -64,6 +66,13 @@ SIGNATURES = {
     "deployments": Signature((("id", "integer"),), ("sha", "ref", "environment", "task"), ("deployment_url", "state")),
     "deployment-statuses": Signature((("id", "integer"), ("state", "string")), ("deployment_url", "deployment_id")),
     "issues": Signature((("number", "integer"),), ("title", "body", "labels"), ("head", "files", "merged_at")),
+    # attribution kinds (ingest/attribution.py); a team map's CSV lines are read as {login, team, cost_center}
+    "team-map": Signature((("login", "string"), ("team", "string"))),
+    "cost-centers": Signature((("name", "string"),), ("resources", "state"),
+                              ("slug", "assignee", "usageItems", "login", "number")),
+    "repos-1-day": Signature((("day", "YYYY-MM-DD"),), ("repository", "repository_name", "repo", "full_name"),
+                             ("user_id", "team_id")),
+    "billing-usage": Signature((("usageItems", "list"),), (), ("timePeriod",)),  # a Copilot usage report has one
 }
 assert set(SIGNATURES) == set(KINDS)
 
@@ -96,6 +105,8 @@ def flatten(doc) -> list:
     for page in pages:
         if isinstance(page, dict) and isinstance(page.get("seats"), list):
             out.extend(page["seats"])
+        elif isinstance(page, dict) and isinstance(page.get("costCenters"), list):
+            out.extend(page["costCenters"])
         elif isinstance(page, list):
             out.extend(page)
         else:
@@ -122,6 +133,8 @@ def sample_file(path: Path, limit: int = 50) -> list:
     Raises ValueError, saying why, when the file is neither.
     """
     text = file_text(path.read_bytes(), path.name)
+    if re.search(r"\.csv(\.gz)?$", path.name):
+        return [record for _, record, _ in csv_records(text)][:limit]
     try:
         return flatten(json.loads(text))[:limit]
     except json.JSONDecodeError as exc:
@@ -138,3 +151,19 @@ def sample_file(path: Path, limit: int = 50) -> list:
     if not records:
         raise ValueError(f"neither JSON nor NDJSON ({whole.msg} at line {whole.lineno} column {whole.colno})")
     return records
+
+
+_HEADER = ("login", "user_login", "user")
+
+
+def csv_records(text: str) -> list[tuple[int, dict, str]]:
+    """(1-based line, record, line text) of each line of a team map: `login,team[,cost_center]`, read as
+    {login, team, cost_center} (absent cells as None); blank lines and a first header line are left out."""
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        cells = [c.strip() for c in next(csv.reader([line]), [])]
+        if not any(cells) or (number == 1 and cells[0].lower() in _HEADER):
+            continue
+        out.append((number, {k: (cells[i] or None) if i < len(cells) else None
+                             for i, k in enumerate(("login", "team", "cost_center"))}, line))
+    return out

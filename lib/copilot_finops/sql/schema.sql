@@ -371,3 +371,84 @@ CREATE TABLE IF NOT EXISTS alert_sent (
     period VARCHAR NOT NULL, destination VARCHAR NOT NULL, scope VARCHAR NOT NULL, name VARCHAR NOT NULL,
     stage DOUBLE NOT NULL, stage_status VARCHAR, webhook_format VARCHAR, as_of DATE, sent_at TIMESTAMP
 );
+
+-- Attribution (issue 17): team sources other than GitHub teams, GitHub's repository report, billing usage beyond
+-- Copilot's own SKUs, and who asked the coding agent for a pull request. Like the other tables loaded from the raw
+-- zone, each row keeps its provenance: source_file (raw_file.file_id) and source_line (the 1-based line of a CSV
+-- team map or an NDJSON report; the element of a document), read back with `show-record`.
+
+-- Team assignments from a team map (kind team-map: CSV login,team[,cost_center]; source 'csv') or the enterprise's
+-- billing cost centers (kind cost-centers; source 'cost_centers', one team per cost center). snapshot_day: the day
+-- the file is named for (1970-01-01 for a map named otherwise: it applies from the start). A file's rows are
+-- replaced whole when it is ingested again (every version of its path). Purge keeps, per source, the latest
+-- snapshot on or before its cutoff, as it does team_member's.
+-- grain: source_file, user_login, team_slug
+CREATE TABLE IF NOT EXISTS team_assignment (
+    source VARCHAR NOT NULL,
+    snapshot_day DATE NOT NULL,
+    user_login VARCHAR NOT NULL,
+    team_slug VARCHAR NOT NULL,
+    team_name VARCHAR,
+    cost_center VARCHAR,
+    source_file BIGINT,                   -- raw_file.file_id
+    source_line BIGINT                    -- 1-based CSV line; cost centers: the cost center's element
+);
+
+-- The team source params chose (team_source.kind), recorded so that the views follow it: at most one row; none
+-- means github. Written by `ingest`, `import`, `report` and `whatif` from the params they are given.
+-- grain: team_source
+CREATE TABLE IF NOT EXISTS team_source (
+    team_source VARCHAR NOT NULL
+);
+
+-- GitHub's repository report (repos-1-day, since 2026-07-17): one row per repository and day, pull-request
+-- counters as reported (NULL where a record leaves one out). repo is owner/name.
+-- grain: day, repo
+CREATE TABLE IF NOT EXISTS repo_day (
+    day DATE NOT NULL,
+    repo VARCHAR NOT NULL,
+    repository_id BIGINT,
+    pr_total_created BIGINT,
+    pr_total_merged BIGINT,
+    pr_total_created_by_copilot BIGINT,
+    pr_total_merged_created_by_copilot BIGINT,
+    pr_total_reviewed_by_copilot BIGINT,
+    pr_total_copilot_suggestions BIGINT,
+    pr_total_copilot_applied_suggestions BIGINT,
+    source_file BIGINT,                   -- raw_file.file_id
+    source_line BIGINT                    -- 1-based line of the NDJSON report (gzip inflated)
+);
+
+-- The organization's billing usage (kind billing-usage: /settings/billing/usage), one row per usage item: Actions
+-- minutes (with the repository and, where the billing shows it, the workflow), storage, Copilot and other products.
+-- No person: the items name repositories and workflows. item: the item's place in its month's response, as served.
+-- grain: period, item
+CREATE TABLE IF NOT EXISTS billing_usage_item (
+    period VARCHAR NOT NULL,
+    item BIGINT NOT NULL,
+    day DATE,
+    product VARCHAR,
+    sku VARCHAR,
+    unit_type VARCHAR,
+    quantity DOUBLE,
+    price_per_unit DOUBLE,
+    gross_amount DOUBLE,
+    discount_amount DOUBLE,
+    net_amount DOUBLE,
+    repository VARCHAR,
+    workflow VARCHAR,
+    source_file BIGINT,                   -- raw_file.file_id
+    source_line BIGINT                    -- 1-based usage item of the month's response, pages flattened
+);
+
+-- Who a pull request was assigned to and whose review it asked for, as served: the coding agent opens its pull
+-- requests as itself and assigns the person who asked for the work. Purge removes them with their pull request.
+-- grain: repo, number, login, role
+CREATE TABLE IF NOT EXISTS pull_request_person (
+    repo VARCHAR NOT NULL,
+    number BIGINT NOT NULL,
+    login VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,    -- 'assignee' or 'requested_reviewer'
+    source_file BIGINT,       -- raw_file.file_id of the pulls file
+    source_line BIGINT        -- 1-based element of that file
+);
