@@ -21,9 +21,11 @@ def declared_grains() -> dict[str, warehouse.Grain]:
 GRAINS = declared_grains()
 KEYED = sorted(name for name, grain in GRAINS.items() if grain.columns and not name.startswith("archive_"))
 # Empty on a demo warehouse: nothing was unreadable, purged, accessed in incident mode, alerted, missing from the
-# reports, of a field no parser knows, or reviewed by an analyst. test_alerts.py checks alert_sent's key,
-# test_ingest.py unknown_field's.
+# reports, of a field no parser knows, or reviewed by an analyst; its teams are GitHub's, so no team map or cost
+# centers and no recorded team source. test_alerts.py checks alert_sent's key, test_ingest.py unknown_field's,
+# test_teams_source.py the team sources'.
 EMPTY_ON_DEMO = {"quarantine", "purge_log", "access_audit", "alert_sent", "mart_data_gap", "data_gap", "unknown_field",
+                 "team_assignment", "stg_team_assignment", "team_source", "stg_team_source",
                  "pattern_review"}  # nobody reviewed: test_patterns_review.py stores and replaces reviews by key
 
 KNOWN_USERS = "SELECT user_id FROM user_day UNION SELECT user_id FROM seat"  # in a users report or holding a seat
@@ -33,7 +35,7 @@ RELATIONSHIPS = [
     ("int_user_team_day", "user_id", KNOWN_USERS),  # every user-team row's user exists
     ("int_user_team_day", "team_id", "SELECT team_id FROM team"),
     ("int_team_member_day", "user_id", KNOWN_USERS),
-    *[(name, "team_slug", TEAMS) for name in KEYED  # every team row's team
+    *[(name, "team_slug", TEAMS) for name in KEYED  # every team row's team (a team map's teams are its own)
       if "team_slug" in GRAINS[name].columns and name not in EMPTY_ON_DEMO],
     *[(table, "day, user_id", "SELECT day, user_id FROM user_day")  # a breakdown row belongs to its user-day
       for table in ("user_day_feature", "user_day_model_feature", "user_day_language_feature", "user_day_ide")],

@@ -25,19 +25,36 @@ def register(sub) -> None:
         "copilot-finops import --kind users-1-day ~/Downloads/copilot-usage-2026-10-*.ndjson")
     q.add_argument("files", nargs="+", metavar="FILE")
     q.add_argument("--kind", required=True, help="what the files hold, e.g. users-1-day, user-teams-1-day, "
-                                                 "organization-1-day, seats, ai-credit-usage")
+                                                 "organization-1-day, seats, ai-credit-usage, team-map (a CSV "
+                                                 "login,team[,cost_center])")
     q.add_argument("--raw", default="raw", metavar="DIR", help="raw-zone folder to copy into (default raw/)")
     add_common(q, json_output=True)
     q.set_defaults(func=run_import)
 
 
-def _report(summary, as_json: bool) -> int:
+def _follow_team_source(args) -> str | None:
+    """Record params' team source in the warehouse (the views follow it); None when there are no params here."""
+    from pathlib import Path
+
+    from .. import teams_source
+    from ..params import load_params
+
+    if not (Path(args.params) / "org.yaml").exists():
+        return None
+    params = load_params(args.params)
+    teams_source.sync(args.warehouse, params)
+    return params.team_source.kind
+
+
+def _report(summary, as_json: bool, team_source: str | None = None) -> int:
     doc = summary.as_dict()
+    doc["team_source"] = team_source
     if as_json:
         print_json(doc)
         return 0
     print(f"ingested {summary.files_ingested} files ({summary.rows_loaded:,} rows); "
-          f"{summary.files_unchanged} unchanged files skipped")
+          f"{summary.files_unchanged} unchanged files skipped"
+          + (f"; teams from: {team_source} (params team_source)" if team_source else ""))
     for kind, rows in sorted(summary.by_kind.items()):
         print(f"  {kind:<22} {rows:>10,} rows")
     if summary.lines_quarantined:
@@ -54,8 +71,9 @@ def run_ingest(args) -> int:
     group = readers_group(args.params)
     with privacy.owner_only_files():
         summary = ingest_raw(args.raw, args.warehouse, full=args.full, progress=not args.json and sys.stderr.isatty())
+        team_source = _follow_team_source(args)
     privacy.restrict([args.raw, *privacy.warehouse_files(args.warehouse)], group)
-    return _report(summary, args.json)
+    return _report(summary, args.json, team_source)
 
 
 def run_import(args) -> int:
@@ -68,5 +86,6 @@ def run_import(args) -> int:
     with privacy.owner_only_files():
         files = import_files(args.files, args.kind, args.raw)
         summary = ingest_raw(args.raw, args.warehouse, files=files, full=True)
+        team_source = _follow_team_source(args)
     privacy.restrict([args.raw, *privacy.warehouse_files(args.warehouse)], group)
-    return _report(summary, args.json)
+    return _report(summary, args.json, team_source)

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
-from .. import gaps, headline, privacy, usage, warehouse as warehouse_mod
+from .. import gaps, headline, privacy, teams_source, usage, warehouse as warehouse_mod
 from ..params import load_params
 from ..paths import DEFAULT_NOTEBOOKS
 from ..period import parse_period
@@ -29,6 +29,7 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     """
     period = parse_period(period_text)
     prm = load_params(params)
+    teams_source.sync(warehouse, prm)  # the views follow params' team source (a brief writable open if it changed)
     con = warehouse_mod.connect(warehouse, read_only=True)
     try:
         teams = usage.select_teams(con, period, teams_arg, warehouse)
