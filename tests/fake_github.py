@@ -3,7 +3,8 @@
 It speaks the wire format `fetch` depends on: report envelopes with signed, expiring download
 links (checked, and refused when an Authorization header comes along), 204 days, Link headers
 with rel="next"/"last", rate-limit headers with a real quota, seats paged as objects, and the
-billing, teams and repo endpoints. Faults are drawn from a seeded RNG: 5xx, dropped
+billing (AI credits, premium requests, the org's billing usage), enterprise cost centers, teams and repo
+endpoints. Faults are drawn from a seeded RNG: 5xx, dropped
 connections, slow answers, primary and secondary rate limits, 429, links that are already
 expired, and truncated shards (with and without Content-Length).
 
@@ -56,6 +57,9 @@ class Faults:
     download: tuple = ("500", "reset", "slow", "truncated", "truncated-unsized")
     slow_seconds: float = 0.02
     retry_after: int = 2
+
+
+DELIVERY = ("pulls", "reviews", "pull-files", "deployments", "deployment-statuses", "issues")
 
 
 def _load_json(path: Path):
@@ -144,13 +148,21 @@ class FakeGitHub:
         self.members = {t["slug"]: t.get("members", []) for t in teams}
         self.teams = [{k: v for k, v in t.items() if k != "members"} for t in teams]
         self.billing: dict[tuple, dict] = {}
-        for path in raw.glob("billing/*/*.json"):
+        for path in sorted(raw.glob("billing/*/*.json")):  # <month>.json and <month>-<more>.json add up per user
             for resp in _load_json(path):
-                self.billing[(path.parent.name, path.stem, resp.get("user"))] = resp
+                key = (path.parent.name, path.stem[:7], resp.get("user"))
+                if key in self.billing:
+                    self.billing[key] = {**self.billing[key], "usageItems": self.billing[key]["usageItems"]
+                                         + resp.get("usageItems", [])}
+                else:
+                    self.billing[key] = resp
+        centers = latest("cost-centers/*.json")
+        self.cost_centers = _load_json(centers) if centers else {"costCenters": []}
         self.delivery: dict[str, dict[str, list]] = {}
-        for path in raw.glob("delivery/*/*/*.json"):
+        for path in sorted(raw.glob("delivery/*/*/*.json")):  # <kind>.json and <kind>-<more>.json add up
             repo = f"{path.parent.parent.name}/{path.parent.name}"
-            self.delivery.setdefault(repo, {})[path.stem] = _load_json(path)
+            kind = next(k for k in sorted(DELIVERY, key=len, reverse=True) if path.stem == k or path.stem.startswith(k + "-"))
+            self.delivery.setdefault(repo, {}).setdefault(kind, []).extend(_load_json(path))
 
     def _report_28(self, kind: str) -> tuple[list[bytes], str, str] | None:
         source = "users-1-day" if kind == "users-28-day" else "organization-1-day"
@@ -367,6 +379,21 @@ def _handler(gh: FakeGitHub):
             self.ok(found or {"timePeriod": {"year": year, "month": month}, "organization": org, "user": user,
                               "usageItems": []})
 
+        def billing_usage(self, org, expired=False):
+            """The org's billing usage of a month (or a day of it): the usage items of billing/billing-usage/."""
+            year, month, day = int(self.query.get("year", 0)), int(self.query.get("month", 0)), self.query.get("day")
+            found = gh.billing.get(("billing-usage", f"{year:04d}-{month:02d}", None)) or {"usageItems": []}
+            items = [i for i in found.get("usageItems", [])
+                     if not day or str(i.get("date", ""))[8:10] == f"{int(day):02d}"]
+            self.ok({"usageItems": items})
+
+        def cost_centers(self, enterprise, expired=False):
+            if enterprise != gh.enterprise:
+                return self.error(404, "Not Found")
+            state = self.query.get("state")
+            self.ok({"costCenters": [c for c in gh.cost_centers.get("costCenters", [])
+                                     if not state or c.get("state", "active") == state]})
+
         def teams(self, org, expired=False):
             self.ok(*_paged(self, gh.teams))
 
@@ -470,6 +497,8 @@ ROUTES = [
     (r"/(orgs|enterprises)/([^/]+)/copilot/metrics/reports/([a-z0-9-]+?)(/latest)?", "report"),
     (r"/orgs/([^/]+)/copilot/billing/seats", "seats"),
     (r"/organizations/([^/]+)/settings/billing/(ai_credit|premium_request)/usage", "billing"),
+    (r"/organizations/([^/]+)/settings/billing/usage", "billing_usage"),
+    (r"/enterprises/([^/]+)/settings/billing/cost-centers", "cost_centers"),
     (r"/orgs/([^/]+)/teams", "teams"),
     (r"/orgs/([^/]+)/teams/([^/]+)/members", "members"),
     (r"/orgs/([^/]+)/repos", "org_repos"),

@@ -151,9 +151,10 @@ def test_another_fetch_on_the_same_raw_zone_is_refused(tiny, tmp_path):
 
 def test_request_estimate_for_a_1000_user_org():
     e = estimate_requests(1000, 30, months=2, teams=50)
-    assert e["by_kind"] == {"reports (3 kinds x days)": 90, "seats": 10, "billing (users x months)": 2000,
-                            "teams and members": 51, "delivery": 0}
-    assert e["api_requests"] == 2151 and e["downloads"] == 90
+    assert e["by_kind"] == {"reports (3 kinds x days)": 90, "repository report (days)": 30, "seats": 10,
+                            "billing (users x months)": 2000, "billing usage (months)": 2, "teams and members": 51,
+                            "delivery": 0}
+    assert e["api_requests"] == 2183 and e["downloads"] == 120
     assert e["quota_hours"] == pytest.approx(0.43, abs=0.01) and e["wall_hours"] < 1  # fits in one hour's quota
     big = estimate_requests(1000, 365, months=13, teams=50)
     assert big["api_requests"] > 5000 and big["wall_hours"] >= 2  # waits out two spent quotas

@@ -20,18 +20,23 @@ HISTORY_DAYS = 365  # usage reports go back one year
 ORG_FIRST_DAY = date(2025, 12, 12)  # first day of organization-level reports
 ENTERPRISE_FIRST_DAY = date(2025, 10, 10)  # first day of enterprise-level reports
 CREDITS_SINCE = date(2026, 6, 1)  # AI credits replaced premium requests on this day
+REPOS_FIRST_DAY = date(2026, 7, 17)  # repository-level reports (repos-1-day) became generally available
 
 REPORT_KINDS = ("users-1-day", "user-teams-1-day", "organization-1-day")
 BOOTSTRAP_KINDS = ("users-28-day", "organization-28-day")
 ENTERPRISE_KINDS = ("enterprise-1-day", "enterprise-28-day")
-ONE_DAY_KINDS = REPORT_KINDS + ENTERPRISE_KINDS[:1]  # one request per day
+REPO_KINDS = ("repos-1-day",)  # GitHub's repository report: attribution of pull-request work to repositories
+ONE_DAY_KINDS = REPORT_KINDS + ENTERPRISE_KINDS[:1] + REPO_KINDS  # one request per day
 LATEST_KINDS = BOOTSTRAP_KINDS + ENTERPRISE_KINDS[1:]  # one request for the latest 28 days
 BILLING_KINDS = ("ai-credit-usage", "premium-request-usage")
 DELIVERY_KINDS = ("pulls", "reviews", "pull-files", "deployments", "deployment-statuses", "issues")
-DEFAULT_KINDS = REPORT_KINDS + ("seats", "teams") + BILLING_KINDS + ("delivery",)
-KIND_ORDER = REPORT_KINDS + BOOTSTRAP_KINDS + ENTERPRISE_KINDS + ("seats", "teams") + BILLING_KINDS + ("delivery",)
+USAGE_KINDS = ("billing-usage",)  # the org's billing usage: Actions minutes by repository and workflow
+COST_CENTER_KINDS = ("cost-centers",)  # the enterprise's billing cost centers (needs --enterprise)
+DEFAULT_KINDS = REPORT_KINDS + REPO_KINDS + ("seats", "teams") + BILLING_KINDS + USAGE_KINDS + ("delivery",)
+KIND_ORDER = (REPORT_KINDS + REPO_KINDS + BOOTSTRAP_KINDS + ENTERPRISE_KINDS + ("seats", "teams") + BILLING_KINDS
+              + USAGE_KINDS + COST_CENTER_KINDS + ("delivery",))
 GROUPS = {"all": DEFAULT_KINDS, "metrics": REPORT_KINDS, "bootstrap": BOOTSTRAP_KINDS, "billing": BILLING_KINDS,
-          **{k: ("delivery",) for k in DELIVERY_KINDS}}
+          "attribution": REPO_KINDS + USAGE_KINDS + COST_CENTER_KINDS, **{k: ("delivery",) for k in DELIVERY_KINDS}}
 
 
 @dataclass
@@ -79,8 +84,9 @@ def resolve_kinds(requested: list[str] | None, enterprise: str | None) -> list[s
         else:
             raise UserError(f"--kinds: unknown kind {name!r}; choose from {', '.join(KIND_ORDER)} "
                             f"or the groups {', '.join(g for g in GROUPS if g not in DELIVERY_KINDS)}")
-    if chosen & set(ENTERPRISE_KINDS) and not enterprise:
-        raise UserError(f"--kinds {', '.join(sorted(chosen & set(ENTERPRISE_KINDS)))} needs --enterprise ENTERPRISE")
+    needs_enterprise = chosen & set(ENTERPRISE_KINDS + COST_CENTER_KINDS)
+    if needs_enterprise and not enterprise:
+        raise UserError(f"--kinds {', '.join(sorted(needs_enterprise))} needs --enterprise ENTERPRISE")
     return [k for k in KIND_ORDER if k in chosen]
 
 
@@ -102,7 +108,8 @@ class FetchContext:
 
     def report_floor(self, kind: str) -> date:
         enterprise_scope = bool(self.config.enterprise) and kind not in ("organization-1-day", "organization-28-day")
-        return ENTERPRISE_FIRST_DAY if enterprise_scope else ORG_FIRST_DAY
+        floor = ENTERPRISE_FIRST_DAY if enterprise_scope else ORG_FIRST_DAY
+        return max(floor, REPOS_FIRST_DAY) if kind in REPO_KINDS else floor
 
     def source(self, path: str, **query) -> str:
         """Where data came from, for the manifest: the API request, never a signed link or a token."""

@@ -33,6 +33,7 @@ REPORTS = {
     "users-28-day": ReportSpec("copilot_organization_users_usage_metrics", "copilot_users_usage_metrics"),
     "organization-28-day": ReportSpec("copilot_organization_usage_metrics", None),
     "enterprise-28-day": ReportSpec(None, "copilot_enterprise_usage_metrics"),
+    "repos-1-day": ReportSpec("copilot_organization_repos_one_day_report", "copilot_enterprise_repos_one_day_report"),
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import date, datetime, timedelta, timezone
 
 from ..errors import UserError
-from . import delivery, org, reports
+from . import attribution, delivery, org, reports
 from .context import (BILLING_KINDS, HISTORY_DAYS, LATEST_KINDS, ONE_DAY_KINDS, REPORT_KINDS, FetchConfig,
                       FetchContext, resolve_kinds)
 from .github import GitHubClient, WaitBudgetExceeded, token_from_env
@@ -82,7 +82,8 @@ def run_fetch(config: FetchConfig, client: GitHubClient | None = None, dry_run: 
         client.start_run()
         runners = {**{k: reports.run for k in ONE_DAY_KINDS + LATEST_KINDS},
                    "seats": org.run_seats, "teams": org.run_teams,
-                   **{k: org.run_billing for k in BILLING_KINDS}, "delivery": delivery.run}
+                   **{k: org.run_billing for k in BILLING_KINDS}, "delivery": delivery.run,
+                   "billing-usage": attribution.run_billing_usage, "cost-centers": attribution.run_cost_centers}
         try:
             for kind in kinds:
                 runners[kind](ctx, kind)
@@ -140,7 +141,7 @@ def estimate_requests(users: int, days: int, *, months: int | None = None, teams
     Parameters
     ----------
     users : seated users (billing is queried once per user per month; seats come 100 a page).
-    days : days of 1-day reports (three report kinds, one request each per day).
+    days : days of 1-day reports (three report kinds and the repository report, one request each per day).
     months : calendar months the window touches (default: a `days` window not aligned to months).
     teams : teams in the org (one members request each, up to 100 members).
     repos, pulls_per_repo, deployments_per_repo : delivery data (per PR: reviews and files; per deployment: statuses).
@@ -158,15 +159,17 @@ def estimate_requests(users: int, days: int, *, months: int | None = None, teams
     pages = lambda n: max(1, math.ceil(n / 100))  # noqa: E731 - per_page=100 everywhere
     by_kind = {
         "reports (3 kinds x days)": 3 * days,
+        "repository report (days)": days,
         "seats": pages(users),
         "billing (users x months)": users * months,
+        "billing usage (months)": months,
         "teams and members": (pages(teams) + teams) if teams else 1,
         "delivery": repos * (pages(pulls_per_repo) + 2 * pulls_per_repo + pages(deployments_per_repo)
                              + deployments_per_repo + 1),
     }
     api = sum(by_kind.values())
     shards = max(1, math.ceil(users / records_per_shard))
-    downloads = days * (shards + 2)
+    downloads = days * (shards + 3)
     latency_hours = (api + downloads) * seconds_per_request / 3600
     quota_hours = api / rate_per_hour
     if seconds_per_request * rate_per_hour >= 3600 or api <= rate_per_hour:
