@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from . import org as demo_org
+from . import agents, org as demo_org
 from .delivery import DeliverySimulation
 from .org import ORG_ID, Person
 from .scenarios import DeliveryPlan, draw_scenarios
@@ -180,6 +180,7 @@ def generate_org(raw_dir: str | os.PathLike, seed: int = DEFAULT_SEED, users: in
     _write_snapshots(writer, people, slugs, team_id, start, end, history["active"])
     _write_billing(writer, people, by_index, credits_by_user_month, premium_by_user_month)
     delivery.write(writer)
+    agents.write(writer, seed, people, delivery, start, end)  # agent pull requests, their billing, repos-1-day
     writer.close()
 
     injected, distractors = truth_rows(pattern_of, by_index)
