@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "init_workflow",
     "lab",
     "show_record",
+    "whatif",
 ]
 
 DESCRIPTION = """\

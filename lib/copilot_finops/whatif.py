@@ -1,0 +1,376 @@
+"""Model-routing what-if: the month re-priced with a share of some prompts moved to another model.
+
+Definitions (one place for each):
+
+- route: `SCOPE[@WHO]:MODEL=SHARE` (e.g. `chat:gpt-5-mini=50%`, `chat_panel_ask_mode@security_engineering:claude-haiku-4.5=30%`).
+  SCOPE is `chat` (every chat feature), `cli` (Copilot CLI), `all`, or one feature (`chat_inline`,
+  `chat_panel_<mode>_mode`); WHO, optional, a role segment id or a team slug. Several routes are separated by commas;
+  where two cover the same prompts the more specific wins (a feature beats `chat`, which beats `all`; a team beats
+  a segment, which beats the whole org). A route moves SHARE of the scope's prompts that run on models dearer than
+  MODEL; prompts already on a cheaper model stay (routing sends work down, never up).
+- a prompt row's credits: each user-day's AI credits (the cost model's, `int_cost_user_day`) split over what used
+  them. The CLI takes its tokens priced at `routing.cli_model` (never more than the day's credits); the rest is split
+  over the day's IDE prompts per model and feature, each weighted by its model's price per prompt (input and output
+  prices blended by `routing.output_token_share`; a model without a price weighs the mean of the priced ones and is
+  never moved). Credits of a day with no prompt to carry them (agent edits or reviews alone) are `(other)`, never moved.
+- credits saved by moving a row: share x its credits x (1 - target price / its model's price), the prices in effect
+  on its day (`model_prices` are dated). For the CLI the two prices are taken on the day's own token mix.
+- money saved: credits saved x the AI-credit price. The org's bill changes by less while it stays within its
+  included pool: `org_bill_change` says by how much.
+- acceptance risk: the accepted-output ratio observed on the target model for the route's features (agent edits
+  left out: they carry no acceptances), with a developer-clustered interval, beside the ratio on the prompts that
+  would move. A team whose target-model figure rests on fewer than k developers is "too thin to judge".
+
+Team rows follow GitHub's join rule (a developer on two teams counts in both, as on page 02); segment and org totals
+count each prompt once.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from statistics import NormalDist
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from . import cache, privacy
+from .cost import credit_era, included_pool, org_month_quantities
+from .errors import UserError
+from .params import SEGMENT_IDS, OrgParams
+from .period import SLUG, Period
+
+GROUPS = ("all", "chat", "cli")
+FEATURE = re.compile(r"^chat_[a-z_]+$")
+ROUTE = re.compile(r"^\s*(?P<scope>[a-z_]+)(?:@(?P<who>[A-Za-z0-9][A-Za-z0-9_.-]*))?\s*:\s*(?P<model>[^=\s]+)\s*="
+                   r"\s*(?P<share>[0-9.]+)\s*(?P<pct>%?)\s*$")
+OTHER = "(other)"
+TOO_THIN = "too thin to judge"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One routing rule: move `share` of the `scope` prompts of `who` (None: the whole org) on dearer models to `target`."""
+
+    scope: str
+    who: str | None
+    who_kind: str  # 'org', 'segment' or 'team'
+    target: str
+    share: float
+    text: str
+
+    @property
+    def specificity(self) -> int:
+        feature = {"all": 0, "chat": 1, "cli": 2}.get(self.scope, 2)
+        return feature * 3 + {"org": 0, "segment": 1, "team": 2}[self.who_kind]
+
+    def covers_feature(self, feature: str) -> bool:
+        return (self.scope == "all" or self.scope == feature
+                or (self.scope == "chat" and feature.startswith("chat")))
+
+
+def parse_routes(text: str, params: OrgParams) -> list[Route]:
+    """The routes in `text` (comma-separated), checked against params. UserError names the bad route and the fix."""
+    if not str(text or "").strip():
+        raise UserError("--route is empty: give one or more routes, e.g. \"chat:gpt-5-mini=50%,cli:gpt-5-mini=80%\"")
+    segments = set(params.segments) | set(SEGMENT_IDS)
+    routes = []
+    for part in str(text).split(","):
+        m = ROUTE.match(part)
+        if not m:
+            raise UserError(f"--route {part.strip()!r}: write SCOPE[@SEGMENT_OR_TEAM]:MODEL=SHARE%, "
+                            "e.g. chat:gpt-5-mini=50% or chat_panel_ask_mode@appsec:claude-haiku-4.5=30%")
+        scope, who, model = m["scope"], m["who"], m["model"]
+        if scope not in GROUPS and not FEATURE.match(scope):
+            raise UserError(f"--route {part.strip()!r}: scope {scope!r} is not chat, cli, all or a chat feature "
+                            "(chat_inline, chat_panel_ask_mode, ...); completions are not billed and agent edits "
+                            "carry no prompts")
+        if model not in params.model_prices:
+            raise UserError(f"--route {part.strip()!r}: model {model!r} has no price in params (model_prices); "
+                            f"priced: {', '.join(sorted(params.model_prices))}")
+        share = float(m["share"]) / (100.0 if m["pct"] else 1.0)
+        if not 0 < share <= 1:
+            raise UserError(f"--route {part.strip()!r}: the share must be above 0 and at most 100%")
+        if who is not None and not SLUG.match(who):
+            raise UserError(f"--route {part.strip()!r}: {who!r} is not a segment id or team slug")
+        kind = "org" if who is None else "segment" if who in segments else "team"
+        routes.append(Route(scope, who, kind, model, share, part.strip()))
+    for i, a in enumerate(routes):
+        for b in routes[i + 1:]:
+            if a.specificity == b.specificity and _overlap(a, b, params):
+                raise UserError(f"--route: {a.text!r} and {b.text!r} move the same prompts; keep one, or make one "
+                                "more specific (a feature, a segment or a team)")
+    return routes
+
+
+def _overlap(a: Route, b: Route, params: OrgParams) -> bool:
+    features = a.scope == b.scope or "all" in (a.scope, b.scope) or (
+        "chat" in (a.scope, b.scope) and (a.scope.startswith("chat") and b.scope.startswith("chat")))
+    if not features:
+        return False
+    if a.who_kind != b.who_kind:
+        return True
+    return a.who == b.who
+
+
+# -- the re-pricing ---------------------------------------------------------------------------------------------
+def _price_frame(params: OrgParams) -> pd.DataFrame:
+    rows = []
+    for model, entries in params.model_prices.items():
+        for i, e in enumerate(entries):
+            until = entries[i + 1].since if i + 1 < len(entries) else date(9999, 12, 31)
+            rows.append({"model": model, "since": e.since, "until": until, "usd_in": e.input, "usd_out": e.output})
+    return pd.DataFrame(rows)
+
+
+def _route_frame(routes: list[Route]) -> pd.DataFrame:
+    return pd.DataFrame([{"route_id": i, "scope": r.scope, "who_kind": r.who_kind, "who": r.who or "",
+                          "target": r.target, "share": r.share, "specificity": r.specificity}
+                         for i, r in enumerate(routes)])
+
+
+REPRICE_SQL = """
+WITH pr AS (SELECT * FROM prices WHERE since <= $end AND until > $start),
+mean_price AS (SELECT avg(usd_in * (1 - $s) + usd_out * $s) AS price FROM pr),
+ide AS (
+    SELECT f.day, f.user_id, f.model, f.feature, coalesce(f.interactions, 0) AS prompts,
+           coalesce(f.generations, 0) AS generations, coalesce(f.acceptances, 0) AS acceptances,
+           p.usd_in, p.usd_out, $s AS out_share,
+           coalesce(p.usd_in * (1 - $s) + p.usd_out * $s, (SELECT price FROM mean_price)) AS weight_price
+    FROM stg_user_day_model_feature f
+    LEFT JOIN pr p ON p.model = f.model AND f.day >= p.since AND f.day < p.until
+    WHERE f.day BETWEEN $start AND $end AND f.feature <> 'code_completion'
+),
+weights AS (SELECT day, user_id, sum(prompts * weight_price) AS weight FROM ide GROUP BY day, user_id),
+user_days AS (
+    SELECT c.day, c.user_id, c.ai_credits, u.cli_prompts, u.cli_prompt_tokens, u.cli_output_tokens, p.usd_in, p.usd_out,
+           least((u.cli_prompt_tokens * p.usd_in + u.cli_output_tokens * p.usd_out) / 1e6 / $credit, c.ai_credits)
+               AS cli_credits,
+           coalesce(w.weight, 0) AS weight
+    FROM int_cost_user_day c JOIN int_user_day_usage u USING (day, user_id)
+    LEFT JOIN weights w USING (day, user_id)
+    LEFT JOIN pr p ON p.model = $cli_model AND c.day >= p.since AND c.day < p.until
+    WHERE c.day BETWEEN $start AND $end
+)
+SELECT i.day, i.user_id, i.model, i.feature, i.prompts, i.generations, i.acceptances, i.usd_in, i.usd_out, i.out_share,
+       CASE WHEN d.weight > 0 THEN (d.ai_credits - coalesce(d.cli_credits, 0)) * i.prompts * i.weight_price / d.weight
+            ELSE 0 END AS credits
+FROM ide i JOIN user_days d USING (day, user_id)
+UNION ALL
+SELECT day, user_id, $cli_model, 'cli', cli_prompts, 0, 0, usd_in, usd_out,
+       cli_output_tokens / nullif(cli_prompt_tokens + cli_output_tokens, 0), coalesce(cli_credits, 0)
+FROM user_days WHERE cli_prompts > 0 OR cli_prompt_tokens > 0
+UNION ALL
+SELECT day, user_id, NULL, '(other)', 0, 0, 0, NULL, NULL, NULL, ai_credits - coalesce(cli_credits, 0)
+FROM user_days WHERE weight = 0 AND ai_credits - coalesce(cli_credits, 0) > 0
+"""
+
+ROUTED_SQL = """
+WITH scoped AS (
+    SELECT m.team_slug, r.* FROM repriced r JOIN int_team_member_day m USING (day, user_id)
+    UNION ALL
+    SELECT NULL::VARCHAR, r.* FROM repriced r
+),
+matched AS (
+    SELECT s.*, ro.route_id, ro.target, ro.share
+    FROM scoped s LEFT JOIN team_segment ts USING (team_slug)
+    LEFT JOIN routes ro
+      ON ((ro.scope = 'all' AND s.feature <> '(other)') OR (ro.scope = 'chat' AND s.feature LIKE 'chat%')
+          OR ro.scope = s.feature)
+     AND (ro.who_kind = 'org' OR (ro.who_kind = 'segment' AND ts.segment = ro.who)
+          OR (ro.who_kind = 'team' AND s.team_slug = ro.who))
+    QUALIFY row_number() OVER (PARTITION BY s.team_slug, s.day, s.user_id, s.model, s.feature
+                               ORDER BY ro.specificity DESC NULLS LAST) = 1
+)
+SELECT m.*, ts.segment,
+       CASE WHEN m.route_id IS NOT NULL AND m.model <> m.target AND m.usd_in IS NOT NULL AND t.usd_in IS NOT NULL
+                 AND t.usd_in * (1 - m.out_share) + t.usd_out * m.out_share
+                     < m.usd_in * (1 - m.out_share) + m.usd_out * m.out_share
+            THEN m.share ELSE 0 END AS moved,
+       1 - (t.usd_in * (1 - m.out_share) + t.usd_out * m.out_share)
+           / nullif(m.usd_in * (1 - m.out_share) + m.usd_out * m.out_share, 0) AS saving_rate
+FROM matched m
+LEFT JOIN team_segment ts USING (team_slug)
+LEFT JOIN prices t ON t.model = m.target AND m.day >= t.since AND m.day < t.until
+"""
+
+
+def routed_rows(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, routes: list[Route]) -> pd.DataFrame:
+    """Every prompt row of the month, per team (join rule) and once more for the org (team_slug None), routed.
+
+    Columns: team_slug, segment, day, user_id, model, feature, prompts, generations, acceptances, credits,
+    route_id (None where no route covers the row), target, moved (the share moved: 0 when the target is not
+    cheaper), saving_rate (1 - target price / the row's price), credits_saved.
+    """
+    teams = [r[0] for r in con.execute("SELECT DISTINCT team_slug FROM int_team_member_day WHERE day BETWEEN ? AND ?",
+                                       [period.start, period.end]).fetchall()]
+    unknown = sorted({r.who for r in routes if r.who_kind == "team"} - set(teams))
+    if unknown:
+        raise UserError(f"--route: {', '.join(unknown)} is no segment id and no team with members in {period.label}; "
+                        f"segments: {', '.join(sorted(set(params.segments) | set(SEGMENT_IDS)))}")
+    cur = con.cursor()
+    try:
+        cur.register("prices", _price_frame(params))
+        cur.register("routes", _route_frame(routes))
+        cur.register("team_segment", pd.DataFrame({"team_slug": teams, "segment": [params.segment_of(t) for t in teams]},
+                                                  columns=["team_slug", "segment"]).astype("object"))
+        values = {"start": period.start, "end": period.end, "s": params.routing.output_token_share,
+                  "credit": params.prices.ai_credit, "cli_model": params.routing.cli_model}
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE repriced AS {REPRICE_SQL}", values)
+        frame = cur.execute(ROUTED_SQL).df()
+        cur.execute("DROP TABLE repriced")
+    finally:
+        cur.close()
+    frame["saving_rate"] = frame["saving_rate"].astype("float64").fillna(0.0)
+    frame["credits_saved"] = frame["moved"] * frame["credits"] * frame["saving_rate"]
+    frame["prompts_moved"] = frame["moved"] * frame["prompts"]
+    return frame
+
+
+# -- figures from the routed rows ---------------------------------------------------------------------------------
+ROW_KEY = ["day", "user_id", "model", "feature"]
+
+
+def _sums(rows: pd.DataFrame) -> dict:
+    return {"credits_before": float(rows["credits"].sum()), "credits_saved": float(rows["credits_saved"].sum()),
+            "prompts_moved": float(rows["prompts_moved"].sum()),
+            "credits_in_scope": float((rows["credits"] * (rows["moved"] > 0)).sum())}
+
+
+def _once(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per prompt row of a person: the largest saving any of their teams' routes gives it."""
+    rows = rows.assign(_has_team=rows["team_slug"].notna()).sort_values(["credits_saved", "_has_team"])
+    return rows.drop_duplicates(ROW_KEY, keep="last")
+
+
+@dataclass
+class WhatIf:
+    """The what-if of one period: its routes, the per-team and per-segment savings, the org's, and the acceptance risk."""
+
+    period: Period
+    routes: list[Route]
+    teams: pd.DataFrame
+    segments: pd.DataFrame
+    org: dict
+    acceptance: pd.DataFrame
+    org_shown: dict  # the org's sums as a page may show them: the whole org, or its teams of k or more developers
+
+
+@cache.memoised("whatif")
+def evaluate(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, route_text: str) -> WhatIf:
+    """The what-if of `route_text` for the period: re-price, then sum per team, per segment and for the org.
+
+    `teams`: team_slug, segment, members, below_k, credits_before, credits_in_scope, prompts_moved, credits_saved,
+    credits_after, saved_share, money_saved, plus credits_saved_<i> per route i. `segments` the same per segment
+    (each prompt once) with reveals_small_group (its figures, less its teams shown, would give a team under k).
+    `org`: the same sums plus pool_credits and org_bill_change (money, after the pool); `org_shown` what a page
+    may show of it (labelled).
+    `acceptance`: see `acceptance_risk`. Memoised beside the warehouse: every team's page 07 reads it.
+    """
+    routes = parse_routes(route_text, params)
+    rows = routed_rows(con, period, params, routes)
+    members = dict(con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM int_team_member_day
+                                  WHERE day BETWEEN ? AND ? GROUP BY 1""", [period.start, period.end]).fetchall())
+    on_team = rows[rows["team_slug"].notna()]
+    team_rows = []
+    for team, group in on_team.groupby("team_slug"):
+        sums = _sums(group)
+        sums.update({f"credits_saved_{i}": float(group.loc[group["route_id"] == i, "credits_saved"].sum())
+                     for i in range(len(routes))})
+        team_rows.append({"team_slug": team, "segment": params.segment_of(team), "members": members.get(team, 0), **sums})
+    for team in sorted(set(members) - set(on_team["team_slug"])):
+        team_rows.append({"team_slug": team, "segment": params.segment_of(team), "members": members[team],
+                          **_sums(on_team.iloc[0:0]), **{f"credits_saved_{i}": 0.0 for i in range(len(routes))}})
+    teams = _finish(pd.DataFrame(team_rows), params).sort_values("team_slug", ignore_index=True)
+    teams["below_k"] = teams["members"] < params.privacy.k_anonymity
+    k = params.privacy.k_anonymity
+    small = set(teams.loc[teams["below_k"], "team_slug"])
+    seg_rows, exposed = [], set()
+    for segment, group in on_team.groupby("segment"):
+        hidden = set(group.loc[group["team_slug"].isin(small), "user_id"])
+        # the segment minus its teams shown would give its hidden teams' figures: blank it for 1 .. k-1 people
+        reveals = bool(privacy.small_group(len(hidden), k))
+        exposed |= hidden if reveals else set()
+        seg_rows.append({"segment": segment, "members": group["user_id"].nunique(), "reveals_small_group": reveals,
+                         **_sums(_once(group))})
+    segments = _finish(pd.DataFrame(seg_rows, columns=["segment", "members", "reveals_small_group", "credits_before",
+                                                       "credits_saved", "prompts_moved", "credits_in_scope"]), params)
+    org = _sums(_once(rows))
+    org.update(_org_bill(con, period, params, org["credits_saved"]))
+    org["money_saved"] = org["credits_saved"] * params.prices.ai_credit
+    # the org minus the segments shown would give the hidden teams of blanked segments: then show the teams of k or
+    # more developers together instead (as the org overview does)
+    if privacy.small_group(len(exposed), k):
+        shown = _sums(_once(on_team[~on_team["team_slug"].isin(small)]))
+        shown.update(label=f"teams with {k} or more developers", money_saved=shown["credits_saved"] * params.prices.ai_credit)
+    else:
+        shown = {key: org[key] for key in ("credits_before", "credits_saved", "prompts_moved", "credits_in_scope",
+                                           "money_saved")} | {"label": "whole org"}
+    return WhatIf(period, routes, teams, segments, org, acceptance_risk(rows, routes, params), shown)
+
+
+def _finish(frame: pd.DataFrame, params: OrgParams) -> pd.DataFrame:
+    frame["credits_after"] = frame["credits_before"] - frame["credits_saved"]
+    frame["saved_share"] = frame["credits_saved"] / frame["credits_before"].where(frame["credits_before"] > 0)
+    frame["money_saved"] = frame["credits_saved"] * params.prices.ai_credit
+    return frame
+
+
+def _org_bill(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, saved: float) -> dict:
+    """What the org's AI-credit bill does: credits beyond the included pool, before and after the routing."""
+    org = org_month_quantities(con, period)
+    if not credit_era(period, params):
+        return {"pool_credits": 0.0, "bill_before": 0.0, "bill_after": 0.0, "org_bill_change": 0.0}
+    pool = float(included_pool(org, params))
+    before = max(0.0, org["ai_credits"] - pool) * params.prices.ai_credit
+    after = max(0.0, org["ai_credits"] - saved - pool) * params.prices.ai_credit
+    return {"pool_credits": pool, "bill_before": before, "bill_after": after, "org_bill_change": after - before}
+
+
+# -- acceptance risk ------------------------------------------------------------------------------------------------
+def ratio_interval(per_developer: pd.DataFrame, coverage: float) -> tuple[float, float, float, int]:
+    """(ratio, low, high, developers) of sum(acceptances) / sum(generations) over developers, with a delta-method
+    interval that treats each developer as one cluster (their outputs are not independent). NaN where undefined."""
+    g = per_developer["generations"].to_numpy(dtype=float)
+    a = per_developer["acceptances"].to_numpy(dtype=float)
+    keep = g > 0
+    g, a = g[keep], a[keep]
+    n = len(g)
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    ratio = a.sum() / g.sum()
+    if n < 2:
+        return ratio, np.nan, np.nan, n
+    se = np.sqrt(n / (n - 1) * np.sum((a - ratio * g) ** 2)) / g.sum()
+    z = NormalDist().inv_cdf(0.5 + coverage / 2)
+    return ratio, max(0.0, ratio - z * se), min(1.0, ratio + z * se), n
+
+
+def acceptance_risk(rows: pd.DataFrame, routes: list[Route], params: OrgParams) -> pd.DataFrame:
+    """Per route and scope (each team it governs, then the org as team_slug None): the accepted-output ratio on the
+    target model for the prompts the route governs, with its interval and developers, beside the ratio on the prompts
+    that would move.
+
+    Columns: route_id, route, team_slug, target_ratio, target_low, target_high, target_developers, source_ratio,
+    source_developers, verdict ('too thin to judge' under k target developers, 'no acceptance signal' for the CLI,
+    else 'judged'). The org row counts each developer once.
+    """
+    k, coverage = params.privacy.k_anonymity, params.routing.interval
+    out = []
+    ide = rows[~rows["feature"].isin(["cli", OTHER, "agent_edit"])]
+    for i, route in enumerate(routes):
+        governed = ide[ide["route_id"] == i]
+        scopes = list(governed[governed["team_slug"].notna()].groupby("team_slug"))
+        for team, group in scopes + [(None, governed.drop_duplicates(ROW_KEY))]:
+            sums = ["acceptances", "generations"]
+            target = group[group["model"] == route.target].groupby("user_id")[sums].sum()
+            source = group[group["moved"] > 0].groupby("user_id")[sums].sum()
+            t_ratio, low, high, t_devs = ratio_interval(target, coverage)
+            s_ratio, _, _, s_devs = ratio_interval(source, coverage)
+            verdict = "no acceptance signal" if route.scope == "cli" else TOO_THIN if t_devs < k else "judged"
+            out.append({"route_id": i, "route": route.text, "team_slug": team, "target_ratio": t_ratio,
+                        "target_low": low, "target_high": high, "target_developers": t_devs, "source_ratio": s_ratio,
+                        "source_developers": s_devs, "verdict": verdict})
+    return pd.DataFrame(out, columns=["route_id", "route", "team_slug", "target_ratio", "target_low", "target_high",
+                                      "target_developers", "source_ratio", "source_developers", "verdict"])
