@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "lab",
     "show_record",
     "whatif",
+    "attribution",
 ]
 
 DESCRIPTION = """\
