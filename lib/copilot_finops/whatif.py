@@ -196,52 +196,45 @@ LEFT JOIN prices t ON t.model = m.target AND m.day >= t.since AND m.day < t.unti
 """
 
 
-def routed_rows(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, routes: list[Route]) -> pd.DataFrame:
-    """Every prompt row of the month, per team (join rule) and once more for the org (team_slug None), routed.
-
-    Columns: team_slug, segment, day, user_id, model, feature, prompts, generations, acceptances, credits,
-    route_id (None where no route covers the row), target, moved (the share moved: 0 when the target is not
-    cheaper), saving_rate (1 - target price / the row's price), credits_saved.
-    """
-    teams = [r[0] for r in con.execute("SELECT DISTINCT team_slug FROM int_team_member_day WHERE day BETWEEN ? AND ?",
-                                       [period.start, period.end]).fetchall()]
-    unknown = sorted({r.who for r in routes if r.who_kind == "team"} - set(teams))
-    if unknown:
-        raise UserError(f"--route: {', '.join(unknown)} is no segment id and no team with members in {period.label}; "
-                        f"segments: {', '.join(sorted(set(params.segments) | set(SEGMENT_IDS)))}")
-    cur = con.cursor()
-    try:
-        cur.register("prices", _price_frame(params))
-        cur.register("routes", _route_frame(routes))
-        cur.register("team_segment", pd.DataFrame({"team_slug": teams, "segment": [params.segment_of(t) for t in teams]},
-                                                  columns=["team_slug", "segment"]).astype("object"))
-        values = {"start": period.start, "end": period.end, "s": params.routing.output_token_share,
-                  "credit": params.prices.ai_credit, "cli_model": params.routing.cli_model}
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE repriced AS {REPRICE_SQL}", values)
-        frame = cur.execute(ROUTED_SQL).df()
-        cur.execute("DROP TABLE repriced")
-    finally:
-        cur.close()
-    frame["saving_rate"] = frame["saving_rate"].astype("float64").fillna(0.0)
-    frame["credits_saved"] = frame["moved"] * frame["credits"] * frame["saving_rate"]
-    frame["prompts_moved"] = frame["moved"] * frame["prompts"]
-    return frame
+def _route_rows(cur: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, routes: list[Route],
+                teams: list[str]) -> None:
+    """TEMP TABLE `routed` on `cur`: every prompt row of the month per team (join rule) and once more for the org
+    (team_slug NULL), with route_id (NULL where no route covers it), target, moved (the share moved: 0 when the
+    target is not cheaper), saving_rate, credits_saved and prompts_moved. The rows stay in DuckDB: an org of
+    10,000 developers has millions of them."""
+    cur.register("prices", _price_frame(params))
+    cur.register("routes", _route_frame(routes))
+    cur.register("team_segment", pd.DataFrame({"team_slug": teams, "segment": [params.segment_of(t) for t in teams]},
+                                              columns=["team_slug", "segment"]).astype("object"))
+    values = {"start": period.start, "end": period.end, "s": params.routing.output_token_share,
+              "credit": params.prices.ai_credit, "cli_model": params.routing.cli_model}
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE repriced AS {REPRICE_SQL}", values)
+    cur.execute(f"""CREATE OR REPLACE TEMP TABLE routed AS
+                    SELECT *, moved * credits * coalesce(saving_rate, 0) AS credits_saved, moved * prompts AS prompts_moved
+                    FROM ({ROUTED_SQL})""")
+    cur.execute("DROP TABLE repriced")
 
 
 # -- figures from the routed rows ---------------------------------------------------------------------------------
-ROW_KEY = ["day", "user_id", "model", "feature"]
+SUMS = ["credits_before", "credits_saved", "prompts_moved", "credits_in_scope"]
+# Sums where each prompt row of a person counts once, whatever teams they were on: of its team copies, the one
+# with the largest saving (a route for one of their teams moves it).
+ONCE_SQL = """
+SELECT {group} count(DISTINCT user_id) AS members, coalesce(sum(credits), 0) AS credits_before,
+       coalesce(sum(saved), 0) AS credits_saved, coalesce(sum(moved_prompts), 0) AS prompts_moved,
+       coalesce(sum(in_scope), 0) AS credits_in_scope
+FROM (SELECT {inner} day, user_id, model, feature, any_value(credits) AS credits, max(credits_saved) AS saved,
+             arg_max(prompts_moved, credits_saved) AS moved_prompts,
+             arg_max(credits * (moved > 0)::INT, credits_saved) AS in_scope
+      FROM routed WHERE {where} GROUP BY ALL)
+{group_by}
+"""
 
 
-def _sums(rows: pd.DataFrame) -> dict:
-    return {"credits_before": float(rows["credits"].sum()), "credits_saved": float(rows["credits_saved"].sum()),
-            "prompts_moved": float(rows["prompts_moved"].sum()),
-            "credits_in_scope": float((rows["credits"] * (rows["moved"] > 0)).sum())}
-
-
-def _once(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per prompt row of a person: the largest saving any of their teams' routes gives it."""
-    rows = rows.assign(_has_team=rows["team_slug"].notna()).sort_values(["credits_saved", "_has_team"])
-    return rows.drop_duplicates(ROW_KEY, keep="last")
+def _once(cur: duckdb.DuckDBPyConnection, where: str, args: list, by: str | None = None) -> pd.DataFrame:
+    group = f"{by}, " if by else ""
+    return cur.execute(ONCE_SQL.format(group=group, inner=group, where=where,
+                                       group_by=f"GROUP BY {by}" if by else ""), args).df()
 
 
 @dataclass
@@ -265,49 +258,61 @@ def evaluate(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, 
     credits_after, saved_share, money_saved, plus credits_saved_<i> per route i. `segments` the same per segment
     (each prompt once) with reveals_small_group (its figures, less its teams shown, would give a team under k).
     `org`: the same sums plus pool_credits and org_bill_change (money, after the pool); `org_shown` what a page
-    may show of it (labelled).
-    `acceptance`: see `acceptance_risk`. Memoised beside the warehouse: every team's page 07 reads it.
+    may show of it (labelled). `acceptance`: see `acceptance_risk`. Memoised beside the warehouse: every team's
+    page 07 reads it.
     """
     routes = parse_routes(route_text, params)
-    rows = routed_rows(con, period, params, routes)
     members = dict(con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM int_team_member_day
                                   WHERE day BETWEEN ? AND ? GROUP BY 1""", [period.start, period.end]).fetchall())
-    on_team = rows[rows["team_slug"].notna()]
-    team_rows = []
-    for team, group in on_team.groupby("team_slug"):
-        sums = _sums(group)
-        sums.update({f"credits_saved_{i}": float(group.loc[group["route_id"] == i, "credits_saved"].sum())
-                     for i in range(len(routes))})
-        team_rows.append({"team_slug": team, "segment": params.segment_of(team), "members": members.get(team, 0), **sums})
-    for team in sorted(set(members) - set(on_team["team_slug"])):
-        team_rows.append({"team_slug": team, "segment": params.segment_of(team), "members": members[team],
-                          **_sums(on_team.iloc[0:0]), **{f"credits_saved_{i}": 0.0 for i in range(len(routes))}})
-    teams = _finish(pd.DataFrame(team_rows), params).sort_values("team_slug", ignore_index=True)
-    teams["below_k"] = teams["members"] < params.privacy.k_anonymity
+    unknown = sorted({r.who for r in routes if r.who_kind == "team"} - set(members))
+    if unknown:
+        raise UserError(f"--route: {', '.join(unknown)} is no segment id and no team with members in {period.label}; "
+                        f"segments: {', '.join(sorted(set(params.segments) | set(SEGMENT_IDS)))}")
     k = params.privacy.k_anonymity
-    small = set(teams.loc[teams["below_k"], "team_slug"])
-    seg_rows, exposed = [], set()
-    for segment, group in on_team.groupby("segment"):
-        hidden = set(group.loc[group["team_slug"].isin(small), "user_id"])
-        # the segment minus its teams shown would give its hidden teams' figures: blank it for 1 .. k-1 people
-        reveals = bool(privacy.small_group(len(hidden), k))
-        exposed |= hidden if reveals else set()
-        seg_rows.append({"segment": segment, "members": group["user_id"].nunique(), "reveals_small_group": reveals,
-                         **_sums(_once(group))})
-    segments = _finish(pd.DataFrame(seg_rows, columns=["segment", "members", "reveals_small_group", "credits_before",
-                                                       "credits_saved", "prompts_moved", "credits_in_scope"]), params)
-    org = _sums(_once(rows))
+    small = sorted(t for t, n in members.items() if n < k)
+    cur = con.cursor()
+    try:
+        _route_rows(cur, period, params, routes, sorted(members))
+        teams = cur.execute("""
+            SELECT team_slug, sum(credits) AS credits_before, sum(credits_saved) AS credits_saved,
+                   sum(prompts_moved) AS prompts_moved, sum(credits * (moved > 0)::INT) AS credits_in_scope
+            FROM routed WHERE team_slug IS NOT NULL GROUP BY team_slug""").df()
+        by_route = cur.execute("""SELECT team_slug, route_id, sum(credits_saved) AS saved FROM routed
+                                  WHERE team_slug IS NOT NULL AND route_id IS NOT NULL GROUP BY ALL""").df()
+        segments = _once(cur, "team_slug IS NOT NULL", [], by="segment")
+        hidden = dict(cur.execute("""SELECT segment, count(DISTINCT user_id) FROM routed WHERE list_contains(?, team_slug)
+                                     GROUP BY segment""", [small]).fetchall())
+        org = _once(cur, "true", []).iloc[0].to_dict()
+        shown = _once(cur, "team_slug IS NOT NULL AND NOT list_contains(?, team_slug)", [small]).iloc[0].to_dict()
+        exposed = cur.execute("""SELECT count(DISTINCT user_id) FROM routed WHERE list_contains(?, team_slug)
+                                 AND list_contains(?, segment)""", [small, [
+            seg for seg, n in hidden.items() if privacy.small_group(n, k)]]).fetchone()[0]
+        acceptance = acceptance_risk(cur, routes, params)
+        cur.execute("DROP TABLE routed")
+    finally:
+        cur.close()
+    teams = pd.DataFrame({"team_slug": sorted(members)}).merge(teams, on="team_slug", how="left").fillna(0.0)
+    teams["segment"] = [params.segment_of(t) for t in teams["team_slug"]]
+    teams["members"] = [members[t] for t in teams["team_slug"]]
+    for i in range(len(routes)):
+        mine = by_route[by_route["route_id"] == i].set_index("team_slug")["saved"]
+        teams[f"credits_saved_{i}"] = teams["team_slug"].map(mine).fillna(0.0).astype(float)
+    teams = _finish(teams, params)
+    teams["below_k"] = teams["members"] < k
+    # a segment less its teams shown gives its hidden teams' figures: blank it when those hold 1 .. k-1 people
+    segments["reveals_small_group"] = [bool(privacy.small_group(hidden.get(seg, 0), k)) for seg in segments["segment"]]
+    segments = _finish(segments.sort_values("segment", ignore_index=True), params)
+    org = {key: float(org[key]) for key in SUMS}
     org.update(_org_bill(con, period, params, org["credits_saved"]))
     org["money_saved"] = org["credits_saved"] * params.prices.ai_credit
-    # the org minus the segments shown would give the hidden teams of blanked segments: then show the teams of k or
+    # the org less the segments shown would give the hidden teams of blanked segments: then show its teams of k or
     # more developers together instead (as the org overview does)
-    if privacy.small_group(len(exposed), k):
-        shown = _sums(_once(on_team[~on_team["team_slug"].isin(small)]))
-        shown.update(label=f"teams with {k} or more developers", money_saved=shown["credits_saved"] * params.prices.ai_credit)
+    if privacy.small_group(exposed, k):
+        org_shown = {key: float(shown[key]) for key in SUMS} | {"label": f"teams with {k} or more developers"}
     else:
-        shown = {key: org[key] for key in ("credits_before", "credits_saved", "prompts_moved", "credits_in_scope",
-                                           "money_saved")} | {"label": "whole org"}
-    return WhatIf(period, routes, teams, segments, org, acceptance_risk(rows, routes, params), shown)
+        org_shown = {key: org[key] for key in SUMS} | {"label": "whole org"}
+    org_shown["money_saved"] = org_shown["credits_saved"] * params.prices.ai_credit
+    return WhatIf(period, routes, teams, segments, org, acceptance, org_shown)
 
 
 def _finish(frame: pd.DataFrame, params: OrgParams) -> pd.DataFrame:
@@ -347,30 +352,44 @@ def ratio_interval(per_developer: pd.DataFrame, coverage: float) -> tuple[float,
     return ratio, max(0.0, ratio - z * se), min(1.0, ratio + z * se), n
 
 
-def acceptance_risk(rows: pd.DataFrame, routes: list[Route], params: OrgParams) -> pd.DataFrame:
+ACCEPTANCE_SQL = """
+WITH ide AS (SELECT * FROM routed WHERE route_id IS NOT NULL AND feature NOT IN ('cli', '(other)', 'agent_edit'))
+SELECT route_id, team_slug, user_id, model = target AS on_target, moved > 0 AS moving,
+       sum(acceptances) AS acceptances, sum(generations) AS generations
+FROM ide WHERE team_slug IS NOT NULL GROUP BY ALL
+UNION ALL
+SELECT route_id, NULL, user_id, on_target, moving, sum(acceptances), sum(generations)
+FROM (SELECT DISTINCT route_id, day, user_id, model, feature, acceptances, generations, model = target AS on_target,
+             moved > 0 AS moving FROM ide)
+GROUP BY ALL
+"""
+
+
+def acceptance_risk(cur: duckdb.DuckDBPyConnection, routes: list[Route], params: OrgParams) -> pd.DataFrame:
     """Per route and scope (each team it governs, then the org as team_slug None): the accepted-output ratio on the
     target model for the prompts the route governs, with its interval and developers, beside the ratio on the prompts
-    that would move.
+    that would move. Reads the TEMP TABLE `routed` of `_route_rows`.
 
     Columns: route_id, route, team_slug, target_ratio, target_low, target_high, target_developers, source_ratio,
     source_developers, verdict ('too thin to judge' under k target developers, 'no acceptance signal' for the CLI,
     else 'judged'). The org row counts each developer once.
     """
     k, coverage = params.privacy.k_anonymity, params.routing.interval
+    per_user = cur.execute(ACCEPTANCE_SQL).df()
+    per_user["scope"] = per_user["team_slug"].fillna("\0org")
     out = []
-    ide = rows[~rows["feature"].isin(["cli", OTHER, "agent_edit"])]
     for i, route in enumerate(routes):
-        governed = ide[ide["route_id"] == i]
-        scopes = list(governed[governed["team_slug"].notna()].groupby("team_slug"))
-        for team, group in scopes + [(None, governed.drop_duplicates(ROW_KEY))]:
-            sums = ["acceptances", "generations"]
-            target = group[group["model"] == route.target].groupby("user_id")[sums].sum()
-            source = group[group["moved"] > 0].groupby("user_id")[sums].sum()
+        mine = per_user[per_user["route_id"] == i]
+        scopes = sorted(set(mine["scope"]) - {"\0org"}) + ["\0org"]
+        for scope in scopes:
+            group = mine[mine["scope"] == scope]
+            target = group[group["on_target"]].groupby("user_id")[["acceptances", "generations"]].sum()
+            source = group[group["moving"]].groupby("user_id")[["acceptances", "generations"]].sum()
             t_ratio, low, high, t_devs = ratio_interval(target, coverage)
             s_ratio, _, _, s_devs = ratio_interval(source, coverage)
             verdict = "no acceptance signal" if route.scope == "cli" else TOO_THIN if t_devs < k else "judged"
-            out.append({"route_id": i, "route": route.text, "team_slug": team, "target_ratio": t_ratio,
-                        "target_low": low, "target_high": high, "target_developers": t_devs, "source_ratio": s_ratio,
-                        "source_developers": s_devs, "verdict": verdict})
+            out.append({"route_id": i, "route": route.text, "team_slug": None if scope == "\0org" else scope,
+                        "target_ratio": t_ratio, "target_low": low, "target_high": high, "target_developers": t_devs,
+                        "source_ratio": s_ratio, "source_developers": s_devs, "verdict": verdict})
     return pd.DataFrame(out, columns=["route_id", "route", "team_slug", "target_ratio", "target_low", "target_high",
                                       "target_developers", "source_ratio", "source_developers", "verdict"])
