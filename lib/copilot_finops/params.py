@@ -143,7 +143,11 @@ class Guardrails(_Strict):
             except ValueError:
                 known = False
             if not known:
-                raise ValueError(f"{'actions' if key in self.actions else 'pages'} key {key!r} is not a threshold; allowed: {', '.join(sorted(allowed))}")
+                raise ValueError(f"{'actions' if key in self.actions else 'pages'} key {key!r} is not a threshold; "
+                                 f"allowed: {', '.join(sorted(allowed))}")
+        for page in self.pages.values():
+            if not re.fullmatch(r"\d\d_\w+", page):
+                raise ValueError(f"pages: {page!r} is not a report page; name a notebook, e.g. 07_model_routing")
         return self
 
     def page_for(self, threshold: float) -> str | None:

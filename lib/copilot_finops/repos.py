@@ -4,7 +4,7 @@ Definitions (one place for each):
 
 - a person's repositories in a month: the repositories of the pull requests they opened that month (for an agent
   pull request, its requester: see `agents`). Their credits are spread over them in proportion to those pull
-  requests; credits of a month without a pull request stay "(no pull request)". Credits are the cost model's
+  requests; credits of a month without a pull request opened stay "(no pull request)". Credits are the cost model's
   (`int_cost_user_day`, as page 02's "AI credits used"); cloud-agent credits the users report does not count are
   spread the same way over the requester's agent pull requests, in their own column.
 - a scope's credits: the team's (credits of its members on the days they were on it, GitHub's join rule, so the
@@ -72,9 +72,12 @@ def repository_credits(con: duckdb.DuckDBPyConnection, period: Period, params: O
     rows = []
     for scope in (team_credits, org_credits):
         spread = scope.merge(people, on="person_id", how="left")
-        has_pr = spread["weight"].notna() & (spread["weight"] > 0)
-        spread.loc[~has_pr, "repo"] = NO_PR
-        spread.loc[~has_pr, ["weight", "merged", "agent_merged"]] = [1.0, 0, 0]
+        # people who opened no pull request this month: their credits stay "(no pull request)"; what they merged
+        # (opened earlier) still counts where it merged
+        idle = spread[spread["weight"].isna()][list(scope.columns)].drop_duplicates()
+        spread = spread[spread["repo"].notna()].assign(weight=lambda f: f["weight"].fillna(0.0))
+        spread = pd.concat([spread, idle.assign(repo=NO_PR, weight=1.0, opened=0, merged=0, agent_merged=0)],
+                           ignore_index=True)
         spread["credits"] = spread["credits"] * spread["weight"]
         spread["agent_credits"] = spread["agent_credits"].fillna(0.0) * spread["weight"]
         rows.append(spread)
