@@ -16,7 +16,7 @@ import numpy as np
 from .delivery import DeliverySimulation, _iso, _ts
 from .org import ENTERPRISE_ID, ORG_ID, ORG_LOGIN, PROFILES, Person
 
-AGENT = {"login": "Copilot", "id": 198982749, "type": "Bot"}
+AGENT = {"login": "copilot-swe-agent[bot]", "id": 198982749, "type": "Bot"}  # an app's bot account
 AGENT_SKU = "copilot_cloud_agent"  # the demo's own string; the product matches params' agents.cloud_agent_billing
 AGENT_MODEL = "claude-sonnet-4.6"
 CREDITS_SINCE = date(2026, 6, 1)
