@@ -29,7 +29,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from . import bill, cache
+from . import bill, cache, figures, formatting, usage
 from .cost import credit_era, included_pool, org_month_quantities, seat_cost
 from .params import OrgParams
 from .period import Period
@@ -205,10 +205,10 @@ def agent_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParam
     out["agent_cost_per_merged_pr"] = out["agent_cost"] / out["agent_prs_merged"].where(out["agent_prs_merged"] > 0)
     out["human_cost_per_merged_change"] = out["human_cost"] / out["human_merged_changes"].where(
         out["human_merged_changes"] > 0)
-    members = dict(con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM int_team_member_day
-                                  WHERE day BETWEEN ? AND ? GROUP BY 1""", [start, end]).fetchall())
-    out["members"] = [members.get(t, 0) for t in out.index]
-    out["below_k"] = out["members"] < params.privacy.k_anonymity
+    sizes = usage.team_sizes(con, period)
+    small = usage.small_teams(sizes, params.privacy.k_anonymity)  # as on the team's own pages
+    out["members"] = [sizes.get(t, (0, 0))[0] for t in out.index]
+    out["below_k"] = [t != NO_TEAM and (t in small or t not in sizes) for t in out.index]
     out = out.reset_index()
 
     teams_only = out[out["team_slug"] != NO_TEAM]
@@ -239,60 +239,65 @@ def _human_merged(con: duckdb.DuckDBPyConnection, period: Period, agent_keys: se
 
 
 # -- words and tables ------------------------------------------------------------------------------------------------
-COLUMNS = {"agent_tasks": ("agent tasks", "{:,.0f}"), "agent_prs_merged": ("agent PRs merged", "{:,.0f}"),
-           "agent_cost": ("agent cost", "money"), "agent_cost_per_task": ("per agent task", "money"),
-           "agent_cost_per_merged_pr": ("per merged agent PR", "money"),
-           "human_merged_changes": ("human changes merged", "{:,.0f}"), "human_cost": ("human cost", "money"),
-           "human_cost_per_merged_change": ("per merged human change", "money")}
-
-
-def _fmt(value, style: str) -> str:
-    if value is None or value != value:
-        return "n/a"
-    if style == "money":
-        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
-    return style.format(value)
+COLUMNS = ["agent_tasks", "agent_prs_merged", "agent_cost", "agent_cost_per_task", "agent_cost_per_merged_pr",
+           "human_merged_changes", "human_cost", "human_cost_per_merged_change"]
+UNATTRIBUTED = "unattributed (no team)"
 
 
 def team_table(teams: pd.DataFrame, params: OrgParams, only: list[str] | None = None,
                unattributed: bool = True) -> pd.DataFrame:
-    """Agent beside human cost per team (money in the billing currency), teams under k members suppressed, then the
-    unattributed row (people on no team, agent work with no requester) unless `unattributed` is False."""
+    """Agent beside human cost per team (money in the billing currency), teams under k members or active developers
+    suppressed, then the unattributed row (people on no team, agent work with no requester) unless `unattributed` is
+    False."""
+    k, cur = params.privacy.k_anonymity, params.currency
     rows = []
     for r in teams.sort_values("team_slug").to_dict("records"):
         if r["team_slug"] == NO_TEAM and not unattributed:
             continue
         if only is not None and r["team_slug"] not in only and r["team_slug"] != NO_TEAM:
             continue
-        hide = r["below_k"] and r["team_slug"] != NO_TEAM
-        label = r["team_slug"] or "unattributed (no team)"
-        rows.append({"team": label, **{name: "suppressed" if hide else _fmt(r[key], style)
-                                       for key, (name, style) in COLUMNS.items()}})
+        hide = bool(r["below_k"])
+        rows.append({"team": r["team_slug"] or UNATTRIBUTED,
+                     **{figures.label(key): formatting.suppressed_label(k) if hide else
+                        figures.show(key, r[key], currency=cur) for key in COLUMNS}})
     return pd.DataFrame(rows)
 
 
 def reconciliation_markdown(org: dict, params: OrgParams, period: Period) -> str:
     cur = params.currency
-    outside = (f" It includes {org['agent_credits_outside_usage_report']:,.0f} cloud-agent credits the users report "
-               "does not count (params: agents.credits_in_usage_report), which page 02's cost model leaves out."
-               if org["agent_credits_outside_usage_report"] else "")
-    return (f"**The month's bill, {period.label}: {org['bill']:,.2f} {cur}** = seats {org['seat_cost']:,.2f} + AI credits "
-            f"beyond the included pool {org['credit_cost']:,.2f} (a credit costs {org['credit_rate']:.5f} {cur} after "
-            f"the pool) + premium requests {org['premium_cost']:,.2f} + Actions minutes of Copilot code review and "
-            f"agent sessions {org['actions_cost']:,.2f}.{outside} Split: agent work {org['agent']:,.2f} + human work "
-            f"{org['human']:,.2f} + unattributed {org['unattributed']:,.2f} (people on no team, agent work with no "
-            f"requester) = {org['agent'] + org['human'] + org['unattributed']:,.2f} {cur}.")
+
+    def money(value) -> str:
+        return formatting.money(value, cur)
+
+    outside = (f" It includes {figures.show('ai_credits', org['agent_credits_outside_usage_report'])} cloud-agent "
+               "credits the users report does not count (params: agents.credits_in_usage_report), which page 02's "
+               "cost model leaves out." if org["agent_credits_outside_usage_report"] else "")
+    return (f"**The month's bill, {period.label}: {figures.show('bill', org['bill'], currency=cur)}** = seats "
+            f"{money(org['seat_cost'])} + AI credits beyond the included pool {money(org['credit_cost'])} (a credit "
+            f"costs {formatting.number(org['credit_rate'], 5)} {cur} after the pool) + premium requests "
+            f"{money(org['premium_cost'])} + Actions minutes of Copilot code review and agent sessions "
+            f"{money(org['actions_cost'])}.{outside} Split: agent work {money(org['agent'])} + human work "
+            f"{money(org['human'])} + unattributed {money(org['unattributed'])} (people on no team, agent work with no "
+            f"requester) = {money(org['agent'] + org['human'] + org['unattributed'])}.")
+
+
+JSON_FIGURES = {"agent_tasks": "agent_tasks", "agent_prs_merged": "agent_prs_merged", "agent_credits": "ai_credits",
+                "agent_credit_cost": "agent_cost", "agent_actions_cost": "agent_cost", "agent_cost": "agent_cost",
+                "agent_cost_per_task": "agent_cost_per_task", "agent_cost_per_merged_pr": "agent_cost_per_merged_pr",
+                "human_merged_changes": "human_merged_changes", "human_seat_cost": "seat_cost",
+                "human_credit_cost": "ai_credit_cost", "human_other_cost": "human_cost", "human_cost": "human_cost",
+                "human_cost_per_merged_change": "human_cost_per_merged_change"}
 
 
 def document(teams: pd.DataFrame, org: dict, params: OrgParams, period: Period) -> dict:
     """The --json document: per team (figures None when suppressed), the unattributed row and the bill's split."""
+    k = params.privacy.k_anonymity
     out = []
     for r in teams.sort_values("team_slug").to_dict("records"):
-        hide = bool(r["below_k"]) and r["team_slug"] != NO_TEAM
+        hide = bool(r["below_k"])
         out.append({"team_slug": r["team_slug"] or None, "unattributed": r["team_slug"] == NO_TEAM, "suppressed": hide,
-                    **{key: None if hide or r[key] != r[key] else float(r[key]) for key in
-                       ("agent_tasks", "agent_prs_merged", "agent_credits", "agent_credit_cost", "agent_actions_cost",
-                        "agent_cost", "agent_cost_per_task", "agent_cost_per_merged_pr", "human_merged_changes",
-                        "human_seat_cost", "human_credit_cost", "human_other_cost", "human_cost",
-                        "human_cost_per_merged_change")}})
-    return {"period": period.label, "currency": params.currency, "teams": out, "bill": org}
+                     **{name: figures.json_value(key, r[name], people=1 if hide else None, k=k)
+                        for name, key in JSON_FIGURES.items()}})
+    bill_doc = {name: figures.json_value("bill", value) if isinstance(value, float) else value
+                for name, value in org.items()}
+    return {"period": period.label, "currency": params.currency, "k": k, "teams": out, "bill": bill_doc}

@@ -44,6 +44,8 @@ ACTIVE = "active developers of the group"
 CLI = "developers of the group who used the CLI"
 MEMBERS = "members of the group"
 FLAGGED = "developers behind the flagged weeks"
+TARGET = "developers whose prompts of the route's features ran on its target model"
+REPOSITORY = "developers whose credits landed on the repository"
 NOBODY = "not computed from people"
 
 
@@ -166,6 +168,49 @@ FIGURES: dict[str, Figure] = _figures(
            "flagged weeks", "count", people=FLAGGED),
     Figure("flagged_credits", "AI credits in flagged weeks", "AI credits", "AI credits of the flagged weeks",
            "count", people=FLAGGED),
+    # -- model-routing what-if (whatif.evaluate; page 07, `whatif`) ------------------------------------------------
+    Figure("credits_routed", "AI credits if routed", "AI credits", "AI credits of the month less the credits saved "
+           "by the routes (whatif)", "count", people=MEMBERS),
+    Figure("credits_saved", "AI credits saved", "AI credits", "moved share x a prompt row's credits x (1 - target "
+           "price / its model's price), at the prices of its day (whatif)", "count", people=MEMBERS),
+    Figure("money_saved", "Money saved", "money", "credits saved x the AI-credit list price", "money", people=MEMBERS),
+    Figure("saved_share", "Share of credits saved", "share of AI credits", "credits saved / AI credits of the month",
+           "percent", people=MEMBERS),
+    Figure("target_acceptance_ratio", "Accepted-output ratio on the target model", "share of outputs",
+           "acceptances / outputs of the route's features on its target model (agent edits left out), with a "
+           "developer-clustered interval (whatif.ratio_interval)", "percent", people=TARGET),
+    # -- agent work (agents.agent_costs; page 02, `agents`) ----------------------------------------------------------
+    Figure("agent_tasks", "Agent tasks", "pull requests", "agent pull requests opened in the month, shared over the "
+           "requester's teams that day (agents)", "number", 1, people=MEMBERS),
+    Figure("agent_prs_merged", "Agent PRs merged", "pull requests", "agent pull requests merged in the month",
+           "number", 1, people=MEMBERS),
+    Figure("agent_cost", "Agent cost", "money", "cloud-agent credits x the credit rate after the pool + Actions "
+           "minutes of agent sessions and Copilot code review on agent PRs (agents)", "money", people=MEMBERS),
+    Figure("agent_cost_per_task", "Cost per agent task", "money per pull request", "agent cost / agent tasks",
+           "money", people=MEMBERS),
+    Figure("agent_cost_per_merged_pr", "Cost per merged agent PR", "money per pull request",
+           "agent cost / agent PRs merged", "money", people=MEMBERS),
+    Figure("human_cost", "Human cost", "money", "seats + the users report's credits (agent credits taken out) + "
+           "premium requests + code-review minutes on human PRs (agents)", "money", people=MEMBERS),
+    Figure("human_merged_changes", "Human changes merged", "pull requests", "pull requests merged in the month by "
+           "members, agent PRs left out", "count", people=MEMBERS),
+    Figure("human_cost_per_merged_change", "Cost per merged human change", "money per pull request",
+           "human cost / human changes merged", "money", people=MEMBERS),
+    Figure("bill", "The month's bill", "money", "seats + AI credits beyond the included pool + premium requests + "
+           "Copilot's Actions minutes (agents.agent_costs)", "money", people=NOBODY),
+    # -- per repository (repos.repository_credits; page 02, `repos`) -------------------------------------------------
+    Figure("repository_credits", "AI credits", "AI credits", "each person's credits spread over the repositories of "
+           "the pull requests they opened in the month (repos)", "count", people=REPOSITORY),
+    Figure("repository_agent_credits", "Cloud-agent credits", "AI credits", "cloud-agent credits outside the users "
+           "report, spread the same way", "count", people=REPOSITORY),
+    Figure("repository_merged_changes", "Merged changes", "pull requests", "pull requests merged there in the month "
+           "by the scope's people (agent PRs by their requester)", "count", people=REPOSITORY),
+    Figure("credits_per_merged_change", "AI credits per merged change", "AI credits per pull request",
+           "a repository's credits / its merged changes", "number", people=REPOSITORY),
+    Figure("repository_developers", "Developers", "developers", "the scope's people whose credits landed on the "
+           "repository", "count", people=REPOSITORY),
+    Figure("copilot_reviews", "Copilot code reviews (whole repository)", "pull requests", "pull requests reviewed "
+           "by Copilot in the month, from GitHub's repository report (repos-1-day)", "count", people=NOBODY),
     # -- delivery: defined in delivery.metrics (fourkeys definitions) ----------------------------------------------
     Figure("prs_merged", "Pull requests merged", "pull requests", "delivery.metrics.period_metrics", "count"),
     Figure("deployments", "Deployments", "deployments", "deployments with a success status", "count"),
@@ -189,7 +234,7 @@ FIGURES: dict[str, Figure] = _figures(
 
 # The column of a record (a team's summary or cost-model row) that holds each kind of group's size.
 PEOPLE_COLUMNS = {ACTIVE: "active_developers", CLI: "cli_developers", MEMBERS: "members",
-                  FLAGGED: "flagged_developers"}
+                  FLAGGED: "flagged_developers", TARGET: "target_developers", REPOSITORY: "developers"}
 
 
 def people_of(key: str, record) -> float | None:

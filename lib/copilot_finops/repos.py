@@ -21,13 +21,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import cache
+from . import cache, figures, formatting, privacy
 from .agents import PULLS_SQL, _agent_credits
 from .params import OrgParams
 from .period import Period
 
 NO_PR = "(no pull request)"
-OTHER = "other repositories (beyond the top, or under k developers)"
+OTHER = "other repositories (beyond the top, or under the privacy minimum of developers)"
 
 
 def _person_repos(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -> pd.DataFrame:
@@ -101,9 +101,10 @@ def repository_view(frame: pd.DataFrame, team: str | None, k: int, top: int = 10
     one row with those beyond the `top`, then "(no pull request)" and the total. Figures, not yet formatted."""
     mine = frame[frame["team_slug"].isna()] if team is None else frame[frame["team_slug"] == team]
     repos = mine[mine["repo"] != NO_PR]
-    shown = repos[repos["developers"] >= k].sort_values(["credits_per_merged_change", "credits"], ascending=False,
+    small = privacy.small_group(repos["developers"].fillna(0), k)
+    shown = repos[~small].sort_values(["credits_per_merged_change", "credits"], ascending=False,
                                                         na_position="first")
-    rest = pd.concat([shown.iloc[top:], repos[repos["developers"] < k]])
+    rest = pd.concat([shown.iloc[top:], repos[small]])
     rows = shown.iloc[:top].to_dict("records")
     if len(rest):
         rows.append(_sum_row(rest, OTHER))
@@ -126,17 +127,21 @@ def _sum_row(rows: pd.DataFrame, label: str) -> dict:
             "copilot_reviews": rows["copilot_reviews"].sum(min_count=1)}
 
 
+DISPLAY = {"repo": "repository", "credits": "repository_credits", "agent_credits": "repository_agent_credits",
+           "merged_changes": "repository_merged_changes", "credits_per_merged_change": "credits_per_merged_change",
+           "developers": "repository_developers", "copilot_reviews": "copilot_reviews"}
+
+
 def display(view: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The view formatted for a page (figures of a folded or total row have no developer count)."""
-    def num(x, fmt):
-        return "" if x is None or (isinstance(x, float) and np.isnan(x)) else fmt.format(x)
-    return pd.DataFrame({
-        "repository": view["repo"], "AI credits": [num(x, "{:,.0f}") for x in view["credits"]],
-        "agent credits": [num(x, "{:,.0f}") for x in view["agent_credits"]],
-        "merged changes": [num(x, "{:,.0f}") for x in view["merged_changes"]],
-        "credits per merged change": [num(x, "{:,.0f}") for x in view["credits_per_merged_change"]],
-        f"developers (k = {k})": [num(x, "{:,.0f}") for x in view["developers"]],
-        "Copilot code reviews (whole repository)": [num(x, "{:,.0f}") for x in view["copilot_reviews"]]})
+    """The view written for a page through `figures` (a folded or total row has no developer count of its own:
+    blank). Repositories under k developers never reach here: `repository_view` folds them."""
+    out = {}
+    for column, key in DISPLAY.items():
+        if column == "repo":
+            out["repository"] = view["repo"]
+            continue
+        out[figures.label(key)] = ["" if formatting.missing(x) else figures.show(key, x) for x in view[column]]
+    return pd.DataFrame(out)
 
 
 def reconcile(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, period: Period) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import warehouse as warehouse_mod
+from . import privacy, warehouse as warehouse_mod
 from .params import OrgParams
 
 WHOLE_ORG = "whole-org"  # the one team of an org without team data (int_user_team_day)
@@ -47,11 +47,12 @@ def sync(warehouse: str | Path, params: OrgParams) -> bool:
         con.close()
     if same:
         return False
-    con = warehouse_mod.connect(path)
-    try:
-        return record(con, params)
-    finally:
-        con.close()
+    with privacy.owner_only_files():  # the warehouse holds identities: what a writable open makes is the owner's
+        con = warehouse_mod.connect(path)
+        try:
+            return record(con, params)
+        finally:
+            con.close()
 
 
 def membership_summary(con: duckdb.DuckDBPyConnection, start, end) -> dict:

@@ -62,6 +62,21 @@ def team_size(con: duckdb.DuckDBPyConnection, team: str, period: Period) -> tupl
     return int(row[0]), int(row[1])
 
 
+def team_sizes(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, tuple[int, int]]:
+    """{team: (members, active developers)} of every team with members in the period (as `team_size`)."""
+    rows = con.execute("""
+        SELECT m.team_slug, count(DISTINCT m.user_id), count(DISTINCT m.user_id) FILTER (WHERE u.active)
+        FROM int_team_member_day m LEFT JOIN int_user_day_usage u USING (day, user_id)
+        WHERE m.day BETWEEN ? AND ? GROUP BY 1""", [period.start, period.end]).fetchall()
+    return {team: (int(members), int(active)) for team, members, active in rows}
+
+
+def small_teams(sizes: dict[str, tuple[int, int]], k: int) -> set[str]:
+    """Teams whose figures are not shown: 1 .. k-1 members or active developers (the rule of every team page)."""
+    return {team for team, (members, active) in sizes.items()
+            if privacy.small_group(members, k) or privacy.small_group(active, k)}
+
+
 def data_days(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
     return tuple(con.execute("SELECT min(day), max(day) FROM user_day").fetchone())
 

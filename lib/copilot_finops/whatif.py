@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import cache, privacy
+from . import cache, privacy, usage
 from .cost import credit_era, included_pool, org_month_quantities
 from .errors import UserError
 from .params import SEGMENT_IDS, OrgParams
@@ -254,7 +254,8 @@ class WhatIf:
 def evaluate(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, route_text: str) -> WhatIf:
     """The what-if of `route_text` for the period: re-price, then sum per team, per segment and for the org.
 
-    `teams`: team_slug, segment, members, below_k, credits_before, credits_in_scope, prompts_moved, credits_saved,
+    `teams`: team_slug, segment, members, active_developers, below_k (1 .. k-1 members or active developers: the
+    team's pages show no figure), credits_before, credits_in_scope, prompts_moved, credits_saved,
     credits_after, saved_share, money_saved, plus credits_saved_<i> per route i. `segments` the same per segment
     (each prompt once) with reveals_small_group (its figures, less its teams shown, would give a team under k).
     `org`: the same sums plus pool_credits and org_bill_change (money, after the pool); `org_shown` what a page
@@ -262,14 +263,14 @@ def evaluate(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, 
     page 07 reads it.
     """
     routes = parse_routes(route_text, params)
-    members = dict(con.execute("""SELECT team_slug, count(DISTINCT user_id) FROM int_team_member_day
-                                  WHERE day BETWEEN ? AND ? GROUP BY 1""", [period.start, period.end]).fetchall())
+    sizes = usage.team_sizes(con, period)
+    members = {team: size[0] for team, size in sizes.items()}
     unknown = sorted({r.who for r in routes if r.who_kind == "team"} - set(members))
     if unknown:
         raise UserError(f"--route: {', '.join(unknown)} is no segment id and no team with members in {period.label}; "
                         f"segments: {', '.join(sorted(set(params.segments) | set(SEGMENT_IDS)))}")
     k = params.privacy.k_anonymity
-    small = sorted(t for t, n in members.items() if n < k)
+    small = sorted(usage.small_teams(sizes, k))  # teams whose pages show no figure: none shown here either
     cur = con.cursor()
     try:
         _route_rows(cur, period, params, routes, sorted(members))
@@ -294,13 +295,15 @@ def evaluate(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, 
     teams = pd.DataFrame({"team_slug": sorted(members)}).merge(teams, on="team_slug", how="left").fillna(0.0)
     teams["segment"] = [params.segment_of(t) for t in teams["team_slug"]]
     teams["members"] = [members[t] for t in teams["team_slug"]]
+    teams["active_developers"] = [sizes[t][1] for t in teams["team_slug"]]
     for i in range(len(routes)):
         mine = by_route[by_route["route_id"] == i].set_index("team_slug")["saved"]
         teams[f"credits_saved_{i}"] = teams["team_slug"].map(mine).fillna(0.0).astype(float)
     teams = _finish(teams, params)
-    teams["below_k"] = teams["members"] < k
+    teams["below_k"] = teams["team_slug"].isin(small)
     # a segment less its teams shown gives its hidden teams' figures: blank it when those hold 1 .. k-1 people
     segments["reveals_small_group"] = [bool(privacy.small_group(hidden.get(seg, 0), k)) for seg in segments["segment"]]
+    segments["below_k"] = [bool(privacy.small_group(n, k)) for n in segments["members"]]
     segments = _finish(segments.sort_values("segment", ignore_index=True), params)
     org = {key: float(org[key]) for key in SUMS}
     org.update(_org_bill(con, period, params, org["credits_saved"]))

@@ -12,7 +12,7 @@ def register(sub) -> None:
         "agent PR: the cloud-agent AI credits billed to whoever asked for the work, and the Actions minutes of agent\n"
         "sessions and Copilot code review where the billing usage shows their workflow. Beside it, the cost per\n"
         "human-authored merged change. Then the month's bill split into agent + human + unattributed, which add up.\n"
-        "Teams with fewer than k members are suppressed.",
+        "Teams with fewer than k members or active developers are suppressed.",
         "copilot-finops agents --period 2026-10")
     a.add_argument("--period", required=True, metavar="YYYY-MM", help="month to price")
     a.add_argument("--teams", metavar="A,B", help="only these team slugs in the table (the bill stays whole)")
@@ -54,14 +54,14 @@ def run_agents(args) -> int:
             doc["teams"] = [t for t in doc["teams"] if t["unattributed"] or t["team_slug"] in chosen]
         print_json(doc)
         return 0
-    print(f"Agent and human work, {period.label} ({params.currency}):\n")
+    print(f"Agent and human work, {period.label}:\n")
     print(agents.team_table(teams, params, chosen if args.teams else None).to_string(index=False))
     print("\n" + agents.reconciliation_markdown(org, params, period).replace("**", ""))
     return 0
 
 
 def run_repos(args) -> int:
-    from .. import repos, teams_source, warehouse
+    from .. import figures, privacy, repos, teams_source, usage, warehouse
     from ..errors import UserError
     from ..params import load_params
     from ..period import parse_period
@@ -74,19 +74,32 @@ def run_repos(args) -> int:
     try:
         frame = repos.repository_credits(con, period, params)
         check = repos.reconcile(frame, con, period)
+        small = usage.small_teams(usage.team_sizes(con, period), k)
     finally:
         con.close()
     if args.team and args.team not in check["teams"]:
         raise UserError(f"--team {args.team}: no such team in {period.label}; teams: {', '.join(sorted(check['teams']))}")
+    if args.team in small:  # as on the team's page 02: one notice, no figure
+        if args.json:
+            print_json({"period": period.label, "team": args.team, "k": k, "suppressed": True, "repositories": None,
+                        "reconciliation": None})
+        else:
+            print(privacy.small_team_notice(args.team, period.label, k).replace("**", ""))
+        return 0
     view = repos.repository_view(frame, args.team, k, args.top)
     if args.json:
-        records = [{key: (None if v != v else v) for key, v in row.items()} for row in view.to_dict("records")]
-        print_json({"period": period.label, "team": args.team, "k": k, "repositories": records, "reconciliation": check})
+        records = [{"repo": row["repo"], **{column: figures.json_value(key, row[column])
+                                            for column, key in repos.DISPLAY.items() if column != "repo"}}
+                   for row in view.to_dict("records")]
+        teams = {t: v for t, v in check["teams"].items() if t not in small}
+        print_json({"period": period.label, "team": args.team, "k": k, "suppressed": False, "repositories": records,
+                    "reconciliation": {"teams": teams, "org": check["org"]}})
         return 0
-    print(f"AI credits per repository, {period.label}, {args.team or 'whole org (each person once)'}:\n")
+    print(f"AI credits per repository, {period.label}, {args.team or 'whole org (each person once)'}; repositories "
+          f"with fewer than {k} developers are folded into one row:\n")
     print(repos.display(view, k).to_string(index=False))
     total = check["teams"][args.team] if args.team else check["org"]
     figure = total.get("team_figure", total.get("org_figure"))
-    print(f"\nRepositories add up to {total['repositories']:,.0f} credits; the "
-          f"{'team' if args.team else 'org'}'s figure (page 02) is {figure:,.0f}.")
+    print(f"\nRepositories add up to {figures.show('ai_credits', total['repositories'])} AI credits; the "
+          f"{'team' if args.team else 'org'}'s figure (page 02) is {figures.show('ai_credits', figure)}.")
     return 0

@@ -13,7 +13,7 @@ def register(sub) -> None:
         "separated by commas. A route moves only prompts on models dearer than MODEL. Prints, per team, the\n"
         "credits of the month, the credits and money saved, and whether the accepted-output ratio observed on\n"
         "the target model rests on enough developers (else \"too thin to judge\"); then the segments and the org.\n"
-        "Teams with fewer than k members are suppressed. Notebook 07_model_routing shows the same per team.",
+        "Teams with fewer than k members or active developers are suppressed. Notebook 07_model_routing shows the same per team.",
         'copilot-finops whatif --period 2026-10 --route "chat:gpt-5-mini=50%,cli:gpt-5-mini=80%"')
     p.add_argument("--period", required=True, metavar="YYYY-MM", help="month to re-price")
     p.add_argument("--route", metavar="ROUTES", help="routes, comma-separated (default: routing.default_route in params)")
@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import teams_source, usage, warehouse, whatif, whatif_report
+    from .. import formatting, teams_source, usage, warehouse, whatif, whatif_report
     from ..params import load_params
     from ..period import parse_period
 
@@ -41,7 +41,7 @@ def run(args) -> int:
         return 0
     cur = params.currency
     print(f"Model-routing what-if, {period.label}: {', '.join(r.text for r in result.routes)}")
-    print(whatif_report.route_sentence(result).replace("**", "") + "\n")
+    print(whatif_report.route_sentence(result, params).replace("**", "") + "\n")
     table = whatif_report.teams_table(result, params)
     print(table[table["team"].isin(teams)].to_string(index=False))
     print()
@@ -51,11 +51,12 @@ def run(args) -> int:
         org = result.acceptance[(result.acceptance["route"] == route.text) & result.acceptance["team_slug"].isna()]
         if len(org):
             print(f"{route.text}: accepted-output ratio on {route.target}, whole org: "
-                  f"{whatif_report.ratio_text(org.iloc[0].to_dict())}")
+                  f"{whatif_report.ratio_text(org.iloc[0].to_dict(), params.privacy.k_anonymity)}")
     thin = whatif_report.thin_teams(result)
     if thin:
         print(f"too thin to judge (fewer than {params.privacy.k_anonymity} developers on the target model): "
               + ", ".join(thin))
     print(whatif_report.org_bill_sentence(result, params))
-    print(f"Money is at the list price of {params.prices.ai_credit} {cur} a credit. Per team: notebook 07_model_routing.")
+    print(f"Money is at the list price of {formatting.number(params.prices.ai_credit, 2)} {cur} a credit. "
+          "Per team: notebook 07_model_routing.")
     return 0
