@@ -38,7 +38,7 @@ class RenderedDemo:
     org: DemoOrg
     base: Path  # holds w.duckdb, params/ and outputs/
     pages: Path  # outputs/<period>/: index.html, org/, <team>/ with every page and retro.html
-    documents: dict  # the --json of guardrails, delivery and patterns, by command
+    documents: dict  # the --json of guardrails, delivery, patterns, whatif, agents and repos, by command
 
     @property
     def warehouse(self) -> Path:
@@ -48,8 +48,8 @@ class RenderedDemo:
 @pytest.fixture(scope="session")
 def rendered_demo(small_demo, tmp_path_factory) -> RenderedDemo:
     """The small demo rendered once per session (report --retro, every page) with the --json of guardrails,
-    delivery and patterns: read-only for the tests that share it (keep them in one file: xdist's loadfile
-    then renders it once)."""
+    delivery, patterns, whatif, agents and repos: read-only for the tests that share it (keep them in one file:
+    xdist's loadfile then renders it once)."""
     import contextlib
     import io
     import json
@@ -66,7 +66,8 @@ def rendered_demo(small_demo, tmp_path_factory) -> RenderedDemo:
     try:
         documents = {}
         for command, extra in (("report", ["--out", "outputs", "--retro", "--workers", "2"]),
-                               ("guardrails", ["--out", "outputs"]), ("delivery", []), ("patterns", [])):
+                               ("guardrails", ["--out", "outputs"]), ("delivery", []), ("patterns", []),
+                               ("whatif", []), ("agents", []), ("repos", [])):
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 rc = main([command, *common, *extra])

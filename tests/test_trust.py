@@ -1,7 +1,7 @@
 """Numbers a reader can trust, on one rendered demo (the `rendered_demo` fixture, rendered once per session).
 
-- the same figure reads the same wherever it appears: the index, pages 00-06, the stitched retro and the --json
-  of guardrails, delivery and patterns;
+- the same figure reads the same wherever it appears: the index, pages 00-07, the stitched retro and the --json
+  of guardrails, delivery, patterns, whatif, agents and repos;
 - no page shows nan, inf, a bare k or a snake_case key of the params files;
 - no figure computed from fewer than k people appears anywhere, on a page or in a --json document;
 - totals over groups of people (segments, the teams shown) count each person once, checked against a
@@ -185,6 +185,37 @@ def test_a_figure_reads_the_same_on_every_page_the_retro_and_the_json(rendered_d
             for column, key, value in (("AI credits", "flagged_credits", r["credits"]),
                                        ("developer-weeks", "flagged_weeks", r["user_weeks"])):
                 assert cells[column] == (privacy.suppressed_label(K) if r["suppressed"] else figures.show(key, value))
+
+
+def test_page_07_and_the_attribution_tables_read_as_page_02_and_the_json(rendered_demo):
+    """Page 07's team figures, page 02's repositories and agent work, and the --json of whatif, agents and repos:
+    one figure, one reading; a team under k shows none of them anywhere."""
+    demo, docs = rendered_demo, rendered_demo.documents
+    shown = teams_shown(demo)
+    whatif_teams = {t["team_slug"]: t for t in docs["whatif"]["teams"]}
+    agent_teams = {t["team_slug"]: t for t in docs["agents"]["teams"] if not t["unattributed"]}
+    small = sorted(set(whatif_teams) - set(shown))
+    assert small, "the demo has teams under k: the test looks for their figures"
+    for team in shown:
+        routing, cost_page = page(demo, team, "07_model_routing"), page(demo, team, "02_cost_baseline")
+        costs = by_first(table(cost_page, "measure", "team", "whole org (each user once)"))
+        every = by_first(table(routing, "team", "segment", "AI credits"))
+        doc = whatif_teams[team]
+        assert not doc["suppressed"] and every[team]["AI credits"] == costs["AI credits"]["team"], team
+        assert every[team]["AI credits saved"] == figures.show("credits_saved", doc["credits_saved"]), team
+        assert f"{every[team]['AI credits saved']} AI credits saved" in visible_text(routing), team
+        for other in small:
+            assert set(every[other].values()) - {other, every[other]["segment"], "judged", "too thin to judge"} \
+                == {privacy.suppressed_label(K)}, (team, other)
+        # page 02: the repositories add up to the team's AI credits; agent work as agents --json has it
+        repositories = by_first(table(cost_page, "repository", "AI credits"))
+        assert repositories["total"]["AI credits"] == costs["AI credits"]["team"], team
+        agent_row = by_first(table(cost_page, "team", figures.label("agent_tasks")))[team]
+        for key in ("agent_cost", "human_cost", "human_cost_per_merged_change"):
+            assert agent_row[figures.label(key)] == figures.show(key, agent_teams[team][key], currency="USD"), (team, key)
+    for team in small:
+        assert whatif_teams[team]["credits_before"] is None and agent_teams[team]["human_cost"] is None
+    assert docs["repos"]["repositories"][-1]["repo"] == "total"
 
 
 # -- the sweep -------------------------------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ def bad(small_demo, project_cwd):
         "unknown-key": _params(project_cwd / "p-unknown", files={"teams/appsec.yaml": "budgit: {monthly_usd: 5}\n"}),
         "unknown-segment": _params(project_cwd / "p-segment", files={"teams/appsec.yaml": "segment: sales\n"}),
         "bad-team-name": _params(project_cwd / "p-name", files={"teams/app sec!.yaml": "segment: platform_sre\n"}),
+        "team-source": _params(project_cwd / "p-source", lambda org: org.update(team_source="ldap")),
+        "cli-model": _params(project_cwd / "p-cli-model", lambda org: org["routing"].update(cli_model="gpt-99")),
     }
 
 
@@ -80,6 +82,16 @@ CASES = [  # (arguments, what the one line must name)
     (["delivery", "--period", P, "--teams", "", "--warehouse", "{W}"], "--teams ''"),
     (["report", "--period", P, "--warehouse", "{stale}"], "views of another copilot-finops version"),
     (["report", "--period", P, "--warehouse", "missing.duckdb"], "missing.duckdb does not exist"),
+    (["whatif", "--period", "0000-01", "--warehouse", "{W}"], "0000-01"),
+    (["agents", "--period", "0000-01", "--warehouse", "{W}"], "0000-01"),
+    (["repos", "--period", "0000-01", "--warehouse", "{W}"], "0000-01"),
+    (["whatif", "--period", P, "--warehouse", "{W}", "--route", "chat:gpt-9=50%"], "model 'gpt-9' has no price"),
+    (["whatif", "--period", P, "--warehouse", "{W}", "--route", "cli@nope:gpt-5-mini=80%"], "nope is no segment id"),
+    (["repos", "--period", P, "--warehouse", "{W}", "--team", "nope"], "--team nope"),
+    (["agents", "--period", P, "--warehouse", "missing.duckdb"], "missing.duckdb does not exist"),
+    (["whatif", "--period", P, "--warehouse", "{W}", "--params", "{team-source}"], "team_source.kind"),
+    (["whatif", "--period", P, "--warehouse", "{W}", "--params", "{cli-model}"], "routing.cli_model 'gpt-99'"),
+    (["import", "--kind", "team-map", "no-such-map.csv"], "no-such-map.csv"),
     (["demo", "--users", "5"], "--users 5"),
     (["demo", "--days", "2"], "--days 2"),
     (["demo", "--seed", "-1"], "--seed -1"),
