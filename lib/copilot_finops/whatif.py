@@ -26,6 +26,7 @@ count each prompt once.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -242,12 +243,17 @@ class WhatIf:
     """The what-if of one period: its routes, the per-team and per-segment savings, the org's, and the acceptance risk."""
 
     period: Period
-    routes: list[Route]
+    route_table: pd.DataFrame  # one row per Route (its fields): a frame, so the memo can store it as data
     teams: pd.DataFrame
     segments: pd.DataFrame
     org: dict
     acceptance: pd.DataFrame
     org_shown: dict  # the org's sums as a page may show them: the whole org, or its teams of k or more developers
+
+    @property
+    def routes(self) -> list[Route]:
+        return [Route(**{key: None if value is None or value != value else value for key, value in row.items()})
+                for row in self.route_table.to_dict("records")]
 
 
 @cache.memoised("whatif")
@@ -315,7 +321,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, 
     else:
         org_shown = {key: org[key] for key in SUMS} | {"label": "whole org"}
     org_shown["money_saved"] = org_shown["credits_saved"] * params.prices.ai_credit
-    return WhatIf(period, routes, teams, segments, org, acceptance, org_shown)
+    route_table = pd.DataFrame([dataclasses.asdict(r) for r in routes],
+                               columns=[f.name for f in dataclasses.fields(Route)])
+    return WhatIf(period, route_table, teams, segments, org, acceptance, org_shown)
 
 
 def _finish(frame: pd.DataFrame, params: OrgParams) -> pd.DataFrame:
