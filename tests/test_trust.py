@@ -297,7 +297,8 @@ def _forbidden(demo) -> tuple[dict[str, set[tuple[str, str]]], set[float]]:
         text = figures.show(key, value)
         if re.search(r"\d,\d{3}|\d\.\d", text):
             texts[where].add((text.split(" ")[0], UNIT_WORDS[key]))
-            numbers.add(float(value))
+            if not float(value).is_integer():  # a whole amount (38.00 USD: two seat-months) is any count's value too
+                numbers.add(float(value))
 
     try:
         for team in usage.teams_in_warehouse(con, period):

@@ -27,7 +27,7 @@ from .params import OrgParams
 from .period import Period
 
 NO_PR = "(no pull request)"
-OTHER = "other repositories (beyond the top, or under the privacy minimum of developers)"
+OTHER = "other repositories (beyond the top, or too few developers to show alone)"
 
 
 def _person_repos(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -> pd.DataFrame:
@@ -98,17 +98,25 @@ def repository_credits(con: duckdb.DuckDBPyConnection, period: Period, params: O
 
 def repository_view(frame: pd.DataFrame, team: str | None, k: int, top: int = 10) -> pd.DataFrame:
     """The scope's repositories by credits per merged change (highest first), those under k developers folded into
-    one row with those beyond the `top`, then "(no pull request)" and the total. Figures, not yet formatted."""
+    one row with those beyond the `top`, then "(no pull request)" and the total. Figures, not yet formatted.
+
+    The total is the scope's published figure, so a folded row is the total less the rows named: it must hold k or
+    more developers too. When every repository in it (and "(no pull request)", folded in when under k) has fewer,
+    the lowest named repository joins it, which makes it at least k (its developers are k or more).
+    """
     mine = frame[frame["team_slug"].isna()] if team is None else frame[frame["team_slug"] == team]
     repos = mine[mine["repo"] != NO_PR]
     small = privacy.small_group(repos["developers"].fillna(0), k)
-    shown = repos[~small].sort_values(["credits_per_merged_change", "credits"], ascending=False,
-                                                        na_position="first")
-    rest = pd.concat([shown.iloc[top:], repos[small]])
-    rows = shown.iloc[:top].to_dict("records")
+    shown = repos[~small].sort_values(["credits_per_merged_change", "credits"], ascending=False, na_position="first")
+    named, rest = shown.iloc[:top], pd.concat([shown.iloc[top:], repos[small]])
+    no_pr = mine[mine["repo"] == NO_PR]
+    if len(no_pr) and privacy.small_group(no_pr["developers"].fillna(0), k).any():
+        rest, no_pr = pd.concat([rest, no_pr]), no_pr.iloc[:0]
+    if len(rest) and len(named) and not (rest["developers"].fillna(0) >= k).any():
+        named, rest = named.iloc[:-1], pd.concat([named.iloc[-1:], rest])
+    rows = named.to_dict("records")
     if len(rest):
         rows.append(_sum_row(rest, OTHER))
-    no_pr = mine[mine["repo"] == NO_PR]
     if len(no_pr):
         rows.append(_sum_row(no_pr, NO_PR))
     rows.append(_sum_row(mine, "total"))
