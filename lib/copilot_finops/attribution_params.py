@@ -5,10 +5,11 @@ public price or GitHub's documented naming, never a figure fitted to the demo or
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -102,3 +103,47 @@ def price_on(prices: dict[str, list[ModelPrice]], model: str, day: date) -> Mode
         if entry.since <= day:
             found = entry
     return found
+
+
+class GuardrailPages(_Strict):
+    """`guardrails.pages`: the report page (a notebook's name) where a stage's actions are worked out per team; the
+    stage's actions on page 03 link to it. Mixed into `params.Guardrails`, whose thresholds its keys must name."""
+
+    pages: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _pages_name_thresholds_and_notebooks(self):
+        allowed = {f"{t:g}" for t in getattr(self, "thresholds", [])}
+        for key, page in self.pages.items():
+            try:
+                known = f"{float(key):g}" in allowed
+            except ValueError:
+                known = False
+            if not known:
+                raise ValueError(f"pages key {key!r} is not a threshold; allowed: {', '.join(sorted(allowed))}")
+            if not re.fullmatch(r"\d\d_\w+", page):
+                raise ValueError(f"pages: {page!r} is not a report page; name a notebook, e.g. 07_model_routing")
+        return self
+
+    def page_for(self, threshold: float) -> str | None:
+        """The report page that works out one threshold's actions, or None."""
+        return next((page for key, page in self.pages.items() if f"{float(key):g}" == f"{threshold:g}"), None)
+
+
+class AttributionParams(_Strict):
+    """The attribution and what-if parts of org.yaml, mixed into `params.OrgParams`."""
+
+    model_prices: dict[str, list[ModelPrice]] = Field(default_factory=lambda: dict(DEFAULT_MODEL_PRICES))
+    routing: Routing = Routing()
+    team_source: TeamSource = TeamSource()
+    agents: Agents = Agents()
+
+    @field_validator("team_source", mode="before")
+    @classmethod
+    def _team_source_short(cls, v):
+        return TeamSource.coerce(v)
+
+    @model_validator(mode="after")
+    def _prices_for_routing(self):
+        check_model_prices(self.model_prices, self.routing)
+        return self

@@ -5,15 +5,13 @@ silent zero.
 """
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .attribution_params import (DEFAULT_MODEL_PRICES, Agents, ModelPrice, Routing, TeamSource,
-                                 check_model_prices)
+from .attribution_params import AttributionParams, GuardrailPages
 from .errors import UserError
 from .period import SLUG
 from .yamlfiles import format_error, load_yaml
@@ -116,13 +114,11 @@ class Budgets(_Strict):
         return self.teams.get(team_slug, self.default)
 
 
-class Guardrails(_Strict):
+class Guardrails(_Strict, GuardrailPages):
     """Progressive stages: at each threshold (a fraction of the budget, reached or forecast) its actions apply."""
 
     thresholds: list[float] = [0.6, 0.8, 0.95]
     actions: dict[str, list[str]] = {}
-    # the report page (a notebook's name, e.g. 07_model_routing) where a stage's actions are worked out per team
-    pages: dict[str, str] = {}
     interval: float = Field(0.8, gt=0, lt=1, description="coverage of the forecast interval, e.g. 0.8 for 80 %")
     history_days: int = Field(56, ge=14, le=366, description="days of history the run rate learns from")
     inactive_seat_days: int = Field(30, ge=1, description="a seat with no activity for this many days is inactive")
@@ -137,23 +133,14 @@ class Guardrails(_Strict):
     @model_validator(mode="after")
     def _actions_name_thresholds(self) -> "Guardrails":
         allowed = {threshold_key(t) for t in self.thresholds}
-        for key in list(self.actions) + list(self.pages):
+        for key in self.actions:
             try:
                 known = threshold_key(float(key)) in allowed
             except ValueError:
                 known = False
             if not known:
-                raise ValueError(f"{'actions' if key in self.actions else 'pages'} key {key!r} is not a threshold; "
-                                 f"allowed: {', '.join(sorted(allowed))}")
-        for page in self.pages.values():
-            if not re.fullmatch(r"\d\d_\w+", page):
-                raise ValueError(f"pages: {page!r} is not a report page; name a notebook, e.g. 07_model_routing")
+                raise ValueError(f"actions key {key!r} is not a threshold; allowed: {', '.join(sorted(allowed))}")
         return self
-
-    def page_for(self, threshold: float) -> str | None:
-        """The report page that works out one threshold's actions, or None."""
-        return next((page for key, page in self.pages.items() if threshold_key(float(key)) == threshold_key(threshold)),
-                    None)
 
     def actions_for(self, threshold: float) -> list[str]:
         """The actions configured for one threshold ([] if none)."""
@@ -255,7 +242,7 @@ class TeamOverride(_Strict):
         return v  # whether org.yaml declares it is checked by load_params and OrgParams
 
 
-class OrgParams(_Strict):
+class OrgParams(_Strict, AttributionParams):
     org: str
     enterprise: str | None = None
     plan: Literal["business", "enterprise"] = "business"
@@ -274,20 +261,6 @@ class OrgParams(_Strict):
     retention: Retention = Retention()
     teams: dict[str, TeamOverride] = Field(default_factory=dict,
                                            description="per-team overrides, from params/teams/<slug>.yaml")
-    model_prices: dict[str, list[ModelPrice]] = Field(default_factory=lambda: dict(DEFAULT_MODEL_PRICES))
-    routing: Routing = Routing()
-    team_source: TeamSource = TeamSource()
-    agents: Agents = Agents()
-
-    @field_validator("team_source", mode="before")
-    @classmethod
-    def _team_source_short(cls, v):
-        return TeamSource.coerce(v)
-
-    @model_validator(mode="after")
-    def _prices_for_routing(self) -> "OrgParams":
-        check_model_prices(self.model_prices, self.routing)
-        return self
 
     @field_validator("segments")
     @classmethod
