@@ -129,6 +129,11 @@ class GuardrailPages(_Strict):
         """The report page that works out one threshold's actions, or None."""
         return next((page for key, page in self.pages.items() if f"{float(key):g}" == f"{threshold:g}"), None)
 
+    def linked_actions(self, threshold: float, actions: list[str]) -> str:
+        """A stage's actions as text, each linked to the team's page that works them out (if the stage names one)."""
+        page = self.page_for(threshold)
+        return " ".join(f"[{a}]({page}.html)" if page else a for a in actions)
+
 
 class AttributionParams(_Strict):
     """The attribution and what-if parts of org.yaml, mixed into `params.OrgParams`."""

@@ -347,8 +347,7 @@ def guardrail_markdown(row: dict, report: GuardrailReport, params: OrgParams) ->
             when = f"not expected this month (on the interval's upper bound: {c['earliest_date']})"
         else:
             when = "not expected this month"
-        page = params.guardrails.page_for(c["threshold"])  # the team's page that works this stage's actions out
-        actions = " ".join(f"[{a}]({page}.html)" if page else a for a in c["actions"]) or "no action configured"
+        actions = params.guardrails.linked_actions(c["threshold"], c["actions"]) or "no action configured"
         active = row["stage"] is not None and c["threshold"] <= row["stage"]
         lines.append(f"- **{c['label']}** of budget, {when}. " + (f"Actions: {actions}" if active else f"Then: {actions}"))
     if row["stage"] is None:
