@@ -5,6 +5,7 @@ silent zero.
 """
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
