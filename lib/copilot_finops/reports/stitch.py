@@ -29,6 +29,7 @@ LEFT_OUT = {
                               "the team's patterns and their evidence", "across the org", "how the detection"),
     "05_delivery_correlation": ("delivery this month", "correlations, with lags", "adoption tiers",
                                 "reading this honestly"),
+    "07_model_routing": ("every team and segment", "how this is computed"),
 }
 
 # scripts a notebook's HTML output may carry are dropped; a chart's spec (JSON, never run) is kept
