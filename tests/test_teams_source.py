@@ -7,7 +7,6 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import pytest
 import yaml
 
 from copilot_finops import teams_source, warehouse
@@ -151,10 +150,14 @@ def test_cost_centers_need_an_enterprise(tmp_path, capsys):
     assert "needs --enterprise" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("text", ["only-a-login\n", "login,team\n\n"])
-def test_a_team_map_without_rows_is_refused_with_its_file(tmp_path, monkeypatch, capsys, text):
+def test_a_team_map_without_rows_is_refused_with_its_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "map.csv").write_text(text)
+    (tmp_path / "map.csv").write_text("only-a-login\n")  # no line is login,team: import refuses it, copies nothing
+    assert main(["import", "--kind", "team-map", "map.csv", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "map.csv" in err and "login (string), team (string)" in err
+    assert not (tmp_path / "raw").exists()
+    (tmp_path / "map.csv").write_text("login,team\n\n")  # a header alone: imported, then quarantined whole
     assert main(["import", "--kind", "team-map", "map.csv", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["lines_quarantined"] == 1 and doc["quarantined_files"][0].endswith("map.csv")
