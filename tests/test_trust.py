@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from copilot_finops import bill, cost, figures, privacy, usage, warehouse
+from copilot_finops import agents, bill, cost, figures, formatting, privacy, usage, warehouse
 from copilot_finops.params import load_params
 from copilot_finops.patterns import PATTERN_BY_NAME
 from copilot_finops.period import parse_period
@@ -211,9 +211,16 @@ def test_page_07_and_the_attribution_tables_read_as_page_02_and_the_json(rendere
         # page 02: the repositories add up to the team's AI credits; agent work as agents --json has it
         repositories = by_first(table(cost_page, "repository", "AI credits"))
         assert repositories["total"]["AI credits"] == costs["AI credits"]["team"], team
-        agent_row = by_first(table(cost_page, "team", figures.label("agent_tasks")))[team]
+        agent_rows = by_first(table(cost_page, "team", figures.label("agent_tasks")))
+        folded = agent_teams[team]["folded"]  # shown only within the folded row, which then follows it
+        fold_row = docs["agents"]["folded_teams"]
         for key in ("agent_cost", "human_cost", "human_cost_per_merged_change"):
-            assert agent_row[figures.label(key)] == figures.show(key, agent_teams[team][key], currency="USD"), (team, key)
+            assert agent_rows[team][figures.label(key)] == (
+                formatting.folded_label() if folded else
+                figures.show(key, agent_teams[team][key], currency="USD")), (team, key)
+            if folded:
+                fold_label = agents.FOLDED.format(n=fold_row["teams"], k=K)
+                assert agent_rows[fold_label][figures.label(key)] == figures.show(key, fold_row[key], currency="USD")
     for team in small:
         assert whatif_teams[team]["credits_before"] is None and agent_teams[team]["human_cost"] is None
     assert docs["repos"]["repositories"][-1]["repo"] == "total"

@@ -23,14 +23,17 @@ Definitions (one place for each):
   agent + human + unattributed = the month's bill.
 - per merged change: agent cost / agent pull requests merged in the month; human cost / pull requests merged in the
   month by the team's members (GitHub's join rule, as on page 02), agent pull requests left out.
+- folded row: the bill's totals less the teams shown give the teams not shown, so those are shown only together, in
+  one row of k or more people: the teams under k members or active developers and, when they hold fewer people, the
+  smallest teams shown (`_folded`).
 """
 from __future__ import annotations
 
 import duckdb
 import pandas as pd
 
-from . import bill, cache, figures, formatting, usage
-from .cost import credit_era, included_pool, org_month_quantities, seat_cost
+from . import bill, cache, figures, formatting, privacy, usage
+from .cost import credit_bill, credit_era, org_month_quantities, seat_cost
 from .params import OrgParams
 from .period import Period
 
@@ -79,15 +82,29 @@ def _share_of_day(con: duckdb.DuckDBPyConnection, period: Period, pairs: pd.Data
         cur.close()
 
 
-def _agent_credits(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -> pd.DataFrame:
-    """Agent credits per team (each requester once, shared over their team-days of the month): team_slug, credits."""
+def _agent_credit_rows(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -> pd.DataFrame:
+    """The month's agent credits per requester: login, user_id, credits (the billing API's cloud-agent usage)."""
     match = params.agents.cloud_agent_billing
-    rows = con.execute(f"""
+    return con.execute(f"""
         SELECT lower(c.user_login) AS login, l.user_id, sum(c.quantity) AS credits
         FROM stg_credit_usage c LEFT JOIN int_user_login l ON l.login = lower(c.user_login)
         WHERE c.period = ? AND c.billing_kind = 'ai-credit-usage'
           AND ({_like_any('c.sku', match)} OR {_like_any('c.product', match)})
         GROUP BY 1, 2""", [period.label, match, match]).df()
+
+
+def credits_beyond_usage_report(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -> float:
+    """Cloud-agent credits the month's bill counts on top of the users report's: all of them when params say the
+    report does not count them (`agents.credits_in_usage_report: false`), else none. The one definition the agents
+    bill and the what-if's pool (page 07) share: those credits use the included pool too."""
+    if params.agents.credits_in_usage_report:
+        return 0.0
+    return float(_agent_credit_rows(con, period, params)["credits"].sum())
+
+
+def _agent_credits(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -> pd.DataFrame:
+    """Agent credits per team (each requester once, shared over their team-days of the month): team_slug, credits."""
+    rows = _agent_credit_rows(con, period, params)
     if rows.empty:
         return pd.DataFrame({"team_slug": [], "credits": [], "person_id": []})
     days = con.execute("""SELECT user_id, team_slug, count(*) AS days FROM int_team_member_day
@@ -127,7 +144,8 @@ def agent_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParam
     teams : one row per team (and '' for what no team carries): agent_tasks, agent_prs_merged, agent_credits,
         agent_credit_cost, agent_actions_cost, agent_cost, agent_cost_per_task, agent_cost_per_merged_pr,
         human_credits, human_seat_cost, human_credit_cost, human_other_cost, human_cost, human_merged_changes,
-        human_cost_per_merged_change, members, below_k. Money in the billing currency.
+        human_cost_per_merged_change, members, below_k, folded (shown only in `folded_row`). Money in the billing
+        currency.
     org : bill, seat_cost, credit_cost, premium_cost, actions_cost, agent (sum over teams), human (sum over teams),
         unattributed (the '' row, agent and human), credits (all of the month's credits), agent_credits,
         agent_credits_outside_usage_report, credit_rate (money per credit after the pool), difference (bill minus the
@@ -141,13 +159,9 @@ def agent_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParam
     agent_credits = _agent_credits(con, period, params)
     in_report = params.agents.credits_in_usage_report
     total_agent = float(agent_credits["credits"].sum())
-    credits_all = float(org["ai_credits"]) + (0.0 if in_report else total_agent)
-    if credit_era(period, params):
-        pool = float(included_pool(org, params))
-        overage = credits_all if params.pool_allocation == "none" else max(0.0, credits_all - pool)
-    else:
-        overage = 0.0
-    credit_cost = overage * params.prices.ai_credit
+    beyond = credits_beyond_usage_report(con, period, params)
+    credits_all = float(org["ai_credits"]) + beyond
+    credit_cost = credit_bill(org, params, period, credits_all)["credit_cost"]
     rate = credit_cost / credits_all if credits_all else 0.0
 
     prs = con.execute(PULLS_SQL, [start, end, start, end, agents_lower, prefixes, start, end, start, end, agents_lower,
@@ -209,6 +223,7 @@ def agent_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParam
     small = usage.small_teams(sizes, params.privacy.k_anonymity)  # as on the team's own pages
     out["members"] = [sizes.get(t, (0, 0))[0] for t in out.index]
     out["below_k"] = [t != NO_TEAM and (t in small or t not in sizes) for t in out.index]
+    out["folded"] = _folded(con, period, out, params.privacy.k_anonymity)
     out = out.reset_index()
 
     teams_only = out[out["team_slug"] != NO_TEAM]
@@ -222,10 +237,41 @@ def agent_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParam
         "agent": float(teams_only["agent_cost"].sum()), "human": float(teams_only["human_cost"].sum()),
         "unattributed": float(unattributed["agent_cost"].sum() + unattributed["human_cost"].sum()),
         "credits": credits_all, "agent_credits": total_agent,
-        "agent_credits_outside_usage_report": 0.0 if in_report else total_agent, "credit_rate": rate,
+        "agent_credits_outside_usage_report": beyond, "credit_rate": rate,
         "agent_tasks": float(out["agent_tasks"].sum()), "agent_prs_merged": float(out["agent_prs_merged"].sum())}
     summary["difference"] = summary["bill"] - summary["agent"] - summary["human"] - summary["unattributed"]
     return out.drop(columns=["human_review_cost"]), summary
+
+
+def _folded(con: duckdb.DuckDBPyConnection, period: Period, out: pd.DataFrame, k: int) -> list[bool]:
+    """Which teams' figures are shown only together, in one folded row: the teams under k, and, while their people
+    come to 1 .. k-1, the smallest team shown too. The bill less the teams shown gives the folded row, so it must hold
+    k or more people (as repos folds repositories, and the overview blanks a segment that would reveal its teams)."""
+    folded = {t for t in out.index if out.at[t, "below_k"]}
+    if not folded:
+        return [False] * len(out)
+    people = con.execute("SELECT DISTINCT team_slug, user_id FROM int_team_member_day WHERE day BETWEEN ? AND ?",
+                         [period.start, period.end]).df()
+    shown = sorted((t for t in out.index if t != NO_TEAM and t not in folded), key=lambda t: (out.at[t, "members"], t))
+    while shown and privacy.small_group(people.loc[people["team_slug"].isin(folded), "user_id"].nunique(), k):
+        folded.add(shown.pop(0))
+    return [t in folded for t in out.index]
+
+
+def folded_row(teams: pd.DataFrame, k: int) -> dict | None:
+    """The folded teams' figures together (sums; the per-task and per-change figures of the sums), or None."""
+    rows = teams[teams["folded"]]
+    if rows.empty:
+        return None
+    out = {c: float(rows[c].sum()) for c in teams.columns if c not in (
+        "team_slug", "below_k", "folded", "agent_cost_per_task", "agent_cost_per_merged_pr",
+        "human_cost_per_merged_change")}
+    per = lambda a, b: out[a] / out[b] if out[b] > 0 else float("nan")  # noqa: E731
+    out.update(team_slug=FOLDED.format(n=len(rows), k=int(k)), below_k=False, folded=True, teams=len(rows),
+               agent_cost_per_task=per("agent_cost", "agent_tasks"),
+               agent_cost_per_merged_pr=per("agent_cost", "agent_prs_merged"),
+               human_cost_per_merged_change=per("human_cost", "human_merged_changes"))
+    return out
 
 
 def _human_merged(con: duckdb.DuckDBPyConnection, period: Period, agent_keys: set[str]) -> dict[str, int]:
@@ -242,6 +288,7 @@ def _human_merged(con: duckdb.DuckDBPyConnection, period: Period, agent_keys: se
 COLUMNS = ["agent_tasks", "agent_prs_merged", "agent_cost", "agent_cost_per_task", "agent_cost_per_merged_pr",
            "human_merged_changes", "human_cost", "human_cost_per_merged_change"]
 UNATTRIBUTED = "unattributed (no team)"
+FOLDED = "{n} teams together (each under {k} developers, or joined to make {k})"
 
 
 def team_table(teams: pd.DataFrame, params: OrgParams, only: list[str] | None = None,
@@ -250,16 +297,17 @@ def team_table(teams: pd.DataFrame, params: OrgParams, only: list[str] | None = 
     suppressed, then the unattributed row (people on no team, agent work with no requester) unless `unattributed` is
     False."""
     k, cur = params.privacy.k_anonymity, params.currency
-    rows = []
-    for r in teams.sort_values("team_slug").to_dict("records"):
-        if r["team_slug"] == NO_TEAM and not unattributed:
-            continue
-        if only is not None and r["team_slug"] not in only and r["team_slug"] != NO_TEAM:
-            continue
-        hide = bool(r["below_k"])
+    rows, fold = [], folded_row(teams, k)
+    picked = [r for r in teams.sort_values("team_slug").to_dict("records")
+              if not (r["team_slug"] == NO_TEAM and not unattributed)
+              and (only is None or r["team_slug"] in only or r["team_slug"] == NO_TEAM)]
+    for r in picked:
+        hide = formatting.suppressed_label(k) if r["below_k"] else formatting.folded_label() if r["folded"] else None
         rows.append({"team": r["team_slug"] or UNATTRIBUTED,
-                     **{figures.label(key): formatting.suppressed_label(k) if hide else
-                        figures.show(key, r[key], currency=cur) for key in COLUMNS}})
+                     **{figures.label(key): hide or figures.show(key, r[key], currency=cur) for key in COLUMNS}})
+    if fold is not None and (only is None or any(r["folded"] for r in picked)):
+        rows.append({"team": fold["team_slug"], **{figures.label(key): figures.show(key, fold[key], currency=cur)
+                                                   for key in COLUMNS}})
     return pd.DataFrame(rows)
 
 
@@ -294,10 +342,14 @@ def document(teams: pd.DataFrame, org: dict, params: OrgParams, period: Period) 
     k = params.privacy.k_anonymity
     out = []
     for r in teams.sort_values("team_slug").to_dict("records"):
-        hide = bool(r["below_k"])
+        hide = bool(r["below_k"] or r["folded"])
         out.append({"team_slug": r["team_slug"] or None, "unattributed": r["team_slug"] == NO_TEAM, "suppressed": hide,
-                     **{name: figures.json_value(key, r[name], people=1 if hide else None, k=k)
-                        for name, key in JSON_FIGURES.items()}})
+                    "folded": bool(r["folded"]), **{name: None if hide else figures.json_value(key, r[name], k=k)
+                                                    for name, key in JSON_FIGURES.items()}})
+    fold = folded_row(teams, k)
+    folded = None if fold is None else {"teams": fold["teams"], **{name: figures.json_value(key, fold[name], k=k)
+                                                                   for name, key in JSON_FIGURES.items()}}
     bill_doc = {name: figures.json_value("bill", value) if isinstance(value, float) else value
                 for name, value in org.items()}
-    return {"period": period.label, "currency": params.currency, "k": k, "teams": out, "bill": bill_doc}
+    return {"period": period.label, "currency": params.currency, "k": k, "teams": out, "folded_teams": folded,
+            "bill": bill_doc}

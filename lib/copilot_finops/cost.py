@@ -255,6 +255,18 @@ def team_costs_history(con: duckdb.DuckDBPyConnection, period: Period, params: O
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def credit_bill(org: dict, params: OrgParams, period: Period, credits: float) -> dict:
+    """The org's AI-credit bill for `credits` used in `period` by the seats of `org` (`org_month_quantities`): the one
+    rule page 02, the what-if (07) and the agents bill price credits by. Returns pool_credits (the month's included
+    pool, promotional where it applies), overage_credits (beyond it; every credit with pool_allocation 'none') and
+    credit_cost (overage x the credit price); all zero before the credit era."""
+    if not credit_era(period, params):
+        return {"pool_credits": 0.0, "overage_credits": 0.0, "credit_cost": 0.0}
+    pool = float(included_pool(pd.DataFrame([org]), params, period).iloc[0])
+    overage = credits if params.pool_allocation == "none" else max(0.0, credits - pool)
+    return {"pool_credits": pool, "overage_credits": overage, "credit_cost": overage * params.prices.ai_credit}
+
+
 def org_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, teams: pd.DataFrame | None = None) -> dict:
     """The org's month, each user once, and how much of it the team view does not attribute.
 
@@ -268,13 +280,8 @@ def org_costs(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams,
     frame = pd.DataFrame([org])
     seat = float(seat_cost(frame, params).iloc[0])
     in_credit_era = credit_era(period, params)
-    pool = float(included_pool(frame, params, period).iloc[0]) if in_credit_era else 0.0
-    if not in_credit_era:
-        overage = 0.0
-    elif params.pool_allocation == "none":
-        overage = org["ai_credits"]
-    else:
-        overage = max(0.0, org["ai_credits"] - pool)
+    credits = credit_bill(org, params, period, org["ai_credits"])
+    pool, overage = credits["pool_credits"], credits["overage_credits"]
     premium_cost = 0.0
     if not in_credit_era:
         billable = float(bill.split_team_quantities(con, period, params)["premium_billable_requests"].sum())

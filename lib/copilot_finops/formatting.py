@@ -94,6 +94,11 @@ def suppressed_label(k: int) -> str:
     return f"suppressed (< {int(k)})"
 
 
+def folded_label() -> str:
+    """What a cell reads whose figure is shown only within a folded row (with groups under k, so they add to k)."""
+    return "in the folded row"
+
+
 def auto(value) -> str:
     """A figure of unknown scale: whole from 100 up or when whole (6,375; 19), else one decimal from 10 (19.1),
     two below (3.90)."""

@@ -35,8 +35,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import cache, privacy, usage
-from .cost import credit_era, included_pool, org_month_quantities
+from . import agents, cache, privacy, usage
+from .cost import credit_bill, org_month_quantities
 from .errors import UserError
 from .params import SEGMENT_IDS, OrgParams
 from .period import Period
@@ -265,14 +265,18 @@ def _finish(frame: pd.DataFrame, params: OrgParams) -> pd.DataFrame:
 
 
 def _org_bill(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, saved: float) -> dict:
-    """What the org's AI-credit bill does: credits beyond the included pool, before and after the routing."""
+    """What the org's AI-credit bill does before and after the routing, priced by `cost.credit_bill` (page 02's and
+    the agents bill's rule). The credits billed are the users report's and the cloud-agent credits it does not count
+    (`agents.credits_beyond_usage_report`, as on the agents bill): those use the included pool too, though no route
+    moves them."""
     org = org_month_quantities(con, period)
-    if not credit_era(period, params):
-        return {"pool_credits": 0.0, "bill_before": 0.0, "bill_after": 0.0, "org_bill_change": 0.0}
-    pool = float(included_pool(org, params))
-    before = max(0.0, org["ai_credits"] - pool) * params.prices.ai_credit
-    after = max(0.0, org["ai_credits"] - saved - pool) * params.prices.ai_credit
-    return {"pool_credits": pool, "bill_before": before, "bill_after": after, "org_bill_change": after - before}
+    beyond = agents.credits_beyond_usage_report(con, period, params)
+    billed = float(org["ai_credits"]) + beyond
+    before = credit_bill(org, params, period, billed)
+    after = credit_bill(org, params, period, max(0.0, billed - saved))
+    return {"pool_credits": before["pool_credits"], "credits_billed": billed, "agent_credits_beyond_report": beyond,
+            "bill_before": before["credit_cost"], "bill_after": after["credit_cost"],
+            "org_bill_change": after["credit_cost"] - before["credit_cost"]}
 
 
 # -- acceptance risk ------------------------------------------------------------------------------------------------

@@ -68,13 +68,16 @@ def org_bill_sentence(w: WhatIf, params: OrgParams) -> str:
     org, cur = w.org, params.currency
     if org["pool_credits"] <= 0:
         return "No included credit pool applies to this month, so the saving would not change a credit bill."
+    agent = (f" The bill counts the {figures.show('ai_credits', org['agent_credits_beyond_report'])} cloud-agent "
+             "credits the users report leaves out, as the agents bill on page 02 does: they use the pool too, though "
+             "no route moves them." if org["agent_credits_beyond_report"] else "")
     if org["org_bill_change"] == 0 and org["bill_before"] == 0:
-        return (f"The org used {figures.show('pool_use', org['credits_before'] / org['pool_credits'])} of its included "
+        return (f"The org used {figures.show('pool_use', org['credits_billed'] / org['pool_credits'])} of its included "
                 "credit pool, so this month's bill would not change: the saving is room under the pool (and under "
-                "credit budgets).")
+                "credit budgets)." + agent)
     return (f"After the org's included pool ({figures.show('pool_share', org['pool_credits'])} AI credits), its "
             f"AI-credit bill would go from {figures.show('ai_credit_cost', org['bill_before'], currency=cur)} to "
-            f"{figures.show('ai_credit_cost', org['bill_after'], currency=cur)}.")
+            f"{figures.show('ai_credit_cost', org['bill_after'], currency=cur)}." + agent)
 
 
 def acceptance_table(w: WhatIf, team: str | None, k: int) -> pd.DataFrame:
@@ -184,6 +187,8 @@ def whatif_document(w: WhatIf, params: OrgParams, teams: list[str] | None = None
            **{name: figures.json_value(TEAM_FIGURES.get(name, "ai_credits"), w.org_shown[name])
               for name in ("credits_before", "credits_saved", "prompts_moved", "credits_in_scope", "money_saved")},
            "pool_credits": figures.json_value("pool_share", w.org["pool_credits"]),
+           **{name: figures.json_value("ai_credits", w.org[name]) for name in ("credits_billed",
+                                                                               "agent_credits_beyond_report")},
            **{name: figures.json_value("ai_credit_cost", w.org[name])
               for name in ("bill_before", "bill_after", "org_bill_change")}}
     return {"period": w.period.label, "k": k,
