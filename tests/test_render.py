@@ -100,3 +100,25 @@ def test_combined_retro_has_each_section_once_and_a_summary_first():
     assert '<a href="04_high_burn_patterns.html">04 High burn patterns</a> only: Across the org' in page
     assert page.index('class="summary"') < page.index("Questions for this retro")
     assert page.count('class="report"') == 3
+
+
+def test_combined_retro_links_the_routing_page_and_page_02s_repositories_instead_of_stitching_them(tmp_path):
+    import nbformat
+
+    def book(stem: str, *heads: str):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+            f"# {stem}\n\nintro\n\n" + "".join(f"## {h}\n\n{h} body\n\n" for h in heads))])
+        path = tmp_path / f"{stem}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    books = [book("02_cost_baseline", "What the team spends and what it gets", "Per repository, and agent work"),
+             book("06_monthly_retro", "Questions for this retro"), book("07_model_routing", "What routing would have saved")]
+    s = site.Site(("02_cost_baseline", "06_monthly_retro", "07_model_routing", "retro"), (("t", "t"),))
+    page = stitch.write_retro(tmp_path, "t", "2026-10", books, site=s).read_text()
+    assert "What the team spends and what it gets body" in page and "Questions for this retro body" in page
+    assert "Per repository, and agent work body" not in page and "What routing would have saved" not in page
+    assert page.count('class="report"') == 2 and 'id="07_model_routing"' not in page
+    contents = re.findall(r'<nav class="toc" id="contents">.*?</nav>', page, re.S)[0]  # hidden in print
+    assert ('<a href="02_cost_baseline.html">02 Cost baseline</a>: Per repository, and agent work; '
+            '<a href="07_model_routing.html">07 Model routing</a>') in contents

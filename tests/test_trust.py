@@ -163,8 +163,7 @@ def test_a_figure_reads_the_same_on_every_page_the_retro_and_the_json(rendered_d
         # the stitched retro leaves out sections another covers (to print on a few pages), never changes a table:
         # each of its tables is one of the team's pages, figure for figure
         own = [t for name in ("01_team_usage", "02_cost_baseline", "03_guardrails", "04_high_burn_patterns",
-                              "05_delivery_correlation", "06_monthly_retro", "07_model_routing")
-               for t in tables(page(demo, team, name))]
+                              "05_delivery_correlation", "06_monthly_retro") for t in tables(page(demo, team, name))]
         stitched = tables((demo.pages / team / "retro.html").read_text())
         assert stitched
         for t in stitched:

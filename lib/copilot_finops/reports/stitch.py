@@ -18,8 +18,9 @@ FIRST = "06_monthly_retro"  # the retro pack leads
 # Sections left out of the combined retro, by notebook and heading (case-insensitive start of the heading): those
 # another section covers (the verdict, the patterns and the guardrail have their own reports; the month's figures
 # are in the summary and the retro pack's change table), the week-by-week detail of flagged developer-weeks (a
-# retro discusses patterns, not people's weeks), and the org-wide context and method notes each page keeps for itself. The retro then prints on a few A4 pages. A heading not listed stays, so a renamed section is shown
-# rather than lost; each report's page, a tab away, has everything.
+# retro discusses patterns, not people's weeks), and the org-wide context and method notes each page keeps for itself.
+# The retro then prints on a few A4 pages. A heading not listed stays, so a renamed section is shown rather than lost;
+# each report's page, a tab away, has everything.
 LEFT_OUT = {
     "06_monthly_retro": ("budget guardrail", "high-burn patterns", "delivery verdict", "shared playbooks"),
     "01_team_usage": ("the month in brief", "copilot cli", "by feature and by model", "by language and by editor"),
@@ -29,8 +30,12 @@ LEFT_OUT = {
                               "the team's patterns and their evidence", "across the org", "how the detection"),
     "05_delivery_correlation": ("delivery this month", "correlations, with lags", "adoption tiers",
                                 "reading this honestly"),
-    "07_model_routing": ("every team and segment", "how this is computed"),
 }
+# Left out as well, and linked from the retro's contents (on screen: the printed retro has no room for them, and
+# with them it printed on 10 A4 pages, not 8): whole reports, the model-routing what-if (07, a planning page rather
+# than the month's record), and sections, page 02's repositories and agent work.
+LINKED_ONLY = ("07_model_routing",)
+LINKED_SECTIONS = {"02_cost_baseline": ("per repository",)}
 
 # scripts a notebook's HTML output may carry are dropped; a chart's spec (JSON, never run) is kept
 _SCRIPT = re.compile(r'<script\b(?! type="application/json" class="vega-spec">)[^>]*>.*?</script\s*>',
@@ -57,23 +62,26 @@ def _unique_svg_ids(body: str, prefix: str) -> str:
     return _SVG.sub(one, body)
 
 
-def retro_sections(stem: str, body: str) -> tuple[str, list[str]]:
+def retro_sections(stem: str, body: str) -> tuple[str, list[str], list[str]]:
     """A report's body for the combined retro: without its title and introduction, and without the sections
-    LEFT_OUT lists for it. Returns (body, headings left out)."""
+    LEFT_OUT and LINKED_SECTIONS list for it. Returns (body, headings left out, headings linked from the contents)."""
     body = _H1_AND_INTRO.sub("", body, count=1)
-    kept, dropped = [], []
+    kept, dropped, linked = [], [], []
     for part in _H2_SPLIT.split(body):
         heading = _H2.match(part)
         title = render.plain(heading.group(1)) if heading else ""
         if heading and title.lower().startswith(LEFT_OUT.get(stem, ())):
             dropped.append(title)
+        elif heading and title.lower().startswith(LINKED_SECTIONS.get(stem, ())):
+            linked.append(title)
         else:
             kept.append(part)
-    return "".join(kept), dropped
+    return "".join(kept), dropped, linked
 
 
 def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], restricted: str | None = None,
-                 site: Site = Site(), summary: list[tuple[str, str, str]] | None = None, k: int | str = "k") -> str:
+                 site: Site = Site(), summary: list[tuple[str, str, str]] | None = None, k: int | str = "k",
+                 linked: tuple[str, ...] = ()) -> str:
     """One page from a team's rendered report bodies: the summary, a table of contents, then each report.
 
     Parameters
@@ -84,16 +92,21 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
     site : the team's pages, for the tabs and the links to sections left out.
     summary : (label, value, note) figures of the month, shown first.
     k : the privacy threshold, quoted to readers.
+    linked : notebook stems of the team's reports left out whole (LINKED_ONLY), linked from the contents with the
+        sections LINKED_SECTIONS leaves out.
 
     Returns the whole HTML page: inline CSS and SVG, the charts' specs for the live charts, nothing fetched.
     """
-    toc, parts, banners = [], [], []
+    toc, parts, banners, also = [], [], [], []
     for anchor, title, body in sections:
         stem = anchor
         anchor = re.sub(r"[^A-Za-z0-9_-]+", "-", anchor)
         intro = _H1_AND_INTRO.match(body)
         banners += [b for b in _GAP_BANNER.findall(intro.group(0) if intro else "") if b not in banners]
-        body, dropped = retro_sections(stem, _unique_svg_ids(_SCRIPT.sub("", body), f"{anchor}-svg"))
+        body, dropped, linked_here = retro_sections(stem, _unique_svg_ids(_SCRIPT.sub("", body), f"{anchor}-svg"))
+        if linked_here and stem in site.team_pages:
+            also.append(f'<a href="{render.esc(stem)}.html">{render.esc(page_label(stem))}</a>: '
+                        + "; ".join(render.esc(t) for t in linked_here))
         body = re.sub(r"<(/?)h3>", r"<\1h4>", body)
         body = re.sub(r"<(/?)h2>", r"<\1h3>", body)
         headings = []
@@ -114,7 +127,11 @@ def stitch_retro(team: str, period: str, sections: list[tuple[str, str, str]], r
             '<p class="muted">For the team, to improve how it works with the assistant: not for ranking people. '
             "Aggregate and pseudonymous. " + render.esc(privacy.minimum_note(k) if isinstance(k, int) else
                                                       "Figures over too few developers are suppressed.") + "</p>")
-    contents = f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol></nav>'
+    also += [f'<a href="{render.esc(stem)}.html">{render.esc(page_label(stem))}</a>' for stem in linked
+             if stem in site.team_pages]
+    contents = (f'<nav class="toc" id="contents"><strong>Contents</strong><ol>{"".join(toc)}</ol>'
+                + (f'<p class="muted">Not in this retro, on the team\'s pages: {"; ".join(also)}.</p>' if also else "")
+                + "</nav>")
     body = (f'<section class="opening">{head}{"".join(banners)}{render.strip_html(summary) if summary else ""}'
             f'{contents}</section>' + "".join(parts))
     return render.page(f"Monthly retro: {team}, {period}", body,
@@ -132,10 +149,11 @@ def write_retro(out_dir: str | Path, team: str, period: str, notebooks: list[str
     import nbformat
 
     paths = sorted((Path(p) for p in notebooks if Path(p).exists()), key=lambda p: (p.stem != FIRST, p.stem))
+    linked = tuple(p.stem for p in paths if p.stem in LINKED_ONLY)
     sections = []
-    for path in paths:
+    for path in (p for p in paths if p.stem not in LINKED_ONLY):
         nb = nbformat.read(path, as_version=4)
         sections.append((path.stem, page_label(path.stem), render.notebook_body(nb)))
     page = Path(out_dir) / f"{RETRO_PAGE}.html"
-    page.write_text(stitch_retro(team, period, sections, restricted, site, summary, k))
+    page.write_text(stitch_retro(team, period, sections, restricted, site, summary, k, linked))
     return page
