@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from copilot_finops.period import parse_period
-from copilot_finops import segments, warehouse
+from copilot_finops import figures, segments, warehouse
 from copilot_finops.errors import UserError
 from copilot_finops.params import OrgParams, TaskClassRule, load_params
 
@@ -154,6 +154,19 @@ def test_tables_and_charts_build_on_the_demo_org(small_demo):
         assert len(table) == len(measures) and table["teams"].iloc[0] >= 1
         own = segments.own_table(segments.own_baseline(history, "platform-sre", "2026-10", measures))
         assert list(own["measure"]) == list(segments.BASELINE_MEASURES.values())
+        assert len(own.columns) == 4  # one column for the mean however many months each measure has
+    finally:
+        con.close()
+    mixed = segments.own_table(pd.DataFrame({"measure": ["credits_per_active_developer", "cost_per_merged_change",
+                                                         "accepted_output_ratio"],
+                                             "value": [100.0, 5.0, 0.3], "trailing_mean": [80.0, 4.0, None],
+                                             "trailing_months": [3, 1, 0], "change": [0.25, 0.25, None]}))
+    assert list(mixed.columns) == ["measure", "this month", "mean of the previous 3 months", "change"]
+    means = mixed["mean of the previous 3 months"].tolist()
+    assert means[0] == figures.show("credits_per_active_developer", 80.0) and means[1].endswith("(over 1 month)")
+    assert means[2] == "n/a (no earlier month)"
+    con = warehouse.connect(small_demo.warehouse, read_only=True)
+    try:
         charts = [segments.peer_chart(month, "platform-sre", segments.BASELINE_MEASURES, 5),
                   segments.trend_chart(history, "platform-sre", "cost_per_merged_change", "Cost per merged change", 5),
                   segments.task_class_chart(segments.team_task_classes(con, "platform-sre", period, prm))]

@@ -243,12 +243,21 @@ def peer_table(peers: pd.DataFrame, k: int = 5) -> pd.DataFrame:
 
 
 def own_table(own: pd.DataFrame) -> pd.DataFrame:
-    """`own_baseline` as a readable table: measure, this month, mean of the previous months, change."""
+    """`own_baseline` as a readable table: measure, this month, mean of the previous months, change. One column
+    for the mean, headed by the most months any measure has; a measure with fewer says over how many."""
+    records = own.to_dict("records")
+    most = max((int(r["trailing_months"] or 0) for r in records), default=0)
+    header = f"mean of the previous {formatting.plural(most, 'month')}" if most else "mean of the previous months"
+
+    def mean(r: dict) -> str:
+        months = int(r["trailing_months"] or 0)
+        text = _fmt(r["trailing_mean"], r["measure"]) if months else "n/a (no earlier month)"
+        return text + (f" (over {formatting.plural(months, 'month')})" if 0 < months < most else "")
+
     return pd.DataFrame([{"measure": BASELINE_MEASURES.get(r["measure"], r["measure"]),
-                          "this month": _fmt(r["value"], r["measure"]),
-                          f"previous {r['trailing_months']} months' mean": _fmt(r["trailing_mean"], r["measure"]),
-                          "change": formatting.signed_percent(r["change"])}
-                         for r in own.to_dict("records")])
+                          "this month": _fmt(r["value"], r["measure"]), header: mean(r),
+                          "change": formatting.signed_percent(r["change"])} for r in records],
+                        columns=["measure", "this month", header, "change"])
 
 
 # -- charts ---------------------------------------------------------------------------------------------------
