@@ -184,3 +184,13 @@ def test_a_first_month_of_few_prs_sharing_one_rare_word_gives_no_match_and_no_er
     prs, files = w.frames()
     assert duplicates.near_duplicate_prs(prs, files).empty
     assert duplicates.near_duplicate_prs(prs.iloc[:0], files.iloc[:0]).empty
+
+
+def test_files_without_patches_read_as_null_in_any_form_are_compared_on_titles_and_paths(world):
+    """GitHub leaves out the patch of binary and very large files; a window where no file has one reads the
+    column back from DuckDB as NA (or NaN), which must mean "no patch", not an error."""
+    prs, files = world.frames()
+    for missing in (pd.NA, np.nan, None):
+        bare = files.assign(patch_sketch=pd.Series([missing] * len(files), dtype=object))
+        rows = duplicates.near_duplicate_prs(prs, bare)
+        assert set(rows.columns) >= {"author_login", "week_start"}  # compared, whatever it finds without patches

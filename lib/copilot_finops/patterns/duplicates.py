@@ -102,7 +102,7 @@ def content_tokens(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules) 
                 continue
             found |= set(words(f.filename.rsplit(".", 1)[0]))  # the extension says the language, not the work
             sketch = getattr(f, "patch_sketch", None)
-            if sketch is not None and len(sketch):
+            if isinstance(sketch, (list, tuple, np.ndarray)) and len(sketch):  # NULL reads as None, NaN or NA
                 found |= {f"{PATCH}{h}" for h in sketch}
         keep.append(bool(found))
         tokens.append(found)
