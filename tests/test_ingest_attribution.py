@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import duckdb
 import pytest
 
 from copilot_finops import retention, warehouse
@@ -19,13 +18,7 @@ REPO = {"day": "2026-10-05", "organization_id": "1",
         "repository": {"id": 7, "name": "api", "full_name": "acme/api", "owner": {"login": "acme"}},
         "pull_requests": {"total_created": 3, "total_merged": 2, "total_created_by_copilot": 1}}
 
-
-def _rows(db, sql: str) -> list:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from test_ingest_checks import _rows  # noqa: E402
 
 
 def _ndjson(*records) -> str:

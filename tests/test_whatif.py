@@ -12,20 +12,13 @@ import pytest
 from copilot_finops import budget, warehouse, whatif, whatif_report
 from copilot_finops.cli import main
 from copilot_finops.errors import UserError
-from copilot_finops.params import load_params
-from copilot_finops.period import parse_period
 
-ROOT = Path(__file__).resolve().parents[1]
-PARAMS = load_params(ROOT / "params")
-OCT = parse_period("2026-10")
+import test_attribution
+from test_attribution import OCT, PARAMS, ROOT
+
+con = test_attribution.con  # the demo warehouse, read-only, one connection per module
+
 ROUTE = "chat:gpt-5-mini=50%,cli:gpt-5-mini=80%"
-
-
-@pytest.fixture(scope="module")
-def con(small_demo):
-    con = warehouse.connect(small_demo.warehouse, read_only=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")

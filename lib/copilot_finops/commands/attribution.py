@@ -2,7 +2,7 @@
 repos` (where the month's credits went, per repository, reconciled with the team figures)."""
 from __future__ import annotations
 
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_parser, month_reader, print_json
 
 
 def register(sub) -> None:
@@ -35,19 +35,10 @@ def register(sub) -> None:
 
 
 def run_agents(args) -> int:
-    from .. import agents, teams_source, usage, warehouse
-    from ..params import load_params
-    from ..period import parse_period
+    from .. import agents
 
-    period = parse_period(args.period)
-    params = load_params(args.params)
-    teams_source.sync(args.warehouse, params)
-    con = warehouse.connect(args.warehouse, read_only=True)
-    try:
-        chosen = usage.select_teams(con, period, args.teams, args.warehouse)
+    with month_reader(args, args.teams) as (period, params, con, chosen):
         teams, org = agents.agent_costs(con, period, params)
-    finally:
-        con.close()
     if args.json:
         doc = agents.document(teams, org, params, period)
         if args.teams:
@@ -61,22 +52,14 @@ def run_agents(args) -> int:
 
 
 def run_repos(args) -> int:
-    from .. import figures, privacy, repos, teams_source, usage, warehouse
+    from .. import figures, privacy, repos, usage
     from ..errors import UserError
-    from ..params import load_params
-    from ..period import parse_period
 
-    period = parse_period(args.period)
-    params = load_params(args.params)
-    teams_source.sync(args.warehouse, params)
-    k = params.privacy.k_anonymity
-    con = warehouse.connect(args.warehouse, read_only=True)
-    try:
+    with month_reader(args, select=False) as (period, params, con, _):
+        k = params.privacy.k_anonymity
         frame = repos.repository_credits(con, period, params)
         check = repos.reconcile(frame, con, period)
         small = usage.small_teams(usage.team_sizes(con, period), k)
-    finally:
-        con.close()
     if args.team and args.team not in check["teams"]:
         raise UserError(f"--team {args.team}: no such team in {period.label}; teams: {', '.join(sorted(check['teams']))}")
     if args.team in small:  # as on the team's page 02: one notice, no figure

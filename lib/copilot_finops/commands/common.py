@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,23 @@ def readers_group(params_dir: str) -> str | None:
     if not (Path(params_dir) / "org.yaml").is_file():
         return None
     return load_params(params_dir).privacy.readers_group
+
+
+@contextmanager
+def month_reader(args, teams: str | None = None, select: bool = True):
+    """(period, params, read-only connection, team slugs) for a command that reads one month: params loaded, the
+    team source synced into the warehouse first (`teams_source.sync`), the connection closed after. The slugs are
+    `usage.select_teams` of `teams` (every team of the month when None; an error when it has none), or None
+    when `select` is False."""
+    from .. import teams_source, usage, warehouse
+    from ..params import load_params
+    from ..period import parse_period
+
+    period = parse_period(args.period)
+    params = load_params(args.params)
+    teams_source.sync(args.warehouse, params)
+    con = warehouse.connect(args.warehouse, read_only=True)
+    try:
+        yield period, params, con, usage.select_teams(con, period, teams, args.warehouse) if select else None
+    finally:
+        con.close()

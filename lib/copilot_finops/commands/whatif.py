@@ -1,7 +1,7 @@
 """`copilot-finops whatif`: the month re-priced with some prompts routed to another model, per team and segment."""
 from __future__ import annotations
 
-from .common import add_common, add_parser, print_json
+from .common import add_common, add_parser, month_reader, print_json
 
 
 def register(sub) -> None:
@@ -23,19 +23,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import formatting, teams_source, usage, warehouse, whatif, whatif_report
-    from ..params import load_params
-    from ..period import parse_period
+    from .. import formatting, whatif, whatif_report
 
-    period = parse_period(args.period)
-    params = load_params(args.params)
-    teams_source.sync(args.warehouse, params)
-    con = warehouse.connect(args.warehouse, read_only=True)
-    try:
-        teams = usage.select_teams(con, period, args.teams, args.warehouse)
+    with month_reader(args, args.teams) as (period, params, con, teams):
         result = whatif.evaluate(con, period, params, args.route or params.routing.default_route)
-    finally:
-        con.close()
     if args.json:
         print_json(whatif_report.whatif_document(result, params, teams if args.teams else None))
         return 0
