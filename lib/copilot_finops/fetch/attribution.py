@@ -15,7 +15,7 @@ import httpx2
 
 from .context import FetchContext, run_units
 from .github import NEEDS_BILLING, response_json
-from .org import _month_settled, _snapshot_is_current
+from .org import _snapshot_is_current, billing_month_kept
 
 NEEDS_COST_CENTERS = ("a classic token with manage_billing:enterprise or read:enterprise, held by an enterprise owner "
                       "or billing manager (GitHub Apps and fine-grained tokens are not accepted)")
@@ -37,8 +37,7 @@ def run_billing_usage(ctx: FetchContext, kind: str = "billing-usage") -> None:
 
     def one(month: str) -> str:
         rel = f"billing/{kind}/{month}.json"
-        lines = ctx.raw.latest(kind=kind, path=rel)
-        if lines and all(ctx.raw.intact(line) for line in lines) and _month_settled(ctx, month):
+        if billing_month_kept(ctx, kind, month):
             return "skipped"
         year, mon = int(month[:4]), int(month[5:])
         what = f"the billing usage of {org} in {month}"

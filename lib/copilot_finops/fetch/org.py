@@ -73,6 +73,12 @@ def _month_settled(ctx: FetchContext, month: str) -> bool:
     return last < ctx.today - timedelta(days=SETTLE_DAYS)
 
 
+def billing_month_kept(ctx: FetchContext, kind: str, month: str) -> bool:
+    """A month's billing file of `kind` is in the raw zone, intact, and the month settled: no need to fetch it again."""
+    lines = ctx.raw.latest(kind=kind, path=f"billing/{kind}/{month}.json")
+    return bool(lines) and all(ctx.raw.intact(line) for line in lines) and _month_settled(ctx, month)
+
+
 def billing_logins(ctx: FetchContext, month: str) -> list[str]:
     """Everyone billed in `month` may appear: current seat holders plus the users in that month's reports."""
     pages = ctx.seat_pages
@@ -107,8 +113,7 @@ def run_billing(ctx: FetchContext, kind: str) -> None:
 
     def one(month: str) -> str:
         rel = f"billing/{kind}/{month}.json"
-        lines = ctx.raw.latest(kind=kind, path=rel)
-        if lines and all(ctx.raw.intact(line) for line in lines) and _month_settled(ctx, month):
+        if billing_month_kept(ctx, kind, month):
             return "skipped"
         year, mon = int(month[:4]), int(month[5:])
         logins = billing_logins(ctx, month)
