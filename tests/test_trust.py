@@ -135,9 +135,10 @@ def test_a_figure_reads_the_same_on_every_page_the_retro_and_the_json(rendered_d
             b = budgets[team]
             used, forecast = figures.show("budget_use", b["pct_to_date"]), figures.show("budget_forecast_use", b["pct_forecast"])
             stages = by_first(table(guard_page, "budget for"))
-            assert org_teams[team]["used / forecast"] == f"{used} / {forecast}", team
-            month_end = stages[team].get("forecast", stages[team].get("month end"))  # "month end" once closed
-            assert (stages[team]["burn to date"], month_end) == (used, forecast)
+            # the same header on both pages: "forecast" while the month is open, "month end" once it is closed
+            header = "forecast" if "forecast" in stages[team] else "month end"
+            assert org_teams[team][f"used / {header}"] == f"{used} / {forecast}", team
+            assert (stages[team]["burn to date"], stages[team][header]) == (used, forecast)
             assert f"{used} of the" in visible_text(guard_page) and f"({used})" in visible_text(retro_page)
         # delivery: 05's table, its verdict text, the retro and delivery --json
         entry = delivery[team]

@@ -363,12 +363,17 @@ def scope_name(scope: str, name: str, params: OrgParams) -> str:
     return f"{segment.label if segment else name.replace('_', ' ')} (segment)"
 
 
+def month_end_header(bases) -> str:
+    """The header of a month-end figure: 'forecast' while any is one, else 'month end' (a closed month's figure is
+    its actual, or with missing days an estimate). Page 03's stage table and page 00's team table both use it."""
+    return "forecast" if any(b == "forecast" for b in bases) else "month end"
+
+
 def stage_table(report: GuardrailReport, params: OrgParams) -> pd.DataFrame:
     """Every budget's stage for the month, formatted (figures of teams under k suppressed)."""
     rows = []
     records = report.rows.to_dict("records")
-    # a closed month's month-end figure is its actual (or, with missing days, an estimate), not a forecast
-    month_end = "forecast" if any(r.get("forecast_basis") == "forecast" for r in records) else "month end"
+    month_end = month_end_header(r.get("forecast_basis") for r in records)
     for r in records:
         hide = r["suppressed"]
         segment = params.segments[r["segment"]].label if r["segment"] in params.segments else r["segment"]

@@ -82,10 +82,11 @@ def team_rows(g: Glance) -> pd.DataFrame:
     """Each team's row for the index: the overview's columns a reader scans first (text, as `figures.show`
     writes it on page 00)."""
     rows = overview_display.team_display(g.teams, g.k, g.currency)
-    keep = ["team", "segment", "developers", "spend", "used / forecast", "stage", "delivery verdict"]
+    used = [c for c in rows if c.startswith("used / ")]  # "used / forecast", or "used / month end" once closed
+    keep = ["team", "segment", "developers", "spend", *used, "stage", "delivery verdict"]
     rows = rows[[c for c in keep if c in rows]].copy()
     rows["segment"] = [formatting.words(s, g.segment_labels) for s in rows["segment"]]
-    return rows.rename(columns={"used / forecast": "budget used / forecast"})
+    return rows.rename(columns={c: f"budget {c}" for c in used})
 
 
 def team_summary(g: Glance, con: duckdb.DuckDBPyConnection, team: str) -> list[tuple[str, str, str]]:

@@ -84,7 +84,7 @@ def team_figures(month: OrgMonth, members: pd.DataFrame, params: OrgParams) -> p
     if len(month.guardrails.rows):
         g = month.guardrails.rows
         g = g[g["scope"] == "team"][["name", "unit", "budget", "burn_to_date", "forecast", "pct_to_date", "pct_forecast",
-                                     "stage_label", "stage_status"]]
+                                     "stage_label", "stage_status", "forecast_basis"]]
         frame = frame.merge(g.rename(columns={"name": "team_slug"}), on="team_slug", how="left")
         frame["budget"] = [show("budget", b, unit=u, currency=params.currency) if b == b else "none"
                            for b, u in zip(frame["budget"], frame["unit"])]

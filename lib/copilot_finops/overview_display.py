@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from . import charts, privacy
+from . import budget, charts, privacy
 from .figures import show
 from .overview import OrgMonth
 
@@ -23,7 +23,8 @@ def team_display(teams: pd.DataFrame, k: int, currency: str = "USD") -> pd.DataF
         out["spend"] = [hidden if r["suppressed"] else show("spend", r["total_cost"], currency=currency) for r in rows]
     if "pct_forecast" in teams:
         out["budget"] = teams["budget"]
-        out["used / forecast"] = [hidden if r["suppressed"] else
+        header = f"used / {budget.month_end_header(teams.get('forecast_basis', pd.Series(['forecast'])))}"
+        out[header] = [hidden if r["suppressed"] else
                                   f"{show('budget_use', r['pct_to_date'])} / {show('budget_forecast_use', r['pct_forecast'])}"
                                   for r in rows]
         out["stage"] = teams["stage_label"].fillna("no budget")
