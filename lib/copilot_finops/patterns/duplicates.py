@@ -155,66 +155,112 @@ def duplicate_pairs(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules,
     if len(cand) < 2:
         return pd.DataFrame(columns=columns)
     x, df, vocab = _weighted(list(cand["tokens"]))
-    created = pd.to_datetime(cand["created_at"]).to_numpy()
+    created = pd.to_datetime(cand["created_at"], utc=True).dt.tz_convert(None).to_numpy().astype("datetime64[ns]")
     repos = pd.factorize(cand["repo"])[0]
 
     def eligible(i, j):
         return repos[i] != repos[j]
 
     threshold = similarity_threshold(x, eligible, rules, random_state)
-    i, j, sims = _pairs_above(x, threshold)
-    keep = (i < j) & eligible(i, j) & (np.abs(created[i] - created[j]) <= np.timedelta64(window_days, "D"))
-    i, j, sims = i[keep], j[keep], sims[keep]
-    common = {t for t, k in zip(vocab, df) if k > max(2, COMMON_SHARE * len(cand))}
-    rows = []
-    for a, b, s in zip(i, j, sims):
-        ta, tb = cand.at[a, "tokens"], cand.at[b, "tokens"]
-        shared = (ta & tb) - common
-        # What changed must agree: when both PRs show their patches, they write some of the same words.
-        patches_agree = (not _has_patch(ta) or not _has_patch(tb)) or any(t.startswith(PATCH) for t in shared)
-        if len(shared) >= rules.duplicate_min_shared_tokens and patches_agree:
-            rows.append({"repo_a": cand.at[a, "repo"], "number_a": cand.at[a, "number"], "author_a": cand.at[a, "author_login"],
-                         "repo_b": cand.at[b, "repo"], "number_b": cand.at[b, "number"], "author_b": cand.at[b, "author_login"],
-                         "similarity": round(float(s), 4), "shared": len(shared)})
-    return pd.DataFrame(rows, columns=columns)
+    common = df > max(2, COMMON_SHARE * len(cand))
+    patch = np.array([t.startswith(PATCH) for t in vocab], dtype=bool)
+    window = np.timedelta64(window_days, "D").astype("timedelta64[ns]").astype(np.int64)
+    i, j, sims, shared = qualifying_pairs(x, common, created.astype(np.int64), repos, threshold,
+                                          rules.duplicate_min_shared_tokens, window)
+    # What changed must agree: when both PRs show their patches, they write some of the same words.
+    present = (x != 0).tocsr().astype(np.float64)
+    has_patch = np.asarray(present[:, patch].sum(axis=1)).ravel() > 0
+    shared_patch = _row_dots(present[:, patch & ~common].tocsr(), i, j)
+    keep = ~has_patch[i] | ~has_patch[j] | (shared_patch > 0)
+    i, j, sims, shared = i[keep], j[keep], sims[keep], shared[keep]
+    take = cand.take
+    return pd.DataFrame({"repo_a": take(i)["repo"].to_numpy(), "number_a": take(i)["number"].to_numpy(),
+                         "author_a": take(i)["author_login"].to_numpy(), "repo_b": take(j)["repo"].to_numpy(),
+                         "number_b": take(j)["number"].to_numpy(), "author_b": take(j)["author_login"].to_numpy(),
+                         "similarity": np.round(sims.astype(float), 4), "shared": shared.astype(int)}, columns=columns)
 
 
-def _has_patch(tokens: set) -> bool:
-    return any(t.startswith(PATCH) for t in tokens)
+def _row_dots(m, i: np.ndarray, j: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+    """The dot products of rows i[k] and j[k] of the sparse matrix `m`, in chunks (memory stays flat)."""
+    if not len(i):
+        return np.zeros(0)
+    return np.concatenate([np.asarray(m[i[k:k + chunk]].multiply(m[j[k:k + chunk]]).sum(axis=1)).ravel()
+                           for k in range(0, len(i), chunk)])
 
 
-def _pairs_above(x, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every ordered pair of rows (i != j) of unit rows `x` with dot product >= threshold, exactly.
+def qualifying_pairs(x, common: np.ndarray, created: np.ndarray, repos: np.ndarray, threshold: float,
+                     min_shared: int, window: int, block: int = 512):
+    """Every pair of rows (i < j) that can be duplicate work, found exactly without comparing every pair.
 
-    All-pairs similarity search with prefix filtering: terms ordered rarest first, a row's prefix is
-    its leading terms until the norm of the rest falls below the threshold; two rows at or above
-    the threshold must share a prefix term, so only rows sharing one are compared.
+    A pair qualifies when its rows (unit vectors in `x`) have dot product >= `threshold`, lie in different
+    `repos`, were `created` within `window` of each other (integers, same unit), and share at least
+    `min_shared` tokens that are not `common` (a mask over x's columns). Returns i, j, similarity, shared.
+
+    How, so that 30,000 developers' month of PRs fits in memory: columns are ordered rarest first. Each
+    row keeps a prefix that any qualifying partner must touch, whichever of two is cheaper: its leading
+    terms until the norm of the rest falls below the threshold (a partner touching none of them cannot
+    reach it), or its non-common terms but the last `min_shared` - 1 (a partner sharing `min_shared` of
+    them shares one of these). Rows are taken in creation order, a block at a time, against the rows
+    created up to `window` later; only pairs touching a prefix are scored, and every qualifying pair is
+    found from both of its rows, so looking forward only finds each once.
     """
     from scipy import sparse
 
-    n = x.shape[0]
-    rarest_first = np.argsort(np.bincount(x.indices, minlength=x.shape[1]), kind="stable")
-    x = x[:, rarest_first].tocsr()
+    n, vocab = x.shape
+    empty = (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0), np.zeros(0, dtype=np.int64))
+    if n < 2:
+        return empty
+    df = np.bincount(x.indices, minlength=vocab)
+    order = np.argsort(df, kind="stable")
+    x = x[:, order].tocsr()
     x.sort_indices()
-    sq = x.data ** 2
-    row_of = np.repeat(np.arange(n), np.diff(x.indptr))
-    ends = np.r_[0.0, np.cumsum(sq)]
-    rest_from_here = ends[x.indptr[1:]][row_of] - ends[:-1]
-    in_prefix = rest_from_here >= threshold ** 2 * (1 - 1e-9)
-    prefix = sparse.csr_matrix((np.ones(in_prefix.sum()), x.indices[in_prefix], np.r_[0, np.cumsum(
-        np.bincount(row_of[in_prefix], minlength=n))]), shape=x.shape)
-    pairs = (prefix @ (x != 0).astype(np.float64).T).tocoo()
-    i, j = pairs.row, pairs.col
-    i, j = i[i != j], j[i != j]
+    common = np.asarray(common, dtype=bool)[order]
+    rows = np.repeat(np.arange(n), np.diff(x.indptr))
+    present = sparse.csr_matrix((np.ones(len(x.indices)), x.indices, x.indptr), shape=x.shape)
+    rare = ~common[x.indices]
+    # (copies of the index arrays: eliminate_zeros works in place, and x must keep its own)
+    noncommon = sparse.csr_matrix((rare.astype(np.float64), x.indices.copy(), x.indptr.copy()), shape=x.shape)
+    noncommon.eliminate_zeros()
+    n_rare = np.bincount(rows[rare], minlength=n)
+    alive = n_rare >= min_shared  # fewer non-common tokens than a pair must share: no partner possible
+    # Prefix by the cosine bound: entries while the squared norm from here to the row's end reaches t².
+    ends = np.r_[0.0, np.cumsum(x.data ** 2)]
+    by_norm = (ends[x.indptr[1:]][rows] - ends[:-1]) >= threshold ** 2 * (1 - 1e-9)
+    # Prefix by the overlap bound: non-common entries but the row's last min_shared - 1 of them.
+    rare_rank = np.cumsum(rare) - np.r_[0, np.cumsum(rare)][x.indptr[:-1]][rows]  # 1-based among the row's rare
+    by_overlap = rare & (rare_rank <= (n_rare - min_shared + 1)[rows])
+    cost_norm = np.bincount(rows, weights=np.where(by_norm, df[order][x.indices], 0), minlength=n)
+    cost_overlap = np.bincount(rows, weights=np.where(by_overlap, df[order][x.indices], 0), minlength=n)
+    in_prefix = np.where((cost_overlap < cost_norm)[rows], by_overlap, by_norm) & alive[rows]
+    prefix = sparse.csr_matrix((in_prefix.astype(np.float64), x.indices.copy(), x.indptr.copy()), shape=x.shape)
+    prefix.eliminate_zeros()
+    target = sparse.diags(alive.astype(np.float64)) @ present  # rows that cannot qualify are no one's partner
+
+    by_time = np.argsort(created, kind="stable")
+    when = created[by_time]
+    out_i, out_j = [], []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        last = int(np.searchsorted(when, when[stop - 1] + window, side="right"))
+        left, right = by_time[start:stop], by_time[start:last]
+        hits = (prefix[left] @ target[right].T).tocoo()
+        a, b = left[hits.row], right[hits.col]
+        ok = (hits.col > hits.row) & (repos[a] != repos[b]) & (np.abs(created[a] - created[b]) <= window)
+        out_i.append(a[ok])
+        out_j.append(b[ok])
+    i, j = np.concatenate(out_i), np.concatenate(out_j)
     if not len(i):
-        return i, j, np.zeros(0)
-    sims = np.concatenate([np.asarray(x[i[k:k + 500_000]].multiply(x[j[k:k + 500_000]]).sum(axis=1)).ravel()
-                           for k in range(0, len(i), 500_000)])
-    ok = sims >= threshold - 1e-12
-    i, j, sims = i[ok], j[ok], sims[ok]
-    # A pair reached through either row's prefix appears twice: keep it once per orientation.
-    key = np.unique(np.c_[i, j], axis=0, return_index=True)[1]
-    return i[key], j[key], sims[key]
+        return empty
+    sims = _row_dots(x, i, j)
+    keep = sims >= threshold - 1e-12
+    i, j, sims = i[keep], j[keep], sims[keep]
+    shared = np.rint(_row_dots(noncommon, i, j)).astype(np.int64)
+    keep = shared >= min_shared
+    i, j, sims, shared = i[keep], j[keep], sims[keep], shared[keep]
+    swap = i > j
+    i, j = np.where(swap, j, i), np.where(swap, i, j)
+    order_out = np.lexsort((j, i))
+    return i[order_out], j[order_out], sims[order_out], shared[order_out]
 
 
 def near_duplicate_prs(prs: pd.DataFrame, files: pd.DataFrame | None = None, rules: PatternRules | None = None,
