@@ -161,6 +161,33 @@ def test_dependency_bumps_are_recognised_by_title_label_or_files():
     assert not duplicates.generated("src/lock/manager.go", rules)
 
 
+
+def _sketch_by_definition(patch):
+    """The patch sketch as its docstring defines it, line by line and identifier by identifier."""
+    import hashlib
+    import re
+    if not patch:
+        return None
+    words = {part.lower() for line in patch.splitlines() if line.startswith("+") and not line.startswith("+++")
+             for ident in re.findall(r"[A-Za-z][A-Za-z0-9_]*", line)
+             for part in re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", ident).split("_") if len(part) >= 3}
+    return sorted(int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "big", signed=True)
+                  for w in words)[:64]
+
+
+def test_the_patch_sketch_is_its_definition_on_awkward_patches():
+    """The sketch ingest stores (built for speed: whole-patch regexes, each identifier once, remembered hashes)
+    is the line-by-line definition, on file headers, carriage returns, Unicode line breaks and random code."""
+    awkward = ["+++ b/x.py\n+fooBar_baz9Qux = 0x9Abc + 9Abc\n-removedThing\n++ twoPlus\n+ kept_one",
+               "-gone\r+crAdded\r\n+crlfAdded\n", "+a\u2028bcd_efg\n+\u00fcn\u00efcode wordOne\x0b+vtAdded",
+               "+ABCDef ghiJKL\n+__init__ self.myVar ALLCAPS_NAME", "", "+", "\n\n+x\n"]
+    rng = np.random.default_rng(5)
+    alphabet = list("abcXYZ_019 +-\n\r.()") + ["retry", "Backoff", "\n+", "\n+++ ", "\n-"]
+    awkward += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 200)))) for _ in range(300)]
+    for patch in awkward:
+        assert patch_sketch(patch) == _sketch_by_definition(patch), repr(patch)
+
+
 def test_the_prefix_filtered_search_finds_exactly_what_comparing_every_pair_finds():
     """The blocked, prefix-filtered search (which lets a 30,000-developer org fit in memory) must find the very
     pairs that scoring every pair against every rule finds: similarity, different repos, the time window and

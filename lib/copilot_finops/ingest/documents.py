@@ -271,7 +271,21 @@ def _pulls(con, f, items, file_id):
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+ADDED_LINE = re.compile(r"^\+(?!\+\+).*", re.MULTILINE)
+OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")  # str.splitlines splits there too
 SKETCH_SIZE = 64
+_word_hashes: dict[str, int] = {}
+
+
+def _word_hash(word: str) -> int:
+    """A word's 64-bit blake2b hash (signed), remembered: code repeats its words across patches."""
+    h = _word_hashes.get(word)
+    if h is None:
+        if len(_word_hashes) > 1_000_000:
+            _word_hashes.clear()
+        h = _word_hashes[word] = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big",
+                                                signed=True)
+    return h
 
 
 def patch_sketch(patch: str | None) -> list[int] | None:
@@ -279,15 +293,18 @@ def patch_sketch(patch: str | None) -> list[int] | None:
 
     Words are the parts of identifiers (camelCase and snake_case split, lower-cased, three letters or
     more), so `retryWithBackoff` and `retry_with_backoff` write the same words. A bottom-k sketch: two
-    patches that write much the same code share most of their smallest hashes.
+    patches that write much the same code share most of their smallest hashes. Added lines are those
+    starting with one `+` (not the `+++` file header), lines as `str.splitlines` cuts them.
     """
     if not patch or not isinstance(patch, str):
         return None
-    words = {part.lower() for line in patch.splitlines() if line.startswith("+") and not line.startswith("+++")
-             for ident in IDENTIFIER.findall(line) for part in CAMEL.sub("_", ident).split("_") if len(part) >= 3}
-    hashes = sorted(int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "big", signed=True)
-                    for w in words)
-    return hashes[:SKETCH_SIZE]
+    if OTHER_LINE_BREAKS.search(patch):
+        added = "\n".join(line for line in patch.splitlines() if line[:1] == "+" and line[:3] != "+++")
+    else:
+        added = "\n".join(ADDED_LINE.findall(patch))
+    identifiers = " ".join(set(IDENTIFIER.findall(added)))  # each once; the space keeps them apart for CAMEL
+    words = set(CAMEL.sub("_", identifiers).lower().replace(" ", "_").split("_"))
+    return sorted([_word_hash(w) for w in words if len(w) >= 3])[:SKETCH_SIZE]
 
 
 def _reviews(con, f, items, file_id):
