@@ -21,6 +21,7 @@ manifest or lock file), and reverts, which GitHub titles after the PR they undo.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -36,11 +37,11 @@ PREFIX = re.compile(r"^\s*\w+(?:\([^)]*\))?!?:\s*")  # conventional commits: "fe
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 WORD = re.compile(r"[a-z][a-z0-9]+")
 STOP = frozenset("a an and as at be by for from in into is it of on or the this to with via when".split())
-PATCH = "#"  # prefix of the hashed words a patch writes (paths and titles share the plain namespace)
 COMMON_SHARE = 0.05  # tokens in more than this share of the window's PRs do not count as shared content
 PAIR_SAMPLE = 20_000
 
 
+@lru_cache(maxsize=1 << 17)
 def stem(word: str) -> str:
     """Trim common English endings so 'retries', 'retrying' and 'retry' meet."""
     for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
@@ -85,25 +86,40 @@ def content_tokens(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules) 
     filename, patch_sketch (list of ints or None); may be empty.
     """
     by_pr: dict[tuple, list] = {}
-    for row in files.itertuples(index=False):
-        by_pr.setdefault((row.repo, row.number), []).append(row)
+    sketches = files["patch_sketch"].tolist() if "patch_sketch" in files else [None] * len(files)
+    for repo, number, filename, sketch in zip(files["repo"].tolist(), files["number"].tolist(),
+                                              files["filename"].tolist(), sketches):
+        by_pr.setdefault((repo, number), []).append((filename, sketch))
+    path_tokens: dict[str, frozenset | None] = {}  # a path's words, or None for a generated file (paths repeat)
+
+    def of_path(filename: str) -> frozenset | None:
+        if filename not in path_tokens:
+            path_tokens[filename] = (None if generated(filename, rules)  # the extension says the language, not the work
+                                     else frozenset(words(filename.rsplit(".", 1)[0])))
+        return path_tokens[filename]
+
+    n = len(prs)
+    authors = prs["author_login"].tolist()
+    author_types = prs["author_type"].tolist() if "author_type" in prs else [None] * n
+    labels = prs["labels"].tolist() if "labels" in prs else [None] * n
     keep, tokens = [], []
-    for pr in prs.itertuples(index=False):
-        changed = by_pr.get((pr.repo, pr.number), [])
-        names = [f.filename for f in changed]
-        if (REVERT_TITLE.match(pr.title or "") or bot(pr.author_login, getattr(pr, "author_type", None), rules)
-                or dependency_bump(pr.title, getattr(pr, "labels", None), names, rules)):
+    for repo, number, title, author, author_type, label in zip(prs["repo"].tolist(), prs["number"].tolist(),
+                                                                prs["title"].tolist(), authors, author_types, labels):
+        changed = by_pr.get((repo, number), [])
+        if (REVERT_TITLE.match(title or "") or bot(author, author_type, rules)
+                or dependency_bump(title, label, [name for name, _ in changed], rules)):
             keep.append(False)
             tokens.append(set())
             continue
-        found = set(title_words(pr.title))
-        for f in changed:
-            if generated(f.filename, rules):
+        found = set(title_words(title))
+        for filename, sketch in changed:
+            path = of_path(filename)
+            if path is None:
                 continue
-            found |= set(words(f.filename.rsplit(".", 1)[0]))  # the extension says the language, not the work
-            sketch = getattr(f, "patch_sketch", None)
+            found |= path
             if isinstance(sketch, (list, tuple, np.ndarray)) and len(sketch):  # NULL reads as None, NaN or NA
-                found |= {f"{PATCH}{h}" for h in sketch}
+                # ints: the patch's hashed words, a namespace apart from the words of titles and paths
+                found.update(sketch.tolist() if isinstance(sketch, np.ndarray) else map(int, sketch))
         keep.append(bool(found))
         tokens.append(found)
     out = prs.assign(tokens=tokens)[keep]
@@ -163,7 +179,7 @@ def duplicate_pairs(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules,
 
     threshold = similarity_threshold(x, eligible, rules, random_state)
     common = df > max(2, COMMON_SHARE * len(cand))
-    patch = np.array([t.startswith(PATCH) for t in vocab], dtype=bool)
+    patch = np.array([isinstance(t, int) for t in vocab], dtype=bool)
     window = np.timedelta64(window_days, "D").astype("timedelta64[ns]").astype(np.int64)
     i, j, sims, shared = qualifying_pairs(x, common, created.astype(np.int64), repos, threshold,
                                           rules.duplicate_min_shared_tokens, window)
@@ -194,73 +210,62 @@ def qualifying_pairs(x, common: np.ndarray, created: np.ndarray, repos: np.ndarr
 
     A pair qualifies when its rows (unit vectors in `x`) have dot product >= `threshold`, lie in different
     `repos`, were `created` within `window` of each other (integers, same unit), and share at least
-    `min_shared` tokens that are not `common` (a mask over x's columns). Returns i, j, similarity, shared.
+    `min_shared` (>= 1) tokens that are not `common` (a mask over x's columns). Returns i, j, similarity, shared.
 
-    How, so that 30,000 developers' month of PRs fits in memory: columns are ordered rarest first. Each
-    row keeps a prefix that any qualifying partner must touch, whichever of two is cheaper: its leading
-    terms until the norm of the rest falls below the threshold (a partner touching none of them cannot
-    reach it), or its non-common terms but the last `min_shared` - 1 (a partner sharing `min_shared` of
-    them shares one of these). Rows are taken in creation order, a block at a time, against the rows
-    created up to `window` later; only pairs touching a prefix are scored, and every qualifying pair is
-    found from both of its rows, so looking forward only finds each once.
+    How, so that 30,000 developers' month of PRs fits in memory and time: rows are taken in creation
+    order, a block at a time, against the rows created up to `window` later (each pair once). Within a
+    block two sparse products over the non-common tokens only give every pair's shared-token count and
+    the non-common part of its cosine; the common tokens (a few dozen, shared by thousands of PRs, which
+    would make a full product huge) add at most the product of the two rows' norms over them
+    (Cauchy-Schwarz), so their part is computed exactly only for the pairs that could still reach the
+    threshold.
     """
     from scipy import sparse
 
-    n, vocab = x.shape
+    n = x.shape[0]
     empty = (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0), np.zeros(0, dtype=np.int64))
     if n < 2:
         return empty
-    df = np.bincount(x.indices, minlength=vocab)
-    order = np.argsort(df, kind="stable")
-    x = x[:, order].tocsr()
-    x.sort_indices()
-    common = np.asarray(common, dtype=bool)[order]
-    rows = np.repeat(np.arange(n), np.diff(x.indptr))
-    present = sparse.csr_matrix((np.ones(len(x.indices)), x.indices, x.indptr), shape=x.shape)
-    rare = ~common[x.indices]
-    # (copies of the index arrays: eliminate_zeros works in place, and x must keep its own)
-    noncommon = sparse.csr_matrix((rare.astype(np.float64), x.indices.copy(), x.indptr.copy()), shape=x.shape)
-    noncommon.eliminate_zeros()
-    n_rare = np.bincount(rows[rare], minlength=n)
-    alive = n_rare >= min_shared  # fewer non-common tokens than a pair must share: no partner possible
-    # Prefix by the cosine bound: entries while the squared norm from here to the row's end reaches t².
-    ends = np.r_[0.0, np.cumsum(x.data ** 2)]
-    by_norm = (ends[x.indptr[1:]][rows] - ends[:-1]) >= threshold ** 2 * (1 - 1e-9)
-    # Prefix by the overlap bound: non-common entries but the row's last min_shared - 1 of them.
-    rare_rank = np.cumsum(rare) - np.r_[0, np.cumsum(rare)][x.indptr[:-1]][rows]  # 1-based among the row's rare
-    by_overlap = rare & (rare_rank <= (n_rare - min_shared + 1)[rows])
-    cost_norm = np.bincount(rows, weights=np.where(by_norm, df[order][x.indices], 0), minlength=n)
-    cost_overlap = np.bincount(rows, weights=np.where(by_overlap, df[order][x.indices], 0), minlength=n)
-    in_prefix = np.where((cost_overlap < cost_norm)[rows], by_overlap, by_norm) & alive[rows]
-    prefix = sparse.csr_matrix((in_prefix.astype(np.float64), x.indices.copy(), x.indptr.copy()), shape=x.shape)
-    prefix.eliminate_zeros()
-    target = sparse.diags(alive.astype(np.float64)) @ present  # rows that cannot qualify are no one's partner
-
+    common = np.asarray(common, dtype=bool)
     by_time = np.argsort(created, kind="stable")
-    when = created[by_time]
-    out_i, out_j = [], []
+    x = x[by_time].tocsr()
+    when, repo = np.asarray(created)[by_time], np.asarray(repos)[by_time]
+    rare = x[:, np.flatnonzero(~common)].tocsr()
+    rare.sort_indices()
+    ones = sparse.csr_matrix((np.ones(rare.nnz), rare.indices, rare.indptr), shape=rare.shape)
+    alive = np.diff(rare.indptr) >= min_shared  # fewer non-common tokens than a pair must share: no partner
+    keep_rows = sparse.diags(alive.astype(np.float64))
+    rare, ones = (keep_rows @ rare).tocsr(), (keep_rows @ ones).tocsr()
+    rare_t, ones_t = rare.T.tocsr(), ones.T.tocsr()
+    frequent = x[:, np.flatnonzero(common)].tocsr()
+    frequent_norm = np.sqrt(np.asarray(frequent.multiply(frequent).sum(axis=1)).ravel())
+    out = []
     for start in range(0, n, block):
         stop = min(start + block, n)
         last = int(np.searchsorted(when, when[stop - 1] + window, side="right"))
-        left, right = by_time[start:stop], by_time[start:last]
-        hits = (prefix[left] @ target[right].T).tocoo()
-        a, b = left[hits.row], right[hits.col]
-        ok = (hits.col > hits.row) & (repos[a] != repos[b]) & (np.abs(created[a] - created[b]) <= window)
-        out_i.append(a[ok])
-        out_j.append(b[ok])
-    i, j = np.concatenate(out_i), np.concatenate(out_j)
-    if not len(i):
-        return empty
-    sims = _row_dots(x, i, j)
-    keep = sims >= threshold - 1e-12
-    i, j, sims = i[keep], j[keep], sims[keep]
-    shared = np.rint(_row_dots(noncommon, i, j)).astype(np.int64)
-    keep = shared >= min_shared
-    i, j, sims, shared = i[keep], j[keep], sims[keep], shared[keep]
+        counts = ones[start:stop] @ ones_t[:, start:last]
+        weights = rare[start:stop] @ rare_t[:, start:last]
+        if not (np.array_equal(counts.indptr, weights.indptr) and np.array_equal(counts.indices, weights.indices)):
+            weights = weights.multiply(counts.astype(bool)).tocsr()  # (same pattern, another order: align them)
+            weights.sort_indices()
+            counts.sort_indices()
+        row = np.repeat(np.arange(stop - start), np.diff(counts.indptr))
+        col = counts.indices
+        ok = (counts.data >= min_shared - 1e-9) & (col > row)
+        a, b = row[ok] + start, col[ok] + start
+        shared, partial = counts.data[ok], weights.data[ok]
+        ok = (repo[a] != repo[b]) & (when[b] - when[a] <= window)
+        ok &= partial + frequent_norm[a] * frequent_norm[b] >= threshold - 1e-12
+        a, b, shared, partial = a[ok], b[ok], shared[ok], partial[ok]
+        sims = partial + _row_dots(frequent, a, b)
+        ok = sims >= threshold - 1e-12
+        out.append((a[ok], b[ok], sims[ok], shared[ok]))
+    i, j, sims, shared = (np.concatenate(parts) for parts in zip(*out))
+    i, j = by_time[i], by_time[j]
     swap = i > j
     i, j = np.where(swap, j, i), np.where(swap, i, j)
     order_out = np.lexsort((j, i))
-    return i[order_out], j[order_out], sims[order_out], shared[order_out]
+    return i[order_out], j[order_out], sims[order_out], np.rint(shared[order_out]).astype(np.int64)
 
 
 def near_duplicate_prs(prs: pd.DataFrame, files: pd.DataFrame | None = None, rules: PatternRules | None = None,
