@@ -133,3 +133,36 @@ def test_unmerged_share_counts_only_prs_whose_fate_is_known():
         week_sums(user_login="u2", prs_opened=3, prs_opened_unmerged=2, prs_opened_settled=3),
     ]))
     assert list(frame["unmerged_share"]) == [pytest.approx(1.0), pytest.approx(2 / 3)]
+
+
+def test_nearby_weeks_of_all_developers_at_once_are_each_developers_own_nearby_weeks():
+    """`usual` and `nearby_sums` work on a grid of every developer at once (an org of 30,000 is a few array
+    operations); they must give what looking at one developer's weeks at a time gives, with gaps between
+    weeks, two rows in one week, missing values and rows without a developer."""
+    import warnings
+
+    from copilot_finops.patterns.features import usual
+
+    rng = np.random.default_rng(11)
+    n = 600
+    users = pd.Series(rng.choice(["ana", "bo", "cy", "dee", None], size=n, p=[0.3, 0.3, 0.2, 0.15, 0.05]))
+    weeks = pd.Series([date(2026, 6, 1) + timedelta(weeks=int(k)) for k in rng.integers(0, 30, n)])
+    values = pd.Series(np.where(rng.random(n) < 0.1, np.nan, rng.poisson(5, n).astype(float)))
+    ordinal = np.array([w.toordinal() // 7 for w in weeks])
+    for span in (1, 4):
+        want_median, want_sum = np.full(n, np.nan), np.zeros(n)
+        for i in range(n):
+            if users[i] is None:
+                continue
+            near = [values[j] for j in range(n) if j != i and users[j] == users[i]
+                    and abs(ordinal[j] - ordinal[i]) <= span and not np.isnan(values[j])]
+            want_sum[i] = sum(near)
+            if near:
+                want_median[i] = float(np.median(near))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            got = usual(values, users, weeks, span).to_numpy()
+        assert np.array_equal(np.isnan(got), np.isnan(want_median))
+        assert np.allclose(got[~np.isnan(got)], want_median[~np.isnan(want_median)])
+        assert np.allclose(nearby_sums(values, users, weeks, span).to_numpy(), want_sum)
+        assert (~np.isnan(want_median)).sum() > 300 and (want_sum > 0).sum() > 300  # not vacuous

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..params import OrgParams
 from . import duty as duty_mod
-from .counts import rate_z
+from .counts import rate_z, same_user_nearby
 from .duplicates import WINDOW_DAYS, near_duplicate_prs
 
 # The features the detector scores, in the order evidence lists them. Volumes and ratios to the usual
@@ -151,19 +151,10 @@ def usual(values: pd.Series, users: pd.Series, weeks: pd.Series, span: int = USU
     cannot move its own yardstick, and with nearby weeks only, so a trend over months (adoption
     growing) does not pass for a change of habit.
     """
-    out = pd.Series(np.nan, index=values.index, dtype="float64")
-    ordinal = pd.Series([w.toordinal() // 7 for w in weeks], index=values.index)
-    for _, index in values.groupby(users, sort=False).groups.items():
-        v = values.loc[index].to_numpy(dtype="float64")
-        if len(v) < 2:
-            continue
-        w = ordinal.loc[index].to_numpy()
-        near = (np.abs(w[:, None] - w[None, :]) <= span) & ~np.eye(len(v), dtype=bool)
-        others = np.where(near, np.broadcast_to(v, (len(v), len(v))), np.nan)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a row with no near week: NaN, as meant
-            out.loc[index] = np.nanmedian(others, axis=1)
-    return out
+    near = same_user_nearby(values, users, weeks, span)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no near week: NaN, as meant
+        return pd.Series(np.nanmedian(near, axis=1), index=values.index, dtype="float64")
 
 
 def team_adjusted(ratio: pd.Series, teams: pd.Series, weeks: pd.Series, min_users: int = 3) -> pd.Series:
