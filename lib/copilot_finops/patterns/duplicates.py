@@ -66,12 +66,17 @@ def generated(path: str, rules: PatternRules) -> bool:
 
 def dependency_bump(title: str, labels, files: list[str], rules: PatternRules) -> bool:
     """A PR that only moves dependencies: its title says so, it carries a `dependencies` label, or every file is a manifest."""
-    if BUMP_TITLE.search(title or ""):
+    return bool(BUMP_TITLE.search(title or "")) or _bump_by_labels_or_files(labels, files, rules)
+
+
+def _bump_by_labels_or_files(labels, files: list[str], rules: PatternRules) -> bool:
+    if labels is not None and len(labels) and any(str(x).lower() in ("dependencies", "deps") for x in labels):
         return True
-    if any(str(x).lower() in ("dependencies", "deps") for x in (labels if labels is not None else [])):
-        return True
-    names = [f.rsplit("/", 1)[-1].lower() for f in files]
-    return bool(names) and all(n in rules.dependency_files for n in names)
+    return bool(files) and all(_manifest(f, rules) for f in files)
+
+
+def _manifest(path: str, rules: PatternRules) -> bool:
+    return path.rsplit("/", 1)[-1].lower() in rules.dependency_files
 
 
 def bot(login: str | None, author_type: str | None, rules: PatternRules) -> bool:
@@ -90,30 +95,39 @@ def content_tokens(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules) 
     for repo, number, filename, sketch in zip(files["repo"].tolist(), files["number"].tolist(),
                                               files["filename"].tolist(), sketches):
         by_pr.setdefault((repo, number), []).append((filename, sketch))
-    path_tokens: dict[str, frozenset | None] = {}  # a path's words, or None for a generated file (paths repeat)
+    paths: dict[str, tuple] = {}  # a path's (words, or None for a generated file; a manifest?): paths repeat
 
-    def of_path(filename: str) -> frozenset | None:
-        if filename not in path_tokens:
-            path_tokens[filename] = (None if generated(filename, rules)  # the extension says the language, not the work
-                                     else frozenset(words(filename.rsplit(".", 1)[0])))
-        return path_tokens[filename]
+    def of_path(filename: str) -> tuple:
+        if filename not in paths:
+            paths[filename] = (None if generated(filename, rules)  # the extension says the language, not the work
+                               else frozenset(words(filename.rsplit(".", 1)[0])), _manifest(filename, rules))
+        return paths[filename]
 
+    titles: dict[str, tuple[bool, frozenset]] = {}  # (a revert or a bump by its title, its words): titles repeat
+    bots: dict[tuple, bool] = {}
     n = len(prs)
-    authors = prs["author_login"].tolist()
     author_types = prs["author_type"].tolist() if "author_type" in prs else [None] * n
     labels = prs["labels"].tolist() if "labels" in prs else [None] * n
     keep, tokens = [], []
     for repo, number, title, author, author_type, label in zip(prs["repo"].tolist(), prs["number"].tolist(),
-                                                                prs["title"].tolist(), authors, author_types, labels):
+                                                                prs["title"].tolist(), prs["author_login"].tolist(),
+                                                                author_types, labels):
+        if title not in titles:
+            titles[title] = (bool(REVERT_TITLE.match(title or "") or BUMP_TITLE.search(title or "")),
+                             frozenset(title_words(title)))
+        left_out, found_in_title = titles[title]
+        if (author, author_type) not in bots:
+            bots[(author, author_type)] = bot(author, author_type, rules)
         changed = by_pr.get((repo, number), [])
-        if (REVERT_TITLE.match(title or "") or bot(author, author_type, rules)
-                or dependency_bump(title, label, [name for name, _ in changed], rules)):
+        if (left_out or bots[(author, author_type)]
+                or (label is not None and len(label) and _bump_by_labels_or_files(label, [], rules))
+                or (changed and all(of_path(name)[1] for name, _ in changed))):
             keep.append(False)
             tokens.append(set())
             continue
-        found = set(title_words(title))
+        found = set(found_in_title)
         for filename, sketch in changed:
-            path = of_path(filename)
+            path = of_path(filename)[0]
             if path is None:
                 continue
             found |= path
@@ -130,19 +144,18 @@ def _weighted(token_sets: list[set]):
     """(rows of L2-normalised IDF weights of binary term presence, each token's document frequency, the tokens)."""
     from scipy import sparse
 
-    vocab: dict[str, int] = {}
-    rows, cols = [], []
-    for i, toks in enumerate(token_sets):
-        for t in toks:
-            rows.append(i)
-            cols.append(vocab.setdefault(t, len(vocab)))
+    flat = np.empty(sum(len(t) for t in token_sets), dtype=object)
+    flat[:] = [t for toks in token_sets for t in toks]
+    cols, uniques = pd.factorize(flat, sort=False)  # codes in order of first appearance
+    rows = np.repeat(np.arange(len(token_sets)), [len(t) for t in token_sets])
+    vocab = list(uniques)
     n = len(token_sets)
-    df = np.bincount(cols, minlength=len(vocab)) if cols else np.zeros(0, dtype=int)
+    df = np.bincount(cols, minlength=len(vocab)) if len(cols) else np.zeros(0, dtype=int)
     idf = np.log((1 + n) / (1 + df)) + 1.0
     x = sparse.csr_matrix((idf[cols], (rows, cols)), shape=(n, len(vocab)))
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     x = sparse.diags(1 / np.where(norms > 0, norms, 1.0)) @ x
-    return x.tocsr(), df, list(vocab)
+    return x.tocsr(), df, vocab
 
 
 def similarity_threshold(x, eligible_pair, rules: PatternRules, random_state: int = 0) -> float:
@@ -236,15 +249,35 @@ def qualifying_pairs(x, common: np.ndarray, created: np.ndarray, repos: np.ndarr
     alive = np.diff(rare.indptr) >= min_shared  # fewer non-common tokens than a pair must share: no partner
     keep_rows = sparse.diags(alive.astype(np.float64))
     rare, ones = (keep_rows @ rare).tocsr(), (keep_rows @ ones).tocsr()
-    rare_t, ones_t = rare.T.tocsr(), ones.T.tocsr()
+    rare.eliminate_zeros()
+    ones.eliminate_zeros()
+    # Each token's rows, in creation order; a block's partners are a contiguous run of each of its tokens' rows.
+    by_token = rare.T.tocsr()
+    by_token.sort_indices()
+    token_of = np.repeat(np.arange(by_token.shape[0], dtype=np.int64), np.diff(by_token.indptr))
+    position = token_of * n + by_token.indices  # increasing: one binary search finds a token's run in a window
+    local = np.zeros(by_token.shape[0], dtype=np.int64)
     frequent = x[:, np.flatnonzero(common)].tocsr()
     frequent_norm = np.sqrt(np.asarray(frequent.multiply(frequent).sum(axis=1)).ravel())
     out = []
     for start in range(0, n, block):
         stop = min(start + block, n)
         last = int(np.searchsorted(when, when[stop - 1] + window, side="right"))
-        counts = ones[start:stop] @ ones_t[:, start:last]
-        weights = rare[start:stop] @ rare_t[:, start:last]
+        left_ones, left_rare = ones[start:stop], rare[start:stop]
+        tokens = np.unique(left_ones.indices).astype(np.int64)  # (token * n overflows 32 bits)
+        lo = np.searchsorted(position, tokens * n + start)
+        run = np.searchsorted(position, tokens * n + last) - lo
+        take = np.repeat(lo - np.r_[0, np.cumsum(run)[:-1]], run) + np.arange(run.sum())
+        right_ptr = np.r_[0, np.cumsum(run)]
+        right_ones = sparse.csr_matrix((np.ones(len(take)), by_token.indices[take] - start, right_ptr),
+                                       shape=(len(tokens), last - start))
+        right_rare = sparse.csr_matrix((by_token.data[take], by_token.indices[take] - start, right_ptr),
+                                       shape=(len(tokens), last - start))
+        local[tokens] = np.arange(len(tokens))
+        counts = sparse.csr_matrix((left_ones.data, local[left_ones.indices], left_ones.indptr),
+                                   shape=(stop - start, len(tokens))) @ right_ones
+        weights = sparse.csr_matrix((left_rare.data, local[left_rare.indices], left_rare.indptr),
+                                    shape=(stop - start, len(tokens))) @ right_rare
         if not (np.array_equal(counts.indptr, weights.indptr) and np.array_equal(counts.indices, weights.indices)):
             weights = weights.multiply(counts.astype(bool)).tocsr()  # (same pattern, another order: align them)
             weights.sort_indices()

@@ -76,6 +76,8 @@ def duty_days(con: duckdb.DuckDBPyConnection, params: OrgParams, first: date, la
         SELECT repo, author_login, title, labels, created_at, merged_at, body
         FROM pull_request
         WHERE author_login IS NOT NULL AND created_at < ? AND coalesce(merged_at, created_at) >= ?
+          -- only PRs that could be an incident fix (a label, or a '#' to refer to an issue); judged below
+          AND (coalesce(len(labels), 0) > 0 OR contains(coalesce(title, '') || ' ' || coalesce(body, ''), '#'))
     """, [hi, lo]).df()
     for pr in prs.itertuples(index=False):
         tagged = any(str(x).lower() in labels for x in (pr.labels if pr.labels is not None else []))
