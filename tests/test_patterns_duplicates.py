@@ -188,10 +188,10 @@ def test_the_patch_sketch_is_its_definition_on_awkward_patches():
         assert patch_sketch(patch) == _sketch_by_definition(patch), repr(patch)
 
 
-def test_the_prefix_filtered_search_finds_exactly_what_comparing_every_pair_finds():
-    """The blocked, prefix-filtered search (which lets a 30,000-developer org fit in memory) must find the very
-    pairs that scoring every pair against every rule finds: similarity, different repos, the time window and
-    the shared non-common tokens."""
+def test_the_blocked_search_finds_exactly_what_comparing_every_pair_finds(monkeypatch):
+    """The blocked search (which lets a 30,000-developer org fit in memory) must find the very pairs that scoring
+    every pair against every rule finds: similarity, different repos, the time window and the shared non-common
+    tokens; whatever the block size, and when busy blocks are cut into smaller products."""
     rng = np.random.default_rng(3)
     vocab = [f"t{i}" for i in range(60)]
     n = 400
@@ -210,7 +210,8 @@ def test_the_prefix_filtered_search_finds_exactly_what_comparing_every_pair_find
         ok = ((dense[ii, jj] >= threshold - 1e-12) & (repos[ii] != repos[jj])
               & (np.abs(created[ii] - created[jj]) <= window_days * 86_400) & (shared[ii, jj] >= min_shared))
         want = set(zip(ii[ok].tolist(), jj[ok].tolist()))
-        for block in (7, 512):
+        for block, work in ((7, 4_000_000), (512, 4_000_000), (512, 40), (64, 1)):
+            monkeypatch.setattr(duplicates, "WORK_PER_PRODUCT", work)
             i, j, sims, n_shared = duplicates.qualifying_pairs(x, common, created, repos, threshold, min_shared,
                                                                window_days * 86_400, block=block)
             assert set(zip(i.tolist(), j.tolist())) == want

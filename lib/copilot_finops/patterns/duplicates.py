@@ -39,6 +39,7 @@ WORD = re.compile(r"[a-z][a-z0-9]+")
 STOP = frozenset("a an and as at be by for from in into is it of on or the this to with via when".split())
 COMMON_SHARE = 0.05  # tokens in more than this share of the window's PRs do not count as shared content
 PAIR_SAMPLE = 20_000
+WORK_PER_PRODUCT = 4_000_000  # multiply-adds of one block product in the duplicate search (bounds its memory)
 
 
 @lru_cache(maxsize=1 << 17)
@@ -274,31 +275,44 @@ def qualifying_pairs(x, common: np.ndarray, created: np.ndarray, repos: np.ndarr
         right_rare = sparse.csr_matrix((by_token.data[take], by_token.indices[take] - start, right_ptr),
                                        shape=(len(tokens), last - start))
         local[tokens] = np.arange(len(tokens))
-        counts = sparse.csr_matrix((left_ones.data, local[left_ones.indices], left_ones.indptr),
-                                   shape=(stop - start, len(tokens))) @ right_ones
-        weights = sparse.csr_matrix((left_rare.data, local[left_rare.indices], left_rare.indptr),
-                                    shape=(stop - start, len(tokens))) @ right_rare
-        if not (np.array_equal(counts.indptr, weights.indptr) and np.array_equal(counts.indices, weights.indices)):
-            weights = weights.multiply(counts.astype(bool)).tocsr()  # (same pattern, another order: align them)
-            weights.sort_indices()
-            counts.sort_indices()
-        row = np.repeat(np.arange(stop - start), np.diff(counts.indptr))
-        col = counts.indices
-        ok = (counts.data >= min_shared - 1e-9) & (col > row)
-        a, b = row[ok] + start, col[ok] + start
-        shared, partial = counts.data[ok], weights.data[ok]
-        ok = (repo[a] != repo[b]) & (when[b] - when[a] <= window)
-        ok &= partial + frequent_norm[a] * frequent_norm[b] >= threshold - 1e-12
-        a, b, shared, partial = a[ok], b[ok], shared[ok], partial[ok]
-        sims = partial + _row_dots(frequent, a, b)
-        ok = sims >= threshold - 1e-12
-        out.append((a[ok], b[ok], sims[ok], shared[ok]))
+        left_ones = sparse.csr_matrix((left_ones.data, local[left_ones.indices], left_ones.indptr),
+                                      shape=(stop - start, len(tokens)))
+        left_rare = sparse.csr_matrix((left_rare.data, local[left_rare.indices], left_rare.indptr),
+                                      shape=(stop - start, len(tokens)))
+        # Rows whose tokens are busy have many partners: cut the block so one product stays within WORK_PER_PRODUCT.
+        work = np.cumsum(left_ones @ run.astype(np.float64))
+        cuts = np.r_[0, np.flatnonzero(np.diff(work // WORK_PER_PRODUCT)) + 1, stop - start]
+        for first, end in zip(cuts[:-1], cuts[1:]):
+            if end > first:
+                out.append(_block_pairs(left_ones[first:end], left_rare[first:end], right_ones, right_rare, start,
+                                        start + first, when, repo, frequent, frequent_norm, threshold, min_shared,
+                                        window))
     i, j, sims, shared = (np.concatenate(parts) for parts in zip(*out))
     i, j = by_time[i], by_time[j]
     swap = i > j
     i, j = np.where(swap, j, i), np.where(swap, i, j)
     order_out = np.lexsort((j, i))
     return i[order_out], j[order_out], sims[order_out], np.rint(shared[order_out]).astype(np.int64)
+
+
+def _block_pairs(left_ones, left_rare, right_ones, right_rare, right_start: int, left_start: int, when, repo,
+                 frequent, frequent_norm, threshold: float, min_shared: int, window: int):
+    """The qualifying pairs between rows from `left_start` on and the rows from `right_start` on (see qualifying_pairs)."""
+    counts, weights = left_ones @ right_ones, left_rare @ right_rare
+    if not (np.array_equal(counts.indptr, weights.indptr) and np.array_equal(counts.indices, weights.indices)):
+        weights = weights.multiply(counts.astype(bool)).tocsr()  # (same pattern, another order: align them)
+        weights.sort_indices()
+        counts.sort_indices()
+    a = np.repeat(np.arange(left_start, left_start + counts.shape[0]), np.diff(counts.indptr))
+    b = counts.indices + right_start
+    ok = (counts.data >= min_shared - 1e-9) & (b > a)
+    a, b, shared, partial = a[ok], b[ok], counts.data[ok], weights.data[ok]
+    ok = (repo[a] != repo[b]) & (when[b] - when[a] <= window)
+    ok &= partial + frequent_norm[a] * frequent_norm[b] >= threshold - 1e-12
+    a, b, shared, partial = a[ok], b[ok], shared[ok], partial[ok]
+    sims = partial + _row_dots(frequent, a, b)
+    ok = sims >= threshold - 1e-12
+    return a[ok], b[ok], sims[ok], shared[ok]
 
 
 def near_duplicate_prs(prs: pd.DataFrame, files: pd.DataFrame | None = None, rules: PatternRules | None = None,
