@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import retention_raw
+from . import retention_raw, warehouse
 from .errors import UserError
 
 # -- retention: purge -----------------------------------------------------------------------------------------
@@ -262,6 +262,7 @@ def purge(con: duckdb.DuckDBPyConnection, retention, as_of, raw_dir: str | Path 
                         "AND purged_at IS NULL", [now, raw_files])
         if not dry_run:
             _log(con, as_of, cutoff, raw_cutoff, actor or getpass.getuser(), rows, archived, scrubbed, raw_files)
+            warehouse.refresh_materialized(con)  # the org-wide tables must not keep the rows just purged
         con.execute("ROLLBACK" if dry_run else "COMMIT")
     except Exception:
         con.execute("ROLLBACK")

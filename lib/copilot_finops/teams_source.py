@@ -29,8 +29,15 @@ def record(con: duckdb.DuckDBPyConnection, params: OrgParams) -> bool:
     chosen = params.team_source.kind
     if recorded(con) == chosen and con.execute("SELECT count(*) FROM team_source").fetchone()[0] == 1:
         return False
-    con.execute("DELETE FROM team_source")
-    con.execute("INSERT INTO team_source VALUES (?)", [chosen])
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM team_source")
+        con.execute("INSERT INTO team_source VALUES (?)", [chosen])
+        warehouse_mod.refresh_materialized(con)  # membership follows the team source
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     return True
 
 

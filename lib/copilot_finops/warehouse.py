@@ -5,6 +5,15 @@ and derive row-local fields; `sql/intermediate/int_*.sql` join, aggregate and fa
 answer the notebooks' questions from staging and intermediate views only; `sql/aliases/` keeps the names views had
 before the layers. Every view file starts with a `-- grain:` header (its key), every table in `sql/schema.sql`
 has one too; views are created in the order of what each reads, which is read from the SQL itself.
+
+A view whose header says `-- materialized: table` is org-wide work that every team report would otherwise redo in
+each of its queries (membership with its roster fallback, the seat calendar, the per-user-day usage and cost
+quantities). Its rows are kept in a table, `mat_<view>`, ordered by its grain, and the view reads that table, so
+its name, columns and rows stay what the SQL file defines. `refresh_materialized` recomputes every such table, in
+the order the views read each other, inside the caller's transaction; whatever changes the tables they read calls it
+before it commits or ends: `ingest` (after its last load), `purge`, a change of the team source, and a writable
+open that re-creates the views. Until then `warehouse_meta.materialized` says 'stale' and a read-only open refuses
+the warehouse, so a report never reads rows older than the tables under them.
 """
 from __future__ import annotations
 
@@ -37,6 +46,8 @@ LAYERS = {
 # contents leave them out.
 RUN_LOG_TABLES = ("ingest_run", "ingest_file", "raw_file", "access_audit", "warehouse_meta", "purge_log",
                   "fetch_manifest")
+MATERIALIZED_PREFIX = "mat_"  # the table that holds the rows of a `-- materialized: table` view
+MATERIALIZED_KEY = "materialized"  # warehouse_meta: the views digest the materialized tables were filled under, or 'stale'
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,11 @@ class View:
     sql: str
     grain: Grain
     reads: frozenset[str]
+    materialized: bool = False  # `-- materialized: table`: its rows are kept in the table `table`
+
+    @property
+    def table(self) -> str:
+        return MATERIALIZED_PREFIX + self.name
 
 
 def _sql_files() -> list[tuple[str, str]]:
@@ -81,6 +97,7 @@ def _views_digest() -> str:
 
 _GRAIN = re.compile(r"^--\s*grain:\s*(.*?)\s*$", re.MULTILINE)
 _NULLABLE = re.compile(r"^--\s*nullable:\s*([\w ,]+)", re.MULTILINE)
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*table\b", re.MULTILINE)
 _TABLE = re.compile(r"((?:^--[^\n]*\n)*)^CREATE TABLE IF NOT EXISTS (\w+)", re.MULTILINE)
 
 
@@ -149,7 +166,9 @@ def build_views(files: list[tuple[str, str]], tables: set[str]) -> list[View]:
             if name in parsed or name in tables:
                 raise UserError(f"sql/{path}: the name {name} is taken by another view or a table: rename the file")
             reads, ctes[name] = _relations_read(con, path, sql)
-            parsed[name] = View(name, layer, path, sql, _grain(_header(sql), f"sql/{path}"), frozenset(reads))
+            header = _header(sql)
+            parsed[name] = View(name, layer, path, sql, _grain(header, f"sql/{path}"), frozenset(reads),
+                                bool(_MATERIALIZED.search(header)))
     finally:
         con.close()
     kind = {**{t: "table" for t in tables}, **{n: v.layer for n, v in parsed.items()}}
@@ -201,8 +220,9 @@ def views() -> tuple[View, ...]:
 
 
 def grains() -> dict[str, Grain]:
-    """The declared grain of every table (schema.sql) and view (sql/*/) the package defines, by name."""
-    return {**table_grains(), **{v.name: v.grain for v in views()}}
+    """The declared grain of every table (schema.sql), view (sql/*/) and materialized view's table, by name."""
+    return {**table_grains(), **{v.name: v.grain for v in views()},
+            **{v.table: v.grain for v in views() if v.materialized}}
 
 
 def connect(path: str | Path, read_only: bool = False, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -260,6 +280,13 @@ def _check_views_current(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.close()
         raise UserError(f"warehouse {path} holds the views of another copilot-finops version: refresh them with "
                         f"`copilot-finops ingest RAWDIR --warehouse {path}` (unchanged files are not read again)")
+    if any(v.materialized for v in views()):
+        state = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY]).fetchone()
+        if not state or state[0] != row[0]:
+            con.close()
+            raise UserError(f"warehouse {path}: an ingest or purge did not finish, so its org-wide tables "
+                            f"({', '.join(v.table for v in views() if v.materialized)}) are out of date: run "
+                            f"`copilot-finops ingest RAWDIR --warehouse {path}` (unchanged files are not read again)")
 
 
 def _quote(text: str) -> str:
@@ -274,15 +301,55 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     if current and current[0] == digest:
         return
     for view in views():
-        con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
-    con.execute("DELETE FROM warehouse_meta WHERE key = 'views_digest'")
-    con.execute("INSERT INTO warehouse_meta VALUES ('views_digest', ?)", [digest])
+        if view.materialized:
+            _fill(con, view)
+            con.execute(f"CREATE OR REPLACE VIEW {view.name} AS SELECT * FROM {view.table}")
+        else:
+            con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
+    kept = {v.table for v in views() if v.materialized}
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND "
+                                "database_name = current_database() AND starts_with(table_name, ?)",
+                                [MATERIALIZED_PREFIX]).fetchall():
+        if table not in kept:  # a view no longer materialized
+            con.execute(f"DROP TABLE {table}")
+    con.execute("DELETE FROM warehouse_meta WHERE key IN ('views_digest', ?)", [MATERIALIZED_KEY])
+    con.execute("INSERT INTO warehouse_meta VALUES ('views_digest', ?), (?, ?)", [digest, MATERIALIZED_KEY, digest])
+
+
+def _fill(con: duckdb.DuckDBPyConnection, view: View) -> None:
+    """(Re)compute a materialized view's table from its SQL, ordered by its grain (the filters reports use)."""
+    order = ", ".join(view.grain.columns)
+    con.execute(f"CREATE OR REPLACE TABLE {view.table} AS SELECT * FROM (\n{view.sql}\n) ORDER BY {order}")
+
+
+def mark_stale(con: duckdb.DuckDBPyConnection) -> None:
+    """Record, before changing the tables the materialized views read, that their tables are out of date (a
+    read-only open refuses the warehouse until `refresh_materialized` ran)."""
+    con.execute("DELETE FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY])
+    con.execute("INSERT INTO warehouse_meta VALUES (?, 'stale')", [MATERIALIZED_KEY])
+
+
+def is_stale(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY]).fetchone()
+    return not row or row[0] != _views_digest()
+
+
+def refresh_materialized(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute the table of every materialized view from the current tables, each after the views it reads, and
+    record them current. Idempotent; runs in the caller's transaction (call it before COMMIT)."""
+    for view in views():
+        if view.materialized:
+            _fill(con, view)
+    con.execute("DELETE FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY])
+    con.execute("INSERT INTO warehouse_meta VALUES (?, ?)", [MATERIALIZED_KEY, _views_digest()])
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The warehouse's own tables, without the tables of materialized views (rows the views derive from them)."""
     rows = con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-        "AND table_schema = 'main' ORDER BY table_name").fetchall()
+        "AND table_schema = 'main' AND NOT starts_with(table_name, ?) ORDER BY table_name",
+        [MATERIALIZED_PREFIX]).fetchall()
     return [r[0] for r in rows]
 
 

@@ -1,4 +1,5 @@
 -- grain: day, user_id
+-- materialized: table (the calendar spans every seat; see warehouse.refresh_materialized)
 -- Paid Copilot seats per user and day, rebuilt from the seat snapshots (the seats API has no history).
 -- A seat counts from its created_at day until its pending cancellation date (GitHub bills a cancelled seat to the
 -- end of the billing cycle) or, without one, until the first snapshot it is missing from. Seats still in the latest

@@ -1,4 +1,5 @@
 -- grain: day, user_id
+-- materialized: table (the billing spread reads every user-month; see warehouse.refresh_materialized)
 -- AI credits and premium requests per user and day: the quantities every cost figure is priced from.
 -- ai_credits: GitHub's daily ai_credits_used where the day reports it (credit_signal 'telemetry'). Where the billing
 -- API covers a user-month that the daily field does not (it arrived on 2026-06-19, billing began on 2026-06-01),

@@ -1,4 +1,5 @@
 -- grain: kind, day
+-- materialized: table (it counts every users and user-teams row per day; see warehouse.refresh_materialized)
 -- Every day each daily usage report should have, and whether the warehouse has it. A kind's days run from the
 -- first day it holds to the horizon, the last day any daily report holds or was asked for: a day GitHub reported
 -- for one kind is expected of the others too.

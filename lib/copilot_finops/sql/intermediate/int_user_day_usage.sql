@@ -1,4 +1,5 @@
 -- grain: day, user_id
+-- materialized: table (the per-feature sums read every feature row; see warehouse.refresh_materialized)
 -- One row per user and day with the usage measures every mart builds on: stg_user_day's measures plus the
 -- per-feature sums. Acceptance measures leave out agent_edit: agent edits never carry acceptances, so counting
 -- their generations would make heavy agent users look as if they reject everything.

@@ -1,4 +1,5 @@
 -- grain: day, user_id, team_id
+-- materialized: table (the roster fallback reads every day of the org; see warehouse.refresh_materialized)
 -- Team membership per user and day, from the team source params chose (stg_team_source; github when none is
 -- recorded). github follows GitHub's join rule: a day's user-teams report says who was on which team that day.
 -- GitHub drops teams with fewer than five seated users from that report; for those (and for days without a report)
