@@ -1,4 +1,5 @@
 -- grain: team_slug, day
+-- materialized: table (org-wide: the org and every team, each day; see warehouse.refresh_materialized)
 -- nullable: team_slug (NULL is the whole org)
 -- Usage per day and scope, the one definition of the daily usage measures: team_slug NULL is the
 -- whole org, each user counted once; otherwise a team, with users joined to their teams per day

@@ -1,4 +1,5 @@
 -- grain: team_slug, period
+-- materialized: table (org-wide: the org and every team, each month; see warehouse.refresh_materialized)
 -- nullable: team_slug (NULL is the whole org)
 -- Seat-months per calendar month (period YYYY-MM) and scope, the one definition: seat-days over the days of the
 -- month, so joiners and leavers are prorated. team_slug NULL is the whole org, each seat counted once; otherwise a

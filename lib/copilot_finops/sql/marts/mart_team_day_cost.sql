@@ -1,4 +1,5 @@
 -- grain: team_slug, day
+-- materialized: table (every team, each day: what the guardrail forecast reads; see warehouse.refresh_materialized)
 -- Team cost quantities per day, joined per day as GitHub prescribes (a user on two teams counts in both): members,
 -- the seats they hold by plan, and the AI credits and premium requests they used on days they were on the team.
 -- Quantities only: cost.py prices them from params (seat prices, credit price, the included pool).

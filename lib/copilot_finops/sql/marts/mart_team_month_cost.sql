@@ -1,4 +1,5 @@
 -- grain: team_slug, period
+-- materialized: table (every team, each month: what peers and trends are judged on; see warehouse.refresh_materialized)
 -- Team cost and value quantities per calendar month (period YYYY-MM), joined per day as GitHub prescribes: a user
 -- counts on the days they were on the team, and in both teams when on two. Seat-months come from
 -- int_scope_month_seats (seat-days over the days of the month, so joiners and leavers are prorated). Merged changes

@@ -1,4 +1,5 @@
 -- grain: team_slug, week_start
+-- materialized: table (every team, each week: the delivery window; see warehouse.refresh_materialized)
 -- Copilot usage per team and week (weeks start on Monday), the usage side of the delivery
 -- correlation (delivery_usage.py). Membership is per day (GitHub's join rule): a user counts for
 -- a team only on days they were on it. members: distinct users on the team that week;
