@@ -9,12 +9,13 @@ has one too; views are created in the order of what each reads, which is read fr
 A view whose header says `-- materialized: table` is org-wide work that every team report would otherwise redo in
 each of its queries (membership with its roster fallback, the seat calendar, the per-user-day usage and cost
 quantities, the report days) or that every team's page compares against (the org and every team per day, week and
-month: peers, trends, the guardrail forecast, the delivery window). Its rows are kept in a table, `mat_<view>`, ordered by its grain, and the view reads that table, so
-its name, columns and rows stay what the SQL file defines. `refresh_materialized` recomputes every such table, in
-the order the views read each other, inside the caller's transaction; whatever changes the tables they read calls it
-before it commits or ends: `ingest` (after its last load), `purge`, a change of the team source, and a writable
-open that re-creates the views. Until then `warehouse_meta.materialized` says 'stale' and a read-only open refuses
-the warehouse, so a report never reads rows older than the tables under them.
+month: peers, trends, the guardrail forecast, the delivery window). Its rows are kept in a table, `mat_<view>`,
+ordered by its grain, and the view reads that table, so its name, columns and rows stay what the SQL file defines.
+`refresh_materialized` recomputes every such table, in the order the views read each other, inside the caller's
+transaction; whatever changes the tables they read calls it before it commits or ends: `ingest` (after its last
+load), `purge`, a change of the team source, and a writable open that re-creates the views. From an ingest's first
+load to that refresh `warehouse_meta.materialized` says 'stale' and a read-only open refuses the warehouse, so a
+report never reads rows older than the tables under them.
 """
 from __future__ import annotations
 
