@@ -74,7 +74,8 @@ def _share_of_day(con: duckdb.DuckDBPyConnection, period: Period, pairs: pd.Data
         cur.register("pairs", pairs)
         return cur.execute("""
             WITH m AS (SELECT day, user_id, team_slug, 1.0 / count(*) OVER (PARTITION BY day, user_id) AS w
-                       FROM int_team_member_day WHERE day BETWEEN ? AND ?)
+                       FROM int_team_member_day WHERE day BETWEEN ? AND ?
+                         AND user_id IN (SELECT person_id FROM pairs))  -- a person-day's teams: only these people's
             SELECT p.key, coalesce(m.team_slug, '') AS team_slug, coalesce(m.w, 1.0) AS weight
             FROM pairs p LEFT JOIN m ON m.user_id = p.person_id AND m.day = p.day
         """, [period.start, period.end]).df()

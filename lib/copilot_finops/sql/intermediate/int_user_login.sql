@@ -1,4 +1,5 @@
 -- grain: login
+-- materialized: table (it reads every users row and seat snapshot of the org; see warehouse.refresh_materialized)
 -- Each GitHub login (lower case) the usage reports or the seats name, with its user id (the latest seen): how a team
 -- map or cost center, which name people by login, finds them in the reports.
 WITH seen AS (
