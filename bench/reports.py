@@ -49,6 +49,7 @@ def prepare_org(cache: Path, users: int, days: int) -> Path:
         (base / "ready.json").write_text(json.dumps({"users": users, "days": days, "generate_s": round(generated),
                                                      "ingest_s": round(time.perf_counter() - started - generated)}))
     warehouse_mod.connect(warehouse).close()  # a writable open refreshes the views if sql/ changed
+    warehouse_mod.refresh_if_stale(warehouse)  # as `copilot-finops report` does before its notebooks
     return warehouse
 
 
@@ -264,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if "big" not in skip and args.big_warehouse:
         big = Path(args.big_warehouse).resolve()
         warehouse_mod.connect(big).close()  # a writable open refreshes the views if sql/ changed
+        warehouse_mod.refresh_if_stale(big)  # as `copilot-finops report` does before its notebooks
         con = warehouse_mod.connect(big, read_only=True)
         args.big_users = con.execute("SELECT count(*) FROM seat WHERE snapshot_day = "
                                      "(SELECT max(snapshot_day) FROM seat)").fetchone()[0]

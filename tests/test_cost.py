@@ -95,7 +95,7 @@ def build_tiny_org(path) -> None:
     con.executemany("INSERT INTO pull_request_file (repo, number, filename, additions, deletions) VALUES (?, ?, ?, ?, ?)",
                     [("org/alpha", 1, "tests/test_pay.py", 10, 0), ("org/alpha", 1, "docs/guide.md", 5, 0),
                      ("org/alpha", 1, "src/pay.go", 20, 5), ("org/alpha", 2, "src/other.go", 50, 0)])
-    warehouse.refresh_materialized(con)  # as ingest does after its last load
+    warehouse.refresh_materialized(con)  # as a report run does before its notebooks
     con.close()
 
 
@@ -310,7 +310,7 @@ def test_active_users_without_a_seat_here_are_counted_and_flagged(small_demo, tm
     credits = con.execute("SELECT sum(ai_credits) FROM int_cost_user_day WHERE user_id = ? AND period = '2026-10'",
                           [user_id]).fetchone()[0]
     con.execute("DELETE FROM seat WHERE user_id = ?", [user_id])
-    warehouse.refresh_materialized(con)  # as ingest does after its last load
+    warehouse.refresh_materialized(con)  # as a report run does before its notebooks
     con.close()
     prm = load_params(PARAMS_DIR)
     con, before = (warehouse.connect(p, read_only=True) for p in (tmp_path / "w.duckdb", small_demo.warehouse))

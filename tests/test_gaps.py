@@ -66,7 +66,7 @@ def hand_built(tmp_path_factory):
         _manifest(con, 100 + line, "organization-1-day", d(day), datetime(2026, 10, 9, 6))
     for day in (1, 2, 8):
         con.execute("INSERT INTO user_team_day VALUES (?, 1, 10, 'alpha', 'u1', 'o')", [d(day)])
-    warehouse.refresh_materialized(con)  # as ingest does after its last load
+    warehouse.refresh_materialized(con)  # as a report run does before its notebooks
     yield con
     con.close()
 

@@ -3,6 +3,8 @@ unique and never NULL and the relationships the reports rest on hold; the view c
 they read and refuses SQL that breaks the layers."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from copilot_finops import cost, warehouse
@@ -47,8 +49,12 @@ RELATIONSHIPS = [
 
 
 @pytest.fixture(scope="module")
-def demo(small_demo):
-    con = warehouse.connect(small_demo.warehouse, read_only=True)
+def demo(small_demo, tmp_path_factory):
+    """The demo warehouse as a report run reads it: its materialized views' tables filled (a copy: others share it)."""
+    path = tmp_path_factory.mktemp("grains") / "warehouse.duckdb"
+    shutil.copy(small_demo.warehouse, path)
+    warehouse.refresh_if_stale(path)
+    con = warehouse.connect(path, read_only=True)
     yield con
     con.close()
 

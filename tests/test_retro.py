@@ -172,7 +172,7 @@ def test_hostile_team_names_are_escaped_and_cannot_leave_outputs(small_demo, pro
     con.execute("""INSERT INTO user_team_day (day, user_id, team_id, team_slug, user_login, organization_id)
                    SELECT day, user_id, 666, ?, user_login, organization_id FROM user_team_day
                    WHERE team_slug = 'platform-sre'""", [EVIL])
-    warehouse.refresh_materialized(con)  # as ingest does after its last load
+    warehouse.refresh_materialized(con)  # as a report run does before its notebooks
     con.close()
     books = project_cwd / "books"
     books.mkdir()

@@ -262,7 +262,7 @@ def purge(con: duckdb.DuckDBPyConnection, retention, as_of, raw_dir: str | Path 
                         "AND purged_at IS NULL", [now, raw_files])
         if not dry_run:
             _log(con, as_of, cutoff, raw_cutoff, actor or getpass.getuser(), rows, archived, scrubbed, raw_files)
-            warehouse.refresh_materialized(con)  # the org-wide tables must not keep the rows just purged
+            warehouse.mark_stale(con)  # the org-wide tables must not keep the rows just purged: dropped
         con.execute("ROLLBACK" if dry_run else "COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -33,7 +33,7 @@ def record(con: duckdb.DuckDBPyConnection, params: OrgParams) -> bool:
     try:
         con.execute("DELETE FROM team_source")
         con.execute("INSERT INTO team_source VALUES (?)", [chosen])
-        warehouse_mod.refresh_materialized(con)  # membership follows the team source
+        warehouse_mod.mark_stale(con)  # membership follows the team source (the next report refreshes)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -9,13 +9,13 @@ has one too; views are created in the order of what each reads, which is read fr
 A view whose header says `-- materialized: table` is org-wide work that every team report would otherwise redo in
 each of its queries (membership with its roster fallback, the seat calendar, the per-user-day usage and cost
 quantities, the report days) or that every team's page compares against (the org and every team per day, week and
-month: peers, trends, the guardrail forecast, the delivery window). Its rows are kept in a table, `mat_<view>`,
-ordered by its grain, and the view reads that table, so its name, columns and rows stay what the SQL file defines.
-`refresh_materialized` recomputes every such table, in the order the views read each other, inside the caller's
-transaction; whatever changes the tables they read calls it before it commits or ends: `ingest` (after its last
-load), `purge`, a change of the team source, and a writable open that re-creates the views. From an ingest's first
-load to that refresh `warehouse_meta.materialized` says 'stale' and a read-only open refuses the warehouse, so a
-report never reads rows older than the tables under them.
+month: peers, trends, the guardrail forecast, the delivery window). Its rows can be kept in a table, `mat_<view>`,
+ordered by its grain, with the view reading that table, so its name, columns and rows stay what the SQL file
+defines. The tables are a cache for the report fan-out: whatever changes the tables they read (`ingest`, `purge`, a
+change of the team source) calls `mark_stale`, which points each such view back at its SQL and drops its table
+(correct at once, and no purged row lingers; a daily ingest stays seconds), and `copilot-finops report` calls
+`refresh_if_stale` before its notebooks start, which fills the tables once for every team's pages.
+`warehouse_meta.materialized` says which: the views digest the tables were filled under, or 'stale'.
 """
 from __future__ import annotations
 
@@ -282,13 +282,6 @@ def _check_views_current(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.close()
         raise UserError(f"warehouse {path} holds the views of another copilot-finops version: refresh them with "
                         f"`copilot-finops ingest RAWDIR --warehouse {path}` (unchanged files are not read again)")
-    if any(v.materialized for v in views()):
-        state = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY]).fetchone()
-        if not state or state[0] != row[0]:
-            con.close()
-            raise UserError(f"warehouse {path}: an ingest or purge did not finish, so its org-wide tables "
-                            f"({', '.join(v.table for v in views() if v.materialized)}) are out of date: run "
-                            f"`copilot-finops ingest RAWDIR --warehouse {path}` (unchanged files are not read again)")
 
 
 def _quote(text: str) -> str:
@@ -303,19 +296,17 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     if current and current[0] == digest:
         return
     for view in views():
-        if view.materialized:
-            _fill(con, view)
-            con.execute(f"CREATE OR REPLACE VIEW {view.name} AS SELECT * FROM {view.table}")
-        else:
-            con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
-    kept = {v.table for v in views() if v.materialized}
+        con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
+    _drop_materialized_tables(con)  # filled again by the next report run (refresh_if_stale)
+    con.execute("DELETE FROM warehouse_meta WHERE key IN ('views_digest', ?)", [MATERIALIZED_KEY])
+    con.execute("INSERT INTO warehouse_meta VALUES ('views_digest', ?), (?, 'stale')", [digest, MATERIALIZED_KEY])
+
+
+def _drop_materialized_tables(con: duckdb.DuckDBPyConnection) -> None:
     for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND "
                                 "database_name = current_database() AND starts_with(table_name, ?)",
                                 [MATERIALIZED_PREFIX]).fetchall():
-        if table not in kept:  # a view no longer materialized
-            con.execute(f"DROP TABLE {table}")
-    con.execute("DELETE FROM warehouse_meta WHERE key IN ('views_digest', ?)", [MATERIALIZED_KEY])
-    con.execute("INSERT INTO warehouse_meta VALUES ('views_digest', ?), (?, ?)", [digest, MATERIALIZED_KEY, digest])
+        con.execute(f"DROP TABLE {table}")
 
 
 def _fill(con: duckdb.DuckDBPyConnection, view: View) -> None:
@@ -325,25 +316,54 @@ def _fill(con: duckdb.DuckDBPyConnection, view: View) -> None:
 
 
 def mark_stale(con: duckdb.DuckDBPyConnection) -> None:
-    """Record, before changing the tables the materialized views read, that their tables are out of date (a
-    read-only open refuses the warehouse until `refresh_materialized` ran)."""
+    """Before changing the tables the materialized views read: point each such view back at its SQL and drop its
+    table, and record them stale. Every read stays correct (slower) until `refresh_materialized`; a purge leaves no
+    row behind in them. Cheap: what an ingest of one new day pays."""
+    for view in views():
+        if view.materialized:
+            con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
+    _drop_materialized_tables(con)
     con.execute("DELETE FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY])
     con.execute("INSERT INTO warehouse_meta VALUES (?, 'stale')", [MATERIALIZED_KEY])
 
 
 def is_stale(con: duckdb.DuckDBPyConnection) -> bool:
     row = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY]).fetchone()
-    return not row or row[0] != _views_digest()
+    return any(v.materialized for v in views()) and (not row or row[0] != _views_digest())
 
 
 def refresh_materialized(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute the table of every materialized view from the current tables, each after the views it reads, and
-    record them current. Idempotent; runs in the caller's transaction (call it before COMMIT)."""
+    """Fill the table of every materialized view from the current tables, each after the views it reads, point the
+    view at it and record them current. Idempotent; runs in the caller's transaction (call it before COMMIT)."""
+    con.execute("SET preserve_insertion_order = true")  # the tables keep their grain's order (zone maps)
     for view in views():
         if view.materialized:
             _fill(con, view)
+            con.execute(f"CREATE OR REPLACE VIEW {view.name} AS SELECT * FROM {view.table}")
     con.execute("DELETE FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY])
     con.execute("INSERT INTO warehouse_meta VALUES (?, ?)", [MATERIALIZED_KEY, _views_digest()])
+
+
+def refresh_if_stale(path: str | Path) -> float | None:
+    """What `copilot-finops report` does before its notebooks start: fill the materialized views' tables if an
+    ingest, purge or team-source change left them stale. Returns the seconds it took, None when they were current."""
+    import time
+
+    con = connect(path, read_only=True)
+    try:
+        if not is_stale(con):
+            return None
+    finally:
+        con.close()
+    started = time.perf_counter()
+    con = connect(path)
+    try:
+        con.execute("BEGIN")
+        refresh_materialized(con)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return time.perf_counter() - started
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:

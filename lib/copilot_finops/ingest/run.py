@@ -238,7 +238,7 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
         done = dict(con.execute("SELECT path, sha256 FROM ingest_file").fetchall())
         todo = [f for f in files if full or done.get(f.rel) != f.fingerprint()]
         summary.files_unchanged = len(files) - len(todo)
-        if todo:  # the materialized views are behind the tables from the first load until the refresh below
+        if todo:  # the materialized views read their SQL again until a report run fills their tables
             warehouse.mark_stale(con)
         bar = None
         if progress:
@@ -261,9 +261,6 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
             bar.close()
         con.execute("BEGIN")
         load_manifest(con, raw)  # what arrived when: the data_gap view reads it
-        if warehouse.is_stale(con):  # also after an earlier ingest that stopped before this point
-            con.execute("SET preserve_insertion_order = true")  # the tables keep their grain's order (zone maps)
-            warehouse.refresh_materialized(con)
         con.execute("COMMIT")
         con.execute("INSERT INTO ingest_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')", [
             summary.run_id, started, datetime.now(timezone.utc).replace(tzinfo=None), str(raw_dir),

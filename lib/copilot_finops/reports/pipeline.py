@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +31,9 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     period = parse_period(period_text)
     prm = load_params(params)
     teams_source.sync(warehouse, prm)  # the views follow params' team source (a brief writable open if it changed)
+    refreshed = warehouse_mod.refresh_if_stale(warehouse)  # the org-wide tables, once for every team's pages
+    if refreshed is not None and progress:
+        print(f"refreshed the org-wide tables every team's pages read in {refreshed:.1f} s", file=sys.stderr)
     con = warehouse_mod.connect(warehouse, read_only=True)
     try:
         teams = usage.select_teams(con, period, teams_arg, warehouse)
