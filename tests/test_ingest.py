@@ -199,6 +199,53 @@ def test_a_newer_file_replaces_rows_by_natural_key(tmp_path):
     assert con.execute("SELECT count(*) FROM user_day_feature").fetchone()[0] == 2
 
 
+def test_documents_of_a_kind_read_in_one_run_load_as_read_one_run_each(tmp_path):
+    """A run writes the documents of a kind together; the tables end as if each file had been read in a run of its
+    own, in load order: a later snapshot of a pull request's files replaces its list whole, a second snapshot of a
+    day replaces the day's roster, and people no longer on a pull request are gone."""
+    def pull(number, **extra):
+        return {"number": number, "head": {"ref": "x"}, **extra}
+
+    def person(login):
+        return {"login": login}
+
+    seat = {"assignee": {"login": "a", "id": 1}, "plan_type": "business"}
+    files = [  # in load order
+        ("delivery/o/r/pulls.json", [pull(1, assignees=[person("ann"), person("bob")]), pull(2, title="two")]),
+        ("delivery/o/r/pulls-2026-10-05.json", [pull(1, assignees=[person("ann")]), pull(3)]),
+        ("delivery/o/r/pulls-2026-10-06.json", [pull(2, title="two, retitled"), pull(1, assignees=[])]),
+        ("delivery/o/r/pull-files.json", [{"number": 1, "files": [{"filename": "a.py"}, {"filename": "b.py"}]},
+                                          {"number": 2, "files": [{"filename": "c.py", "patch": "+fooBar"}]}]),
+        ("delivery/o/r/pull-files-2026-10-05.json", [{"number": 1, "files": [{"filename": "a.py", "additions": 3}]}]),
+        ("delivery/o/r/reviews.json", [{"id": 7, "pull_number": 1, "state": "COMMENTED"}]),
+        ("delivery/o/r/reviews-2026-10-05.json", [{"id": 7, "pull_number": 1, "state": "APPROVED"},
+                                                  {"id": 8, "pull_number": 2, "state": "APPROVED"}]),
+        ("seats/2026-10-05.json", [{"total_seats": 2, "seats": [seat, {**seat, "assignee": {"login": "b", "id": 2}}]}]),
+        ("seats/2026-10-05.json.gz", [{"total_seats": 1, "seats": [{**seat, "plan_type": "enterprise"}]}]),
+        ("seats/2026-10-06.json", [{"total_seats": 0, "seats": []}]),
+    ]
+    together, one_by_one = tmp_path / "together", tmp_path / "one_by_one"
+    for rel, doc in files:
+        text = json.dumps(doc)
+        _write(together / "raw" / rel, gzip.compress(text.encode()) if rel.endswith(".gz") else text)
+    summary = ingest_raw(together / "raw", together / "w.duckdb")
+    assert summary.files_ingested == len(files) and summary.lines_quarantined == 0
+    for rel, _ in files:
+        _write(one_by_one / "raw" / rel, (together / "raw" / rel).read_bytes())
+        assert ingest_raw(one_by_one / "raw", one_by_one / "w.duckdb").files_ingested == 1
+    # the same rows from the same lines (file ids are numbered in the order files were first read)
+    assert _contents(together / "w.duckdb", ("source_file",)) == _contents(one_by_one / "w.duckdb", ("source_file",))
+    con = duckdb.connect(str(together / "w.duckdb"), read_only=True)
+    assert con.execute("SELECT number, title FROM pull_request ORDER BY 1").fetchall() == [
+        (1, None), (2, "two, retitled"), (3, None)]
+    assert con.execute("SELECT count(*) FROM pull_request_person").fetchone()[0] == 0
+    assert con.execute("SELECT number, filename, additions FROM pull_request_file ORDER BY 1, 2").fetchall() == [
+        (1, "a.py", 3), (2, "c.py", None)]
+    assert con.execute("SELECT review_id, state FROM review ORDER BY 1").fetchall() == [(7, "APPROVED"), (8, "APPROVED")]
+    assert con.execute("SELECT snapshot_day::VARCHAR, user_id, plan_type FROM seat").fetchall() == [
+        ("2026-10-05", 1, "enterprise")]
+
+
 def test_unreadable_document_is_quarantined_whole(tmp_path):
     raw = tmp_path / "raw"
     _write(raw / "seats/2026-10-05.json", '[{"total_seats": 1, "seats": [{"assignee": {"login": "a", "id": 1}}]')

@@ -158,14 +158,16 @@ def recorded_cutoff(con: duckdb.DuckDBPyConnection):
     return con.execute("SELECT max(cutoff) FROM purge_log WHERE action = 'deleted rows'").fetchone()[0]
 
 
-def reapply(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> dict[str, int]:
+def reapply(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], cutoff=...) -> dict[str, int]:
     """Delete again, from `tables` (and quarantine), what past purges removed: rows before the recorded cutoff.
 
     Ingest calls this in every load transaction, `--full` included, so rows a purge removed never come back
     from raw files that remain (delivery histories, hand imports, raw kept longer than user-level rows). The
-    rules are purge's own (`_delete_plan`), at the highest cutoff recorded. Returns rows deleted per table.
+    rules are purge's own (`_delete_plan`), at the highest cutoff recorded (`cutoff`: `recorded_cutoff(con)`, read
+    here unless the caller read it already). Returns rows deleted per table.
     """
-    cutoff = recorded_cutoff(con)
+    if cutoff is ...:
+        cutoff = recorded_cutoff(con)
     if cutoff is None or not tables:
         return {}
     wanted = set(tables) | {"quarantine"}

@@ -14,11 +14,11 @@ import re
 from datetime import date
 
 import duckdb
-import pandas as pd
 
 from . import signatures
 from .elements import (BadElement, as_day, as_element, as_int, as_number, as_object, as_text, label_names,
                        patch_text, pull_people, ts, user_logins)
+from .replacing import Replacement, apply, replacement
 
 ROOT_CAUSE = re.compile(r"root\s*cause:\s*([0-9a-f]{7,40})", re.IGNORECASE)
 PULL_URL = re.compile(r"/pulls/(\d+)(?:$|[/?#])")
@@ -71,30 +71,14 @@ def _items(doc, list_key: str | None = None) -> list:
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], key: list[str],
              replace_by: list[str] | None = None) -> int:
-    """Delete the rows whose `replace_by` key (default: `key`) appears in `rows`, then insert `rows`.
+    """Delete the rows whose `replace_by` key (default: `key`) appears in `rows`, then insert `rows`; returns how many.
 
     Duplicates on `key` keep the last one. A coarser `replace_by` replaces a whole group, e.g. all the files of
-    one pull request. A few rows go to DuckDB as one list per column (a daily fetch brings dozens of small
-    documents, and building a frame for each cost more than loading it), many as a DataFrame.
+    one pull request.
     """
-    if not rows:
-        return 0
-    rows = list({tuple(r[k] for k in key): r for r in rows}.values())
-    replace_by = replace_by or key
-    cond = " AND ".join(f't."{k}" = i."{k}"' for k in replace_by)
-    if len(rows) > 500:  # a frame converts many rows at once; building one costs more than a few rows do
-        con.register("incoming", pd.DataFrame(rows, columns=columns))
-        con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(replace_by)} FROM incoming) i "
-                    f"WHERE {cond}")
-        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM incoming")
-        con.unregister("incoming")  # not in a `finally`: in a transaction an error aborted it would hide the error
-        return len(rows)
-    lists = {c: [r[c] for r in rows] for c in columns}
-    con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(f'unnest(${k}) AS {k}' for k in replace_by)})"
-                f" i WHERE {cond}", {k: lists[k] for k in replace_by})
-    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(f'unnest(${c})' for c in columns)}",
-                lists)
-    return len(rows)
+    r = replacement(table, columns, rows, key, replace_by)
+    apply(con, [r])
+    return len(r.rows)
 
 
 def _dump(obj) -> str:
@@ -118,6 +102,18 @@ def load(con: duckdb.DuckDBPyConnection, f, doc, file_id: int) -> tuple[int, lis
 
     Raises FileRejected when the file as a whole is not of its kind (its elements match another kind's signature,
     or none); nothing is changed then.
+    """
+    rows, bad, replacements = stage(con, f, doc, file_id)
+    apply(con, replacements)
+    return rows, bad
+
+
+def stage(con: duckdb.DuckDBPyConnection, f, doc, file_id: int) -> tuple[int, list, list[Replacement]]:
+    """`load` without the writes: (rows loaded, quarantine rows, the Replacements that load them).
+
+    The Replacements of several files of a kind, applied together in file order (`replacing.apply`), leave the
+    tables as loading the files one by one does. A kind whose rows depend on what the tables hold (teams) is
+    written here, and gives no Replacements.
     """
     loader = {"seats": _seats, "teams": _teams, "ai-credit-usage": _billing, "premium-request-usage": _billing,
               "pulls": _pulls, "reviews": _reviews, "pull-files": _pull_files, "deployments": _deployments,
@@ -156,12 +152,12 @@ def _seats(con, f, items, file_id):
                  "source_file": file_id, "source_line": i}]
 
     rows, bad = _each(f, items, build)
-    # A snapshot is the whole roster: seats absent from it are gone, so replace the day.
-    con.execute("DELETE FROM seat WHERE snapshot_day = ?", [snap])
     cols = ["snapshot_day", "user_id", "user_login", "plan_type", "created_at", "pending_cancellation_date",
             "last_activity_at", "last_activity_editor", "last_authenticated_at", "assigning_team_slug",
             "source_file", "source_line"]
-    return _replace(con, "seat", cols, rows, ["snapshot_day", "user_id"]), bad
+    # A snapshot is the whole roster: seats absent from it are gone, so replace the day.
+    seats = replacement("seat", cols, rows, ["snapshot_day", "user_id"], ["snapshot_day"], groups=[(snap,)])
+    return len(seats.rows), bad, [seats]
 
 
 def _teams(con, f, items, file_id):
@@ -196,7 +192,7 @@ def _teams(con, f, items, file_id):
     con.execute("DELETE FROM team_member WHERE snapshot_day = ?", [snap])
     n += _replace(con, "team_member", ["snapshot_day", "team_id", "user_id", "user_login", "team_slug"], members,
                   ["snapshot_day", "team_id", "user_id"])
-    return n, bad
+    return n, bad, []
 
 
 def _billing(con, f, items, file_id):
@@ -232,7 +228,11 @@ def _billing(con, f, items, file_id):
     rows, bad = _each(f, items, build)
     cols = ["period", "user_login", "model", "sku", "product", "billing_kind", "unit_type", *_AMOUNTS,
             "source_file", "source_line"]
-    return _replace(con, "credit_usage", cols, rows, ["period", "user_login", "model", "sku", "product"]), bad
+    return _staged(replacement("credit_usage", cols, rows, ["period", "user_login", "model", "sku", "product"]), bad)
+
+
+def _staged(r: Replacement, bad: list) -> tuple[int, list, list[Replacement]]:
+    return len(r.rows), bad, [r]
 
 
 _AMOUNTS = {"price_per_unit": "pricePerUnit", "gross_quantity": "grossQuantity", "gross_amount": "grossAmount",
@@ -262,11 +262,12 @@ def _pulls(con, f, items, file_id):
             "source_line"]
     people = [{"repo": r["repo"], "number": r["number"], "login": login, "role": role, "source_file": file_id,
                "source_line": r["source_line"]} for r in rows for role, login in r["people"]]
-    if rows:  # a pull request's people are replaced whole: someone unassigned since is gone
-        con.execute("DELETE FROM pull_request_person WHERE repo = ? AND list_contains(?::BIGINT[], number)",
-                    [f.repo, [r["number"] for r in rows]])
-    _replace(con, "pull_request_person", list(people[0]) if people else [], people, ["repo", "number", "login", "role"])
-    return _replace(con, "pull_request", cols, rows, ["repo", "number"]), bad
+    # a pull request's people are replaced whole: someone unassigned since is gone
+    persons = replacement("pull_request_person", ["repo", "number", "login", "role", "source_file", "source_line"],
+                          people, ["repo", "number", "login", "role"], ["repo", "number"],
+                          groups=list({(r["repo"], r["number"]): None for r in rows}))
+    pulls = replacement("pull_request", cols, rows, ["repo", "number"])
+    return len(pulls.rows), bad, [persons, pulls]
 
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -320,7 +321,7 @@ def _reviews(con, f, items, file_id):
 
     rows, bad = _each(f, items, build)
     cols = ["repo", "number", "review_id", "reviewer_login", "state", "submitted_at", "commit_id"]
-    return _replace(con, "review", cols, rows, ["repo", "number", "review_id"]), bad
+    return _staged(replacement("review", cols, rows, ["repo", "number", "review_id"]), bad)
 
 
 def _pull_files(con, f, items, file_id):
@@ -339,7 +340,8 @@ def _pull_files(con, f, items, file_id):
     rows, bad = _each(f, items, build)
     cols = ["repo", "number", "filename", "status", "additions", "deletions", "patch_sketch"]
     # a PR's file list is replaced whole
-    return _replace(con, "pull_request_file", cols, rows, ["repo", "number", "filename"], replace_by=["repo", "number"]), bad
+    files = replacement("pull_request_file", cols, rows, ["repo", "number", "filename"], ["repo", "number"])
+    return _staged(files, bad)
 
 
 def _deployments(con, f, items, file_id):
@@ -354,7 +356,7 @@ def _deployments(con, f, items, file_id):
     rows, bad = _each(f, items, build)
     cols = ["repo", "deployment_id", "sha", "ref", "environment", "created_at", "creator_login", "source_file",
             "source_line"]
-    return _replace(con, "deployment", cols, rows, ["repo", "deployment_id"]), bad
+    return _staged(replacement("deployment", cols, rows, ["repo", "deployment_id"]), bad)
 
 
 def _deployment_statuses(con, f, items, file_id):
@@ -370,7 +372,7 @@ def _deployment_statuses(con, f, items, file_id):
 
     rows, bad = _each(f, items, build)
     cols = ["repo", "deployment_id", "status_id", "state", "environment", "created_at"]
-    return _replace(con, "deployment_status", cols, rows, ["repo", "deployment_id", "status_id"]), bad
+    return _staged(replacement("deployment_status", cols, rows, ["repo", "deployment_id", "status_id"]), bad)
 
 
 def _issues(con, f, items, file_id):
@@ -393,4 +395,4 @@ def _issues(con, f, items, file_id):
     rows, bad = _each(f, items, build)
     cols = ["repo", "number", "title", "state", "created_at", "closed_at", "root_cause_sha", "labels", "body",
             "author_login", "assignees"]
-    return _replace(con, "incident", cols, rows, ["repo", "number"]), bad
+    return _staged(replacement("incident", cols, rows, ["repo", "number"]), bad)

@@ -23,7 +23,7 @@ import duckdb
 
 from .. import retention, warehouse
 from ..errors import UserError
-from . import attribution, documents, migrate
+from . import attribution, documents, migrate, replacing
 from .manifest import load_manifest
 from .rawfiles import RawFile, _load_order, discover
 from .reports import ReportLoader
@@ -49,6 +49,7 @@ MEMORY_LIMIT = os.environ.get("COPILOT_FINOPS_INGEST_MEMORY", "1500MB")  # DuckD
 # once, compressed, as they fill; with the default (122,880 rows, about 1 GB of user-day records)
 # every commit re-wrote the table's growing last row group, and ingest slowed as the table grew.
 ROW_GROUP_SIZE = 8192
+STAGED_ROWS = 50_000  # rows of JSON documents held before they are written: bounds memory on a first ingest
 
 
 @dataclass
@@ -83,9 +84,14 @@ class Ingestor(ReportLoader):
         self._ingested: list[tuple] = []  # ingest_file rows of the open transaction, written by commit()
         self._files: dict | None = None  # raw_file as (path, sha256) -> [file_id, raw_dir, purged], read once
         self._next_id = 1
+        self._registered: list[tuple] = []  # raw_file rows of the open transaction, written by write_registered()
+        self._moved: list[int] = []  # raw_file ids read again from this raw zone, written by write_registered()
+        self._cutoff: list | None = None  # [the recorded retention cutoff], read once: ingest never purges
 
     def commit(self) -> None:
-        """Write the open transaction's ingest_file rows (two statements, not two a file) and commit."""
+        """Write the open transaction's raw_file and ingest_file rows (a few statements, not a few a file) and
+        commit."""
+        self.write_registered()
         if self._ingested:
             rows = list(zip(*self._ingested))
             self.con.execute("DELETE FROM ingest_file WHERE path IN (SELECT unnest($p))", {"p": list(rows[0])})
@@ -102,6 +108,8 @@ class Ingestor(ReportLoader):
         except duckdb.TransactionException:
             pass
         self._ingested.clear()
+        self._registered.clear()
+        self._moved.clear()
         self._files = None
 
     # -- bookkeeping ----------------------------------------------------------------------------
@@ -135,15 +143,27 @@ class Ingestor(ReportLoader):
         known = self._files.get((f.rel, sha256))
         if known:
             if known[2] or known[1] != self.raw_root:  # read again after a purge, or from a moved raw zone
-                con.execute("UPDATE raw_file SET purged_at = NULL, raw_dir = ? WHERE file_id = ?",
-                            [self.raw_root, known[0]])
+                self._moved.append(known[0])
                 known[1:] = [self.raw_root, False]
             return known[0]
         file_id, self._next_id = self._next_id, self._next_id + 1
-        con.execute("INSERT INTO raw_file VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                    [file_id, f.rel, f.kind, sha256, size, self.raw_root, self.now])
+        self._registered.append((file_id, f.rel, f.kind, sha256, size))
         self._files[(f.rel, sha256)] = [file_id, self.raw_root, False]
         return file_id
+
+    def write_registered(self) -> None:
+        """Write what `register` noted in the open transaction into raw_file."""
+        if self._moved:
+            self.con.execute("UPDATE raw_file SET purged_at = NULL, raw_dir = $d WHERE list_contains($ids, file_id)",
+                             {"d": self.raw_root, "ids": self._moved})
+            self._moved.clear()
+        if self._registered:
+            rows = list(zip(*self._registered))
+            self.con.execute("INSERT INTO raw_file SELECT unnest($i), unnest($p), unnest($k), unnest($s), unnest($b), "
+                             "$d, $t, NULL", {"i": list(rows[0]), "p": list(rows[1]), "k": list(rows[2]),
+                                              "s": list(rows[3]), "b": list(rows[4]), "d": self.raw_root,
+                                              "t": self.now})
+            self._registered.clear()
 
     def reject_file(self, f: RawFile, error: str, excerpt: str = "", transaction: bool = True) -> None:
         """Quarantine a whole file (line 0) that cannot be loaded; nothing of it reaches the tables."""
@@ -156,12 +176,15 @@ class Ingestor(ReportLoader):
 
     def reapply_retention(self, kind: str) -> None:
         """Delete again what past purges removed from the tables `kind` writes (see retention.reapply)."""
-        retention.reapply(self.con, KIND_TABLES.get(kind, ()))
+        if self._cutoff is None:
+            self._cutoff = [retention.recorded_cutoff(self.con)]
+        retention.reapply(self.con, KIND_TABLES.get(kind, ()), self._cutoff[0])
 
     # -- JSON documents ---------------------------------------------------------------------------
     def load_documents(self, kind: str, files: list[RawFile]) -> None:
         """Load the documents of one kind in one transaction (a daily fetch brings dozens of small ones).
 
+        The files' rows are written together, a table at a time (`replacing.apply`), up to STAGED_ROWS at once.
         A file that is not JSON, or not of its kind, is refused before it changes anything (FileRejected). Should
         a file still hold something the loaders did not foresee, the kind is loaded again file by file, and the
         file that fails is quarantined whole with the error: one bad document never stops a run.
@@ -170,8 +193,13 @@ class Ingestor(ReportLoader):
         counted = copy.deepcopy(self.summary.__dict__)
         con.execute("BEGIN")
         try:
+            staged: list[replacing.Replacement] = []
             for f in files:
-                self._load_document(f)
+                staged += self._load_document(f)
+                if sum(len(r.rows) for r in staged) >= STAGED_ROWS:
+                    replacing.apply(con, staged)
+                    staged.clear()
+            replacing.apply(con, staged)
         except UNFORESEEN:
             self.rollback()
             self.summary.__dict__.update(counted)  # counted again below
@@ -182,7 +210,7 @@ class Ingestor(ReportLoader):
         for f in files:
             con.execute("BEGIN")
             try:
-                self._load_document(f)
+                replacing.apply(con, self._load_document(f))
             except UNFORESEEN as exc:
                 self.rollback()
                 self.reject_file(f, f"could not be read as {kind}: {type(exc).__name__}: {exc}"[:500])
@@ -190,19 +218,25 @@ class Ingestor(ReportLoader):
             self.reapply_retention(kind)
             self.commit()
 
-    def _load_document(self, f: RawFile) -> None:
+    def _load_document(self, f: RawFile) -> list[replacing.Replacement]:
+        """Read one document, quarantine what it must, and return the Replacements that load its rows (the
+        attribution kinds write theirs here)."""
+        staged = []
         try:
             if f.kind in ATTRIBUTION_KINDS:
                 text, sha, size = attribution.read(f)
-                rows, bad = attribution.load(self.con, f, text, self.register(f, sha, size))
+                file_id = self.register(f, sha, size)
+                self.write_registered()  # a team map replaces what the path's earlier versions (in raw_file) loaded
+                rows, bad = attribution.load(self.con, f, text, file_id)
             else:
                 doc, sha, size = documents.read(f)
-                rows, bad = documents.load(self.con, f, doc, self.register(f, sha, size))
+                rows, bad, staged = documents.stage(self.con, f, doc, self.register(f, sha, size))
         except documents.FileRejected as exc:
             self.reject_file(f, exc.message, exc.excerpt, transaction=False)
-            return
+            return []
         self.quarantine(bad)
         self.mark_ingested(f, rows, len(bad))
+        return staged
 
 
 def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, full: bool = False,

@@ -1,0 +1,104 @@
+"""Rows that replace what a table holds by natural key, one file's worth at a time or merged over a batch of files.
+
+A file's `Replacement` for a table deletes the rows of its groups (`replace_by`, by default the key) and inserts
+its rows. Applied one after another, the files of a batch leave each group as the last file naming it wrote
+it; `apply` computes that outcome in Python and writes it with one DELETE and one INSERT a table, since each
+statement scans the table and a daily fetch brings dozens of small documents of a kind. Rows reach DuckDB as
+Arrow columns typed like the table's own, so every value arrives exactly as Python held it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+_ARROW = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "DOUBLE": pa.float64(),
+          "BOOLEAN": pa.bool_(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us")}
+
+
+@dataclass
+class Replacement:
+    """One file's rows for `table`: they replace the rows of the table in the same `replace_by` groups.
+
+    rows : one dict per row, with every name of `columns`; duplicates on `key` already dropped (the last kept).
+    groups : the `replace_by` values this file replaces, when more than its rows name (a snapshot day with no
+        seats still empties the day); None for the rows' own.
+    """
+
+    table: str
+    columns: list[str]
+    rows: list[dict]
+    key: list[str]
+    replace_by: list[str]
+    groups: list[tuple] | None = None
+
+    def group_values(self) -> list[tuple]:
+        if self.groups is not None:
+            return self.groups
+        by = self.replace_by
+        return list({tuple(r[k] for k in by): None for r in self.rows})
+
+
+def replacement(table: str, columns: list[str], rows: list[dict], key: list[str], replace_by: list[str] | None = None,
+                groups: list[tuple] | None = None) -> Replacement:
+    """A Replacement of `rows`, duplicates on `key` dropped (the last one kept)."""
+    rows = list({tuple(r[k] for k in key): r for r in rows}.values())
+    return Replacement(table, columns, rows, key, replace_by or key, groups)
+
+
+def _arrow_type(duckdb_type: str) -> pa.DataType | None:
+    if duckdb_type.endswith("[]"):
+        inner = _arrow_type(duckdb_type[:-2])
+        return None if inner is None else pa.list_(inner)
+    return _ARROW.get(duckdb_type)
+
+
+def _arrow_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list) -> pa.Table:
+    """`rows` (dicts, or tuples in the order of `columns`) as an Arrow table typed like `table`'s columns."""
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_schema = 'main' AND table_name = ?", [table]).fetchall())
+    arrays = []
+    for i, c in enumerate(columns):
+        values = [r[c] for r in rows] if rows and isinstance(rows[0], dict) else [r[i] for r in rows]
+        arrays.append(pa.array(values, type=_arrow_type(types[c])))
+    return pa.Table.from_arrays(arrays, names=columns)
+
+
+def merged(replacements: list[Replacement]) -> tuple[list[tuple], list[dict]]:
+    """(groups to delete, rows to insert) of replacements of one table applied in order: each group as the last
+    replacement naming it left it."""
+    last: dict[tuple, int] = {}
+    for i, r in enumerate(replacements):
+        for g in r.group_values():
+            last[g] = i
+    if len(replacements) == 1:
+        return list(last), replacements[0].rows
+    rows = []
+    for i, r in enumerate(replacements):
+        by = r.replace_by
+        rows.extend(row for row in r.rows if last[tuple(row[k] for k in by)] == i)
+    return list(last), rows
+
+
+def apply(con: duckdb.DuckDBPyConnection, replacements: list[Replacement]) -> None:
+    """Apply replacements in order, as one DELETE and one INSERT per table."""
+    by_table: dict[str, list[Replacement]] = {}
+    for r in replacements:
+        by_table.setdefault(r.table, []).append(r)
+    for table, group in by_table.items():
+        first = group[0]
+        if any((r.columns, r.key, r.replace_by) != (first.columns, first.key, first.replace_by) for r in group):
+            raise ValueError(f"replacements of {table} differ in columns or keys")
+        groups, rows = merged(group)
+        if groups:
+            by = first.replace_by
+            con.register("replaced_group", _arrow_table(con, table, by, groups))
+            cond = " AND ".join(f't."{k}" = g."{k}"' for k in by)
+            con.execute(f"DELETE FROM {table} t USING replaced_group g WHERE {cond}")
+            con.unregister("replaced_group")  # not in a `finally`: in an aborted transaction it would hide the error
+        if rows:
+            cols = ", ".join(f'"{c}"' for c in first.columns)
+            con.register("incoming", _arrow_table(con, table, first.columns, rows))
+            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming")
+            con.unregister("incoming")
