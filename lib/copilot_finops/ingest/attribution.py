@@ -55,14 +55,15 @@ def load(con, f, text: str, file_id: int) -> tuple[int, list]:
     return loader(con, f, text, file_id)
 
 
-def _each(f, numbered: list[tuple[int, object, str]], build) -> tuple[list[dict], list]:
-    """Rows `build(record, line)` makes of each (line, record, text); BadElement sends the line to quarantine."""
+def _each(f, numbered: list[tuple[int, object, str | None]], build) -> tuple[list[dict], list]:
+    """Rows `build(record, line)` makes of each (line, record, text); BadElement sends the line to quarantine
+    (with its text, or the record as JSON when the text is None)."""
     rows, bad = [], []
     for line, record, text in numbered:
         try:
             rows.extend(build(record, line))
         except BadElement as exc:
-            bad.append((f.rel, line, f.kind, str(exc), text[:2000]))
+            bad.append((f.rel, line, f.kind, str(exc), (_dump(record) if text is None else text)[:2000]))
     return rows, bad
 
 
@@ -141,7 +142,7 @@ def _cost_centers(con, f, text, file_id):
                  "team_slug": slug(name), "team_name": name, "cost_center": name, "source_file": file_id,
                  "source_line": line} for u in users]
 
-    rows, bad = _each(f, [(i, c, _dump(c)) for i, c in enumerate(centers, 1)], build)
+    rows, bad = _each(f, [(i, c, None) for i, c in enumerate(centers, 1)], build)
     return _replace_file(con, rows, f), bad
 
 
@@ -244,7 +245,7 @@ def _billing_usage(con, f, text, file_id):
                  "repository": as_text(item.get("repositoryName")), "workflow": as_text(workflow),
                  "source_file": file_id, "source_line": line}]
 
-    rows, bad = _each(f, [(i, it, _dump(it)) for i, it in enumerate(items, 1)], build)
+    rows, bad = _each(f, [(i, it, None) for i, it in enumerate(items, 1)], build)
     for period in sorted({r["period"] for r in rows}):  # a month's file is the whole month: replace it
         con.execute("DELETE FROM billing_usage_item WHERE period = ?", [period])
     cols = ["period", "item", "day", "product", "sku", "unit_type", *_USAGE_AMOUNTS, "repository", "workflow",
