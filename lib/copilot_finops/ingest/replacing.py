@@ -9,6 +9,8 @@ Arrow columns typed like the table's own, so every value arrives exactly as Pyth
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
@@ -36,14 +38,21 @@ class Replacement:
     def group_values(self) -> list[tuple]:
         if self.groups is not None:
             return self.groups
-        by = self.replace_by
-        return list({tuple(r[k] for k in by): None for r in self.rows})
+        return list(dict.fromkeys(map(_values(self.replace_by), self.rows)))
+
+
+def _values(names: list[str]) -> Callable[[dict], tuple]:
+    """A function giving the tuple of a row's values of `names`."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda row: (row[name],)
+    return itemgetter(*names)
 
 
 def replacement(table: str, columns: list[str], rows: list[dict], key: list[str], replace_by: list[str] | None = None,
                 groups: list[tuple] | None = None) -> Replacement:
     """A Replacement of `rows`, duplicates on `key` dropped (the last one kept)."""
-    rows = list({tuple(r[k] for k in key): r for r in rows}.values())
+    rows = list(dict(zip(map(_values(key), rows), rows)).values())
     return Replacement(table, columns, rows, key, replace_by or key, groups)
 
 
@@ -54,15 +63,26 @@ def _arrow_type(duckdb_type: str) -> pa.DataType | None:
     return _ARROW.get(duckdb_type)
 
 
+_TYPES: dict[tuple[str, str], pa.DataType | None] = {}  # (table, column) -> Arrow type; schema.sql never retypes one
+
+
+def _types(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> list[pa.DataType | None]:
+    """The Arrow type of each column (None for a type `_ARROW` lacks: Arrow infers it, DuckDB casts)."""
+    if any((table, c) not in _TYPES for c in columns):
+        for column, duckdb_type in con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                               "WHERE table_schema = 'main' AND table_name = ?", [table]).fetchall():
+            _TYPES[(table, column)] = _arrow_type(duckdb_type)
+    return [_TYPES[(table, c)] for c in columns]
+
+
 def _arrow_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list) -> pa.Table:
     """`rows` (dicts, or tuples in the order of `columns`) as an Arrow table typed like `table`'s columns."""
-    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                             "WHERE table_schema = 'main' AND table_name = ?", [table]).fetchall())
-    arrays = []
-    for i, c in enumerate(columns):
-        values = [r[c] for r in rows] if rows and isinstance(rows[0], dict) else [r[i] for r in rows]
-        arrays.append(pa.array(values, type=_arrow_type(types[c])))
-    return pa.Table.from_arrays(arrays, names=columns)
+    types = _types(con, table, columns)
+    dicts = isinstance(rows[0], dict)
+    if dicts and None not in types:
+        return pa.Table.from_pylist(rows, schema=pa.schema(list(zip(columns, types))))
+    values = ([r[c] for r in rows] for c in columns) if dicts else zip(*rows)
+    return pa.Table.from_arrays([pa.array(list(v), type=t) for v, t in zip(values, types)], names=columns)
 
 
 def merged(replacements: list[Replacement]) -> tuple[list[tuple], list[dict]]:
@@ -76,8 +96,8 @@ def merged(replacements: list[Replacement]) -> tuple[list[tuple], list[dict]]:
         return list(last), replacements[0].rows
     rows = []
     for i, r in enumerate(replacements):
-        by = r.replace_by
-        rows.extend(row for row in r.rows if last[tuple(row[k] for k in by)] == i)
+        group_of = _values(r.replace_by)
+        rows.extend(row for row in r.rows if last[group_of(row)] == i)
     return list(last), rows
 
 
