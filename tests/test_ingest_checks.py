@@ -159,12 +159,15 @@ def test_malformed_documents_are_quarantined_with_path_and_reason_and_every_late
 
 def test_a_document_the_loaders_did_not_foresee_is_quarantined_and_the_others_of_its_kind_load(tmp_path, monkeypatch):
     """The safety net under the element checks: a loader error on one file (simulated: no real input is known to
-    reach one) sends that file to quarantine, and the kind's other files load, each in its own transaction."""
+    reach one) sends that file to quarantine, the kind's other files load, each in its own transaction, and so do
+    the other kinds read in the same transaction."""
     from copilot_finops.ingest import documents
 
     raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
     for day, team in (("2026-10-04", 9), ("2026-10-05", 10), ("2026-10-06", 11)):
         _write(raw / f"teams/{day}.json", json.dumps([{"id": team, "slug": f"t{team}"}]))
+    _write(raw / "seats/2026-10-05.json", json.dumps([{"seats": [{"assignee": {"login": "a", "id": 1}}]}]))
+    _write(raw / "delivery/o/r/pulls.json", json.dumps([{"number": 1, "head": {"ref": "x"}}]))
     real = documents._teams
 
     def flaky(con, f, items, file_id):
@@ -174,8 +177,9 @@ def test_a_document_the_loaders_did_not_foresee_is_quarantined_and_the_others_of
 
     monkeypatch.setattr(documents, "_teams", flaky)
     summary = ingest_raw(raw, db)
-    assert summary.files_ingested == 3 and summary.rows_loaded == 2 and summary.lines_quarantined == 1
+    assert summary.files_ingested == 5 and summary.rows_loaded == 4 and summary.lines_quarantined == 1
     assert _rows(db, "SELECT team_id FROM team ORDER BY 1") == [(9,), (11,)]
+    assert _rows(db, "SELECT user_id FROM seat") == [(1,)] and _rows(db, "SELECT number FROM pull_request") == [(1,)]
     assert _rows(db, "SELECT path, error FROM quarantine") == [
         ("teams/2026-10-05.json", "could not be read as teams: TypeError: an unforeseen shape")]
 

@@ -103,6 +103,9 @@ def merged(replacements: list[Replacement]) -> tuple[list[tuple], list[dict]]:
 
 def apply(con: duckdb.DuckDBPyConnection, replacements: list[Replacement]) -> None:
     """Apply replacements in order, as one DELETE and one INSERT per table."""
+    if not replacements:
+        return
+    con.fetchall()  # finishes a query result left unread (after a fetchone): DuckDB refuses register() until then
     by_table: dict[str, list[Replacement]] = {}
     for r in replacements:
         by_table.setdefault(r.table, []).append(r)

@@ -50,6 +50,7 @@ MEMORY_LIMIT = os.environ.get("COPILOT_FINOPS_INGEST_MEMORY", "1500MB")  # DuckD
 # every commit re-wrote the table's growing last row group, and ingest slowed as the table grew.
 ROW_GROUP_SIZE = 8192
 STAGED_ROWS = 50_000  # rows of JSON documents held before they are written: bounds memory on a first ingest
+TRANSACTION_BYTES = 128 * 1024 * 1024  # JSON documents loaded in one transaction (whole kinds): bounds its size
 
 
 @dataclass
@@ -181,32 +182,59 @@ class Ingestor(ReportLoader):
         retention.reapply(self.con, KIND_TABLES.get(kind, ()), self._cutoff[0])
 
     # -- JSON documents ---------------------------------------------------------------------------
-    def load_documents(self, kind: str, files: list[RawFile]) -> None:
-        """Load the documents of one kind in one transaction (a daily fetch brings dozens of small ones).
+    def load_documents(self, batches: list[tuple[str, list[RawFile]]]) -> None:
+        """Load the documents of each (kind, files), in order, in as few transactions as TRANSACTION_BYTES allows
+        (a daily fetch brings dozens of small ones of a dozen kinds, and each commit costs a sync to disk).
 
         The files' rows are written together, a table at a time (`replacing.apply`), up to STAGED_ROWS at once.
         A file that is not JSON, or not of its kind, is refused before it changes anything (FileRejected). Should
-        a file still hold something the loaders did not foresee, the kind is loaded again file by file, and the
-        file that fails is quarantined whole with the error: one bad document never stops a run.
+        a file still hold something the loaders did not foresee, its kinds are loaded again one transaction a kind,
+        and that kind file by file: the file that fails is quarantined whole with the error, and one bad document
+        never stops a run.
         """
-        con = self.con
+        group: list[tuple[str, list[RawFile]]] = []
+        size = 0
+        for kind, files in batches:
+            kind_size = sum(f.path.stat().st_size for f in files)
+            if group and size + kind_size > TRANSACTION_BYTES:
+                self._load_kinds(group)
+                group, size = [], 0
+            group.append((kind, files))
+            size += kind_size
+        if group:
+            self._load_kinds(group)
+
+    def _load_kinds(self, group: list[tuple[str, list[RawFile]]]) -> None:
+        """Load the documents of these kinds in one transaction; on an unforeseen error, a transaction a kind."""
+        con, seconds = self.con, self.summary.seconds_by_kind
         counted = copy.deepcopy(self.summary.__dict__)
         con.execute("BEGIN")
         try:
-            staged: list[replacing.Replacement] = []
-            for f in files:
-                staged += self._load_document(f)
-                if sum(len(r.rows) for r in staged) >= STAGED_ROWS:
-                    replacing.apply(con, staged)
-                    staged.clear()
-            replacing.apply(con, staged)
+            for kind, files in group:
+                t0 = time.perf_counter()
+                staged: list[replacing.Replacement] = []
+                for f in files:
+                    staged += self._load_document(f)
+                    if sum(len(r.rows) for r in staged) >= STAGED_ROWS:
+                        replacing.apply(con, staged)
+                        staged.clear()
+                replacing.apply(con, staged)
+                self.reapply_retention(kind)
+                seconds[kind] = round(time.perf_counter() - t0, 3)
         except UNFORESEEN:
             self.rollback()
             self.summary.__dict__.update(counted)  # counted again below
         else:
-            self.reapply_retention(kind)
+            t0 = time.perf_counter()
             self.commit()
+            seconds[kind] = round(seconds[kind] + time.perf_counter() - t0, 3)  # the commit goes to the last kind
             return
+        if len(group) > 1:
+            for kind_files in group:
+                self._load_kinds([kind_files])
+            return
+        kind, files = group[0]
+        t0 = time.perf_counter()
         for f in files:
             con.execute("BEGIN")
             try:
@@ -217,6 +245,7 @@ class Ingestor(ReportLoader):
                 continue
             self.reapply_retention(kind)
             self.commit()
+        seconds[kind] = round(time.perf_counter() - t0, 3)
 
     def _load_document(self, f: RawFile) -> list[replacing.Replacement]:
         """Read one document, quarantine what it must, and return the Replacements that load its rows (the
@@ -278,19 +307,30 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
         if progress:
             from tqdm import tqdm
             bar = ingestor.bar = tqdm(total=len(todo), desc="ingest", unit="file", leave=False)
+        documents_by_kind: list[tuple[str, list[RawFile]]] = []  # consecutive kinds of JSON documents, loaded together
+
+        def load_documents() -> None:
+            if documents_by_kind:
+                if bar is not None:
+                    bar.set_description(f"ingest {', '.join(k for k, _ in documents_by_kind)}")
+                ingestor.load_documents(documents_by_kind)
+                documents_by_kind.clear()
+
         with tempfile.TemporaryDirectory(prefix="copilot-finops-ingest-") as tmp:
             for kind in KINDS:  # 28-day before 1-day, so 1-day rows win
                 batch = sorted((f for f in todo if f.kind == kind), key=_load_order)
                 if not batch:
                     continue
+                if kind not in NDJSON_KINDS:
+                    documents_by_kind.append((kind, batch))
+                    continue
+                load_documents()
                 if bar is not None:
                     bar.set_description(f"ingest {kind}")
                 t0 = time.perf_counter()
-                if kind in NDJSON_KINDS:
-                    ingestor.load_ndjson(kind, batch, Path(tmp))
-                else:
-                    ingestor.load_documents(kind, batch)
+                ingestor.load_ndjson(kind, batch, Path(tmp))
                 summary.seconds_by_kind[kind] = round(time.perf_counter() - t0, 3)
+            load_documents()
         if bar is not None:
             bar.close()
         con.execute("BEGIN")
