@@ -215,14 +215,17 @@ def _billing(con, f, items, file_id):
         if not isinstance(usage, list):
             raise BadElement("usageItems must be a list")
         rows = []
+        user = as_text(response.get("user")) or ""
         for item in usage:
             item = as_element(item, "usageItems[]")
-            rows.append({"period": period, "user_login": as_text(response.get("user")) or "",
-                         "model": as_text(item.get("model")) or "", "sku": as_text(item.get("sku")) or "",
-                         "product": as_text(item.get("product")) or "", "billing_kind": f.kind,
-                         "unit_type": as_text(item.get("unitType")),
-                         **{col: as_number(item.get(key), key) for col, key in _AMOUNTS.items()},
-                         "source_file": file_id, "source_line": i})
+            row = {"period": period, "user_login": user, "model": as_text(item.get("model")) or "",
+                   "sku": as_text(item.get("sku")) or "", "product": as_text(item.get("product")) or "",
+                   "billing_kind": f.kind, "unit_type": as_text(item.get("unitType")),
+                   "source_file": file_id, "source_line": i}
+            for col, key in _AMOUNTS.items():  # a month holds a hundred thousand amounts: plain numbers skip the call
+                value = item.get(key)
+                row[col] = float(value) if type(value) in _PLAIN_NUMBERS else as_number(value, key)
+            rows.append(row)
         return rows
 
     rows, bad = _each(f, items, build)
@@ -235,6 +238,7 @@ def _staged(r: Replacement, bad: list) -> tuple[int, list, list[Replacement]]:
     return len(r.rows), bad, [r]
 
 
+_PLAIN_NUMBERS = (int, float)  # as read by json (a bool is neither type); anything else goes through as_number
 _AMOUNTS = {"price_per_unit": "pricePerUnit", "gross_quantity": "grossQuantity", "gross_amount": "grossAmount",
             "discount_quantity": "discountQuantity", "discount_amount": "discountAmount",
             "net_quantity": "netQuantity", "net_amount": "netAmount"}
