@@ -97,6 +97,11 @@ def _each(f, items: list, build) -> tuple[list[dict], list]:
     return rows, bad
 
 
+def _staged(r: Replacement, bad: list) -> tuple[int, list, list[Replacement]]:
+    """A loader's answer (see `stage`) of one Replacement."""
+    return len(r.rows), bad, [r]
+
+
 def load(con: duckdb.DuckDBPyConnection, f, doc, file_id: int) -> tuple[int, list]:
     """Load one parsed document (see `read`) whose raw_file id is `file_id`; returns (rows loaded, quarantine rows).
 
@@ -232,10 +237,6 @@ def _billing(con, f, items, file_id):
     cols = ["period", "user_login", "model", "sku", "product", "billing_kind", "unit_type", *_AMOUNTS,
             "source_file", "source_line"]
     return _staged(replacement("credit_usage", cols, rows, ["period", "user_login", "model", "sku", "product"]), bad)
-
-
-def _staged(r: Replacement, bad: list) -> tuple[int, list, list[Replacement]]:
-    return len(r.rows), bad, [r]
 
 
 _PLAIN_NUMBERS = (int, float)  # as read by json (a bool is neither type); anything else goes through as_number
