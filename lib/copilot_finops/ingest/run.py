@@ -11,6 +11,7 @@ up where it stopped, and rows a purge removed never come back.
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import tempfile
 import time
@@ -194,15 +195,24 @@ class Ingestor(ReportLoader):
         """
         group: list[tuple[str, list[RawFile]]] = []
         size = 0
-        for kind, files in batches:
-            kind_size = sum(f.path.stat().st_size for f in files)
-            if group and size + kind_size > TRANSACTION_BYTES:
+        # Parsed documents and the rows built of them are millions of small objects without reference cycles,
+        # which the cyclic collector would walk again and again as they are made (0.8 s of a 5.7 s daily
+        # increment at 10,000 developers); reference counting frees them all the same.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for kind, files in batches:
+                kind_size = sum(f.path.stat().st_size for f in files)
+                if group and size + kind_size > TRANSACTION_BYTES:
+                    self._load_kinds(group)
+                    group, size = [], 0
+                group.append((kind, files))
+                size += kind_size
+            if group:
                 self._load_kinds(group)
-                group, size = [], 0
-            group.append((kind, files))
-            size += kind_size
-        if group:
-            self._load_kinds(group)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _load_kinds(self, group: list[tuple[str, list[RawFile]]]) -> None:
         """Load the documents of these kinds in one transaction; on an unforeseen error, a transaction a kind."""
