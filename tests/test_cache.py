@@ -225,3 +225,36 @@ def test_purge_clears_the_memo(small_demo, tmp_path):
     retention.purge(con, Retention(user_level_days=30, raw_days=30), date(2026, 11, 5), tmp_path / "raw")
     con.close()
     assert not (tmp_path / "w.duckdb.cache").exists()
+
+
+def _compute_once_in_a_child(db: str, log: str, start: float) -> int:
+    """A report kernel's memoised call: waits for the common start, computes slowly, logs each compute."""
+    import time
+
+    con = warehouse.connect(db, read_only=True)
+    time.sleep(max(0.0, start - time.time()))
+
+    def compute():
+        with open(log, "a") as fh:
+            fh.write("computed\n")
+        time.sleep(1.5)
+        return pd.DataFrame({"value": [42]})
+
+    try:
+        return int(cache.memo(con, "org-wide", ("2026-10",), compute)["value"].item())
+    finally:
+        con.close()
+
+
+def test_processes_asking_for_the_same_entry_at_once_compute_it_once(db, tmp_path):
+    """The report fan-out starts several notebooks of a period together; an org-wide pass they share (page 04's
+    pattern fit takes minutes at 30,000 developers) is computed by one of them while the others wait and read it."""
+    import multiprocessing
+    import time
+
+    log = tmp_path / "computes.log"
+    start = time.time() + 2.0
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        values = pool.starmap(_compute_once_in_a_child, [(str(db), str(log), start)] * 3)
+    assert values == [42, 42, 42]
+    assert log.read_text().count("computed") == 1
