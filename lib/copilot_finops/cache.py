@@ -132,7 +132,7 @@ def _computing(folder: Path, path, entry: str):
 
         folder.mkdir(mode=0o700, exist_ok=True)
         _protect(folder, path, directory=True)
-        handle = open(folder / f".{entry}.lock", "w")
+        handle = os.fdopen(os.open(folder / f".{entry}.lock", os.O_WRONLY | os.O_CREAT, 0o600), "w")
     except (ImportError, OSError):
         yield
         return

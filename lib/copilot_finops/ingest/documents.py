@@ -19,6 +19,7 @@ from . import signatures
 from .elements import (BadElement, as_day, as_element, as_int, as_number, as_object, as_text, label_names,
                        patch_text, pull_people, ts, user_logins)
 from .replacing import Replacement, apply, replacement
+from .sketch import patch_sketch
 
 ROOT_CAUSE = re.compile(r"root\s*cause:\s*([0-9a-f]{7,40})", re.IGNORECASE)
 PULL_URL = re.compile(r"/pulls/(\d+)(?:$|[/?#])")
@@ -273,44 +274,6 @@ def _pulls(con, f, items, file_id):
                           groups=list({(r["repo"], r["number"]): None for r in rows}))
     pulls = replacement("pull_request", cols, rows, ["repo", "number"])
     return len(pulls.rows), bad, [persons, pulls]
-
-
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-ADDED_LINE = re.compile(r"^\+(?!\+\+).*", re.MULTILINE)
-OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")  # str.splitlines splits there too
-SKETCH_SIZE = 64
-_word_hashes: dict[str, int] = {}
-
-
-def _word_hash(word: str) -> int:
-    """A word's 64-bit blake2b hash (signed), remembered: code repeats its words across patches."""
-    h = _word_hashes.get(word)
-    if h is None:
-        if len(_word_hashes) > 1_000_000:
-            _word_hashes.clear()
-        h = _word_hashes[word] = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big",
-                                                signed=True)
-    return h
-
-
-def patch_sketch(patch: str | None) -> list[int] | None:
-    """The SKETCH_SIZE smallest 64-bit hashes of the distinct words on a patch's added lines (None: no patch).
-
-    Words are the parts of identifiers (camelCase and snake_case split, lower-cased, three letters or
-    more), so `retryWithBackoff` and `retry_with_backoff` write the same words. A bottom-k sketch: two
-    patches that write much the same code share most of their smallest hashes. Added lines are those
-    starting with one `+` (not the `+++` file header), lines as `str.splitlines` cuts them.
-    """
-    if not patch or not isinstance(patch, str):
-        return None
-    if OTHER_LINE_BREAKS.search(patch):
-        added = "\n".join(line for line in patch.splitlines() if line[:1] == "+" and line[:3] != "+++")
-    else:
-        added = "\n".join(ADDED_LINE.findall(patch))
-    identifiers = " ".join(set(IDENTIFIER.findall(added)))  # each once; the space keeps them apart for CAMEL
-    words = set(CAMEL.sub("_", identifiers).lower().replace(" ", "_").split("_"))
-    return sorted([_word_hash(w) for w in words if len(w) >= 3])[:SKETCH_SIZE]
 
 
 def _reviews(con, f, items, file_id):

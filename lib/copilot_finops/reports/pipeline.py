@@ -31,9 +31,6 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     period = parse_period(period_text)
     prm = load_params(params)
     teams_source.sync(warehouse, prm)  # the views follow params' team source (a brief writable open if it changed)
-    refreshed = warehouse_mod.refresh_if_stale(warehouse)  # the org-wide tables, once for every team's pages
-    if refreshed is not None and progress:
-        print(f"refreshed the org-wide tables every team's pages read in {refreshed:.1f} s", file=sys.stderr)
     con = warehouse_mod.connect(warehouse, read_only=True)
     try:
         teams = usage.select_teams(con, period, teams_arg, warehouse)
@@ -50,6 +47,9 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
                        retro=retro)
     if access is not None:
         tasks = record_incident_access(warehouse, access, period.label, out, tasks, teams if teams_arg else None)
+    refreshed = warehouse_mod.refresh_if_stale(warehouse)  # the org-wide tables, once for every team's pages
+    if refreshed is not None and progress:
+        print(f"refreshed the org-wide tables every team's pages read in {refreshed:.1f} s", file=sys.stderr)
     write_assets(Path(out) / period.label)
     results = run_reports(tasks, executor=executor, workers=workers, progress=progress, **executor_options)
     restricted = dict(extra).get("restricted")
