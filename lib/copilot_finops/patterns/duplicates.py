@@ -67,13 +67,12 @@ def generated(path: str, rules: PatternRules) -> bool:
 
 def dependency_bump(title: str, labels, files: list[str], rules: PatternRules) -> bool:
     """A PR that only moves dependencies: its title says so, it carries a `dependencies` label, or every file is a manifest."""
-    return bool(BUMP_TITLE.search(title or "")) or _bump_by_labels_or_files(labels, files, rules)
+    return (bool(BUMP_TITLE.search(title or "")) or _dependency_label(labels)
+            or (bool(files) and all(_manifest(f, rules) for f in files)))
 
 
-def _bump_by_labels_or_files(labels, files: list[str], rules: PatternRules) -> bool:
-    if labels is not None and len(labels) and any(str(x).lower() in ("dependencies", "deps") for x in labels):
-        return True
-    return bool(files) and all(_manifest(f, rules) for f in files)
+def _dependency_label(labels) -> bool:
+    return labels is not None and len(labels) > 0 and any(str(x).lower() in ("dependencies", "deps") for x in labels)
 
 
 def _manifest(path: str, rules: PatternRules) -> bool:
@@ -121,8 +120,7 @@ def content_tokens(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules) 
             bots[(author, author_type)] = bot(author, author_type, rules)
         changed = by_pr.get((repo, number), [])
         if (left_out or bots[(author, author_type)]
-                or (label is not None and len(label) and _bump_by_labels_or_files(label, [], rules))
-                or (changed and all(of_path(name)[1] for name, _ in changed))):
+                or _dependency_label(label) or (changed and all(of_path(name)[1] for name, _ in changed))):
             keep.append(False)
             tokens.append(set())
             continue
