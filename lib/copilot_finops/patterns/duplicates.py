@@ -67,16 +67,11 @@ def generated(path: str, rules: PatternRules) -> bool:
 
 def dependency_bump(title: str, labels, files: list[str], rules: PatternRules) -> bool:
     """A PR that only moves dependencies: its title says so, it carries a `dependencies` label, or every file is a manifest."""
-    return (bool(BUMP_TITLE.search(title or "")) or _dependency_label(labels)
-            or (bool(files) and all(_manifest(f, rules) for f in files)))
-
-
-def _dependency_label(labels) -> bool:
-    return labels is not None and len(labels) > 0 and any(str(x).lower() in ("dependencies", "deps") for x in labels)
-
-
-def _manifest(path: str, rules: PatternRules) -> bool:
-    return path.rsplit("/", 1)[-1].lower() in rules.dependency_files
+    if BUMP_TITLE.search(title or ""):
+        return True
+    if labels is not None and len(labels) and any(str(x).lower() in ("dependencies", "deps") for x in labels):
+        return True
+    return bool(files) and all(f.rsplit("/", 1)[-1].lower() in rules.dependency_files for f in files)
 
 
 def bot(login: str | None, author_type: str | None, rules: PatternRules) -> bool:
@@ -95,12 +90,12 @@ def content_tokens(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules) 
     for repo, number, filename, sketch in zip(files["repo"].tolist(), files["number"].tolist(),
                                               files["filename"].tolist(), sketches):
         by_pr.setdefault((repo, number), []).append((filename, sketch))
-    paths: dict[str, tuple] = {}  # a path's (words, or None for a generated file; a manifest?): paths repeat
+    paths: dict[str, frozenset | None] = {}  # a path's words, or None for a generated file: paths repeat
 
-    def of_path(filename: str) -> tuple:
+    def of_path(filename: str) -> frozenset | None:
         if filename not in paths:
             paths[filename] = (None if generated(filename, rules)  # the extension says the language, not the work
-                               else frozenset(words(filename.rsplit(".", 1)[0])), _manifest(filename, rules))
+                               else frozenset(words(filename.rsplit(".", 1)[0])))
         return paths[filename]
 
     titles: dict[str, tuple[bool, frozenset]] = {}  # (a revert or a bump by its title, its words): titles repeat
@@ -113,20 +108,20 @@ def content_tokens(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules) 
                                                                 prs["title"].tolist(), prs["author_login"].tolist(),
                                                                 author_types, labels):
         if title not in titles:
-            titles[title] = (bool(REVERT_TITLE.match(title or "") or BUMP_TITLE.search(title or "")),
+            titles[title] = (bool(REVERT_TITLE.match(title or "")) or dependency_bump(title, None, [], rules),
                              frozenset(title_words(title)))
         left_out, found_in_title = titles[title]
         if (author, author_type) not in bots:
             bots[(author, author_type)] = bot(author, author_type, rules)
         changed = by_pr.get((repo, number), [])
         if (left_out or bots[(author, author_type)]
-                or _dependency_label(label) or (changed and all(of_path(name)[1] for name, _ in changed))):
+                or dependency_bump(None, label, [name for name, _ in changed], rules)):  # the title was judged above
             keep.append(False)
             tokens.append(set())
             continue
         found = set(found_in_title)
         for filename, sketch in changed:
-            path = of_path(filename)[0]
+            path = of_path(filename)
             if path is None:
                 continue
             found |= path
@@ -201,10 +196,10 @@ def duplicate_pairs(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules,
     shared_patch = _row_dots(present[:, patch & ~common].tocsr(), i, j)
     keep = ~has_patch[i] | ~has_patch[j] | (shared_patch > 0)
     i, j, sims, shared = i[keep], j[keep], sims[keep], shared[keep]
-    take = cand.take
-    return pd.DataFrame({"repo_a": take(i)["repo"].to_numpy(), "number_a": take(i)["number"].to_numpy(),
-                         "author_a": take(i)["author_login"].to_numpy(), "repo_b": take(j)["repo"].to_numpy(),
-                         "number_b": take(j)["number"].to_numpy(), "author_b": take(j)["author_login"].to_numpy(),
+    a, b = cand.iloc[i], cand.iloc[j]
+    return pd.DataFrame({"repo_a": a["repo"].to_numpy(), "number_a": a["number"].to_numpy(),
+                         "author_a": a["author_login"].to_numpy(), "repo_b": b["repo"].to_numpy(),
+                         "number_b": b["number"].to_numpy(), "author_b": b["author_login"].to_numpy(),
                          "similarity": np.round(sims.astype(float), 4), "shared": shared.astype(int)}, columns=columns)
 
 
