@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -323,8 +324,7 @@ def mark_stale(con: duckdb.DuckDBPyConnection) -> None:
         if view.materialized:
             con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
     _drop_materialized_tables(con)
-    con.execute("DELETE FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY])
-    con.execute("INSERT INTO warehouse_meta VALUES (?, 'stale')", [MATERIALIZED_KEY])
+    _record_materialized(con, "stale")
 
 
 def is_stale(con: duckdb.DuckDBPyConnection) -> bool:
@@ -340,15 +340,17 @@ def refresh_materialized(con: duckdb.DuckDBPyConnection) -> None:
         if view.materialized:
             _fill(con, view)
             con.execute(f"CREATE OR REPLACE VIEW {view.name} AS SELECT * FROM {view.table}")
+    _record_materialized(con, _views_digest())
+
+
+def _record_materialized(con: duckdb.DuckDBPyConnection, state: str) -> None:
     con.execute("DELETE FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY])
-    con.execute("INSERT INTO warehouse_meta VALUES (?, ?)", [MATERIALIZED_KEY, _views_digest()])
+    con.execute("INSERT INTO warehouse_meta VALUES (?, ?)", [MATERIALIZED_KEY, state])
 
 
 def refresh_if_stale(path: str | Path) -> float | None:
     """What `copilot-finops report` does before its notebooks start: fill the materialized views' tables if an
     ingest, purge or team-source change left them stale. Returns the seconds it took, None when they were current."""
-    import time
-
     con = connect(path, read_only=True)
     try:
         if not is_stale(con):
