@@ -199,6 +199,30 @@ def test_a_newer_file_replaces_rows_by_natural_key(tmp_path):
     assert con.execute("SELECT count(*) FROM user_day_feature").fetchone()[0] == 2
 
 
+@pytest.mark.parametrize("careful", [False, True], ids=["fast parse", "line-by-line parse"])
+def test_breakdown_items_naming_one_key_twice_are_summed_into_one_row(tmp_path, monkeypatch, careful):
+    if careful:  # the line-by-line path, as when DuckDB's reader refuses a batch
+        monkeypatch.setattr("copilot_finops.ingest.reports.ReportLoader._parse_typed", lambda *a: False)
+    repeated = [{"feature": "code_completion", "code_generation_activity_count": 6},
+                {"feature": "agent_edit", "code_generation_activity_count": 3},
+                {"feature": "code_completion", "code_generation_activity_count": 1},
+                {"code_generation_activity_count": 2}, {"feature": "unknown", "code_generation_activity_count": 5}]
+    lines = [_user(user_id=1), _user(user_id=2, totals_by_feature=repeated),
+             _user(user_id=3, totals_by_ide=[{"ide": "vscode", "code_generation_activity_count": 4},
+                                             {"ide": "vscode", "code_generation_activity_count": 5}])]
+    raw = tmp_path / "raw"
+    _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson", "".join(json.dumps(u) + "\n" for u in lines))
+    ingest_raw(raw, tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    features = con.execute("""SELECT user_id, feature, code_generation_activity_count FROM user_day_feature
+                              ORDER BY ALL""").fetchall()
+    assert features == [(1, "agent_edit", 3), (1, "code_completion", 6),
+                        (2, "agent_edit", 3), (2, "code_completion", 7), (2, "unknown", 7),
+                        (3, "agent_edit", 3), (3, "code_completion", 6)]
+    assert con.execute("SELECT user_id, ide, code_generation_activity_count FROM user_day_ide").fetchall() == [
+        (3, "vscode", 9)]
+
+
 def test_documents_of_a_kind_read_in_one_run_load_as_read_one_run_each(tmp_path):
     """A run writes the documents of a kind together; the tables end as if each file had been read in a run of its
     own, in load order: a later snapshot of a pull request's files replaces its list whole, a second snapshot of a

@@ -45,6 +45,16 @@ def _line_error(text: str) -> str:
     return "" if isinstance(value, dict) else "not a JSON object"
 
 
+def _repeats(field_: str, keys: tuple[str, ...]) -> str:
+    """SQL: whether the record's breakdown list `field_` names a key twice (a missing key reads as 'unknown').
+
+    Keys are compared by hash: two keys that merely collide send the record to the grouping path, which sums
+    exactly what it finds, so a collision costs time, never a wrong row."""
+    key = "hash(" + ", ".join(f"coalesce(x.{k}, 'unknown')" for k in keys) + ")"
+    return (f"CASE WHEN len(r.{field_}) > 1 THEN list_unique(list_transform(r.{field_}, lambda x: {key})) "
+            f"< len(r.{field_}) ELSE false END")
+
+
 def _same(sampled, parsed) -> bool:
     """A sampled line's value against the value parsed for the same line number (both as text)."""
     return (None if sampled is None else str(sampled)) == parsed
@@ -281,14 +291,20 @@ class ReportLoader:
                 list_extract($ids, ord + 1) AS source_file, line_no AS source_line
             FROM parsed
         """, {"ids": ids})
+        # A breakdown row per (day, user, key): items of one list that name the same key are summed. Lists
+        # rarely repeat a key, so grouping (a hash table over every item) is kept for the records that do.
+        con.execute("ALTER TABLE parsed ADD COLUMN repeats BOOLEAN")
+        con.execute(f"UPDATE parsed SET repeats = {' OR '.join(_repeats(f, k) for f, k, _ in BREAKDOWNS.values())}")
+        grouped = con.execute("SELECT bool_or(repeats) FROM parsed").fetchone()[0]
         for table, (field_, keys, cols) in BREAKDOWNS.items():
-            sel = ", ".join([f"coalesce(b.{k}, 'unknown')" for k in keys] + [f"sum(b.{c})" for c in cols])
-            con.execute(f"""
-                INSERT INTO {table}
-                SELECT day, user_id, {sel} FROM (
-                    SELECT r.day AS day, r.user_id AS user_id, unnest(r.{field_}) AS b FROM parsed
-                ) GROUP BY ALL
-            """)
+            key_cols = [f"coalesce(b.{k}, 'unknown')" for k in keys]
+            items = f"SELECT r.day AS day, r.user_id AS user_id, unnest(r.{field_}) AS b FROM parsed"
+            con.execute(f"INSERT INTO {table} SELECT day, user_id, {', '.join(key_cols + [f'b.{c}' for c in cols])} "
+                        f"FROM ({items} WHERE NOT repeats)")
+            if grouped:
+                con.execute(f"INSERT INTO {table} SELECT day, user_id, "
+                            f"{', '.join(key_cols + [f'sum(b.{c})' for c in cols])} "
+                            f"FROM ({items} WHERE repeats) GROUP BY ALL")
 
     def _user_teams(self, kind: str, ids: list[int]) -> None:
         con = self.con
