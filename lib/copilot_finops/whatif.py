@@ -104,16 +104,20 @@ WITH scoped AS (
     UNION ALL
     SELECT NULL::VARCHAR, r.* FROM repriced r
 ),
-matched AS (
-    SELECT s.*, ro.route_id, ro.target, ro.share
-    FROM scoped s LEFT JOIN team_segment ts USING (team_slug)
+-- the route governing a row depends only on its team (and so its segment) and its feature: pick it once per pair
+best AS (
+    SELECT c.team_slug, c.feature, ro.route_id, ro.target, ro.share
+    FROM (SELECT DISTINCT team_slug, feature FROM scoped) c LEFT JOIN team_segment ts USING (team_slug)
     LEFT JOIN routes ro
-      ON ((ro.scope = 'all' AND s.feature <> '(other)') OR (ro.scope = 'chat' AND s.feature LIKE 'chat%')
-          OR ro.scope = s.feature)
+      ON ((ro.scope = 'all' AND c.feature <> '(other)') OR (ro.scope = 'chat' AND c.feature LIKE 'chat%')
+          OR ro.scope = c.feature)
      AND (ro.who_kind = 'org' OR (ro.who_kind = 'segment' AND ts.segment = ro.who)
-          OR (ro.who_kind = 'team' AND s.team_slug = ro.who))
-    QUALIFY row_number() OVER (PARTITION BY s.team_slug, s.day, s.user_id, s.model, s.feature
-                               ORDER BY ro.specificity DESC NULLS LAST) = 1
+          OR (ro.who_kind = 'team' AND c.team_slug = ro.who))
+    QUALIFY row_number() OVER (PARTITION BY c.team_slug, c.feature ORDER BY ro.specificity DESC NULLS LAST) = 1
+),
+matched AS (
+    SELECT s.*, b.route_id, b.target, b.share
+    FROM scoped s JOIN best b ON s.team_slug IS NOT DISTINCT FROM b.team_slug AND s.feature IS NOT DISTINCT FROM b.feature
 )
 SELECT m.*, ts.segment,
        CASE WHEN m.route_id IS NOT NULL AND m.model <> m.target AND m.usd_in IS NOT NULL AND t.usd_in IS NOT NULL
