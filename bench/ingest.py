@@ -8,9 +8,11 @@ hard links: `base`, the first `days` days, and `next`, the same plus what a dail
 (its usage, user-teams and org reports, its seat and team snapshots, the month's billing files fetched again,
 and a delivery snapshot per repo of what changed in the last four days). Then, in fresh child processes, it
 times (a) the floor: `SELECT count(*) FROM read_json([...base's users-1-day files...])`, the faster of two runs,
-and DuckDB reading the same files into typed columns in memory; (b) `ingest_raw` of `base` into a new
+DuckDB reading the same files into typed columns in memory, and the zone floor: `count(*)` over `read_json` of
+every file of `base` (a read per kind, so each read sees one shape); (b) `ingest_raw` of `base` into a new
 warehouse; (c) `ingest_raw` of `next` into that warehouse: only the new day's files are read. It prints ingest's
-time on the users-1-day files and its ratio to the floor, the whole zone's time and ratio, records per second,
+time on the users-1-day files and its ratio to the floor, the whole zone's time and its ratio to the zone floor
+(and to the users-1-day floor), records per second,
 each child's peak memory (ru_maxrss), the growth from the smallest size and the increment's share of the
 100-day ingest. Run by hand; not part of CI.
 """
@@ -42,7 +44,25 @@ con.execute("SET memory_limit = '1500MB'")
 con.execute(f"CREATE TEMP TABLE typed AS SELECT * FROM read_json(?, format='newline_delimited', "
             f"columns={_columns_literal(NDJSON_SCHEMAS['users-1-day'][0])})", [files])
 typed = time.perf_counter() - t
-print(json.dumps({"seconds": min(times), "typed_seconds": typed, "records": n,
+import collections, os, re
+groups = collections.defaultdict(list)  # the whole zone's files, a read per kind so each read has one shape
+for path in sorted(glob.glob(sys.argv[1] + "/**/*", recursive=True)):
+    rel = os.path.relpath(path, sys.argv[1]).split(os.sep)
+    if not path.endswith((".json", ".ndjson")):
+        continue
+    kind = ("/".join(rel[:2]) if rel[0] in ("metrics", "billing") else
+            "delivery/" + re.sub(r"(-\\d{4}-\\d{2}-\\d{2})?\\.json$", "", rel[-1]) if rel[0] == "delivery" else rel[0])
+    groups[kind].append(path)
+con.execute("RESET memory_limit")
+zone_times = []
+for _ in range(2):
+    t = time.perf_counter()
+    for kind, paths in sorted(groups.items()):
+        fmt = "newline_delimited" if paths[0].endswith(".ndjson") else "auto"
+        con.execute(f"SELECT count(*) FROM read_json(?, format='{fmt}', "
+                    "maximum_object_size=268435456)", [paths]).fetchone()
+    zone_times.append(time.perf_counter() - t)
+print(json.dumps({"seconds": min(times), "typed_seconds": typed, "records": n, "zone_seconds": min(zone_times),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 INGEST = """
@@ -139,7 +159,8 @@ def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
     result = {"users": users, "records": floor["records"], "gib": size_gib, "zone_gib": zone_gib,
               "floor_s": floor["seconds"], "typed_s": floor["typed_seconds"], "u1d_s": ingest["users_1_day_seconds"],
               "ingest_s": ingest["seconds"], "u1d_ratio": ingest["users_1_day_seconds"] / floor["seconds"],
-              "ratio": ingest["seconds"] / floor["seconds"],
+              "ratio": ingest["seconds"] / floor["seconds"], "zone_floor_s": floor["zone_seconds"],
+              "zone_ratio": ingest["seconds"] / floor["zone_seconds"],
               "records_per_s": floor["records"] / ingest["users_1_day_seconds"],
               "peak_mib": ingest["peak_mib"], "by_kind": ingest["by_kind"], "inc_s": increment["seconds"],
               "inc_files": increment["files"], "inc_rows": increment["rows"], "inc_peak_mib": increment["peak_mib"],
@@ -166,14 +187,17 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rows = [measure(users, args.days, Path(args.cache), args.keep) for users in sizes]
     print(f"\n{args.days} days. floor: count(*) over read_json of the users-1-day files (faster of two runs); typed: "
-          "DuckDB reading every field of them into a table in memory.")
-    print("users-1-day: ingest's time on those files and its ratio to the floor; all: ingest of the whole raw zone "
-          "and its ratio; rec/s: users-1-day records per second of ingest; peak: the ingest process's peak memory.")
+          "DuckDB reading every field of them into a table in memory; zone floor: count(*) over read_json of every "
+          "file of the raw zone, a read per kind (faster of two runs).")
+    print("users-1-day: ingest's time on those files and its ratio to the floor; all: ingest of the whole raw zone, "
+          "its ratio to the zone floor and (stricter) to the users-1-day floor; rec/s: users-1-day records per second "
+          "of ingest; peak: the ingest process's peak memory.")
     print(f"{'users':>7} {'records':>10} {'GiB':>6} {'zone GiB':>8} {'floor s':>8} {'typed s':>8} {'u-1-d s':>8} "
-          f"{'ratio':>6} {'all s':>7} {'ratio':>6} {'rec/s':>9} {'peak MiB':>9} {'load':>9}")
+          f"{'ratio':>6} {'zone fl s':>9} {'all s':>7} {'ratio':>6} {'/floor':>6} {'rec/s':>9} {'peak MiB':>9} {'load':>9}")
     for r in rows:
         print(f"{r['users']:>7} {r['records']:>10,} {r['gib']:>6.2f} {r['zone_gib']:>8.2f} {r['floor_s']:>8.1f} "
-              f"{r['typed_s']:>8.1f} {r['u1d_s']:>8.1f} {r['u1d_ratio']:>6.2f} {r['ingest_s']:>7.1f} {r['ratio']:>6.2f} "
+              f"{r['typed_s']:>8.1f} {r['u1d_s']:>8.1f} {r['u1d_ratio']:>6.2f} {r['zone_floor_s']:>9.1f} "
+              f"{r['ingest_s']:>7.1f} {r['zone_ratio']:>6.2f} {r['ratio']:>6.2f} "
               f"{r['records_per_s']:>9,.0f} {r['peak_mib']:>9,.0f} {r['load_before']:>4.1f}-{r['load_after']:<4.1f}")
     for r in rows:
         kinds = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["by_kind"].items(), key=lambda kv: -kv[1])[:6])
