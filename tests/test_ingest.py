@@ -172,10 +172,23 @@ def test_the_fast_and_the_line_by_line_parse_load_the_same_warehouse(small_demo,
 
     fast = ingest_raw(small_demo.raw, tmp_path / "fast.duckdb")
     assert fast.batches_typed > 0 and fast.batches_line_by_line == 0
-    monkeypatch.setattr(ingest_run.Ingestor, "_parse_typed", lambda self, kind, files: False)
+    monkeypatch.setattr(ingest_run.Ingestor, "_parse_typed", lambda self, kind, files, con, table: None)
     careful = ingest_raw(small_demo.raw, tmp_path / "careful.duckdb")
     assert careful.batches_typed == 0 and careful.batches_line_by_line == fast.batches_typed
     assert _contents(tmp_path / "fast.duckdb") == _contents(tmp_path / "careful.duckdb")
+
+
+def test_batches_parsed_ahead_load_what_one_batch_of_everything_loads(small_demo, tmp_path, monkeypatch):
+    """A thread parses the next batch while the one before loads: with a file a batch (so every batch but the
+    first was parsed ahead), the warehouse must be the one a single batch of each kind gives."""
+    from copilot_finops.ingest import reports as ingest_reports
+
+    monkeypatch.setattr(ingest_reports, "BATCH_BYTES", 1 << 60)
+    whole = ingest_raw(small_demo.raw, tmp_path / "whole.duckdb")
+    monkeypatch.setattr(ingest_reports, "BATCH_BYTES", 1)
+    ahead = ingest_raw(small_demo.raw, tmp_path / "ahead.duckdb")
+    assert ahead.batches_typed > 10 * whole.batches_typed and ahead.batches_line_by_line == 0
+    assert _contents(tmp_path / "whole.duckdb") == _contents(tmp_path / "ahead.duckdb")
 
 
 def test_a_whitespace_line_is_skipped_not_quarantined(tmp_path):

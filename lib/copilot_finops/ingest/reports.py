@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -21,6 +23,7 @@ from .scan import FOLDER_DAY, ReportFile, read_ahead
 from .schemas import NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
 
 BATCH_BYTES = 128 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
+SCRATCH = "ingest_scratch"  # an in-memory database the parse-ahead thread writes to (temp tables are per cursor)
 
 # Every line of the files in $paths, numbered from 1, without carriage returns and without the byte-order mark
 # a file may start with; `ord` is the file's place in the batch (later files win on natural keys).
@@ -65,11 +68,34 @@ class ReportLoader:
     `reject_file`, `mark_ingested`, `reapply_retention`, `commit` and `rollback`)."""
 
     def load_ndjson(self, kind: str, files: list[RawFile], tmpdir: Path) -> None:
-        """Load files of one NDJSON kind in batches of about BATCH_BYTES.
+        """Load files of one NDJSON kind in batches of about BATCH_BYTES, in three overlapping stages.
 
-        A thread reads ahead (inflate, hash, count and sample each file; hashing releases the GIL) while DuckDB
-        parses and loads the batch before, so the pass over the bytes costs little wall time of its own.
+        A thread reads ahead (inflate, hash, count and sample each file; hashing releases the GIL); a second
+        parses the next batch inside DuckDB (its own cursor, into a table of the in-memory `SCRATCH` database)
+        while this thread checks and loads the batch before, statements that run on one core at a batch's
+        size: the two cores stay busy. DuckDB numbers a batch's records by insertion order
+        (`preserve_insertion_order`, a global setting): it is on while the batches load.
         """
+        con = self.con
+        con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+        con.execute("SET preserve_insertion_order = true")
+        cursor = con.cursor()
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as pool:
+                ahead = None  # (batch, the future of its parse), parsed while the batch before loads
+                for n, batch in enumerate(self._batches(kind, files, tmpdir)):
+                    parsing = (batch, pool.submit(self._parse_typed, kind, batch, cursor, f"{SCRATCH}.parsed_{n}"))
+                    if ahead:
+                        self._load_ndjson_checked(kind, *ahead, tmpdir)
+                    ahead = parsing
+                if ahead:
+                    self._load_ndjson_checked(kind, *ahead, tmpdir)
+        finally:
+            cursor.close()
+            con.execute("SET preserve_insertion_order = false")
+
+    def _batches(self, kind: str, files: list[RawFile], tmpdir: Path) -> Iterator[list[ReportFile]]:
+        """The readable files in batches of about BATCH_BYTES; a file that cannot be loaded at all is rejected."""
         batch: list[ReportFile] = []
         size = 0
         for f, path, scan, error, excerpt in read_ahead(files, kind, tmpdir):
@@ -79,14 +105,14 @@ class ReportLoader:
             batch.append(ReportFile(f, path, scan, scan.sample_objects()))
             size += path.stat().st_size
             if size >= BATCH_BYTES:
-                self._load_ndjson_checked(kind, batch, tmpdir)
+                yield batch
                 batch, size = [], 0
         if batch:
-            self._load_ndjson_checked(kind, batch, tmpdir)
+            yield batch
 
-    def _load_ndjson_checked(self, kind: str, batch: list[ReportFile], tmpdir: Path) -> None:
+    def _load_ndjson_checked(self, kind: str, batch: list[ReportFile], parsed: Future | None, tmpdir: Path) -> None:
         try:
-            self._load_ndjson_batch(kind, batch)
+            self._load_ndjson_batch(kind, batch, parsed)
         except duckdb.InvalidInputException as exc:
             if "UTF" not in str(exc).upper():
                 raise
@@ -98,15 +124,20 @@ class ReportLoader:
                 item.text = out
             self._load_ndjson_batch(kind, batch)
 
-    def _load_ndjson_batch(self, kind: str, batch: list[ReportFile]) -> None:
-        """Parse a batch of files once, inside DuckDB, into the temp table `parsed` (ord, line_no, r), then load it.
+    def _load_ndjson_batch(self, kind: str, batch: list[ReportFile], parsed: Future | None = None) -> None:
+        """Load a batch from the temp table `parsed` (ord, line_no, r): the typed parse made ahead (`parsed`, the
+        future of the scratch table it filled, or of None when that parse gave up) or now, else the careful one.
 
         Lines that are not JSON objects, lack their key or break a rule are taken out to quarantine with their
         number and the reason.
         """
         con = self.con
         required = NDJSON_SCHEMAS[kind][1]
-        if self._parse_typed(kind, batch):
+        table = parsed.result() if parsed is not None else self._parse_typed(kind, batch, con, "parsed")
+        if table:
+            if table != "parsed":
+                con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT * FROM {table}")
+                con.execute(f"DROP TABLE {table}")
             self.summary.batches_typed += 1
             careful = False
         else:
@@ -178,49 +209,50 @@ class ReportLoader:
             rows.append((batch[o].raw.rel, int(ln), kind, error, text))
         return rows
 
-    def _parse_typed(self, kind: str, batch: list[ReportFile]) -> bool:
-        """The fast path: DuckDB's JSON reader parses the records straight into typed columns, numbered by order.
+    def _parse_typed(self, kind: str, batch: list[ReportFile], con: duckdb.DuckDBPyConnection,
+                     table: str) -> str | None:
+        """The fast path: DuckDB's JSON reader parses the records straight into typed columns, numbered by order,
+        into `table` (the temp table `parsed`, or a scratch table when another thread parses ahead on `con`, a
+        cursor of its own). Returns the table's name, or None.
 
         Record n of a file is its line n when the file has as many lines as records (no blank line); each file's
         sampled lines must then show the values parsed for their number (`schemas.WITNESS`). When the reader
-        rejects the batch, or a count or a sample does not agree, this returns False, leaving no `parsed`, and
-        the line-by-line path reads the batch instead.
+        rejects the batch, or a count or a sample does not agree, this returns None, leaving no table, and
+        the line-by-line path reads the batch instead. Needs `preserve_insertion_order` on (rowid order is then
+        file order, line order).
         """
         schema, _required = NDJSON_SCHEMAS[kind]
-        con = self.con
-        con.execute("SET preserve_insertion_order = true")  # rowid order is then file order, line order
+        temp = "TEMP " if table == "parsed" else ""
         try:
             con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE parsed AS
+                CREATE OR REPLACE {temp}TABLE {table} AS
                 SELECT file_index::BIGINT AS ord, NULL::BIGINT AS line_no, t AS r
                 FROM read_json($paths, format = 'newline_delimited', columns = {_columns_literal(schema)}) t
             """, {"paths": [str(item.text) for item in batch]})
         except duckdb.InvalidInputException:
-            return False
-        finally:
-            con.execute("SET preserve_insertion_order = false")
-        counts = dict(con.execute("SELECT ord, count(*) FROM parsed GROUP BY ord").fetchall())
+            return None
+        counts = dict(con.execute(f"SELECT ord, count(*) FROM {table} GROUP BY ord").fetchall())
         offsets, total = [], 0
         for o, item in enumerate(batch):
             offsets.append(total)
             total += item.scan.lines
             if counts.get(o, 0) != item.scan.lines:
-                con.execute("DROP TABLE parsed")
-                return False
-        con.execute("UPDATE parsed SET line_no = rowid + 1 - list_extract($offsets, ord + 1)", {"offsets": offsets})
+                con.execute(f"DROP TABLE {table}")
+                return None
+        con.execute(f"UPDATE {table} SET line_no = rowid + 1 - list_extract($offsets, ord + 1)", {"offsets": offsets})
         fields = WITNESS[kind]
         sampled = [(o, ln, obj) for o, item in enumerate(batch) for ln, obj in item.samples if isinstance(obj, dict)]
         if sampled:
             found = {(o, ln): vals for o, ln, *vals in con.execute(f"""
                 SELECT p.ord, p.line_no, {', '.join(f'p.r.{c}::VARCHAR' for c in fields)}
-                FROM parsed p JOIN (SELECT unnest($o) AS ord, unnest($l) AS line_no) s USING (ord, line_no)
+                FROM {table} p JOIN (SELECT unnest($o) AS ord, unnest($l) AS line_no) s USING (ord, line_no)
             """, {"o": [s[0] for s in sampled], "l": [s[1] for s in sampled]}).fetchall()}
             for o, ln, obj in sampled:
                 vals = found.get((o, ln))
                 if vals is None or not all(_same(obj.get(c), v) for c, v in zip(fields, vals)):
-                    con.execute("DROP TABLE parsed")
-                    return False
-        return True
+                    con.execute(f"DROP TABLE {table}")
+                    return None
+        return table
 
     def _parse_lines(self, kind: str, paths: list[Path]) -> None:
         """The careful path: parse each line on its own, so a bad line costs only itself (`r` is NULL
