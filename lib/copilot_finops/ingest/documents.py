@@ -70,12 +70,12 @@ def _items(doc, list_key: str | None = None) -> list:
     return out
 
 
-def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], key: list[str],
+def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list, key: list[str],
              replace_by: list[str] | None = None) -> int:
     """Delete the rows whose `replace_by` key (default: `key`) appears in `rows`, then insert `rows`; returns how many.
 
-    Duplicates on `key` keep the last one. A coarser `replace_by` replaces a whole group, e.g. all the files of
-    one pull request.
+    rows : tuples in the order of `columns`, or dicts with every name of `columns`. Duplicates on `key` keep the
+    last one. A coarser `replace_by` replaces a whole group, e.g. all the files of one pull request.
     """
     r = replacement(table, columns, rows, key, replace_by)
     apply(con, [r])
@@ -147,15 +147,11 @@ def _seats(con, f, items, file_id):
         user = seat.get("assignee")
         if not isinstance(user, dict) or user.get("id") is None:
             raise BadElement("seat without assignee.id")
-        return [{"snapshot_day": snap, "user_id": as_int(user["id"], "assignee.id"),
-                 "user_login": as_text(user.get("login")),
-                 "plan_type": as_text(seat.get("plan_type")), "created_at": ts(seat.get("created_at")),
-                 "pending_cancellation_date": as_day(seat.get("pending_cancellation_date")),
-                 "last_activity_at": ts(seat.get("last_activity_at")),
-                 "last_activity_editor": as_text(seat.get("last_activity_editor")),
-                 "last_authenticated_at": ts(seat.get("last_authenticated_at")),
-                 "assigning_team_slug": as_text(as_object(seat.get("assigning_team")).get("slug")),
-                 "source_file": file_id, "source_line": i}]
+        return [(snap, as_int(user["id"], "assignee.id"), as_text(user.get("login")), as_text(seat.get("plan_type")),
+                 ts(seat.get("created_at")), as_day(seat.get("pending_cancellation_date")),
+                 ts(seat.get("last_activity_at")), as_text(seat.get("last_activity_editor")),
+                 ts(seat.get("last_authenticated_at")), as_text(as_object(seat.get("assigning_team")).get("slug")),
+                 file_id, i)]
 
     rows, bad = _each(f, items, build)
     cols = ["snapshot_day", "user_id", "user_login", "plan_type", "created_at", "pending_cancellation_date",
@@ -177,14 +173,13 @@ def _teams(con, f, items, file_id):
         members = t.get("members") or []
         if not isinstance(members, list):
             raise BadElement(f"members must be a list (found {type(members).__name__})")
-        rows = [("team", {"team_id": team_id, "slug": as_text(t.get("slug")), "name": as_text(t.get("name")),
-                          "parent_slug": as_text(as_object(t.get("parent")).get("slug")), "last_seen_day": snap,
-                          "source_file": file_id, "source_line": i})]
+        slug = as_text(t.get("slug"))
+        rows = [("team", (team_id, slug, as_text(t.get("name")), as_text(as_object(t.get("parent")).get("slug")),
+                          snap, file_id, i))]
         for m in members:
             if isinstance(m, dict) and m.get("id") is not None:
-                rows.append(("member", {"snapshot_day": snap, "team_id": team_id,
-                                        "user_id": as_int(m["id"], "members[].id"),
-                                        "user_login": as_text(m.get("login")), "team_slug": as_text(t.get("slug"))}))
+                rows.append(("member", (snap, team_id, as_int(m["id"], "members[].id"), as_text(m.get("login")),
+                                        slug)))
         return rows
 
     rows, bad = _each(f, items, build)
@@ -192,7 +187,7 @@ def _teams(con, f, items, file_id):
     members = [r for kind, r in rows if kind == "member"]
     # Keep a team's newest description; an older snapshot ingested later must not roll it back.
     existing = dict(con.execute("SELECT team_id, last_seen_day FROM team").fetchall())
-    teams = [t for t in teams if existing.get(t["team_id"]) is None or existing[t["team_id"]] <= snap]
+    teams = [t for t in teams if existing.get(t[0]) is None or existing[t[0]] <= snap]
     n = _replace(con, "team", ["team_id", "slug", "name", "parent_slug", "last_seen_day", "source_file", "source_line"],
                  teams, ["team_id"])
     con.execute("DELETE FROM team_member WHERE snapshot_day = ?", [snap])
@@ -224,14 +219,12 @@ def _billing(con, f, items, file_id):
         user = as_text(response.get("user")) or ""
         for item in usage:
             item = as_element(item, "usageItems[]")
-            row = {"period": period, "user_login": user, "model": as_text(item.get("model")) or "",
-                   "sku": as_text(item.get("sku")) or "", "product": as_text(item.get("product")) or "",
-                   "billing_kind": f.kind, "unit_type": as_text(item.get("unitType")),
-                   "source_file": file_id, "source_line": i}
-            for col, key in _AMOUNTS.items():  # a month holds a hundred thousand amounts: plain numbers skip the call
-                value = item.get(key)
-                row[col] = float(value) if type(value) in _PLAIN_NUMBERS else as_number(value, key)
-            rows.append(row)
+            # a month holds a hundred thousand amounts: plain numbers skip the call
+            amounts = [float(value) if type(value) in _PLAIN_NUMBERS else as_number(value, key)
+                       for value, key in zip(map(item.get, _AMOUNT_KEYS), _AMOUNT_KEYS)]
+            rows.append((period, user, as_text(item.get("model")) or "", as_text(item.get("sku")) or "",
+                         as_text(item.get("product")) or "", f.kind, as_text(item.get("unitType")), *amounts,
+                         file_id, i))
         return rows
 
     rows, bad = _each(f, items, build)
@@ -244,48 +237,48 @@ _PLAIN_NUMBERS = (int, float)  # as read by json (a bool is neither type); anyth
 _AMOUNTS = {"price_per_unit": "pricePerUnit", "gross_quantity": "grossQuantity", "gross_amount": "grossAmount",
             "discount_quantity": "discountQuantity", "discount_amount": "discountAmount",
             "net_quantity": "netQuantity", "net_amount": "netAmount"}
+_AMOUNT_KEYS = list(_AMOUNTS.values())
+PULL_COLUMNS = ["repo", "number", "author_login", "author_id", "author_type", "labels", "title", "body", "state",
+                "draft", "created_at", "closed_at", "merged_at", "merge_commit_sha", "head_ref", "head_sha",
+                "source_file", "source_line"]
 
 
 def _pulls(con, f, items, file_id):
+    repo = f.repo
+
     def build(p, i):
         p = as_element(p, "pull request")
         user, head = as_object(p.get("user")), as_object(p.get("head"))
         merged = p.get("merged_at")
-        return [{"repo": f.repo, "number": as_int(p.get("number"), "number"),
-                 "author_login": as_text(user.get("login")),
-                 "author_id": as_int(user["id"], "user.id") if user.get("id") is not None else None,
-                 "author_type": as_text(user.get("type")), "labels": label_names(p.get("labels")),
-                 "title": as_text(p.get("title")), "body": as_text(p.get("body")), "state": as_text(p.get("state")),
-                 "draft": bool(p.get("draft")), "created_at": ts(p.get("created_at")),
-                 "closed_at": ts(p.get("closed_at")), "merged_at": ts(merged),
-                 "merge_commit_sha": as_text(p.get("merge_commit_sha")) if merged else None,
-                 "head_ref": as_text(head.get("ref")), "head_sha": as_text(head.get("sha")),
-                 "source_file": file_id, "source_line": i, "people": pull_people(p)}]
+        return [((repo, as_int(p.get("number"), "number"), as_text(user.get("login")),
+                  as_int(user["id"], "user.id") if user.get("id") is not None else None, as_text(user.get("type")),
+                  label_names(p.get("labels")), as_text(p.get("title")), as_text(p.get("body")),
+                  as_text(p.get("state")), bool(p.get("draft")), ts(p.get("created_at")), ts(p.get("closed_at")),
+                  ts(merged), as_text(p.get("merge_commit_sha")) if merged else None, as_text(head.get("ref")),
+                  as_text(head.get("sha")), file_id, i), pull_people(p))]
 
-    rows, bad = _each(f, items, build)
-    cols = ["repo", "number", "author_login", "author_id", "author_type", "labels", "title", "body", "state", "draft",
-            "created_at", "closed_at", "merged_at", "merge_commit_sha", "head_ref", "head_sha", "source_file",
-            "source_line"]
-    people = [{"repo": r["repo"], "number": r["number"], "login": login, "role": role, "source_file": file_id,
-               "source_line": r["source_line"]} for r in rows for role, login in r["people"]]
+    built, bad = _each(f, items, build)
+    rows = [row for row, _ in built]
+    people = [(row[0], row[1], login, role, file_id, row[17]) for row, persons in built for role, login in persons]
     # a pull request's people are replaced whole: someone unassigned since is gone
     persons = replacement("pull_request_person", ["repo", "number", "login", "role", "source_file", "source_line"],
                           people, ["repo", "number", "login", "role"], ["repo", "number"],
-                          groups=list({(r["repo"], r["number"]): None for r in rows}))
-    pulls = replacement("pull_request", cols, rows, ["repo", "number"])
+                          groups=list(dict.fromkeys(row[:2] for row in rows)))
+    pulls = replacement("pull_request", PULL_COLUMNS, rows, ["repo", "number"])
     return len(pulls.rows), bad, [persons, pulls]
 
 
 def _reviews(con, f, items, file_id):
+    repo = f.repo
+
     def build(r, i):
         r = as_element(r, "review")
         m = PULL_URL.search(str(r.get("pull_request_url") or ""))
         if r.get("id") is None or (m is None and r.get("pull_number") is None):
             raise BadElement("review without id or pull_request_url")
         number = int(m.group(1)) if m else as_int(r.get("pull_number"), "pull_number")
-        return [{"repo": f.repo, "number": number, "review_id": as_int(r["id"], "id"),
-                 "reviewer_login": as_text(as_object(r.get("user")).get("login")), "state": as_text(r.get("state")),
-                 "submitted_at": ts(r.get("submitted_at")), "commit_id": as_text(r.get("commit_id"))}]
+        return [(repo, number, as_int(r["id"], "id"), as_text(as_object(r.get("user")).get("login")),
+                 as_text(r.get("state")), ts(r.get("submitted_at")), as_text(r.get("commit_id")))]
 
     rows, bad = _each(f, items, build)
     cols = ["repo", "number", "review_id", "reviewer_login", "state", "submitted_at", "commit_id"]
@@ -293,16 +286,18 @@ def _reviews(con, f, items, file_id):
 
 
 def _pull_files(con, f, items, file_id):
+    repo = f.repo
+
     def build(p, i):
         p = as_element(p, "pull request")
         number = as_int(p.get("number"), "number")
         files = p.get("files") or []
         if not isinstance(files, list):
             raise BadElement("files must be a list")
-        return [{"repo": f.repo, "number": number, "filename": x["filename"], "status": as_text(x.get("status")),
-                 "additions": as_int(x["additions"], "additions", False) if x.get("additions") is not None else None,
-                 "deletions": as_int(x["deletions"], "deletions", False) if x.get("deletions") is not None else None,
-                 "patch_sketch": patch_sketch(patch_text(x))}
+        return [(repo, number, x["filename"], as_text(x.get("status")),
+                 as_int(x["additions"], "additions", False) if x.get("additions") is not None else None,
+                 as_int(x["deletions"], "deletions", False) if x.get("deletions") is not None else None,
+                 patch_sketch(patch_text(x)))
                 for x in files if isinstance(x, dict) and isinstance(x.get("filename"), str) and x["filename"]]
 
     rows, bad = _each(f, items, build)
@@ -315,11 +310,9 @@ def _pull_files(con, f, items, file_id):
 def _deployments(con, f, items, file_id):
     def build(d, i):
         d = as_element(d, "deployment")
-        return [{"repo": f.repo, "deployment_id": as_int(d.get("id"), "id"), "sha": as_text(d.get("sha")),
-                 "ref": as_text(d.get("ref")), "environment": as_text(d.get("environment")),
-                 "created_at": ts(d.get("created_at")),
-                 "creator_login": as_text(as_object(d.get("creator")).get("login")),
-                 "source_file": file_id, "source_line": i}]
+        return [(f.repo, as_int(d.get("id"), "id"), as_text(d.get("sha")), as_text(d.get("ref")),
+                 as_text(d.get("environment")), ts(d.get("created_at")),
+                 as_text(as_object(d.get("creator")).get("login")), file_id, i)]
 
     rows, bad = _each(f, items, build)
     cols = ["repo", "deployment_id", "sha", "ref", "environment", "created_at", "creator_login", "source_file",
@@ -334,9 +327,8 @@ def _deployment_statuses(con, f, items, file_id):
         dep = m.group(1) if m else s.get("deployment_id")
         if s.get("id") is None or dep is None:
             raise BadElement("status without id or deployment_url")
-        return [{"repo": f.repo, "deployment_id": as_int(dep, "deployment_id"), "status_id": as_int(s["id"], "id"),
-                 "state": as_text(s.get("state")), "environment": as_text(s.get("environment")),
-                 "created_at": ts(s.get("created_at"))}]
+        return [(f.repo, as_int(dep, "deployment_id"), as_int(s["id"], "id"), as_text(s.get("state")),
+                 as_text(s.get("environment")), ts(s.get("created_at")))]
 
     rows, bad = _each(f, items, build)
     cols = ["repo", "deployment_id", "status_id", "state", "environment", "created_at"]
@@ -354,11 +346,9 @@ def _issues(con, f, items, file_id):
         assignee = it.get("assignee")  # the first assignee; older payloads carry only this one
         assignees = (user_logins(it.get("assignees"), "assignees")
                      | user_logins(None if assignee is None else [assignee], "assignee"))
-        return [{"repo": f.repo, "number": number, "title": as_text(it.get("title")), "state": as_text(it.get("state")),
-                 "created_at": ts(it.get("created_at")), "closed_at": ts(it.get("closed_at")),
-                 "root_cause_sha": m.group(1).lower() if m else None, "labels": label_names(it.get("labels")),
-                 "body": body, "author_login": as_text(as_object(it.get("user")).get("login")),
-                 "assignees": sorted(assignees)}]
+        return [(f.repo, number, as_text(it.get("title")), as_text(it.get("state")), ts(it.get("created_at")),
+                 ts(it.get("closed_at")), m.group(1).lower() if m else None, label_names(it.get("labels")), body,
+                 as_text(as_object(it.get("user")).get("login")), sorted(assignees))]
 
     rows, bad = _each(f, items, build)
     cols = ["repo", "number", "title", "state", "created_at", "closed_at", "root_cause_sha", "labels", "body",

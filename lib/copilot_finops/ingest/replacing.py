@@ -23,14 +23,15 @@ _ARROW = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "
 class Replacement:
     """One file's rows for `table`: they replace the rows of the table in the same `replace_by` groups.
 
-    rows : one dict per row, with every name of `columns`; duplicates on `key` already dropped (the last kept).
+    rows : one tuple per row, its values in the order of `columns`; duplicates on `key` already dropped (the last
+        kept).
     groups : the `replace_by` values this file replaces, when more than its rows name (a snapshot day with no
         seats still empties the day); None for the rows' own.
     """
 
     table: str
     columns: list[str]
-    rows: list[dict]
+    rows: list[tuple]
     key: list[str]
     replace_by: list[str]
     groups: list[tuple] | None = None
@@ -38,21 +39,28 @@ class Replacement:
     def group_values(self) -> list[tuple]:
         if self.groups is not None:
             return self.groups
-        return list(dict.fromkeys(map(_values(self.replace_by), self.rows)))
+        return list(dict.fromkeys(map(_values(self.columns, self.replace_by), self.rows)))
 
 
-def _values(names: list[str]) -> Callable[[dict], tuple]:
-    """A function giving the tuple of a row's values of `names`."""
-    if len(names) == 1:
-        name = names[0]
-        return lambda row: (row[name],)
-    return itemgetter(*names)
+def _values(columns: list[str], names: list[str]) -> Callable[[tuple], tuple]:
+    """A function giving the tuple of a row's values of `names` (a row holding the values of `columns`)."""
+    positions = [columns.index(n) for n in names]
+    if len(positions) == 1:
+        position = positions[0]
+        return lambda row: (row[position],)
+    return itemgetter(*positions)
 
 
-def replacement(table: str, columns: list[str], rows: list[dict], key: list[str], replace_by: list[str] | None = None,
+def replacement(table: str, columns: list[str], rows: list, key: list[str], replace_by: list[str] | None = None,
                 groups: list[tuple] | None = None) -> Replacement:
-    """A Replacement of `rows`, duplicates on `key` dropped (the last one kept)."""
-    rows = list(dict(zip(map(_values(key), rows), rows)).values())
+    """A Replacement of `rows` (tuples in the order of `columns`, or dicts with every name of `columns`),
+    duplicates on `key` dropped (the last one kept, where the first one stood)."""
+    if rows and isinstance(rows[0], dict):
+        rows = list(map(itemgetter(*columns), rows))
+    positions = [columns.index(k) for k in key]
+    by_key = dict(zip(map(itemgetter(*positions), rows), rows))  # one key column: the value itself, not a tuple
+    if len(by_key) < len(rows):
+        rows = list(by_key.values())
     return Replacement(table, columns, rows, key, replace_by or key, groups)
 
 
@@ -75,28 +83,27 @@ def _types(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> li
     return [_TYPES[(table, c)] for c in columns]
 
 
-def _arrow_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list) -> pa.Table:
-    """`rows` (dicts, or tuples in the order of `columns`) as an Arrow table typed like `table`'s columns."""
+def _arrow_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[tuple]) -> pa.Table:
+    """`rows` (tuples in the order of `columns`) as an Arrow table typed like `table`'s columns, a column at a time."""
     types = _types(con, table, columns)
-    dicts = isinstance(rows[0], dict)
-    if dicts and None not in types:
-        return pa.Table.from_pylist(rows, schema=pa.schema(list(zip(columns, types))))
-    values = ([r[c] for r in rows] for c in columns) if dicts else zip(*rows)
-    return pa.Table.from_arrays([pa.array(list(v), type=t) for v, t in zip(values, types)], names=columns)
+    return pa.Table.from_arrays([pa.array(values, type=t) for values, t in zip(zip(*rows), types)], names=columns)
 
 
-def merged(replacements: list[Replacement]) -> tuple[list[tuple], list[dict]]:
+def merged(replacements: list[Replacement]) -> tuple[list[tuple], list[tuple]]:
     """(groups to delete, rows to insert) of replacements of one table applied in order: each group as the last
     replacement naming it left it."""
+    groups = [r.group_values() for r in replacements]
     last: dict[tuple, int] = {}
-    for i, r in enumerate(replacements):
-        for g in r.group_values():
-            last[g] = i
+    for i, values in enumerate(groups):
+        last.update(dict.fromkeys(values, i))
     if len(replacements) == 1:
         return list(last), replacements[0].rows
     rows = []
-    for i, r in enumerate(replacements):
-        group_of = _values(r.replace_by)
+    for i, (r, values) in enumerate(zip(replacements, groups)):
+        if r.groups is None and all(last[g] == i for g in values):  # no later file names its rows' groups
+            rows.extend(r.rows)
+            continue
+        group_of = _values(r.columns, r.replace_by)
         rows.extend(row for row in r.rows if last[group_of(row)] == i)
     return list(last), rows
 
