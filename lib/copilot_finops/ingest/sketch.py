@@ -37,10 +37,16 @@ def patch_sketch(patch: str | None) -> list[int] | None:
     """
     if not patch or not isinstance(patch, str):
         return None
-    if OTHER_LINE_BREAKS.search(patch):
+    # (`in` finds an ASCII character many times faster than the regular expression)
+    if (("\r" in patch or "\x0b" in patch or "\x0c" in patch or "\x1c" in patch or "\x1d" in patch or "\x1e" in patch)
+            if patch.isascii() else OTHER_LINE_BREAKS.search(patch)):
         added = "\n".join(line for line in patch.splitlines() if line[:1] == "+" and line[:3] != "+++")
     else:
         added = "\n".join(ADDED_LINE.findall(patch))
     identifiers = " ".join(set(IDENTIFIER.findall(added)))  # each once; the space keeps them apart for CAMEL
-    words = set(CAMEL.sub("_", identifiers).lower().replace(" ", "_").split("_"))
-    return sorted([_word_hash(w) for w in words if len(w) >= 3])[:SKETCH_SIZE]
+    words = [w for w in set(CAMEL.sub("_", identifiers).lower().replace(" ", "_").split("_")) if len(w) >= 3]
+    hashes = list(map(_word_hashes.get, words))  # (one call for all the words remembered)
+    if None in hashes:
+        hashes = [_word_hash(w) if h is None else h for w, h in zip(words, hashes)]
+    hashes.sort()
+    return hashes[:SKETCH_SIZE]
