@@ -89,15 +89,17 @@ def _arrow_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str],
     return pa.Table.from_arrays([pa.array(values, type=t) for values, t in zip(zip(*rows), types)], names=columns)
 
 
-def merged(replacements: list[Replacement]) -> tuple[list[tuple], list[tuple]]:
+def merged(replacements: list[Replacement]) -> tuple[list[tuple] | None, list[tuple]]:
     """(groups to delete, rows to insert) of replacements of one table applied in order: each group as the last
-    replacement naming it left it."""
+    replacement naming it left it. The groups are None when they are those the rows to insert name (no
+    replacement gave more): the last replacement naming a group inserts its rows."""
+    own = all(r.groups is None for r in replacements)
+    if len(replacements) == 1:
+        return None if own else replacements[0].group_values(), replacements[0].rows
     groups = [r.group_values() for r in replacements]
     last: dict[tuple, int] = {}
     for i, values in enumerate(groups):
         last.update(dict.fromkeys(values, i))
-    if len(replacements) == 1:
-        return list(last), replacements[0].rows
     rows = []
     for i, (r, values) in enumerate(zip(replacements, groups)):
         if r.groups is None and all(last[g] == i for g in values):  # no later file names its rows' groups
@@ -105,7 +107,7 @@ def merged(replacements: list[Replacement]) -> tuple[list[tuple], list[tuple]]:
             continue
         group_of = _values(r.columns, r.replace_by)
         rows.extend(row for row in r.rows if last[group_of(row)] == i)
-    return list(last), rows
+    return None if own else list(last), rows
 
 
 def apply(con: duckdb.DuckDBPyConnection, replacements: list[Replacement]) -> None:
@@ -121,14 +123,19 @@ def apply(con: duckdb.DuckDBPyConnection, replacements: list[Replacement]) -> No
         if any((r.columns, r.key, r.replace_by) != (first.columns, first.key, first.replace_by) for r in group):
             raise ValueError(f"replacements of {table} differ in columns or keys")
         groups, rows = merged(group)
-        if groups:
-            by = first.replace_by
+        by = first.replace_by
+        cond = " AND ".join(f't."{k}" = g."{k}"' for k in by)
+        cols = ", ".join(f'"{c}"' for c in first.columns)
+        if rows:
+            con.register("incoming", _arrow_table(con, table, first.columns, rows))
+        # (DuckDB reads the groups of the incoming rows itself, rather than Python building them row by row)
+        if groups is None and rows:
+            by_cols = ", ".join(f'"{k}"' for k in by)
+            con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {by_cols} FROM incoming) g WHERE {cond}")
+        elif groups:
             con.register("replaced_group", _arrow_table(con, table, by, groups))
-            cond = " AND ".join(f't."{k}" = g."{k}"' for k in by)
             con.execute(f"DELETE FROM {table} t USING replaced_group g WHERE {cond}")
             con.unregister("replaced_group")  # not in a `finally`: in an aborted transaction it would hide the error
         if rows:
-            cols = ", ".join(f'"{c}"' for c in first.columns)
-            con.register("incoming", _arrow_table(con, table, first.columns, rows))
             con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming")
             con.unregister("incoming")
