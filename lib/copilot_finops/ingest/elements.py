@@ -48,6 +48,8 @@ def as_day(value) -> date | None:
 
 def as_int(value, what: str, positive: bool = True) -> int:
     """An id or count as int; BadElement, naming the field, for anything else (a bool, a float, text)."""
+    if type(value) is int and 0 < value < 2**63:  # as GitHub sends them: the checks below pass
+        return value
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or (positive and value <= 0) or abs(value) >= 2**63:
@@ -89,7 +91,7 @@ def as_element(item, what: str) -> dict:
 
 def label_names(value) -> list[str]:
     """Label names of an issue or pull request: GitHub's objects with a `name`, or plain names; [] when absent."""
-    if value is None:
+    if value is None or value == []:
         return []
     if not isinstance(value, list):
         raise BadElement(f"labels must be a list (found {type(value).__name__})")
@@ -111,12 +113,13 @@ def user_logins(users, what: str) -> set[str]:
 def pull_people(p: dict) -> list[tuple[str, str]]:
     """(role, login) of whom a pull request was assigned to and whose review it asked for: the coding agent opens
     its pull requests as itself and assigns the person who asked for the work."""
-    assignees = p.get("assignees")
+    assignees, reviewers = p.get("assignees"), p.get("requested_reviewers")
+    if assignees in (None, []) and reviewers in (None, []) and not isinstance(p.get("assignee"), dict):
+        return []  # most pull requests: nobody assigned, no review asked for
     if assignees is None and isinstance(p.get("assignee"), dict):
         assignees = [p["assignee"]]
     return ([("assignee", x) for x in sorted(user_logins(assignees, "assignees"))]
-            + [("requested_reviewer", x) for x in sorted(user_logins(p.get("requested_reviewers"),
-                                                                     "requested_reviewers"))])
+            + [("requested_reviewer", x) for x in sorted(user_logins(reviewers, "requested_reviewers"))])
 
 
 def patch_text(file: dict) -> str | None:
