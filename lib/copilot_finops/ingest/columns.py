@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import duckdb
+
 from .schemas import COUNTERS, NDJSON_SCHEMAS, field_paths
 
 # Warehouse column -> the expression over the parsed record `r` that fills it.
@@ -66,3 +68,17 @@ def select_list(columns: dict[str, str], kind: str) -> str:
     return ", ".join(f"{expr if reads_known_fields(expr, kind) else 'NULL'} AS {col}" for col, expr in columns.items())
 
 
+def _repeats(field_: str, keys: tuple[str, ...]) -> str:
+    """SQL: whether the record's breakdown list `field_` names a key twice (a missing key reads as 'unknown').
+
+    Keys are compared by hash: two keys that merely collide send the record to the grouping path, which sums
+    exactly what it finds, so a collision costs time, never a wrong row."""
+    key = "hash(" + ", ".join(f"coalesce(x.{k}, 'unknown')" for k in keys) + ")"
+    return (f"CASE WHEN len(r.{field_}) > 1 THEN list_unique(list_transform(r.{field_}, lambda x: {key})) "
+            f"< len(r.{field_}) ELSE false END")
+
+
+def mark_repeats(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """The column `repeats` of `table`: whether a record's breakdown lists name a key twice (`_repeats`)."""
+    con.execute(f"ALTER TABLE {table} ADD COLUMN repeats BOOLEAN")
+    con.execute(f"UPDATE {table} SET repeats = {' OR '.join(_repeats(f, k) for f, k, _ in BREAKDOWNS.values())}")

@@ -9,21 +9,21 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
-from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, select_list
+from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, mark_repeats, select_list
 from .provenance import read_lines
 from .rawfiles import RawFile
-from .rules import problem_expression
+from . import rules
 from .scan import FOLDER_DAY, ReportFile, read_ahead
 from .schemas import NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
 
-BATCH_BYTES = 128 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
+BATCH_BYTES = 256 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
 SCRATCH = "ingest_scratch"  # an in-memory database the parse-ahead thread writes to (temp tables are per cursor)
+BREAKDOWN_KINDS = ("users-1-day", "users-28-day")  # the kinds whose records carry the BREAKDOWNS lists
 
 # Every line of the files in $paths, numbered from 1, without carriage returns and without the byte-order mark
 # a file may start with; `ord` is the file's place in the batch (later files win on natural keys).
@@ -48,14 +48,9 @@ def _line_error(text: str) -> str:
     return "" if isinstance(value, dict) else "not a JSON object"
 
 
-def _repeats(field_: str, keys: tuple[str, ...]) -> str:
-    """SQL: whether the record's breakdown list `field_` names a key twice (a missing key reads as 'unknown').
-
-    Keys are compared by hash: two keys that merely collide send the record to the grouping path, which sums
-    exactly what it finds, so a collision costs time, never a wrong row."""
-    key = "hash(" + ", ".join(f"coalesce(x.{k}, 'unknown')" for k in keys) + ")"
-    return (f"CASE WHEN len(r.{field_}) > 1 THEN list_unique(list_transform(r.{field_}, lambda x: {key})) "
-            f"< len(r.{field_}) ELSE false END")
+def _reshaped(kind: str) -> bool:
+    """Whether the kind's records are reshaped before they are checked (a 28-day aggregate: a row per day)."""
+    return kind.endswith("-28-day") and kind != "users-28-day"
 
 
 def _same(sampled, parsed) -> bool:
@@ -72,8 +67,8 @@ class ReportLoader:
 
         A thread reads ahead (inflate, hash, count and sample each file; hashing releases the GIL); a second
         parses the next batch inside DuckDB (its own cursor, into a table of the in-memory `SCRATCH` database)
-        while this thread checks and loads the batch before, statements that run on one core at a batch's
-        size: the two cores stay busy. DuckDB numbers a batch's records by insertion order
+        and checks its records while this thread loads the batch before, statements that run on one core at a
+        batch's size: the two cores stay busy. DuckDB numbers a batch's records by insertion order
         (`preserve_insertion_order`, a global setting): it is on while the batches load.
         """
         con = self.con
@@ -84,7 +79,7 @@ class ReportLoader:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as pool:
                 ahead = None  # (batch, the future of its parse), parsed while the batch before loads
                 for n, batch in enumerate(self._batches(kind, files, tmpdir)):
-                    parsing = (batch, pool.submit(self._parse_typed, kind, batch, cursor, f"{SCRATCH}.parsed_{n}"))
+                    parsing = (batch, pool.submit(self._parse_ahead, kind, batch, cursor, f"{SCRATCH}.parsed_{n}"))
                     if ahead:
                         self._load_ndjson_checked(kind, *ahead, tmpdir)
                     ahead = parsing
@@ -125,19 +120,21 @@ class ReportLoader:
             self._load_ndjson_batch(kind, batch)
 
     def _load_ndjson_batch(self, kind: str, batch: list[ReportFile], parsed: Future | None = None) -> None:
-        """Load a batch from the temp table `parsed` (ord, line_no, r): the typed parse made ahead (`parsed`, the
-        future of the scratch table it filled, or of None when that parse gave up) or now, else the careful one.
+        """Load a batch from `parsed` (ord, line_no, r): the typed parse made ahead (`parsed`, the future of
+        `_parse_ahead`, None when that parse gave up), else the typed parse now, else the careful one.
 
         Lines that are not JSON objects, lack their key or break a rule are taken out to quarantine with their
         number and the reason.
         """
         con = self.con
-        required = NDJSON_SCHEMAS[kind][1]
-        table = parsed.result() if parsed is not None else self._parse_typed(kind, batch, con, "parsed")
-        if table:
-            if table != "parsed":
-                con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT * FROM {table}")
-                con.execute(f"DROP TABLE {table}")
+        self._forget_parsed()
+        ahead = parsed.result() if parsed is not None else None
+        problems = None
+        if ahead:
+            table, problems = ahead  # read where the other thread left it: copying it cost a third of the load
+            con.execute(f"CREATE TEMP VIEW parsed AS SELECT * FROM {table}")
+            self._scratch, self._view = table, True
+        if ahead or (parsed is None and self._parse_typed(kind, batch, con, "parsed")):
             self.summary.batches_typed += 1
             careful = False
         else:
@@ -152,29 +149,20 @@ class ReportLoader:
             for o, ln, text in con.execute("SELECT ord, line_no, line FROM parsed WHERE r IS NULL").fetchall():
                 bad[(o, ln)] = (_line_error(text) or "could not be read as the expected record", text)
             con.execute("DELETE FROM parsed WHERE r IS NULL")
-        if kind.endswith("-28-day") and kind != "users-28-day":  # one object holding day_totals[]: a row per day
+        if _reshaped(kind):  # one object holding day_totals[]: a row per day
+            self._own_parsed()
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE parsed AS
                 SELECT ord, line_no, {'line, ' if careful else ''}d AS r, r.organization_id AS outer_org,
                        r.report_start_day AS report_start, r.report_end_day AS report_end
                 FROM (SELECT *, unnest(r.day_totals) AS d FROM parsed)
             """)
-        if kind.endswith("-28-day"):
-            start, end = (("r.report_start_day", "r.report_end_day") if kind == "users-28-day"
-                          else ("report_start", "report_end"))
-            window = f"coalesce({start}, file_day - 27) AS window_start, coalesce({end}, file_day) AS window_end"
-        else:
-            window = "file_day AS window_start, file_day AS window_end"
-        params = {"days": [item.folder_day for item in batch], "today": datetime.now(timezone.utc).date()}
-        problems = con.execute(f"""
-            SELECT ord, line_no, min(problem), {'any_value(line)' if careful else 'NULL'} FROM (
-                SELECT *, {problem_expression(kind, required, careful)} AS problem FROM (
-                    SELECT *, {window} FROM (SELECT *, list_extract($days::DATE[], ord + 1) AS file_day FROM parsed)))
-            WHERE problem IS NOT NULL GROUP BY ord, line_no
-        """, params).fetchall()
+        if problems is None:
+            problems = rules.problems(con, "parsed", kind, [item.folder_day for item in batch], careful)
         if problems:
             con.execute("CREATE OR REPLACE TEMP TABLE bad_line AS SELECT unnest($o) AS ord, unnest($l) AS line_no",
                         {"o": [p[0] for p in problems], "l": [p[1] for p in problems]})
+            self._own_parsed()
             con.execute("DELETE FROM parsed p USING bad_line b WHERE p.ord = b.ord AND p.line_no = b.line_no")
             con.execute("DROP TABLE bad_line")
             for o, ln, error, text in problems:  # a line that is no JSON object says so, not "missing user_id"
@@ -191,8 +179,41 @@ class ReportLoader:
         for o, item in enumerate(batch):
             self.mark_ingested(item.raw, int(counts.get(o, 0)) - per_file_bad.get(o, 0), per_file_bad.get(o, 0))
         self.reapply_retention(kind)
-        con.execute("DROP TABLE parsed")
         self.commit()
+        self._forget_parsed()
+
+    def _parse_ahead(self, kind: str, batch: list[ReportFile], con: duckdb.DuckDBPyConnection,
+                     table: str) -> tuple[str, list | None] | None:
+        """On the parse-ahead thread: the typed parse into `table`, and what needs no other table: the records'
+        problems (unless the kind reshapes its records first) and which repeat a breakdown key.
+        (table, problems or None), or None when the typed parse gave up."""
+        if not self._parse_typed(kind, batch, con, table):
+            return None
+        if kind in BREAKDOWN_KINDS:
+            mark_repeats(con, table)
+        if _reshaped(kind):
+            return table, None
+        return table, rules.problems(con, table, kind, [item.folder_day for item in batch], careful=False)
+
+    def _own_parsed(self) -> None:
+        """Make `parsed` a temp table of this connection before a statement changes it (it may be a view of the
+        scratch table the parse-ahead thread filled, which this connection must not write in its transaction)."""
+        if getattr(self, "_view", False):
+            self.con.execute("CREATE OR REPLACE TEMP TABLE parsed_own AS SELECT * FROM parsed")
+            self.con.execute("DROP VIEW parsed")
+            self.con.execute("ALTER TABLE parsed_own RENAME TO parsed")
+            self._view = False
+
+    def _forget_parsed(self) -> None:
+        """Drop `parsed`, and the scratch table it read (outside any transaction: it is another database's)."""
+        kind = self.con.execute("SELECT any_value(table_type) FROM information_schema.tables "
+                                "WHERE table_catalog = 'temp' AND table_name = 'parsed'").fetchone()[0]
+        if kind:  # (after a rollback it may be either, whatever this object last did)
+            self.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} parsed")
+        self._view = False
+        if getattr(self, "_scratch", None):
+            self.con.execute(f"DROP TABLE IF EXISTS {self._scratch}")
+            self._scratch = None
 
     def _quarantine_rows(self, kind: str, batch: list[ReportFile], bad: dict) -> list[tuple]:
         """Quarantine rows for the bad lines; the text of lines the fast parse never kept is read from the file."""
@@ -294,6 +315,7 @@ class ReportLoader:
         select = ", ".join(f"{expr} AS {col}" for col, expr in keys.items())
         con.execute(f"CREATE OR REPLACE TEMP TABLE new_key AS SELECT DISTINCT {select} FROM parsed")
         if con.execute("SELECT (SELECT count(*) FROM new_key) < (SELECT count(*) FROM parsed)").fetchone()[0]:
+            self._own_parsed()
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE parsed AS SELECT * FROM parsed
                 QUALIFY row_number() OVER (PARTITION BY {', '.join(keys.values())} ORDER BY ord DESC, line_no DESC) = 1
@@ -314,6 +336,7 @@ class ReportLoader:
         keys = {"day": "r.day", "user_id": "r.user_id"}
         self._newest(keys)
         if kind == "users-28-day":  # bootstrap only: never overrides a 1-day row
+            self._own_parsed()
             con.execute("""DELETE FROM parsed p WHERE EXISTS (SELECT 1 FROM user_day u WHERE u.day = p.r.day
                            AND u.user_id = p.r.user_id AND u.source_kind = 'users-1-day')""")
             self._newest(keys)
@@ -325,8 +348,9 @@ class ReportLoader:
         """, {"ids": ids})
         # A breakdown row per (day, user, key): items of one list that name the same key are summed. Lists
         # rarely repeat a key, so grouping (a hash table over every item) is kept for the records that do.
-        con.execute("ALTER TABLE parsed ADD COLUMN repeats BOOLEAN")
-        con.execute(f"UPDATE parsed SET repeats = {' OR '.join(_repeats(f, k) for f, k, _ in BREAKDOWNS.values())}")
+        if not con.execute("SELECT count(*) FROM (DESCRIBE parsed) WHERE column_name = 'repeats'").fetchone()[0]:
+            self._own_parsed()
+            mark_repeats(con, "parsed")
         grouped = con.execute("SELECT bool_or(repeats) FROM parsed").fetchone()[0]
         for table, (field_, keys, cols) in BREAKDOWNS.items():
             key_cols = [f"coalesce(b.{k}, 'unknown')" for k in keys]
@@ -352,6 +376,7 @@ class ReportLoader:
             key = "'enterprise:' || coalesce(r.enterprise_id, '')"
         else:
             key = f"coalesce(r.organization_id, {'outer_org' if kind.endswith('28-day') else 'NULL'}, '')"
+        self._own_parsed()
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, {key} AS org_id FROM parsed")
         self._newest({"day": "r.day", "organization_id": "org_id"})
         if kind.endswith("-28-day"):

@@ -7,8 +7,12 @@ and `report_end_day`. No day may be later than today (UTC): GitHub reports a day
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import duckdb
+
 from .columns import reads_known_fields
-from .schemas import COUNTERS
+from .schemas import COUNTERS, NDJSON_SCHEMAS
 
 # Besides `r`, the rules read `window_start` and `window_end`, the days the report covers (NULL when a file says
 # neither, e.g. a hand import named without a day; equal for a 1-day report), and the parameter $today.
@@ -100,3 +104,22 @@ def problem_expression(kind: str, required: dict[str, str], with_line: bool = Fa
     branches += [(cond, msg) for cond, msg in RULES[kind] + (_unparsed(kind) if with_line else [])
                  if reads_known_fields(cond, kind)]
     return "CASE " + " ".join(f"WHEN coalesce({cond}, false) THEN {msg}" for cond, msg in branches) + " END"
+
+
+def problems(con: duckdb.DuckDBPyConnection, table: str, kind: str, days: list, careful: bool) -> list[tuple]:
+    """(ord, line_no, the first rule broken, the line when `careful`) of each record of `table` that cannot load;
+    `days`: the day of each file of the batch (`ord` indexes it), None where its folder names none."""
+    required = NDJSON_SCHEMAS[kind][1]
+    if kind.endswith("-28-day"):
+        start, end = (("r.report_start_day", "r.report_end_day") if kind == "users-28-day"
+                      else ("report_start", "report_end"))
+        window = f"coalesce({start}, file_day - 27) AS window_start, coalesce({end}, file_day) AS window_end"
+    else:
+        window = "file_day AS window_start, file_day AS window_end"
+    params = {"days": days, "today": datetime.now(timezone.utc).date()}
+    return con.execute(f"""
+        SELECT ord, line_no, min(problem), {'any_value(line)' if careful else 'NULL'} FROM (
+            SELECT *, {problem_expression(kind, required, careful)} AS problem FROM (
+                SELECT *, {window} FROM (SELECT *, list_extract($days::DATE[], ord + 1) AS file_day FROM {table})))
+        WHERE problem IS NOT NULL GROUP BY ord, line_no
+    """, params).fetchall()
