@@ -78,7 +78,7 @@ def _repeats(field_: str, keys: tuple[str, ...]) -> str:
             f"< len(r.{field_}) ELSE false END")
 
 
-def mark_repeats(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """The column `repeats` of `table`: whether a record's breakdown lists name a key twice (`_repeats`)."""
-    con.execute(f"ALTER TABLE {table} ADD COLUMN repeats BOOLEAN")
-    con.execute(f"UPDATE {table} SET repeats = {' OR '.join(_repeats(f, k) for f, k, _ in BREAKDOWNS.values())}")
+def repeated_lines(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[int, int]]:
+    """(ord, line_no) of the records of `table` whose breakdown lists name a key twice (`_repeats`): usually none."""
+    return con.execute(f"SELECT ord, line_no FROM {table} "
+                       f"WHERE {' OR '.join(_repeats(f, k) for f, k, _ in BREAKDOWNS.values())}").fetchall()

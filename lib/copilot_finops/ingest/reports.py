@@ -14,7 +14,7 @@ from typing import Iterator
 
 import duckdb
 
-from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, mark_repeats, select_list
+from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, repeated_lines, select_list
 from .provenance import read_lines
 from .rawfiles import RawFile
 from . import rules
@@ -129,9 +129,9 @@ class ReportLoader:
         con = self.con
         self._forget_parsed()
         ahead = parsed.result() if parsed is not None else None
-        problems = None
+        problems, self._repeated = None, None
         if ahead:
-            table, problems = ahead  # read where the other thread left it: copying it cost a third of the load
+            table, problems, self._repeated = ahead  # read where the other thread left it: copying it cost a third of the load
             con.execute(f"CREATE TEMP VIEW parsed AS SELECT * FROM {table}")
             self._scratch, self._view = table, True
         if ahead or (parsed is None and self._parse_typed(kind, batch, con, "parsed")):
@@ -183,17 +183,16 @@ class ReportLoader:
         self._forget_parsed()
 
     def _parse_ahead(self, kind: str, batch: list[ReportFile], con: duckdb.DuckDBPyConnection,
-                     table: str) -> tuple[str, list | None] | None:
+                     table: str) -> tuple[str, list | None, list] | None:
         """On the parse-ahead thread: the typed parse into `table`, and what needs no other table: the records'
         problems (unless the kind reshapes its records first) and which repeat a breakdown key.
-        (table, problems or None), or None when the typed parse gave up."""
+        (table, problems or None, repeated lines), or None when the typed parse gave up."""
         if not self._parse_typed(kind, batch, con, table):
             return None
-        if kind in BREAKDOWN_KINDS:
-            mark_repeats(con, table)
+        repeated = repeated_lines(con, table) if kind in BREAKDOWN_KINDS else []
         if _reshaped(kind):
-            return table, None
-        return table, rules.problems(con, table, kind, [item.folder_day for item in batch], careful=False)
+            return table, None, repeated
+        return table, rules.problems(con, table, kind, [item.folder_day for item in batch], careful=False), repeated
 
     def _own_parsed(self) -> None:
         """Make `parsed` a temp table of this connection before a statement changes it (it may be a view of the
@@ -348,19 +347,23 @@ class ReportLoader:
         """, {"ids": ids})
         # A breakdown row per (day, user, key): items of one list that name the same key are summed. Lists
         # rarely repeat a key, so grouping (a hash table over every item) is kept for the records that do.
-        if not con.execute("SELECT count(*) FROM (DESCRIBE parsed) WHERE column_name = 'repeats'").fetchone()[0]:
-            self._own_parsed()
-            mark_repeats(con, "parsed")
-        grouped = con.execute("SELECT bool_or(repeats) FROM parsed").fetchone()[0]
+        repeated = self._repeated if self._repeated is not None else repeated_lines(con, "parsed")
+        if repeated:
+            con.execute("CREATE OR REPLACE TEMP TABLE repeated_line AS SELECT unnest($o) AS ord, unnest($l) AS line_no",
+                        {"o": [o for o, _ in repeated], "l": [ln for _, ln in repeated]})
         for table, (field_, keys, cols) in BREAKDOWNS.items():
             key_cols = [f"coalesce(b.{k}, 'unknown')" for k in keys]
+            plain = f"SELECT day, user_id, {', '.join(key_cols + [f'b.{c}' for c in cols])}"
             items = f"SELECT r.day AS day, r.user_id AS user_id, unnest(r.{field_}) AS b FROM parsed"
-            con.execute(f"INSERT INTO {table} SELECT day, user_id, {', '.join(key_cols + [f'b.{c}' for c in cols])} "
-                        f"FROM ({items} WHERE NOT repeats)")
-            if grouped:
-                con.execute(f"INSERT INTO {table} SELECT day, user_id, "
-                            f"{', '.join(key_cols + [f'sum(b.{c})' for c in cols])} "
-                            f"FROM ({items} WHERE repeats) GROUP BY ALL")
+            if not repeated:
+                con.execute(f"INSERT INTO {table} {plain} FROM ({items})")
+                continue
+            summed = f"SELECT day, user_id, {', '.join(key_cols + [f'sum(b.{c})' for c in cols])}"
+            con.execute(f"INSERT INTO {table} {plain} FROM ({items} ANTI JOIN repeated_line USING (ord, line_no))")
+            con.execute(f"INSERT INTO {table} {summed} FROM ({items} SEMI JOIN repeated_line USING (ord, line_no)) "
+                        "GROUP BY ALL")
+        if repeated:
+            con.execute("DROP TABLE repeated_line")
 
     def _user_teams(self, kind: str, ids: list[int]) -> None:
         con = self.con
