@@ -67,8 +67,8 @@ class ReportLoader:
 
         A thread reads ahead (inflate, hash, count and sample each file; hashing releases the GIL); a second
         parses the next batch inside DuckDB (its own cursor, into a table of the in-memory `SCRATCH` database)
-        and checks its records while this thread loads the batch before, statements that run on one core at a
-        batch's size: the two cores stay busy. DuckDB numbers a batch's records by insertion order
+        and checks its records while this thread loads the batch before (inserts that DuckDB runs on about one
+        core at a batch's size): the two cores stay busy. DuckDB numbers a batch's records by insertion order
         (`preserve_insertion_order`, a global setting): it is on while the batches load.
         """
         con = self.con
