@@ -191,6 +191,21 @@ def test_batches_parsed_ahead_load_what_one_batch_of_everything_loads(small_demo
     assert _contents(tmp_path / "whole.duckdb") == _contents(tmp_path / "ahead.duckdb")
 
 
+def test_bytes_that_are_not_utf8_cost_only_their_line(tmp_path):
+    """DuckDB refuses a batch holding bytes that are not UTF-8; the batch is read again with them replaced, so the
+    file's other lines load and the broken one is quarantined with its number and its text."""
+    raw = tmp_path / "raw"
+    broken = json.dumps(_user(user_id=2, user_login="caf\u00e9")).encode().replace(b"\\u00e9", b"\xe9")
+    _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson",
+           json.dumps(_user(user_id=1)).encode() + b"\n" + broken + b"\n" + json.dumps(_user(user_id=3)).encode())
+    summary = ingest_raw(raw, tmp_path / "w.duckdb")
+    assert summary.by_kind["users-1-day"] == 2 and summary.lines_quarantined == 1
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert con.execute("SELECT list(user_id ORDER BY user_id) FROM user_day").fetchone()[0] == [1, 3]
+    line, error, text = con.execute("SELECT line, error, raw_text FROM quarantine").fetchone()
+    assert line == 2 and "user_login" in error and '"caf\ufffd"' in text
+
+
 def test_a_whitespace_line_is_skipped_not_quarantined(tmp_path):
     raw = tmp_path / "raw"
     _write(raw / "metrics/users-1-day/2026-10-05/part-0.ndjson",
