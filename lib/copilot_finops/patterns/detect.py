@@ -83,10 +83,10 @@ def _number(x: float) -> float | None:
     return round(float(x), 3) if abs(x) < 10 else round(float(x), 1)
 
 
-def evidence(row: pd.Series, pattern: str, extra: int = 2, min_z: float = 3.0) -> list[dict]:
-    """What sets a flagged week apart: the pattern's own features first, then up to `extra` other
-    features at least `min_z` peer spreads from the segment median. Each item is
-    {feature, value, peer_median} in the feature's units."""
+def evidence(row, pattern: str, extra: int = 2, min_z: float = 3.0) -> list[dict]:
+    """What sets a flagged week apart (`row`, a labelled week as a dict or a Series): the pattern's own features
+    first, then up to `extra` other features at least `min_z` peer spreads from the segment median. Each item
+    is {feature, value, peer_median} in the feature's units."""
     own = [c.feature for c in PATTERN_BY_NAME[pattern].conditions]
     others = [(abs(row[f"z_{f}"]), f) for f in features_mod.FEATURES if f not in own and abs(row[f"z_{f}"]) >= min_z]
     chosen = own + [f for _, f in sorted(others, key=lambda t: (-t[0], t[1]))[:extra]]
@@ -163,7 +163,7 @@ def flagged_weeks(labelled: pd.DataFrame, months: set[str] | None, playbooks: Pl
         "pattern_title": [PATTERN_BY_NAME[p].title for p in flagged["pattern"]],
         "score": flagged["score"].round(4).to_numpy(),
         "credits": flagged["ai_credits_used"].fillna(0).round(2).to_numpy(),
-        "evidence": [evidence(row, row["pattern"]) for _, row in flagged.iterrows()],
+        "evidence": [evidence(row, row["pattern"]) for row in flagged.to_dict("records")],  # (iterrows: a Series a row)
         "advice": [advice[p] for p in flagged["pattern"]],
         "weight": (flagged["weight"] if "weight" in flagged else pd.Series(1.0, index=flagged.index)).to_numpy(),
     }, columns=DETECT_COLUMNS)
