@@ -283,9 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         for label, seconds in startup_section().items():
             print(f"  {label:<52} {seconds:6.2f}")
         print()
-    timings = notebook_section(args, [floor_nb, *team_books], demo, work, ratios)
+    notebook_section(args, [floor_nb, *team_books], demo, work, ratios)
     if big is not None:
-        big_section(args, team_books, timings, demo, big, work, ratios)
+        big_section(args, team_books, demo, big, work, ratios)
     if "throughput" not in skip:
         throughput_section(args, team_books, demo, work, ratios)
     print("Ratios (targets: report <= 2x floor; large org <= 2x demo; 2 workers >= 1.7x; dask <= 1.25x pool)")
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def notebook_section(args, books: list[Path], demo: Path, work: Path, ratios: dict) -> dict:
+def notebook_section(args, books: list[Path], demo: Path, work: Path, ratios: dict) -> None:
     """Per notebook at demo scale, cold and with a kernel ahead; the first book is the empty floor."""
     print(f"Per notebook at demo scale (120 users), team {args.team}: median of {args.repeats} runs, seconds")
     print(f"  {'notebook':<26} {'cold kernel':>12} {'kernel ahead':>13}  slowest cell")
@@ -312,7 +312,6 @@ def notebook_section(args, books: list[Path], demo: Path, work: Path, ratios: di
     ratios["median report notebook, kernel ahead / empty floor (cold)"] = statistics.median(
         timings[nb.stem][1] for nb in books[1:]) / floor
     print()
-    return timings
 
 
 def clear_memos(warehouse: Path) -> None:
@@ -326,7 +325,7 @@ def clear_memos(warehouse: Path) -> None:
         con.close()
 
 
-def big_section(args, books: list[Path], timings: dict, demo: Path, big: Path, work: Path, ratios: dict) -> None:
+def big_section(args, books: list[Path], demo: Path, big: Path, work: Path, ratios: dict) -> None:
     """Each team notebook on the large org against the demo org, and the views that cost most there.
 
     Several pages compute an org-wide pass once per period and memoise it beside the warehouse (the pattern fit,

@@ -62,6 +62,12 @@ class ReportLoader:
     """The NDJSON methods of `run.Ingestor` (which supplies `con`, `summary`, `quarantine`, `register`,
     `reject_file`, `mark_ingested`, `reapply_retention`, `commit` and `rollback`)."""
 
+    # The batch being loaded: whether `parsed` is a view of the parse-ahead thread's table, that table, and the
+    # records that repeat a breakdown key as that thread found them (None: not looked for yet).
+    _view: bool = False
+    _scratch: str | None = None
+    _repeated: list | None = None
+
     def load_ndjson(self, kind: str, files: list[RawFile], tmpdir: Path) -> None:
         """Load files of one NDJSON kind in batches of about BATCH_BYTES, in three overlapping stages.
 
@@ -131,7 +137,8 @@ class ReportLoader:
         ahead = parsed.result() if parsed is not None else None
         problems, self._repeated = None, None
         if ahead:
-            table, problems, self._repeated = ahead  # read where the other thread left it: copying it cost a third of the load
+            table, problems, self._repeated = ahead
+            # read where the other thread left it: copying it cost a third of the load
             con.execute(f"CREATE TEMP VIEW parsed AS SELECT * FROM {table}")
             self._scratch, self._view = table, True
         if ahead or (parsed is None and self._parse_typed(kind, batch, con, "parsed")):
@@ -190,14 +197,13 @@ class ReportLoader:
         if not self._parse_typed(kind, batch, con, table):
             return None
         repeated = repeated_lines(con, table) if kind in BREAKDOWN_KINDS else []
-        if _reshaped(kind):
-            return table, None, repeated
-        return table, rules.problems(con, table, kind, [item.folder_day for item in batch], careful=False), repeated
+        checked = None if _reshaped(kind) else rules.problems(con, table, kind, [i.folder_day for i in batch], False)
+        return table, checked, repeated
 
     def _own_parsed(self) -> None:
         """Make `parsed` a temp table of this connection before a statement changes it (it may be a view of the
         scratch table the parse-ahead thread filled, which this connection must not write in its transaction)."""
-        if getattr(self, "_view", False):
+        if self._view:
             self.con.execute("CREATE OR REPLACE TEMP TABLE parsed_own AS SELECT * FROM parsed")
             self.con.execute("DROP VIEW parsed")
             self.con.execute("ALTER TABLE parsed_own RENAME TO parsed")
@@ -210,7 +216,7 @@ class ReportLoader:
         if kind:  # (after a rollback it may be either, whatever this object last did)
             self.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} parsed")
         self._view = False
-        if getattr(self, "_scratch", None):
+        if self._scratch:
             self.con.execute(f"DROP TABLE IF EXISTS {self._scratch}")
             self._scratch = None
 

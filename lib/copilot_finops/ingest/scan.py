@@ -112,7 +112,7 @@ def scan_file(stored: Path, text: Path, samples: int = SAMPLE_LINES) -> FileScan
             pos = end
         lines = newlines + (1 if size and last != 10 else 0)
     picked = []
-    with open(text, "rb") as fh:
+    with open(text, "rb") as fh:  # buffered for readline; the pass above reads unbuffered (a copy less a chunk)
         for number, start in starts:
             fh.seek(start)
             picked.append((number, fh.readline(1 << 24).rstrip(b"\r\n")))
