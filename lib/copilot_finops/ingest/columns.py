@@ -78,7 +78,11 @@ def _repeats(field_: str, keys: tuple[str, ...]) -> str:
             f"< len(r.{field_}) ELSE false END")
 
 
+def repeats_condition() -> str:
+    """SQL over a users record `r`: whether any of its breakdown lists names a key twice (`_repeats`)."""
+    return " OR ".join(_repeats(f, k) for f, k, _ in BREAKDOWNS.values())
+
+
 def repeated_lines(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[int, int]]:
     """(ord, line_no) of the records of `table` whose breakdown lists name a key twice (`_repeats`): usually none."""
-    return con.execute(f"SELECT ord, line_no FROM {table} "
-                       f"WHERE {' OR '.join(_repeats(f, k) for f, k, _ in BREAKDOWNS.values())}").fetchall()
+    return con.execute(f"SELECT ord, line_no FROM {table} WHERE {repeats_condition()}").fetchall()

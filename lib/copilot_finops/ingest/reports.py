@@ -14,7 +14,7 @@ from typing import Iterator
 
 import duckdb
 
-from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, repeated_lines, select_list
+from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, repeated_lines, repeats_condition, select_list
 from .provenance import read_lines
 from .rawfiles import RawFile
 from . import rules
@@ -196,9 +196,13 @@ class ReportLoader:
         (table, problems or None, repeated lines), or None when the typed parse gave up."""
         if not self._parse_typed(kind, batch, con, table):
             return None
-        repeated = repeated_lines(con, table) if kind in BREAKDOWN_KINDS else []
-        checked = None if _reshaped(kind) else rules.problems(con, table, kind, [i.folder_day for i in batch], False)
-        return table, checked, repeated
+        days = [i.folder_day for i in batch]
+        if _reshaped(kind):  # checked after the reshape, on the loading thread
+            return table, None, []
+        if kind in BREAKDOWN_KINDS:  # one pass over the nested lists for both questions
+            checked, repeated = rules.problems(con, table, kind, days, False, flag=repeats_condition())
+            return table, checked, repeated
+        return table, rules.problems(con, table, kind, days, False), []
 
     def _own_parsed(self) -> None:
         """Make `parsed` a temp table of this connection before a statement changes it (it may be a view of the

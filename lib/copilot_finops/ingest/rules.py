@@ -106,9 +106,13 @@ def problem_expression(kind: str, required: dict[str, str], with_line: bool = Fa
     return "CASE " + " ".join(f"WHEN coalesce({cond}, false) THEN {msg}" for cond, msg in branches) + " END"
 
 
-def problems(con: duckdb.DuckDBPyConnection, table: str, kind: str, days: list, careful: bool) -> list[tuple]:
+def problems(con: duckdb.DuckDBPyConnection, table: str, kind: str, days: list, careful: bool,
+             flag: str | None = None) -> list[tuple] | tuple[list[tuple], list[tuple[int, int]]]:
     """(ord, line_no, the first rule broken, the line when `careful`) of each record of `table` that cannot load;
-    `days`: the day of each file of the batch (`ord` indexes it), None where its folder names none."""
+    `days`: the day of each file of the batch (`ord` indexes it), None where its folder names none.
+
+    With `flag`, an SQL condition over the record `r`, the same pass also finds the records it holds for (the
+    nested lists are read once, not twice): returns (the problems, (ord, line_no) of the flagged records)."""
     required = NDJSON_SCHEMAS[kind][1]
     if kind.endswith("-28-day"):
         start, end = (("r.report_start_day", "r.report_end_day") if kind == "users-28-day"
@@ -117,9 +121,13 @@ def problems(con: duckdb.DuckDBPyConnection, table: str, kind: str, days: list, 
     else:
         window = "file_day AS window_start, file_day AS window_end"
     params = {"days": days, "today": datetime.now(timezone.utc).date()}
-    return con.execute(f"""
-        SELECT ord, line_no, min(problem), {'any_value(line)' if careful else 'NULL'} FROM (
-            SELECT *, {problem_expression(kind, required, careful)} AS problem FROM (
+    rows = con.execute(f"""
+        SELECT ord, line_no, min(problem), {'any_value(line)' if careful else 'NULL'}, bool_or(flagged) FROM (
+            SELECT *, {problem_expression(kind, required, careful)} AS problem, {flag or 'false'} AS flagged FROM (
                 SELECT *, {window} FROM (SELECT *, list_extract($days::DATE[], ord + 1) AS file_day FROM {table})))
-        WHERE problem IS NOT NULL GROUP BY ord, line_no
+        WHERE problem IS NOT NULL{' OR flagged' if flag else ''} GROUP BY ord, line_no
     """, params).fetchall()
+    found = [row[:4] for row in rows if row[2] is not None]
+    if flag is None:
+        return found
+    return found, [(o, ln) for o, ln, _, _, flagged in rows if flagged]
