@@ -15,7 +15,7 @@ import pytest
 from copilot_finops.period import parse_period
 from copilot_finops import budget, cache, cost, patterns, retention, warehouse
 from copilot_finops.delivery import report as delivery_report
-from copilot_finops.patterns.detect import label_user_weeks, period_weeks
+from copilot_finops.patterns.detect import flagged_user_weeks, flagged_weeks, label_user_weeks, period_weeks
 from copilot_finops.params import Retention, load_params
 
 from conftest import ROOT
@@ -136,7 +136,8 @@ def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_pat
                     "team-costs-history": cost.team_costs_history(con, period, params, months=3),
                     "org-team-weeks": patterns.org_team_weeks(con, params, period),
                     "delivery-window": delivery_report.prepare(con, period, params),
-                    "patterns-labelled": label_user_weeks(con, params, first, last)}
+                    "patterns-labelled": label_user_weeks(con, params, first, last),
+                    "patterns-flagged": flagged_user_weeks(con, params, first, last)}
         finally:
             con.close()
 
@@ -148,6 +149,19 @@ def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_pat
         _assert_same(memoised[name], computed[name], name)
     assert not computed["org-team-weeks"].empty and not computed["delivery-window"].events.prs.empty
     assert any(len(c) for c in computed["guardrails"].rows["crossings"])  # lists of dicts in cells come back too
+    # A team's page reads only the flagged weeks' memo: the same rows, and the same month, as the whole fit gives.
+    labelled = computed["patterns-labelled"]
+    _assert_same(memoised["patterns-flagged"],
+                 labelled[labelled["pattern"] != patterns.NO_PATTERN].reset_index(drop=True), "flagged rows")
+    assert 0 < len(memoised["patterns-flagged"]) < len(labelled) / 2
+    con = warehouse.connect(db, read_only=True)
+    try:
+        current, previous = patterns.detect_with_previous(con, params, period)
+    finally:
+        con.close()
+    _assert_same(current, flagged_weeks(labelled, {"2026-10"}, min_weight=params.patterns.review_min_weight), "month")
+    _assert_same(previous, flagged_weeks(labelled, {"2026-09"}, min_weight=params.patterns.review_min_weight), "before")
+    assert not current.empty
 
 
 def _entry(db) -> "Path":
