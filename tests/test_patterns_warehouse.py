@@ -257,6 +257,27 @@ def test_team_week_table_sums_the_team_and_suppresses_weeks_under_k(demo):
     assert len(tiny) > 0 and tiny.drop(columns="week of").isna().all().all()
 
 
+def test_team_weeks_show_the_detectors_own_figures(demo):
+    """The team-week table and the detector count duplicate work (and developers, credits) alike: the table sums
+    the user-weeks the detector labelled, not a second search over the month's PRs with its own token weights."""
+    con, params = demo["con"], demo["params"]
+    period = parse_period("2026-10")
+    first, last = patterns.period_weeks(period)
+    labelled = patterns.label_user_weeks(con, params, first, last)
+    month = labelled[[patterns.week_month(w) == "2026-10" for w in labelled["week_start"]]]
+    expected = month.groupby(["team_slug", "week_start"]).agg(
+        users=("user_id", "size"), duplicate_prs=("duplicate_prs", "sum"), credits=("ai_credits_used", "sum"))
+    teams = patterns.org_team_weeks(con, params, period).set_index(["team_slug", "week_start"]).sort_index()
+    assert list(teams.index) == list(expected.index)
+    assert teams["users"].tolist() == expected["users"].tolist()
+    assert teams["duplicate_prs"].tolist() == expected["duplicate_prs"].tolist()
+    assert teams["ai_credits_used"].round(6).tolist() == expected["credits"].round(6).tolist()
+    assert expected["duplicate_prs"].sum() > 0  # the demo repeats work across repos: the comparison has teeth
+    table = patterns.team_week_table(con, params, "platform-sre", period, k=5)
+    mine = expected.loc["platform-sre"]
+    assert table["PRs repeating other work"].tolist() == mine["duplicate_prs"].tolist()
+
+
 def test_on_call_and_incident_days_are_not_off_window_use(demo):
     """A weekend on call (declared in params, or shown by an incident assigned and a hotfix) is the job."""
     from copilot_finops.patterns import duty, features

@@ -17,7 +17,7 @@ from ..params import OrgParams
 from ..period import Period
 from . import features as features_mod
 from .catalog import PATTERN_BY_NAME
-from .detect import PATTERN_NAMES, SMALL_TEAMS, evidence_text, period_weeks
+from .detect import PATTERN_NAMES, SMALL_TEAMS, evidence_text, label_user_weeks, period_weeks
 
 
 TABLE_COLUMNS = ["pattern", "team_slug", "user_weeks", "users", "credits", "evidence", "suppressed"]
@@ -124,12 +124,19 @@ def team_credits(con: duckdb.DuckDBPyConnection, team: str, period: Period) -> f
 def org_team_weeks(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period) -> pd.DataFrame:
     """Every team's weeks of the period on the detector's team-week measures (`team_week_features`).
 
-    Duplicate work is judged against every author's PRs, so the frame is built org-wide once and
-    memoised: each team's report of the period takes its rows from the same frame.
+    Summed from the user-weeks the detector itself labelled for the period (`label_user_weeks`, memoised), so
+    each figure is the detector's own: duplicate work above all, judged once against the whole lookback's PRs
+    and not a second time against the month's (which gave other counts, and cost a second org-wide search).
+    Built once per period and memoised: each team's report takes its rows from the same frame.
     """
-    _, last = period_weeks(period, lookback_weeks=0)
-    weeks = features_mod.load_user_weeks(con, params, period.start - timedelta(days=3), last)
-    return pd.DataFrame() if weeks.empty else features_mod.team_week_features(features_mod.user_week_features(weeks))
+    first, last = period_weeks(period)
+    labelled = label_user_weeks(con, params, first, last)
+    if labelled.empty:
+        return pd.DataFrame()
+    monday = period.start - timedelta(days=3)  # the first week whose Thursday is in the period
+    _, last_monday = period_weeks(period, lookback_weeks=0)
+    weeks = labelled[[monday <= w <= last_monday for w in labelled["week_start"]]]
+    return pd.DataFrame() if weeks.empty else features_mod.team_week_features(weeks)
 
 
 def team_week_table(con: duckdb.DuckDBPyConnection, params: OrgParams, team: str, period: Period,
