@@ -20,7 +20,9 @@ manifest or lock file), and reverts, which GitHub titles after the PR they undo.
 """
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -71,7 +73,14 @@ def dependency_bump(title: str, labels, files: list[str], rules: PatternRules) -
         return True
     if labels is not None and len(labels) and any(str(x).lower() in ("dependencies", "deps") for x in labels):
         return True
-    return bool(files) and all(f.rsplit("/", 1)[-1].lower() in rules.dependency_files for f in files)
+    manifests = _names(tuple(rules.dependency_files))
+    return bool(files) and all(f.rsplit("/", 1)[-1].lower() in manifests for f in files)
+
+
+@lru_cache(maxsize=8)
+def _names(names: tuple[str, ...]) -> frozenset[str]:
+    """A list of params' names as a set (a month's PRs test thousands of file names against it)."""
+    return frozenset(names)
 
 
 def bot(login: str | None, author_type: str | None, rules: PatternRules) -> bool:
@@ -203,11 +212,13 @@ def duplicate_pairs(prs: pd.DataFrame, files: pd.DataFrame, rules: PatternRules,
                          "similarity": np.round(sims.astype(float), 4), "shared": shared.astype(int)}, columns=columns)
 
 
-def _row_dots(m, i: np.ndarray, j: np.ndarray, chunk: int = 200_000) -> np.ndarray:
-    """The dot products of rows i[k] and j[k] of the sparse matrix `m`, in chunks (memory stays flat)."""
+def _row_dots(m, i: np.ndarray, j: np.ndarray, chunk: int = 200_000, right=None) -> np.ndarray:
+    """The dot products of rows i[k] of the sparse matrix `m` and j[k] of `right` (default `m`), in chunks
+    (memory stays flat)."""
+    right = m if right is None else right
     if not len(i):
         return np.zeros(0)
-    return np.concatenate([np.asarray(m[i[k:k + chunk]].multiply(m[j[k:k + chunk]]).sum(axis=1)).ravel()
+    return np.concatenate([np.asarray(m[i[k:k + chunk]].multiply(right[j[k:k + chunk]]).sum(axis=1)).ravel()
                            for k in range(0, len(i), chunk)])
 
 
@@ -250,11 +261,10 @@ def qualifying_pairs(x, common: np.ndarray, created: np.ndarray, repos: np.ndarr
     by_token.sort_indices()
     token_of = np.repeat(np.arange(by_token.shape[0], dtype=np.int64), np.diff(by_token.indptr))
     position = token_of * n + by_token.indices  # increasing: one binary search finds a token's run in a window
-    local = np.zeros(by_token.shape[0], dtype=np.int64)
     frequent = x[:, np.flatnonzero(common)].tocsr()
     frequent_norm = np.sqrt(np.asarray(frequent.multiply(frequent).sum(axis=1)).ravel())
-    out = []
-    for start in range(0, n, block):
+
+    def pairs_of_block(start: int) -> list[tuple]:
         stop = min(start + block, n)
         last = int(np.searchsorted(when, when[stop - 1] + window, side="right"))
         left_ones, left_rare = ones[start:stop], rare[start:stop]
@@ -267,19 +277,20 @@ def qualifying_pairs(x, common: np.ndarray, created: np.ndarray, repos: np.ndarr
                                        shape=(len(tokens), last - start))
         right_rare = sparse.csr_matrix((by_token.data[take], by_token.indices[take] - start, right_ptr),
                                        shape=(len(tokens), last - start))
-        local[tokens] = np.arange(len(tokens))
-        left_ones = sparse.csr_matrix((left_ones.data, local[left_ones.indices], left_ones.indptr),
-                                      shape=(stop - start, len(tokens)))
-        left_rare = sparse.csr_matrix((left_rare.data, local[left_rare.indices], left_rare.indptr),
-                                      shape=(stop - start, len(tokens)))
+        local = np.searchsorted(tokens, left_ones.indices)  # each token's row in right_*: tokens is sorted
+        left_ones = sparse.csr_matrix((left_ones.data, local, left_ones.indptr), shape=(stop - start, len(tokens)))
+        left_rare = sparse.csr_matrix((left_rare.data, local, left_rare.indptr), shape=(stop - start, len(tokens)))
+        right_rows = right_ones.T.tocsr()  # (the right block's rows, to count a surviving pair's shared tokens)
         # Rows whose tokens are busy have many partners: cut the block so one product stays within WORK_PER_PRODUCT.
         work = np.cumsum(left_ones @ run.astype(np.float64))
         cuts = np.r_[0, np.flatnonzero(np.diff(work // WORK_PER_PRODUCT)) + 1, stop - start]
-        for first, end in zip(cuts[:-1], cuts[1:]):
-            if end > first:
-                out.append(_block_pairs(left_ones[first:end], left_rare[first:end], right_ones, right_rare, start,
-                                        start + first, when, repo, frequent, frequent_norm, threshold, min_shared,
-                                        window))
+        return [_block_pairs(left_ones[first:end], left_rare[first:end], right_rows, right_rare, start, start + first,
+                             when, repo, frequent, frequent_norm, threshold, min_shared, window)
+                for first, end in zip(cuts[:-1], cuts[1:]) if end > first]
+
+    # Blocks are independent, and SciPy's products and NumPy's array work release the GIL: a thread per core.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        out = [part for parts in pool.map(pairs_of_block, range(0, n, block)) for part in parts]
     i, j, sims, shared = (np.concatenate(parts) for parts in zip(*out))
     i, j = by_time[i], by_time[j]
     swap = i > j
@@ -288,20 +299,25 @@ def qualifying_pairs(x, common: np.ndarray, created: np.ndarray, repos: np.ndarr
     return i[order_out], j[order_out], sims[order_out], np.rint(shared[order_out]).astype(np.int64)
 
 
-def _block_pairs(left_ones, left_rare, right_ones, right_rare, right_start: int, left_start: int, when, repo,
+def _block_pairs(left_ones, left_rare, right_rows, right_rare, right_start: int, left_start: int, when, repo,
                  frequent, frequent_norm, threshold: float, min_shared: int, window: int):
-    """The qualifying pairs between rows from `left_start` on and the rows from `right_start` on (see qualifying_pairs)."""
-    counts, weights = left_ones @ right_ones, left_rare @ right_rare
-    if not (np.array_equal(counts.indptr, weights.indptr) and np.array_equal(counts.indices, weights.indices)):
-        weights = weights.multiply(counts.astype(bool)).tocsr()  # (same pattern, another order: align them)
-        weights.sort_indices()
-        counts.sort_indices()
-    a = np.repeat(np.arange(left_start, left_start + counts.shape[0]), np.diff(counts.indptr))
-    b = counts.indices + right_start
-    ok = (counts.data >= min_shared - 1e-9) & (b > a)
-    a, b, shared, partial = a[ok], b[ok], counts.data[ok], weights.data[ok]
-    ok = (repo[a] != repo[b]) & (when[b] - when[a] <= window)
-    ok &= partial + frequent_norm[a] * frequent_norm[b] >= threshold - 1e-12
+    """The qualifying pairs between rows from `left_start` on and the rows from `right_start` on (see qualifying_pairs).
+
+    One sparse product, of the non-common weights: its pattern is the pairs that share a non-common token
+    (weights are positive: nothing cancels). The bound on the cosine leaves few of them; only those are placed
+    (row, column) and have their shared tokens counted (`right_rows`: the right rows' tokens, as 1s)."""
+    weights = left_rare @ right_rare
+    bound = np.repeat(frequent_norm[left_start:left_start + weights.shape[0]], np.diff(weights.indptr))
+    bound *= frequent_norm[right_start:][weights.indices]
+    bound += weights.data
+    keep = np.flatnonzero(bound >= threshold - 1e-12)
+    a = np.searchsorted(weights.indptr, keep, side="right") - 1 + left_start
+    b = weights.indices[keep].astype(np.int64) + right_start
+    partial = weights.data[keep]
+    ok = (b > a) & (repo[a] != repo[b]) & (when[b] - when[a] <= window)
+    a, b, partial = a[ok], b[ok], partial[ok]
+    shared = _row_dots(left_ones, a - left_start, b - right_start, right=right_rows)
+    ok = shared >= min_shared - 1e-9
     a, b, shared, partial = a[ok], b[ok], shared[ok], partial[ok]
     sims = partial + _row_dots(frequent, a, b)
     ok = sims >= threshold - 1e-12
