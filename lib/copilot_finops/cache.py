@@ -76,6 +76,13 @@ def _key(con: duckdb.DuckDBPyConnection) -> bytes | None:
     return row[0].encode() if row and row[0] else None
 
 
+def can_keep(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `memo` keeps what it computes for this connection: the memo is on, and the warehouse is a file
+    with a memo key (computing ahead for a warehouse whose memo cannot be kept would only double the work)."""
+    return (os.environ.get("COPILOT_FINOPS_CACHE", "1") != "0" and warehouse_file(con) is not None
+            and _key(con) is not None)
+
+
 def _protect(target: Path, warehouse: Path, directory: bool) -> None:
     """Owner-only, plus the warehouse's group when the warehouse itself is group-readable."""
     mode = 0o700 if directory else 0o600

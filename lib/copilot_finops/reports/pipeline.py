@@ -10,6 +10,7 @@ from .. import gaps, headline, privacy, teams_source, usage, warehouse as wareho
 from ..params import load_params
 from ..paths import DEFAULT_NOTEBOOKS
 from ..period import parse_period
+from . import orgwide
 from .assets import write_assets
 from .executors import run_reports
 from .index import merge_with_previous, team_headlines, write_index
@@ -50,6 +51,8 @@ def make_reports(warehouse: str, params: str, period_text: str, out: str, teams_
     refreshed = warehouse_mod.refresh_if_stale(warehouse)  # the org-wide tables, once for every team's pages
     if refreshed is not None and progress:
         print(f"refreshed the org-wide tables every team's pages read in {refreshed:.1f} s", file=sys.stderr)
+    # the org-wide passes the notebooks share (the pattern fit ...): once, named and timed, before any starts
+    orgwide.run(warehouse, prm, period, orgwide.needed({t.name for t in tasks}, extra), progress)
     write_assets(Path(out) / period.label)
     results = run_reports(tasks, executor=executor, workers=workers, progress=progress, **executor_options)
     restricted = dict(extra).get("restricted")
