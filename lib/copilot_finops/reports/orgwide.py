@@ -12,7 +12,6 @@ fails is reported and skipped: the pages that need it meet the same error and sa
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Callable, Iterable
@@ -60,7 +59,7 @@ def needed(notebooks: Iterable[str], extra: tuple = ()) -> list[str]:
 def run(warehouse: str, params: OrgParams, period: Period, names: list[str], progress: bool = True) -> dict[str, float]:
     """Run the named passes on the warehouse (read-only); returns seconds per pass that completed. Nothing runs
     when the memo is off (COPILOT_FINOPS_CACHE=0) or cannot be kept: the pages would compute each pass again."""
-    if not names or os.environ.get("COPILOT_FINOPS_CACHE", "1") == "0":
+    if not names:
         return {}
     con = warehouse_mod.connect(warehouse, read_only=True)
     done: dict[str, float] = {}
