@@ -18,35 +18,12 @@ from .columns import BREAKDOWNS, ORG_DAY_COLUMNS, USER_DAY_COLUMNS, repeated_lin
 from .provenance import read_lines
 from .rawfiles import RawFile
 from . import rules
-from .scan import FOLDER_DAY, ReportFile, read_ahead
+from .scan import FOLDER_DAY, NUMBERED_LINES, ReportFile, line_error, read_ahead
 from .schemas import NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
 
 BATCH_BYTES = 256 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
 SCRATCH = "ingest_scratch"  # an in-memory database the parse-ahead thread writes to (temp tables are per cursor)
 BREAKDOWN_KINDS = ("users-1-day", "users-28-day")  # the kinds whose records carry the BREAKDOWNS lists
-
-# Every line of the files in $paths, numbered from 1, without carriage returns and without the byte-order mark
-# a file may start with; `ord` is the file's place in the batch (later files win on natural keys).
-NUMBERED_LINES = """
-    SELECT list_position($paths, filename) - 1 AS ord, line_no,
-           CASE WHEN line_no = 1 THEN ltrim(line, chr(65279)) ELSE line END AS line
-    FROM (
-        SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_no
-        FROM (SELECT filename, string_split(CASE WHEN contains(content, chr(13))
-                     THEN replace(content, chr(13), '') ELSE content END, chr(10)) AS lines
-              FROM read_text($paths))
-    )
-"""
-
-
-def _line_error(text: str) -> str:
-    """Why a line is not a JSON object ('' when it is one)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f"invalid JSON: {exc.msg} at column {exc.colno}"
-    return "" if isinstance(value, dict) else "not a JSON object"
-
 
 def _reshaped(kind: str) -> bool:
     """Whether the kind's records are reshaped before they are checked (a 28-day aggregate: a row per day)."""
@@ -154,7 +131,7 @@ class ReportLoader:
         bad: dict[tuple[int, int], tuple[str, str | None]] = {}  # (ord, line) -> (error, text when known)
         if careful:
             for o, ln, text in con.execute("SELECT ord, line_no, line FROM parsed WHERE r IS NULL").fetchall():
-                bad[(o, ln)] = (_line_error(text) or "could not be read as the expected record", text)
+                bad[(o, ln)] = (line_error(text) or "could not be read as the expected record", text)
             con.execute("DELETE FROM parsed WHERE r IS NULL")
         if _reshaped(kind):  # one object holding day_totals[]: a row per day
             self._own_parsed()
@@ -173,7 +150,7 @@ class ReportLoader:
             con.execute("DELETE FROM parsed p USING bad_line b WHERE p.ord = b.ord AND p.line_no = b.line_no")
             con.execute("DROP TABLE bad_line")
             for o, ln, error, text in problems:  # a line that is no JSON object says so, not "missing user_id"
-                bad.setdefault((o, ln), ((text is not None and _line_error(text)) or error, text))
+                bad.setdefault((o, ln), ((text is not None and line_error(text)) or error, text))
         loader = {"users-1-day": self._users, "users-28-day": self._users, "user-teams-1-day": self._user_teams,
                   "organization-1-day": self._org_days, "organization-28-day": self._org_days,
                   "enterprise-1-day": self._org_days, "enterprise-28-day": self._org_days}[kind]

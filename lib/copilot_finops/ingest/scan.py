@@ -34,6 +34,29 @@ READ_AHEAD = 16  # files hashed, counted and sampled ahead of the batch DuckDB i
 FOLDER_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
 
 
+# Every line of the files in $paths, numbered from 1, without carriage returns and without the byte-order mark
+# a file may start with; `ord` is the file's place in the batch (later files win on natural keys).
+NUMBERED_LINES = """
+    SELECT list_position($paths, filename) - 1 AS ord, line_no,
+           CASE WHEN line_no = 1 THEN ltrim(line, chr(65279)) ELSE line END AS line
+    FROM (
+        SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_no
+        FROM (SELECT filename, string_split(CASE WHEN contains(content, chr(13))
+                     THEN replace(content, chr(13), '') ELSE content END, chr(10)) AS lines
+              FROM read_text($paths))
+    )
+"""
+
+
+def line_error(text: str) -> str:
+    """Why a line is not a JSON object ('' when it is one)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc.msg} at column {exc.colno}"
+    return "" if isinstance(value, dict) else "not a JSON object"
+
+
 @dataclass
 class FileScan:
     sha256: str
