@@ -136,6 +136,7 @@ def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_pat
                     "team-costs-history": cost.team_costs_history(con, period, params, months=3),
                     "org-team-weeks": patterns.org_team_weeks(con, params, period),
                     "delivery-window": delivery_report.prepare(con, period, params),
+                    "delivery-verdicts": delivery_report.team_verdicts(con, period, params),
                     "patterns-labelled": label_user_weeks(con, params, first, last),
                     "patterns-flagged": flagged_user_weeks(con, params, first, last)}
         finally:
@@ -148,6 +149,7 @@ def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_pat
         assert len(list(folder.glob(f"*-{name}-*.memo"))) == 1, name
         _assert_same(memoised[name], computed[name], name)
     assert not computed["org-team-weeks"].empty and not computed["delivery-window"].events.prs.empty
+    assert len(computed["delivery-verdicts"]) > 5 and computed["delivery-verdicts"]["verdict"].notna().all()
     assert any(len(c) for c in computed["guardrails"].rows["crossings"])  # lists of dicts in cells come back too
     # A team's page reads only the flagged weeks' memo: the same rows, and the same month, as the whole fit gives.
     labelled = computed["patterns-labelled"]

@@ -43,10 +43,7 @@ def collect(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, k
     k = params.privacy.k_anonymity
     teams = usage.teams_in_warehouse(con, period)
     last = gaps.usage_as_of(con)
-    window = delivery_report.prepare(con, period, params)
-    verdicts = pd.DataFrame([{"team_slug": t, "verdict": d.verdict, "reason": d.decision["reason"]}
-                             for t in teams for d in [delivery_report.team_delivery(con, window, t)]],
-                            columns=["team_slug", "verdict", "reason"])
+    verdicts = delivery_report.team_verdicts(con, period, params)
     return OrgMonth(period, min(period.end, last) if last else period.end, k, teams,
                     costs=cost.team_costs(con, period, params),
                     guardrails=budget.evaluate_guardrails(con, period, params),

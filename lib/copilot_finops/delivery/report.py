@@ -87,6 +87,16 @@ def prepare(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -
     return DeliveryWindow(period, weeks, events, week_usage, active, k, contrast)
 
 
+@cache.memoised("delivery-verdicts")
+def team_verdicts(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams) -> pd.DataFrame:
+    """Every team's verdict for the period and its reason (team_slug, verdict, reason), as `team_delivery` decides
+    it. The org overview and the index's headline read it; memoised, as each team's verdict takes a second."""
+    window = prepare(con, period, params)
+    return pd.DataFrame([{"team_slug": t, "verdict": d.verdict, "reason": d.decision["reason"]}
+                         for t in usage.teams_in_warehouse(con, period) for d in [team_delivery(con, window, t)]],
+                        columns=["team_slug", "verdict", "reason"])
+
+
 def _contrast(con, weeks, period, events, week_usage, active, k) -> pd.DataFrame:
     """Faster against slower adopters over the window (`context.adoption_contrast`), teams of k or more only."""
     teams = sorted(set(week_usage["team_slug"].dropna()))

@@ -32,7 +32,7 @@ def _patterns(con, period: Period, params: OrgParams) -> None:
 def _delivery(con, period: Period, params: OrgParams) -> None:
     from ..delivery import report as delivery_report
 
-    delivery_report.prepare(con, period, params)
+    delivery_report.team_verdicts(con, period, params)  # reads the window (prepare) on the way
 
 
 def _whatif(con, period: Period, params: OrgParams) -> None:
@@ -43,8 +43,9 @@ def _whatif(con, period: Period, params: OrgParams) -> None:
 
 # name -> (what the terminal calls it, the pass, the notebooks that read it, parameters that change its arguments)
 PASSES: dict[str, tuple[str, Callable, tuple[str, ...], tuple[str, ...]]] = {
-    "patterns": ("the pattern fit", _patterns, ("04_high_burn_patterns", "06_monthly_retro"), ()),
-    "delivery": ("the delivery window", _delivery, ("05_delivery_correlation", "06_monthly_retro"), ()),
+    "patterns": ("the pattern fit", _patterns, ("00_org_overview", "04_high_burn_patterns", "06_monthly_retro"), ()),
+    "delivery": ("the delivery window", _delivery, ("00_org_overview", "05_delivery_correlation", "06_monthly_retro"),
+                 ()),
     "whatif": ("the what-if", _whatif, ("07_model_routing",), ("route",)),
 }
 
