@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/copilot-finops demo
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 # Headless Chromium for tests/test_browser.py, from Debian's packages when we are root (CI, a container) and it is
 # missing; elsewhere that test is skipped and says how to install it

@@ -29,14 +29,17 @@ def _team_notebook(path: Path, source: str) -> None:
 
 
 @pytest.mark.slow
-def test_demo_end_to_end_renders_every_team_offline(project_cwd):
-    rc = main(["demo", "--users", "80", "--days", "62", "--workers", "2"])
+def test_demo_end_to_end_renders_the_chosen_teams_offline(project_cwd):
+    """The `demo` command's whole path (generate, ingest, report) on three teams, one of them under five users.
+    Every team of a full render is checked on the session's rendered demo (test_trust.py)."""
+    chosen = ["platform-sre", "appsec", demo_org.SMALL_TEAM]
+    rc = main(["demo", "--users", "80", "--days", "62", "--workers", "2", "--teams", ",".join(chosen)])
     assert rc == 0
     index = project_cwd / "outputs/2026-10/index.html"
     assert index.exists()
     html = index.read_text()
     team_notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb") if not p.name.startswith("00_"))
-    for slug, *_ in demo_org.TEAMS:
+    for slug in chosen:
         assert f">{slug}<" in html
         for stem in team_notebooks:
             page = project_cwd / "outputs/2026-10" / slug / f"{stem}.html"
@@ -44,6 +47,8 @@ def test_demo_end_to_end_renders_every_team_offline(project_cwd):
             text = page.read_text()
             assert not EXTERNAL.search(text), f"{page} references the network"
             assert "This report failed" not in text
+    others = [slug for slug, *_ in demo_org.TEAMS if slug not in chosen]
+    assert others and not any((project_cwd / "outputs/2026-10" / slug).exists() for slug in others)
     usage_page = (project_cwd / "outputs/2026-10/platform-sre/01_team_usage.html").read_text()
     assert usage_page.count("<svg") >= 3  # one per chart cell: daily usage, CLI and credits, breakdowns
     assert "Traceback" not in usage_page
@@ -52,7 +57,7 @@ def test_demo_end_to_end_renders_every_team_offline(project_cwd):
     assert "suppressed" in small
     assert re.search(rf">{demo_org.SMALL_TEAM}<.*?suppressed", html, re.S)
     run = json.loads((project_cwd / "outputs/2026-10/run.json").read_text())
-    assert all(r["ok"] for r in run["results"])
+    assert {r["team"] for r in run["results"]} == set(chosen) and all(r["ok"] for r in run["results"])
     # rendered reports are notebooks run by papermill, with the parameters injected
     nb = nbformat.read(project_cwd / "outputs/2026-10/appsec/01_team_usage.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -162,10 +167,10 @@ def test_the_org_wide_passes_run_once_before_the_pages_and_every_page_reads_them
     memo = project_cwd / "w.duckdb.cache"
     before = {p.name: p.stat().st_mtime_ns for p in memo.glob("*.memo")}
     kinds = {name.split("-", 1)[1].rsplit("-", 1)[0] for name in before}
-    assert {"patterns-labelled", "patterns-flagged", "org-team-weeks", "delivery-window", "whatif"} <= kinds
+    assert {"patterns-labelled", "patterns-flagged", "org-team-weeks", "delivery-window", "delivery-verdicts", "whatif"} <= kinds
     results = run_reports(tasks, workers=1, progress=False)
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     after = {p.name: p.stat().st_mtime_ns for p in memo.glob("*.memo")}
-    shared = {"patterns-labelled", "patterns-flagged", "org-team-weeks", "delivery-window", "whatif"}
+    shared = {"patterns-labelled", "patterns-flagged", "org-team-weeks", "delivery-window", "delivery-verdicts", "whatif"}
     assert {n: t for n, t in after.items() if n.split("-", 1)[1].rsplit("-", 1)[0] in shared} == \
         {n: t for n, t in before.items() if n.split("-", 1)[1].rsplit("-", 1)[0] in shared}

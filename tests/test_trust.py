@@ -107,6 +107,31 @@ def teams_shown(demo) -> list[str]:
 HEADLINES = ("Active developers", "Prompts per active developer", "Accepted-output ratio", "AI credits")
 
 
+def test_every_team_has_every_page_rendered_offline_and_none_failed(rendered_demo):
+    """The full render (every team of the demo, every notebook, the org overview, the retros) is whole: the
+    `demo` command's own end-to-end test renders only three teams."""
+    from copilot_finops.demo import org as demo_org
+
+    external = re.compile(r"<(script|link|img|iframe)[^>]+(src|href)\s*=\s*[\"']?(https?:)?//", re.IGNORECASE)
+    books = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    team_books = [p.stem for p in books if not p.name.startswith("00_")]
+    org_books = [p.stem for p in books if p.name.startswith("00_")]
+    run = json.loads((rendered_demo.pages / "run.json").read_text())
+    assert run["results"] and all(r["ok"] for r in run["results"]), [r for r in run["results"] if not r["ok"]]
+    index = (rendered_demo.pages / "index.html").read_text()
+    pages = [rendered_demo.pages / "org" / f"{stem}.html" for stem in org_books]
+    for slug, *_ in demo_org.TEAMS:
+        assert f">{slug}<" in index
+        pages += [rendered_demo.pages / slug / f"{stem}.html" for stem in team_books]
+        pages.append(rendered_demo.pages / slug / "retro.html")
+    assert len(run["results"]) == len(org_books) + len(demo_org.TEAMS) * len(team_books)
+    for page in pages:
+        assert page.exists(), page
+        text = page.read_text()
+        assert not external.search(text), f"{page} references the network"
+        assert "This report failed" not in text and "Traceback" not in text, page
+
+
 def test_a_figure_reads_the_same_on_every_page_the_retro_and_the_json(rendered_demo):
     demo = rendered_demo
     docs = demo.documents

@@ -17,7 +17,8 @@ def register(sub) -> None:
         sub, "demo", "generate + ingest + report on the built-in demo org",
         "The whole path on a synthetic org: generate its raw zone, ingest it into the warehouse, and\n"
         "render every team's reports for the last complete month of the data. Prints where the index is.",
-        "copilot-finops demo   # then open outputs/2026-10/index.html")
+        "copilot-finops demo   # then open outputs/2026-10/index.html\n  "
+        "copilot-finops demo --teams platform-sre,appsec   # a quicker look: two teams' pages")
     p.add_argument("--raw", default=DEMO_RAW, metavar="DIR", help=f"raw zone to write (default {DEMO_RAW})")
     p.add_argument("--out", default=DEFAULT_OUTPUTS, metavar="DIR", help=f"report folder (default {DEFAULT_OUTPUTS}/)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -25,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--days", type=int, default=DEFAULT_DAYS)
     p.add_argument("--end", type=day, default=DEFAULT_END, help="last day of the data, YYYY-MM-DD")
     p.add_argument("--workers", type=workers, help="parallel notebooks (default: number of cores)")
+    p.add_argument("--teams", metavar="A,B", help="render only these team slugs (default: every team and the org "
+                                                   "overview), as `report --teams` does")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -58,7 +61,7 @@ def run(args) -> int:
           f"{summary.lines_quarantined} quarantined, {summary.files_unchanged} unchanged")
     period = last_complete_month(args.end)
     print(f"[3/3] rendering the reports for {period}")
-    index, results = make_reports(args.warehouse, args.params, period, args.out, workers=args.workers)
+    index, results = make_reports(args.warehouse, args.params, period, args.out, args.teams, workers=args.workers)
     failed = [r for r in results if not r.ok]
     for r in failed:
         print(f"  FAILED {r.task.team}/{r.task.name}: {r.error}", file=sys.stderr)
