@@ -68,16 +68,19 @@ def test_demo_end_to_end_renders_the_chosen_teams_offline(project_cwd):
 def test_one_failing_team_does_not_stop_the_others(small_demo, project_cwd, capsys):
     books = project_cwd / "nb"
     books.mkdir()
-    _team_notebook(books / "01_probe.ipynb", 'if team == "appsec":\n    raise RuntimeError("boom for " + team)\nprint("ok", team)')
+    # appsec's cell raises; devex's kernel dies outside any cell's error (as when the system kills it)
+    _team_notebook(books / "01_probe.ipynb", 'if team == "appsec":\n    raise RuntimeError("boom for " + team)\n'
+                                             'if team == "devex":\n    import os; os._exit(3)\nprint("ok", team)')
     rc = main(["report", "--period", "2026-10", "--teams", "appsec,devex,payments-api", "--warehouse",
                str(small_demo.warehouse), "--out", "out", "--notebooks", str(books), "--workers", "2"])
     assert rc == 1
     err = capsys.readouterr().err
-    assert "FAILED appsec/01_probe" in err and "boom for appsec" in err
-    assert (project_cwd / "out/2026-10/devex/01_probe.html").exists()
-    assert (project_cwd / "out/2026-10/payments-api/01_probe.html").exists()
+    assert "FAILED appsec/01_probe" in err and "boom for appsec" in err and "FAILED devex/01_probe" in err
+    assert "ok payments-api" in (project_cwd / "out/2026-10/payments-api/01_probe.html").read_text()
     failed_page = (project_cwd / "out/2026-10/appsec/01_probe.html").read_text()
     assert "This report failed" in failed_page and "boom for appsec" in failed_page
+    dead_page = (project_cwd / "out/2026-10/devex/01_probe.html").read_text()
+    assert "This report failed" in dead_page and "DeadKernelError" in dead_page
     index = (project_cwd / "out/2026-10/index.html").read_text()
     assert "failed" in index
 

@@ -187,12 +187,27 @@ def _run_task(task: ReportTask, start_next_kernel: bool, started: float) -> Repo
             task.notebook, str(out_nb), parameters=parameters, cwd=task.cwd, kernel_name="python3",
             progress_bar=False, log_output=False,
             kernel_manager_class=_kernel_manager_class(adopt=kernel),
+            # papermill writes the notebook once at the end, and on a cell's error before raising it; saving it
+            # at every cell's start and end as well cost a notebook about a second of this process's time
+            request_save_on_cell_execute=False,
             shutdown_kernel="immediate")  # every output is in by then; a graceful exit costs ~0.4 s a notebook
     except Exception as exc:  # papermill wraps the cell's error; one team's failure must not stop the run
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}"
+        if not out_nb.exists():  # not a cell's error (the kernel died, timed out): the page still says why
+            _write_failure(task, out_nb, exc)
     html_path = None
     if out_nb.exists():
         html_path = out_dir / f"{task.name}.html"
         html_path.write_text(task_page(task, nbformat.read(out_nb, as_version=4)))
     return ReportResult(task, error is None, time.perf_counter() - started,
                         str(html_path) if html_path else None, error)
+
+
+def _write_failure(task: ReportTask, out_nb: Path, exc: Exception) -> None:
+    """The notebook's page for a run that ended outside any cell: its parameters and the error, as a cell's."""
+    import nbformat
+
+    nb = nbformat.read(task.notebook, as_version=4)
+    nb.cells = [nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+        "error", ename=type(exc).__name__, evalue=str(exc).strip() or repr(exc), traceback=[])])]
+    nbformat.write(nb, str(out_nb))
