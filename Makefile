@@ -26,7 +26,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/copilot-finops demo
 
+# Bytecode compiled once up front: the suite starts a few hundred kernels and CLI processes, each importing the
+# package, and an environment with PYTHONDONTWRITEBYTECODE would otherwise compile it in every one of them
 test: $(STAMP) browser
+	$(BIN)/python -m compileall -q lib tests
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 # Headless Chromium for tests/test_browser.py, from Debian's packages when we are root (CI, a container) and it is

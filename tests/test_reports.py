@@ -30,9 +30,9 @@ def _team_notebook(path: Path, source: str) -> None:
 
 @pytest.mark.slow
 def test_demo_end_to_end_renders_the_chosen_teams_offline(project_cwd):
-    """The `demo` command's whole path (generate, ingest, report) on three teams, one of them under five users.
+    """The `demo` command's whole path (generate, ingest, report) on two teams, one of them under five users.
     Every team of a full render is checked on the session's rendered demo (test_trust.py)."""
-    chosen = ["platform-sre", "appsec", demo_org.SMALL_TEAM]
+    chosen = ["platform-sre", demo_org.SMALL_TEAM]
     rc = main(["demo", "--users", "80", "--days", "62", "--workers", "2", "--teams", ",".join(chosen)])
     assert rc == 0
     index = project_cwd / "outputs/2026-10/index.html"
@@ -59,9 +59,9 @@ def test_demo_end_to_end_renders_the_chosen_teams_offline(project_cwd):
     run = json.loads((project_cwd / "outputs/2026-10/run.json").read_text())
     assert {r["team"] for r in run["results"]} == set(chosen) and all(r["ok"] for r in run["results"])
     # rendered reports are notebooks run by papermill, with the parameters injected
-    nb = nbformat.read(project_cwd / "outputs/2026-10/appsec/01_team_usage.ipynb", as_version=4)
+    nb = nbformat.read(project_cwd / "outputs/2026-10/platform-sre/01_team_usage.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected and 'team = "appsec"' in injected[0].source
+    assert injected and 'team = "platform-sre"' in injected[0].source
     assert "data/warehouse.duckdb" in injected[0].source and str(project_cwd) not in injected[0].source
 
 

@@ -109,7 +109,7 @@ HEADLINES = ("Active developers", "Prompts per active developer", "Accepted-outp
 
 def test_every_team_has_every_page_rendered_offline_and_none_failed(rendered_demo):
     """The full render (every team of the demo, every notebook, the org overview, the retros) is whole: the
-    `demo` command's own end-to-end test renders only three teams."""
+    `demo` command's own end-to-end test renders only two teams."""
     from copilot_finops.demo import org as demo_org
 
     external = re.compile(r"<(script|link|img|iframe)[^>]+(src|href)\s*=\s*[\"']?(https?:)?//", re.IGNORECASE)
