@@ -64,6 +64,20 @@ def test_detect_is_deterministic_on_the_warehouse(demo):
     pd.testing.assert_frame_equal(demo["flagged"], again)
 
 
+def test_a_teams_weeks_are_the_same_whether_asked_for_alone_or_with_the_org(demo):
+    """The retro asks for its team's weeks alone (teams=); they must be exactly that team's rows of the org's."""
+    con, params, period = demo["con"], demo["params"], parse_period(demo["org"].period)
+    org_now, org_before = patterns.detect_with_previous(con, params, period, playbooks=demo["playbooks"])
+    teams = sorted(set(org_now["team_slug"]) | set(org_before["team_slug"]))
+    assert len(teams) > 1
+    for team in teams + ["no-such-team"]:
+        now, before = patterns.detect_with_previous(con, params, period, playbooks=demo["playbooks"], teams={team})
+        for mine, org in ((now, org_now), (before, org_before)):
+            expected = org[org["team_slug"] == team].reset_index(drop=True)
+            assert list(mine.columns) == patterns.DETECT_COLUMNS
+            pd.testing.assert_frame_equal(mine.reset_index(drop=True), expected, check_dtype=False)
+
+
 def test_evaluation_scores_the_detector_against_the_ground_truth(demo):
     result = patterns_evaluate.evaluate_warehouse(demo["con"], demo["params"], demo["org"].ground_truth)
     scores = result["patterns"]

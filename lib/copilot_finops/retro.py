@@ -305,8 +305,8 @@ def build_pack(con, team: str, period: Period, params, playbooks, key: bytes | N
                      task_class_shares(con, team, period, params, summary["suppressed"]), pd.DataFrame())
     pack.change = month_change(pack.summary, pack.previous)
     pack.guardrail = team_guardrail(budget.evaluate_guardrails(con, period, params), team)
-    current, previous = patterns.detect_with_previous(con, params, period, playbooks=playbooks, key=key)
-    pack.flagged = current[current["team_slug"] == team]
+    current, previous = patterns.detect_with_previous(con, params, period, playbooks=playbooks, key=key, teams={team})
+    pack.flagged = current
     pack.movement = team_patterns(current, previous, team, k)
     pack.delivery = delivery_report.team_delivery(con, delivery_report.prepare(con, period, params), team)
     pack.questions = discussion_questions(retro_facts(pack, playbooks))

@@ -152,13 +152,16 @@ def check_playbooks(playbooks: Playbooks | None) -> None:
 
 
 def flagged_weeks(labelled: pd.DataFrame, months: set[str] | None, playbooks: Playbooks | None = None,
-                  key: bytes | None = None, min_weight: float = 0.5) -> pd.DataFrame:
-    """The DETECT_COLUMNS frame of the labelled weeks that carry a pattern, in the given months (None: all).
+                  key: bytes | None = None, min_weight: float = 0.5, teams: set[str] | None = None) -> pd.DataFrame:
+    """The DETECT_COLUMNS frame of the labelled weeks that carry a pattern, in the given months (None: all), of the
+    given teams (None: every team); the rows of a team are the same whether or not `teams` names it alone.
 
     Weeks that analysts' reviews weigh under `min_weight` (see `review`) are left out.
     """
     check_playbooks(playbooks)
     flagged = labelled[labelled["pattern"] != NO_PATTERN] if not labelled.empty else labelled
+    if teams is not None and not flagged.empty:
+        flagged = flagged[flagged["team_slug"].isin(teams)]
     if "weight" in flagged and not flagged.empty:
         flagged = flagged[flagged["weight"] >= min_weight]
     if months is not None and not flagged.empty:
@@ -180,7 +183,9 @@ def flagged_weeks(labelled: pd.DataFrame, months: set[str] | None, playbooks: Pl
         "advice": [advice[p] for p in flagged["pattern"]],
         "weight": (flagged["weight"] if "weight" in flagged else pd.Series(1.0, index=flagged.index)).to_numpy(),
     }, columns=DETECT_COLUMNS)
-    return out.sort_values(["week_start", "pattern", "score"], ascending=[True, True, False], ignore_index=True)
+    # (stable: weeks that tie keep the labelled frame's order, so a team's rows come out alike with or without `teams`)
+    return out.sort_values(["week_start", "pattern", "score"], ascending=[True, True, False], ignore_index=True,
+                           kind="stable")
 
 
 def detect(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period | None = None,
@@ -214,13 +219,14 @@ def detect(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period | N
 
 def detect_with_previous(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period, random_state: int = 0,
                          playbooks: Playbooks | None = None, lookback_weeks: int = LOOKBACK_WEEKS,
-                         key: bytes | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`detect` for a month and the month before, from one fit (so the two months are judged alike)."""
+                         key: bytes | None = None, teams: set[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`detect` for a month and the month before, from one fit (so the two months are judged alike); with `teams`,
+    only their weeks (a team's retro: the evidence of the whole org's weeks costs a second at 30,000 developers)."""
     first, last = period_weeks(period, lookback_weeks)
     labelled = flagged_user_weeks(con, params, first, last, random_state=random_state)
     w = params.patterns.review_min_weight
-    return (flagged_weeks(labelled, {period.label}, playbooks, key, w),
-            flagged_weeks(labelled, {period.previous.label}, playbooks, key, w))
+    return (flagged_weeks(labelled, {period.label}, playbooks, key, w, teams),
+            flagged_weeks(labelled, {period.previous.label}, playbooks, key, w, teams))
 
 
 def active_developers_by_team(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:
