@@ -221,7 +221,8 @@ def detect_with_previous(con: duckdb.DuckDBPyConnection, params: OrgParams, peri
                          playbooks: Playbooks | None = None, lookback_weeks: int = LOOKBACK_WEEKS,
                          key: bytes | None = None, teams: set[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`detect` for a month and the month before, from one fit (so the two months are judged alike); with `teams`,
-    only their weeks (a team's retro: the evidence of the whole org's weeks costs a second at 30,000 developers)."""
+    only their weeks (a team's retro: pseudonyms and evidence for the whole org's 8,700 flagged weeks at 30,000
+    developers cost about half a second)."""
     first, last = period_weeks(period, lookback_weeks)
     labelled = flagged_user_weeks(con, params, first, last, random_state=random_state)
     w = params.patterns.review_min_weight
