@@ -298,6 +298,54 @@ def test_documents_of_a_kind_read_in_one_run_load_as_read_one_run_each(tmp_path)
         ("2026-10-05", 1, "enterprise")]
 
 
+def _pull_files(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT number, filename, additions, patch_sketch FROM pull_request_file "
+                           "ORDER BY 1, 2").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_file_list_fetched_again_unchanged_is_left_as_it_is_and_full_writes_it_again(tmp_path):
+    """A daily fetch brings every pull request of its window again: an unchanged file list keeps its rows (no new
+    sketch, no delete and insert), a changed one is replaced, and `ingest --full` writes them all again."""
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    one = {"number": 1, "files": [{"filename": "a.py", "additions": 1, "patch": "+retryWithBackoff()"}]}
+    two = {"number": 2, "files": [{"filename": "b.py", "additions": 2}]}
+    _write(raw / "delivery/o/r/pull-files.json", json.dumps([one, two]))
+    ingest_raw(raw, db)
+    written = _pull_files(db)
+    assert written[0][3] and written[1][3] is None  # the patch's sketch; no patch, no sketch
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE pull_request_file SET patch_sketch = [42] WHERE number = 1")  # to see whether it is written
+    con.close()
+    _write(raw / "delivery/o/r/pull-files-2026-10-05.json",
+           json.dumps([one, {**two, "files": [{"filename": "b.py", "additions": 5}]}]))
+    assert ingest_raw(raw, db).files_ingested == 1
+    assert _pull_files(db) == [(1, "a.py", 1, [42]), (2, "b.py", 5, None)]
+    ingest_raw(raw, db, full=True)
+    assert _pull_files(db) == [written[0], (2, "b.py", 5, None)]
+
+
+def test_a_file_list_changed_and_changed_back_in_one_run_ends_as_the_last_file_has_it(tmp_path):
+    """The digests are compared with what the table holds after the run's files are merged: a list that one snapshot
+    changes and a later one of the same run changes back ends as the later one has it, as file-by-file loading does."""
+    lists = {"pull-files.json": ["a.py", "b.py"], "pull-files-2026-10-05.json": ["a.py"],
+             "pull-files-2026-10-06.json": ["a.py", "b.py"]}
+    together, one_by_one = tmp_path / "together", tmp_path / "one_by_one"
+    for i, (name, names) in enumerate(lists.items()):
+        text = json.dumps([{"number": 1, "files": [{"filename": n, "patch": f"+{n[0]}Name"} for n in names]}])
+        for root in (together, one_by_one):
+            _write(root / "raw/delivery/o/r" / name, text)
+        assert ingest_raw(one_by_one / "raw", one_by_one / "w.duckdb").files_ingested == 1
+        if i == 0:
+            ingest_raw(together / "raw", together / "w.duckdb")
+    assert ingest_raw(together / "raw", together / "w.duckdb").files_ingested == 2
+    assert [row[1] for row in _pull_files(together / "w.duckdb")] == ["a.py", "b.py"]
+    assert _contents(together / "w.duckdb", ("source_file",)) == _contents(one_by_one / "w.duckdb", ("source_file",))
+
+
 def test_unreadable_document_is_quarantined_whole(tmp_path):
     raw = tmp_path / "raw"
     _write(raw / "seats/2026-10-05.json", '[{"total_seats": 1, "seats": [{"assignee": {"login": "a", "id": 1}}]')

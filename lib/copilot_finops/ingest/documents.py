@@ -19,7 +19,7 @@ from . import signatures
 from .elements import (BadElement, as_day, as_element, as_int, as_number, as_object, as_text, label_names,
                        patch_text, pull_people, ts, user_logins)
 from .replacing import Replacement, apply, replacement
-from .sketch import patch_sketch
+from .sketch import SKETCH_SIZE, patch_sketch
 
 ROOT_CAUSE = re.compile(r"root\s*cause:\s*([0-9a-f]{7,40})", re.IGNORECASE)
 PULL_URL = re.compile(r"/pulls/(\d+)(?:$|[/?#])")
@@ -294,17 +294,36 @@ def _pull_files(con, f, items, file_id):
         files = p.get("files") or []
         if not isinstance(files, list):
             raise BadElement("files must be a list")
-        return [(repo, number, x["filename"], as_text(x.get("status")),
+        rows = [(repo, number, x["filename"], as_text(x.get("status")),
                  as_int(x["additions"], "additions", False) if x.get("additions") is not None else None,
                  as_int(x["deletions"], "deletions", False) if x.get("deletions") is not None else None,
-                 patch_sketch(patch_text(x)))
+                 patch_text(x))
                 for x in files if isinstance(x, dict) and isinstance(x.get("filename"), str) and x["filename"]]
+        digest = _files_digest(rows)
+        return [(*row, digest) for row in rows]
 
     rows, bad = _each(f, items, build)
-    cols = ["repo", "number", "filename", "status", "additions", "deletions", "patch_sketch"]
-    # a PR's file list is replaced whole
-    files = replacement("pull_request_file", cols, rows, ["repo", "number", "filename"], ["repo", "number"])
+    # a PR's file list is replaced whole, where it changed: the patch text becomes its sketch only then
+    files = replacement("pull_request_file", PULL_FILE_COLUMNS, rows, ["repo", "number", "filename"],
+                        ["repo", "number"], digest="files_digest", finish=_sketched)
     return _staged(files, bad)
+
+
+PULL_FILE_COLUMNS = ["repo", "number", "filename", "status", "additions", "deletions", "patch_sketch", "files_digest"]
+# Bump when the rows built of a file list change for the same list (a new column, another sketch): the
+# digests then differ from every stored one, and the next fetch of each pull request writes it again.
+PULL_FILES_VERSION = f"1:{SKETCH_SIZE}"
+
+
+def _files_digest(rows: list[tuple]) -> int:
+    """A signed 64-bit digest of a pull request's file rows as built (patch text in place of the sketch)."""
+    return int.from_bytes(hashlib.blake2b(repr((PULL_FILES_VERSION, rows)).encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+def _sketched(row: tuple) -> tuple:
+    """A pull request file's row to write: its patch text (staged in the sketch's place) becomes the sketch."""
+    return (*row[:6], patch_sketch(row[6]), row[7])
 
 
 def _deployments(con, f, items, file_id):

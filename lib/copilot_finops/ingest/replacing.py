@@ -5,6 +5,11 @@ its rows. Applied one after another, the files of a batch leave each group as th
 it; `apply` computes that outcome in Python and writes it with one DELETE and one INSERT a table, since each
 statement scans the table and a daily fetch brings dozens of small documents of a kind. Rows reach DuckDB as
 Arrow columns typed like the table's own, so every value arrives exactly as Python held it.
+
+A table whose groups carry a digest of what they were built from (`Replacement.digest`) is written only where the
+digest changed: a daily fetch brings again every pull request of its settling window, most of them as they were,
+and their file lists need neither a new patch sketch nor a delete and insert. The comparison is made after the
+batch is merged, against what the table holds, so the outcome is the one file-by-file loading gives.
 """
 from __future__ import annotations
 
@@ -27,6 +32,10 @@ class Replacement:
         kept).
     groups : the `replace_by` values this file replaces, when more than its rows name (a snapshot day with no
         seats still empties the day); None for the rows' own.
+    digest : the column holding a digest of everything a group's rows are built from (the same in each row of
+        the group), or None. A group whose rows the table already holds with the same digest is left as it is.
+    finish : applied to each row that is written, after the digests are compared (work worth skipping for the
+        groups that did not change, such as a patch's sketch); None writes the rows as they are.
     """
 
     table: str
@@ -35,6 +44,8 @@ class Replacement:
     key: list[str]
     replace_by: list[str]
     groups: list[tuple] | None = None
+    digest: str | None = None
+    finish: Callable[[tuple], tuple] | None = None
 
     def group_values(self) -> list[tuple]:
         if self.groups is not None:
@@ -52,16 +63,19 @@ def _values(columns: list[str], names: list[str]) -> Callable[[tuple], tuple]:
 
 
 def replacement(table: str, columns: list[str], rows: list, key: list[str], replace_by: list[str] | None = None,
-                groups: list[tuple] | None = None) -> Replacement:
+                groups: list[tuple] | None = None, digest: str | None = None,
+                finish: Callable[[tuple], tuple] | None = None) -> Replacement:
     """A Replacement of `rows` (tuples in the order of `columns`, or dicts with every name of `columns`),
     duplicates on `key` dropped (the last one kept, where the first one stood)."""
+    if digest is not None and groups is not None:
+        raise ValueError("a digest compares the groups the rows name: it cannot go with explicit groups")
     if rows and isinstance(rows[0], dict):
         rows = list(map(itemgetter(*columns), rows))
     positions = [columns.index(k) for k in key]
     by_key = dict(zip(map(itemgetter(*positions), rows), rows))  # one key column: the value itself, not a tuple
     if len(by_key) < len(rows):
         rows = list(by_key.values())
-    return Replacement(table, columns, rows, key, replace_by or key, groups)
+    return Replacement(table, columns, rows, key, replace_by or key, groups, digest, finish)
 
 
 def _arrow_type(duckdb_type: str) -> pa.DataType | None:
@@ -110,8 +124,28 @@ def merged(replacements: list[Replacement]) -> tuple[list[tuple] | None, list[tu
     return None if own else list(last), rows
 
 
-def apply(con: duckdb.DuckDBPyConnection, replacements: list[Replacement]) -> None:
-    """Apply replacements in order, as one DELETE and one INSERT per table."""
+def _changed(con: duckdb.DuckDBPyConnection, r: Replacement, rows: list[tuple]) -> list[tuple]:
+    """`rows` without those of the groups `r.table` already holds with the same digest (`r.digest`)."""
+    group_of = _values(r.columns, r.replace_by)
+    digest_of = _values(r.columns, [r.digest])
+    incoming = list(dict.fromkeys(group + digest_of(row) for row in rows for group in (group_of(row),)))
+    names = [*r.replace_by, r.digest]
+    con.register("incoming_digest", _arrow_table(con, r.table, names, incoming))
+    on = " AND ".join(f't."{n}" = g."{n}"' for n in names)
+    cols = ", ".join(f'g."{n}"' for n in r.replace_by)
+    same = set(con.execute(f"SELECT DISTINCT {cols} FROM incoming_digest g JOIN {r.table} t ON {on}").fetchall())
+    con.unregister("incoming_digest")
+    if not same:
+        return rows
+    return [row for row in rows if group_of(row) not in same]
+
+
+def apply(con: duckdb.DuckDBPyConnection, replacements: list[Replacement], compare: bool = True) -> None:
+    """Apply replacements in order, as one DELETE and one INSERT per table.
+
+    compare : leave the groups whose digest the table already holds as they are (see `Replacement.digest`);
+        False writes every group again (`ingest --full`).
+    """
     if not replacements:
         return
     con.fetchall()  # finishes a query result left unread (after a fetchone): DuckDB refuses register() until then
@@ -120,9 +154,14 @@ def apply(con: duckdb.DuckDBPyConnection, replacements: list[Replacement]) -> No
         by_table.setdefault(r.table, []).append(r)
     for table, group in by_table.items():
         first = group[0]
-        if any((r.columns, r.key, r.replace_by) != (first.columns, first.key, first.replace_by) for r in group):
-            raise ValueError(f"replacements of {table} differ in columns or keys")
+        if any((r.columns, r.key, r.replace_by, r.digest, r.finish)
+               != (first.columns, first.key, first.replace_by, first.digest, first.finish) for r in group):
+            raise ValueError(f"replacements of {table} differ in columns, keys or digest")
         groups, rows = merged(group)
+        if first.digest is not None and compare and rows:
+            rows = _changed(con, first, rows)
+        if first.finish is not None:
+            rows = list(map(first.finish, rows))
         by = first.replace_by
         cond = " AND ".join(f't."{k}" = g."{k}"' for k in by)
         cols = ", ".join(f'"{c}"' for c in first.columns)

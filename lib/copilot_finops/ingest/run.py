@@ -89,6 +89,7 @@ class Ingestor(ReportLoader):
         self._registered: list[tuple] = []  # raw_file rows of the open transaction, written by write_registered()
         self._moved: list[int] = []  # raw_file ids read again from this raw zone, written by write_registered()
         self._cutoff: list | None = None  # [the recorded retention cutoff], read once: ingest never purges
+        self.compare = True  # leave groups whose digest is unchanged as they are (False: `ingest --full`)
 
     def commit(self) -> None:
         """Write the open transaction's raw_file and ingest_file rows (a few statements, not a few a file) and
@@ -226,9 +227,9 @@ class Ingestor(ReportLoader):
                 for f in files:
                     staged += self._load_document(f)
                     if sum(len(r.rows) for r in staged) >= STAGED_ROWS:
-                        replacing.apply(con, staged)
+                        replacing.apply(con, staged, self.compare)
                         staged.clear()
-                replacing.apply(con, staged)
+                replacing.apply(con, staged, self.compare)
                 self.reapply_retention(kind)
                 seconds[kind] = round(time.perf_counter() - t0, 3)
         except UNFORESEEN:
@@ -248,7 +249,7 @@ class Ingestor(ReportLoader):
         for f in files:
             con.execute("BEGIN")
             try:
-                replacing.apply(con, self._load_document(f))
+                replacing.apply(con, self._load_document(f), self.compare)
             except UNFORESEEN as exc:
                 self.rollback()
                 self.reject_file(f, f"could not be read as {kind}: {type(exc).__name__}: {exc}"[:500])
@@ -286,7 +287,8 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
     ----------
     raw_dir : the raw zone (see DESIGN.md, "Raw zone").
     warehouse_path : DuckDB file, created if missing.
-    full : re-read every file, not only new or changed ones (the result is the same; slower).
+    full : re-read every file, not only new or changed ones, and write every row again, digests unchanged or not
+        (the result is the same unless the code that builds the rows changed; slower).
     progress : show a progress bar per kind on stderr.
     files : only these files (used by `import`); default: everything under `raw_dir`.
 
@@ -307,6 +309,7 @@ def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, fu
     migrate.upgrade(con)
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     ingestor = Ingestor(con, raw, summary)
+    ingestor.compare = not full
     try:
         done = dict(con.execute("SELECT path, sha256 FROM ingest_file").fetchall())
         todo = [f for f in files if full or done.get(f.rel) != f.fingerprint()]

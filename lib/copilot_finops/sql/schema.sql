@@ -200,6 +200,9 @@ CREATE TABLE IF NOT EXISTS pull_request_file (
 -- Bottom-64 hashes of the identifiers on the patch's added lines: what the change wrote, compared
 -- across repos for duplicate work without keeping the patch text (the raw zone has it).
 ALTER TABLE pull_request_file ADD COLUMN IF NOT EXISTS patch_sketch BIGINT[];
+-- A digest of what the pull request's file rows were built from (the same in each): a fetch that brings the
+-- list again unchanged leaves the rows as they are (ingest.replacing). NULL in rows from before it: written again.
+ALTER TABLE pull_request_file ADD COLUMN IF NOT EXISTS files_digest BIGINT;
 
 -- grain: repo, number, review_id
 CREATE TABLE IF NOT EXISTS review (
