@@ -319,7 +319,11 @@ def _fill(con: duckdb.DuckDBPyConnection, view: View) -> None:
 def mark_stale(con: duckdb.DuckDBPyConnection) -> None:
     """Before changing the tables the materialized views read: point each such view back at its SQL and drop its
     table, and record them stale. Every read stays correct (slower) until `refresh_materialized`; a purge leaves no
-    row behind in them. Cheap: what an ingest of one new day pays."""
+    row behind in them. Cheap: what an ingest of one new day pays, and nothing when they are stale already (every
+    writer of the state records it last, after the views and tables changed)."""
+    row = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY]).fetchone()
+    if row and row[0] == "stale":
+        return
     for view in views():
         if view.materialized:
             con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
