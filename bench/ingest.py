@@ -6,15 +6,16 @@
 For each size it generates a demo org of days + 1 days (cached under --cache), and lays out two raw zones of
 hard links: `base`, the first `days` days, and `next`, the same plus what a daily fetch adds for the last day
 (its usage, user-teams and org reports, its seat and team snapshots, the month's billing files fetched again,
-and a delivery snapshot per repo of what changed in the last four days). Then, in fresh child processes, it
-times (a) the floor: `SELECT count(*) FROM read_json([...base's users-1-day files...])`, the faster of two runs,
-DuckDB reading the same files into typed columns in memory, and the zone floor: `count(*)` over `read_json` of
-every file of `base` (a read per kind, so each read sees one shape); (b) `ingest_raw` of `base` into a new
-warehouse; (c) `ingest_raw` of `next` into that warehouse: only the new day's files are read. It prints ingest's
+and a delivery snapshot per repo of what changed in the last four days). The base's delivery documents are
+those of the day before (`before_last_day`): what the last day created, closed, merged or pushed is not in them.
+Then, in fresh child processes, it times (a) the floor: `SELECT count(*) FROM read_json([...base's users-1-day
+files...])`, the faster of two runs, DuckDB reading the same files into typed columns in memory, and the zone
+floor: `count(*)` over `read_json` of every file of `base` (a read per kind, so each read sees one shape);
+(b) `ingest_raw` of `base` into a new warehouse; (c) after a report run's refresh of the materialized views
+(untimed), `ingest_raw` of `next` into that warehouse: only the new day's files are read. It prints ingest's
 time on the users-1-day files and its ratio to the floor, the whole zone's time and its ratio to the zone floor
-(and to the users-1-day floor), records per second,
-each child's peak memory (its VmHWM), the growth from the smallest size and the increment's share of the
-100-day ingest. Run by hand; not part of CI.
+(and to the users-1-day floor), records per second, each child's peak memory (its VmHWM), the growth from the
+smallest size and the increment's share of the 100-day ingest. Run by hand; not part of CI.
 """
 from __future__ import annotations
 
@@ -75,6 +76,11 @@ print(json.dumps({"seconds": time.perf_counter() - t, "records": s.by_kind.get("
                   "rows": s.rows_loaded, "quarantined": s.lines_quarantined, "by_kind": s.seconds_by_kind,
                   "peak_mib": peak_mib()}))
 """
+REFRESH = """
+import json, sys
+from copilot_finops import warehouse
+print(json.dumps({"seconds": warehouse.refresh_if_stale(sys.argv[1]), "peak_mib": peak_mib()}))
+"""
 # A child's own peak resident memory. Not ru_maxrss: Linux keeps it across exec, so a child started by a large
 # parent (one that has just generated the org) would report the parent's size. VmHWM is the new program's own.
 PEAK = """
@@ -121,13 +127,56 @@ def delivery_snapshot(repo_dir: Path, since: str) -> dict[str, list]:
             "issues": [i for i in load("issues") if _since(i, ("updated_at", "created_at", "closed_at"), since)]}
 
 
+def _before(item: dict, keys: tuple[str, ...], day: str) -> dict:
+    """`item` as it stood before `day`: the timestamps of `keys` on that day not yet set (a state then open)."""
+    if not any(isinstance(item.get(k), str) and item[k][:10] == day for k in keys):
+        return item
+    item = {**item, **{k: None for k in keys if isinstance(item.get(k), str) and item[k][:10] == day}}
+    if "state" in item and item.get("closed_at") is None:
+        item["state"] = "open"
+        if "merge_commit_sha" in item:
+            item["merge_commit_sha"] = None
+    return item
+
+
+def before_last_day(kind: str, items: list, day: str, created: set[int], pushed: set[int]) -> list:
+    """A delivery document as a fetch the day before `day` would have written it, as far as the final state tells:
+    what was created on `day` is absent, what closed or merged on it is open, and a pull request updated on it
+    lacks its last file (a push), or has one addition less. `created`, `pushed`: the numbers of the pull requests
+    created on `day`, and of those created before it and updated on it."""
+    def created_before(x, key="created_at"):
+        return not (isinstance(x.get(key), str) and x[key][:10] >= day)
+
+    if kind == "pull-files":
+        out = []
+        for p in items:
+            if p["number"] in created:
+                continue
+            if p["number"] in pushed and p.get("files"):
+                files = p["files"][:-1] if len(p["files"]) > 1 else [
+                    {**p["files"][0], "additions": (p["files"][0].get("additions") or 1) - 1}]
+                p = {**p, "files": files}
+            out.append(p)
+        return out
+    if kind == "reviews":
+        return [r for r in items if created_before(r, "submitted_at")]
+    return [_before(x, ("closed_at", "merged_at"), day) for x in items if created_before(x)]
+
+
 def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
-    """Hard-linked raw zones `base` (every file but the last day's) and `next` (base plus the daily fetch)."""
+    """Raw zones `base` (every file but the last day's, the delivery documents as they stood the day before) and
+    `next` (the whole zone plus the last day's delivery fetch), hard-linked where a file is the same.
+
+    The generator writes each repo's delivery documents in their final state. A base holding that state would make
+    every pull request the daily fetch brings again unchanged, which flatters an ingest that skips unchanged ones;
+    so the base holds each document as `before_last_day` makes it.
+    """
     base, nxt = work / "base", work / "next"
-    if (work / "laid-out").exists():
+    if (work / "laid-out-3").exists():
         return base, nxt
     shutil.rmtree(work, ignore_errors=True)
     day, month = last.isoformat(), last.strftime("%Y-%m")
+    numbers: dict[Path, tuple[set[int], set[int]]] = {}  # a repo's pull requests (created, pushed) on `day`
     for path in sorted(raw.rglob("*")):
         if not path.is_file() or path.name in ("manifest.jsonl", "ground_truth.json"):
             continue
@@ -137,6 +186,19 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             if rel.parts[0] == "billing" and month in rel.name and target is nxt:
                 shutil.copyfile(path, target / rel)  # the month's billing, fetched again: a new file
+            elif rel.parts[0] == "delivery" and target is nxt and (base / rel).exists():
+                os.link(base / rel, target / rel)  # the same file: the next ingest does not read it again
+            elif rel.parts[0] == "delivery" and target is base and path.suffix == ".json":
+                kind = path.stem.removesuffix("-agent")
+                if path.parent not in numbers:
+                    pulls = [p for name in ("pulls.json", "pulls-agent.json") if (path.parent / name).exists()
+                             for p in json.loads((path.parent / name).read_text())]
+                    numbers[path.parent] = (
+                        {p["number"] for p in pulls if (p.get("created_at") or "")[:10] >= day},
+                        {p["number"] for p in pulls if (p.get("created_at") or "")[:10] < day
+                         and _since(p, ("updated_at", "closed_at", "merged_at"), day)})
+                items = before_last_day(kind, json.loads(path.read_text()), day, *numbers[path.parent])
+                (target / rel).write_text(json.dumps(items, separators=(",", ":")))
             else:
                 os.link(path, target / rel)
     since = (last - timedelta(days=SETTLE_DAYS)).isoformat()
@@ -144,7 +206,7 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
         for kind, items in delivery_snapshot(repo_dir, since).items():
             out = nxt / "delivery" / repo_dir.parent.name / repo_dir.name / f"{kind}-{day}.json"
             out.write_text(json.dumps(items, separators=(",", ":")))
-    (work / "laid-out").write_text("")
+    (work / "laid-out-3").write_text("")
     return base, nxt
 
 
@@ -169,6 +231,8 @@ def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
     shutil.rmtree(str(wh) + ".cache", ignore_errors=True)
     ingest = child(INGEST, str(base), str(wh))
     assert ingest["records"] == floor["records"] and not ingest["quarantined"], (ingest, floor)
+    # a report run between the two, as on a day that publishes: the increment drops the filled tables again
+    refreshed = child(REFRESH, str(wh))
     increment = child(INGEST, str(nxt), str(wh))
     result = {"users": users, "records": floor["records"], "gib": size_gib, "zone_gib": zone_gib,
               "floor_s": floor["seconds"], "typed_s": floor["typed_seconds"], "u1d_s": ingest["users_1_day_seconds"],
@@ -178,7 +242,8 @@ def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
               "records_per_s": floor["records"] / ingest["users_1_day_seconds"],
               "peak_mib": ingest["peak_mib"], "by_kind": ingest["by_kind"], "inc_s": increment["seconds"],
               "inc_files": increment["files"], "inc_rows": increment["rows"], "inc_peak_mib": increment["peak_mib"],
-              "inc_by_kind": increment["by_kind"], "warehouse_gib": wh.stat().st_size / 2**30,
+              "inc_by_kind": increment["by_kind"], "refresh_s": refreshed["seconds"] or 0.0,
+              "warehouse_gib": wh.stat().st_size / 2**30,
               "load_before": load, "load_after": os.getloadavg()[0]}
     if keep:
         wh.rename(org / "warehouse.duckdb")
@@ -216,12 +281,13 @@ def main() -> None:
     for r in rows:
         kinds = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["by_kind"].items(), key=lambda kv: -kv[1])[:6])
         print(f"  {r['users']} users, seconds by kind: {kinds}; warehouse {r['warehouse_gib']:.2f} GiB")
-    print(f"\nDaily increment: ingest of the zone plus one day's fetch into the {args.days}-day warehouse (only new files read)")
+    print(f"\nDaily increment: ingest of the zone plus one day's fetch into the {args.days}-day warehouse (only new files "
+          "read), after a report run refreshed its materialized views")
     for r in rows:
         kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["inc_by_kind"].items(), key=lambda kv: -kv[1])[:5])
         print(f"  {r['users']:>7} users: {r['inc_files']} files, {r['inc_rows']:,} rows in {r['inc_s']:.2f} s = "
               f"{100 * r['inc_s'] / r['ingest_s']:.1f} % of the {args.days}-day ingest ({r['ingest_s']:.1f} s); "
-              f"peak {r['inc_peak_mib']:,.0f} MiB; {kinds}")
+              f"peak {r['inc_peak_mib']:,.0f} MiB; {kinds} (refresh before it, untimed: {r['refresh_s']:.1f} s)")
     if len(rows) > 1:
         base = rows[0]
         for r in rows[1:]:
