@@ -324,9 +324,11 @@ def mark_stale(con: duckdb.DuckDBPyConnection) -> None:
     row = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY]).fetchone()
     if row and row[0] == "stale":
         return
-    for view in views():
-        if view.materialized:
-            con.execute(f"CREATE OR REPLACE VIEW {view.name} AS\n{view.sql}")
+    # (the view files' headers say which; `views()` would parse every file's SQL first, a tenth of a second, and
+    # the order does not matter here: every view and table a replaced view reads exists throughout)
+    for path, sql in _sql_files():
+        if path != SCHEMA_FILE and _MATERIALIZED.search(_header(sql)):
+            con.execute(f"CREATE OR REPLACE VIEW {path.rpartition('/')[2].removesuffix('.sql')} AS\n{sql}")
     _drop_materialized_tables(con)
     _record_materialized(con, "stale")
 
