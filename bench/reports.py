@@ -344,7 +344,7 @@ def big_section(args, books: list[Path], demo: Path, big: Path, work: Path, rati
     """Each team notebook on the large org against the demo org, and the views that cost most there.
 
     Several pages read an org-wide pass, memoised beside the warehouse (the pattern fit, the delivery window,
-    the what-if): `report` runs each once before its fan-out. Timed on both orgs, with the memos cleared first:
+    the what-if, the cost history, the guardrails): `report` runs each once before its fan-out. Timed on both orgs, with the memos cleared first:
     that stage, then the first team's notebook (one run), then another team's (median)."""
     other = next(t for t in _teams("all", demo) if t != args.team)
     print(f"Team notebooks on the {args.big_users:,}-user org vs the demo org, cold kernels, seconds: "

@@ -135,8 +135,10 @@ def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_pat
             return {"guardrails": budget.evaluate_guardrails(con, period, params),
                     "team-costs-history": cost.team_costs_history(con, period, params, months=3),
                     "org-team-weeks": patterns.org_team_weeks(con, params, period),
+                    "patterns-org-table": patterns.org_pattern_table(con, params, period, params.privacy.k_anonymity),
                     "delivery-window": delivery_report.prepare(con, period, params),
                     "delivery-verdicts": delivery_report.team_verdicts(con, period, params),
+                    "delivery-teams": delivery_report.team_deliveries(con, period, params),
                     "patterns-labelled": label_user_weeks(con, params, first, last),
                     "patterns-flagged": flagged_user_weeks(con, params, first, last)}
         finally:
@@ -159,6 +161,26 @@ def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_pat
     con = warehouse.connect(db, read_only=True)
     try:
         current, previous = patterns.detect_with_previous(con, params, period)
+        developers = patterns.active_developers_by_team(con, period)
+        unsuppressed = patterns.org_pattern_table(con, params, period, 1)  # every figure shown (k = 1)
+    finally:
+        con.close()
+    # page 04's org table, read from its own entry, is the table of the whole org's flagged weeks of the month
+    _assert_same(memoised["patterns-org-table"], patterns.pattern_table(current, developers, params.privacy.k_anonymity),
+                 "org table")
+    _assert_same(unsuppressed, patterns.pattern_table(current, developers, 1), "org table, k = 1")
+    assert len(unsuppressed) > 3 and unsuppressed["credits"].gt(0).all() and unsuppressed["users"].gt(0).all()
+    # pages 05 and 06 read a team's delivery analysis from its entry: what the window gives for the team
+    con = warehouse.connect(db, read_only=True)
+    try:
+        window = delivery_report.prepare(con, period, params)
+        teams = delivery_report.team_deliveries(con, period, params)
+        assert len(teams) > 5 and {d.verdict for d in teams.values()} - {"insufficient_data"}
+        for team, analysis in teams.items():
+            _assert_same(analysis, delivery_report.team_delivery(con, window, team), f"delivery of {team}")
+            assert delivery_report.team_delivery_of(con, period, params, team) is not None
+        unknown = delivery_report.team_delivery_of(con, period, params, "no-such-team")
+        _assert_same(unknown, delivery_report.team_delivery(con, window, "no-such-team"), "an unknown team")
     finally:
         con.close()
     _assert_same(current, flagged_weeks(labelled, {"2026-10"}, min_weight=params.patterns.review_min_weight), "month")

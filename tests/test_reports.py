@@ -149,8 +149,9 @@ def test_nbval_runs_every_notebook_on_a_small_demo_warehouse(small_demo, tmp_pat
 
 
 def test_the_org_wide_passes_run_once_before_the_pages_and_every_page_reads_them(small_demo, project_cwd):
-    """The pattern fit, the delivery window and the what-if run before the fan-out, with the arguments the pages
-    give them: the pages then read those very memo entries (none computes its own, none is rewritten)."""
+    """The pattern fit, the delivery window, the what-if, the cost history and the guardrails run before the fan-out,
+    with the arguments the pages give them: the pages then read those very memo entries (none computes its own, none
+    is rewritten)."""
     from copilot_finops.params import load_params
     from copilot_finops.period import parse_period
     from copilot_finops.reports import orgwide
@@ -160,20 +161,25 @@ def test_the_org_wide_passes_run_once_before_the_pages_and_every_page_reads_them
     shutil.copy(small_demo.warehouse, project_cwd / "w.duckdb")
     tasks = [t for t in plan_tasks(["platform-sre"], "2026-10", "w.duckdb", "params", "out", ROOT / "notebooks",
                                    include_org=False)
-             if t.name in {"04_high_burn_patterns", "05_delivery_correlation", "06_monthly_retro", "07_model_routing"}]
-    assert len(tasks) == 4
+             if t.name in {"02_cost_baseline", "04_high_burn_patterns", "05_delivery_correlation", "06_monthly_retro",
+                           "07_model_routing"}]
+    assert len(tasks) == 5
     names = orgwide.needed({t.name for t in tasks})
-    assert names == ["patterns", "delivery", "whatif"]
+    assert names == ["patterns", "delivery", "whatif", "costs", "guardrails"]
     assert orgwide.needed({"07_model_routing"}, extra=(("route", "x"),)) == []  # another route: the page's own
     done = orgwide.run("w.duckdb", load_params("params"), parse_period("2026-10"), names, progress=False)
     assert sorted(done) == sorted(names)
     memo = project_cwd / "w.duckdb.cache"
     before = {p.name: p.stat().st_mtime_ns for p in memo.glob("*.memo")}
     kinds = {name.split("-", 1)[1].rsplit("-", 1)[0] for name in before}
-    assert {"patterns-labelled", "patterns-flagged", "org-team-weeks", "delivery-window", "delivery-verdicts", "whatif"} <= kinds
+    assert {"patterns-labelled", "patterns-flagged", "org-team-weeks", "patterns-org-table", "delivery-window",
+            "delivery-verdicts", "delivery-teams", "whatif", "guardrails", "team-costs-history",
+            "repository-credits", "agent-costs"} <= kinds
     results = run_reports(tasks, workers=1, progress=False)
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     after = {p.name: p.stat().st_mtime_ns for p in memo.glob("*.memo")}
-    shared = {"patterns-labelled", "patterns-flagged", "org-team-weeks", "delivery-window", "delivery-verdicts", "whatif"}
+    shared = {"patterns-labelled", "patterns-flagged", "org-team-weeks", "patterns-org-table", "delivery-window",
+              "delivery-verdicts", "delivery-teams", "whatif", "guardrails", "team-costs-history", "repository-credits",
+              "agent-costs"}
     assert {n: t for n, t in after.items() if n.split("-", 1)[1].rsplit("-", 1)[0] in shared} == \
         {n: t for n, t in before.items() if n.split("-", 1)[1].rsplit("-", 1)[0] in shared}

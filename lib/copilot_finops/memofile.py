@@ -77,7 +77,8 @@ def _encode(value, frames: list[pd.DataFrame]):
 
 def _decode(tree, hint, frames: list[pd.DataFrame]):
     if isinstance(tree, list):
-        return [_decode(v, None, frames) for v in tree]
+        item_hint = typing.get_args(hint)[0] if typing.get_origin(hint) is list and typing.get_args(hint) else None
+        return [_decode(v, item_hint, frames) for v in tree]
     if not isinstance(tree, dict):
         return tree
     if "$fields" in tree:
@@ -104,8 +105,9 @@ def _decode(tree, hint, frames: list[pd.DataFrame]):
         return date.fromisoformat(tree["$date"])
     if "$tuple" in tree:
         return tuple(_decode(v, None, frames) for v in tree["$tuple"])
-    if "$dict" in tree:
-        return {_decode(k, None, frames): _decode(v, None, frames) for k, v in tree["$dict"]}
+    if "$dict" in tree:  # (a dict[K, V] hint rebuilds dataclass values)
+        value_hint = typing.get_args(hint)[1] if typing.get_origin(hint) is dict and typing.get_args(hint) else None
+        return {_decode(k, None, frames): _decode(v, value_hint, frames) for k, v in tree["$dict"]}
     if "$ndarray" in tree:
         dtype = np.dtype(str(tree["dtype"]))
         if dtype.kind not in _ARRAY_KINDS:

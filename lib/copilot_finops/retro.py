@@ -308,7 +308,7 @@ def build_pack(con, team: str, period: Period, params, playbooks, key: bytes | N
     current, previous = patterns.detect_with_previous(con, params, period, playbooks=playbooks, key=key, teams={team})
     pack.flagged = current
     pack.movement = team_patterns(current, previous, team, k)
-    pack.delivery = delivery_report.team_delivery(con, delivery_report.prepare(con, period, params), team)
+    pack.delivery = delivery_report.team_delivery_of(con, period, params, team)
     pack.questions = discussion_questions(retro_facts(pack, playbooks))
     return pack
 

@@ -12,8 +12,8 @@ from .detect import (DETECT_COLUMNS, FEATURE_LABELS, LOOKBACK_WEEKS, PATTERN_NAM
                      active_developers_by_team, check_playbooks, detect, detect_with_previous, evidence,
                      evidence_text, flagged_user_weeks, flagged_weeks, label_features, label_user_weeks, period_weeks,
                      week_month)
-from .report import (flagged_for_display, median_evidence, movement_chart, movement_for_display, org_team_weeks,
-                     pattern_table, precision_chart, precision_for_display, review_precision, table_for_display,
+from .report import (flagged_for_display, median_evidence, movement_chart, movement_for_display, org_pattern_table,
+                     org_team_weeks, pattern_table, precision_chart, precision_for_display, review_precision, table_for_display,
                      table_records, team_credits, team_movement, team_summary_markdown, team_week_table, to_records,
                      week_table_display, with_logins)
 
@@ -21,7 +21,7 @@ __all__ = ["DETECT_COLUMNS", "FEATURE_LABELS", "LOOKBACK_WEEKS", "NO_PATTERN", "
            "PATTERN_NAMES", "SMALL_TEAMS", "active_developers_by_team", "check_playbooks", "detect",
            "detect_with_previous", "evidence", "evidence_text", "flagged_for_display", "flagged_user_weeks", "flagged_weeks",
            "label_features", "label_user_weeks", "median_evidence", "movement_chart", "movement_for_display",
-           "org_team_weeks", "pattern_table", "period_weeks", "precision_chart", "precision_for_display",
+           "org_pattern_table", "org_team_weeks", "pattern_table", "period_weeks", "precision_chart", "precision_for_display",
            "review_precision", "table_for_display", "table_records", "team_credits", "team_movement",
            "team_summary_markdown", "team_week_table", "to_records", "week_month", "week_table_display",
            "with_logins"]

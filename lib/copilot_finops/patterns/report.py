@@ -17,7 +17,8 @@ from ..params import OrgParams
 from ..period import Period
 from . import features as features_mod
 from .catalog import PATTERN_BY_NAME
-from .detect import PATTERN_NAMES, SMALL_TEAMS, evidence_text, label_user_weeks, period_weeks
+from .detect import (PATTERN_NAMES, SMALL_TEAMS, active_developers_by_team, evidence_text, flagged_user_weeks,
+                     flagged_weeks, label_user_weeks, period_weeks)
 
 
 TABLE_COLUMNS = ["pattern", "team_slug", "user_weeks", "users", "credits", "evidence", "suppressed"]
@@ -64,6 +65,26 @@ def pattern_table(flagged: pd.DataFrame, team_sizes: dict[str, int] | None = Non
         table[column] = table[column].astype("float64").mask(table["suppressed"])
     table["evidence"] = [None if s else e for s, e in zip(table["suppressed"], table["evidence"])]
     return table.sort_values(["suppressed"], kind="stable", ignore_index=True)[TABLE_COLUMNS]
+
+
+# Keys the pseudonyms `org_pattern_table` counts distinct developers by; they never leave it (nor does any row of a
+# person), and distinct logins give distinct pseudonyms under any key.
+_COUNTING_KEY = b"org-pattern-table: distinct developers only"
+
+
+@cache.memoised("patterns-org-table")
+def org_pattern_table(con: duckdb.DuckDBPyConnection, params: OrgParams, period: Period, k: int) -> pd.DataFrame:
+    """Every team's flagged weeks of the month as `pattern_table` gives them, teams under `k` active developers
+    folded (`active_developers_by_team`): page 04's org table, the same for every team.
+
+    Built once per period (the org-wide pass) and memoised: a team's page reads these few dozen rows rather than
+    building the evidence of the whole org's flagged weeks (8,700 at 30,000 developers) and the month's active
+    developers of every team again. The weeks are `detect`'s (same fit, same review weights).
+    """
+    first, last = period_weeks(period)
+    current = flagged_weeks(flagged_user_weeks(con, params, first, last), {period.label}, None, _COUNTING_KEY,
+                            params.patterns.review_min_weight)
+    return pattern_table(current, active_developers_by_team(con, period), k)
 
 
 MOVEMENT_COLUMNS = ["pattern", "user_weeks", "user_weeks_last_month", "credits", "credits_last_month", "developers",

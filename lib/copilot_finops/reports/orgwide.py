@@ -1,7 +1,8 @@
 """The org-wide passes a period's team pages share, run once before the fan-out starts them.
 
 Several pages judge a team against the whole org (peers judge peers): the pattern fit (pages 04 and 06), the
-delivery window (05 and 06) and the what-if's repricing (07). Each is memoised beside the warehouse (`cache`).
+delivery window (05 and 06) and the what-if's repricing (07); others read org-wide figures every team's page
+shares: the cost history, repositories and agent costs (02) and the budget guardrails (00, 03 and 06). Each is memoised beside the warehouse (`cache`).
 Without this step the first notebook of a period to need one paid for it (minutes at 30,000 developers) while
 the others waited on its lock with no word on the terminal. Here each pass runs once, is named and timed, and
 every team's page, the first included, reads it.
@@ -27,12 +28,13 @@ def _patterns(con, period: Period, params: OrgParams) -> None:
     first, last = patterns.period_weeks(period)
     patterns.flagged_user_weeks(con, params, first, last)  # fits the detector (label_user_weeks) on the way
     patterns.org_team_weeks(con, params, period)
+    patterns.org_pattern_table(con, params, period, params.privacy.k_anonymity)  # page 04's org table
 
 
 def _delivery(con, period: Period, params: OrgParams) -> None:
     from ..delivery import report as delivery_report
 
-    delivery_report.team_verdicts(con, period, params)  # reads the window (prepare) on the way
+    delivery_report.team_verdicts(con, period, params)  # reads the window and every team's analysis on the way
 
 
 def _whatif(con, period: Period, params: OrgParams) -> None:
@@ -41,12 +43,28 @@ def _whatif(con, period: Period, params: OrgParams) -> None:
     whatif.evaluate(con, period, params, params.routing.default_route)
 
 
+def _costs(con, period: Period, params: OrgParams) -> None:
+    from .. import agents, cost, repos
+
+    cost.team_costs_history(con, period, params, months=3)  # page 02's three months
+    repos.repository_credits(con, period, params)
+    agents.agent_costs(con, period, params)
+
+
+def _guardrails(con, period: Period, params: OrgParams) -> None:
+    from .. import budget
+
+    budget.evaluate_guardrails(con, period, params)  # as of the month's last day with data
+
+
 # name -> (what the terminal calls it, the pass, the notebooks that read it, parameters that change its arguments)
 PASSES: dict[str, tuple[str, Callable, tuple[str, ...], tuple[str, ...]]] = {
     "patterns": ("the pattern fit", _patterns, ("00_org_overview", "04_high_burn_patterns", "06_monthly_retro"), ()),
     "delivery": ("the delivery window", _delivery, ("00_org_overview", "05_delivery_correlation", "06_monthly_retro"),
                  ()),
     "whatif": ("the what-if", _whatif, ("07_model_routing",), ("route",)),
+    "costs": ("the cost history", _costs, ("02_cost_baseline",), ()),
+    "guardrails": ("the guardrails", _guardrails, ("00_org_overview", "03_guardrails", "06_monthly_retro"), ("as_of",)),
 }
 
 
