@@ -7,7 +7,8 @@ For each size it generates a demo org of days + 1 days (cached under --cache), a
 hard links: `base`, the first `days` days, and `next`, the same plus what a daily fetch adds for the last day
 (its usage, user-teams and org reports, its seat and team snapshots, the month's billing files fetched again,
 and a delivery snapshot per repo of what changed in the last four days). The base's delivery documents are
-those of the day before (`before_last_day`): what the last day created, closed, merged or pushed is not in them.
+those of the day before (`before_day`): what the new day created, closed, merged or pushed is not in them. The new
+day is the last working day generated (`new_day`); later days are left out of both zones.
 Then, in fresh child processes, it times (a) the floor: `SELECT count(*) FROM read_json([...base's users-1-day
 files...])`, the faster of two runs, DuckDB reading the same files into typed columns in memory, and the zone
 floor: `count(*)` over `read_json` of every file of `base` (a read per kind, so each read sees one shape);
@@ -15,13 +16,14 @@ floor: `count(*)` over `read_json` of every file of `base` (a read per kind, so 
 (untimed), `ingest_raw` of `next` into that warehouse: only the new day's files are read. It prints ingest's
 time on the users-1-day files and its ratio to the floor, the whole zone's time and its ratio to the zone floor
 (and to the users-1-day floor), records per second, each child's peak memory (its VmHWM), the growth from the
-smallest size and the increment's share of the 100-day ingest. Run by hand; not part of CI.
+smallest size and the increment's share of the base's ingest. Run by hand; not part of CI.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -110,8 +112,12 @@ def _since(item: dict, keys: tuple[str, ...], since: str) -> bool:
     return any(isinstance(item.get(k), str) and item[k][:10] >= since for k in keys)
 
 
-def delivery_snapshot(repo_dir: Path, since: str) -> dict[str, list]:
-    """What a daily fetch of one repo writes: the items of each delivery kind that changed since `since`."""
+def delivery_snapshot(repo_dir: Path, since: str, until: str = "9999-12-31") -> dict[str, list]:
+    """What a daily fetch of one repo writes: the items of each delivery kind that changed from `since` to `until`."""
+
+    def _since(item: dict, keys: tuple[str, ...], since: str) -> bool:  # (and not only after `until`)
+        return any(isinstance(item.get(k), str) and since <= item[k][:10] <= until for k in keys)
+
     def load(kind: str) -> list:
         path = repo_dir / f"{kind}.json"
         return json.loads(path.read_text()) if path.exists() else []
@@ -128,10 +134,10 @@ def delivery_snapshot(repo_dir: Path, since: str) -> dict[str, list]:
 
 
 def _before(item: dict, keys: tuple[str, ...], day: str) -> dict:
-    """`item` as it stood before `day`: the timestamps of `keys` on that day not yet set (a state then open)."""
-    if not any(isinstance(item.get(k), str) and item[k][:10] == day for k in keys):
+    """`item` as it stood before `day`: the timestamps of `keys` from that day on not yet set (a state then open)."""
+    if not _since(item, keys, day):
         return item
-    item = {**item, **{k: None for k in keys if isinstance(item.get(k), str) and item[k][:10] == day}}
+    item = {**item, **{k: None for k in keys if isinstance(item.get(k), str) and item[k][:10] >= day}}
     if "state" in item and item.get("closed_at") is None:
         item["state"] = "open"
         if "merge_commit_sha" in item:
@@ -139,11 +145,11 @@ def _before(item: dict, keys: tuple[str, ...], day: str) -> dict:
     return item
 
 
-def before_last_day(kind: str, items: list, day: str, created: set[int], pushed: set[int]) -> list:
+def before_day(kind: str, items: list, day: str, created: set[int], pushed: set[int]) -> list:
     """A delivery document as a fetch the day before `day` would have written it, as far as the final state tells:
-    what was created on `day` is absent, what closed or merged on it is open, and a pull request updated on it
+    what was created from `day` on is absent, what closed or merged then is open, and a pull request updated then
     lacks its last file (a push), or has one addition less. `created`, `pushed`: the numbers of the pull requests
-    created on `day`, and of those created before it and updated on it."""
+    created from `day` on, and of those created before it and updated from it on (`pull_numbers`)."""
     def created_before(x, key="created_at"):
         return not (isinstance(x.get(key), str) and x[key][:10] >= day)
 
@@ -163,25 +169,50 @@ def before_last_day(kind: str, items: list, day: str, created: set[int], pushed:
     return [_before(x, ("closed_at", "merged_at"), day) for x in items if created_before(x)]
 
 
+def pull_numbers(repo_dir: Path, day: str) -> tuple[set[int], set[int]]:
+    """A repo's pull requests created from `day` on, and those created before it and updated from it on."""
+    pulls = [p for name in ("pulls.json", "pulls-agent.json") if (repo_dir / name).exists()
+             for p in json.loads((repo_dir / name).read_text())]
+    return ({p["number"] for p in pulls if (p.get("created_at") or "")[:10] >= day},
+            {p["number"] for p in pulls if (p.get("created_at") or "")[:10] < day
+             and _since(p, ("updated_at", "closed_at", "merged_at"), day)})
+
+
+def new_day(raw: Path) -> date:
+    """The day whose fetch the increment ingests: the last working day (Monday to Friday) of the generated days. A
+    weekend day's usage and delivery are light, and would flatter the increment."""
+    last = max(date.fromisoformat(p.name) for p in (raw / "metrics" / "users-1-day").iterdir())
+    while last.weekday() >= 5:
+        last -= timedelta(days=1)
+    return last
+
+
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
-    """Raw zones `base` (every file but the last day's, the delivery documents as they stood the day before) and
-    `next` (the whole zone plus the last day's delivery fetch), hard-linked where a file is the same.
+    """Raw zones `base` (every file of the days before `last`, the delivery documents as they stood the day before)
+    and `next` (base plus `last`'s files and its delivery fetch), hard-linked where a file is the same. Files of
+    days after `last` are in neither.
 
     The generator writes each repo's delivery documents in their final state. A base holding that state would make
     every pull request the daily fetch brings again unchanged, which flatters an ingest that skips unchanged ones;
-    so the base holds each document as `before_last_day` makes it.
+    so the base holds each document as `before_day` makes it, and the fetch each item as it stood at `last`'s end.
     """
     base, nxt = work / "base", work / "next"
-    if (work / "laid-out-3").exists():
+    if (work / f"laid-out-{last}").exists():
         return base, nxt
     shutil.rmtree(work, ignore_errors=True)
     day, month = last.isoformat(), last.strftime("%Y-%m")
-    numbers: dict[Path, tuple[set[int], set[int]]] = {}  # a repo's pull requests (created, pushed) on `day`
+    numbers: dict[Path, tuple[set[int], set[int]]] = {}  # a repo's pull requests (created, pushed) from `day` on
     for path in sorted(raw.rglob("*")):
         if not path.is_file() or path.name in ("manifest.jsonl", "ground_truth.json"):
             continue
         rel = path.relative_to(raw)
-        targets = [nxt] if day in rel.as_posix() else [base, nxt]
+        days = DAY.findall(rel.as_posix())
+        if any(d > day for d in days):
+            continue
+        targets = [nxt] if day in days else [base, nxt]
         for target in targets:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             if rel.parts[0] == "billing" and month in rel.name and target is nxt:
@@ -191,22 +222,19 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
             elif rel.parts[0] == "delivery" and target is base and path.suffix == ".json":
                 kind = path.stem.removesuffix("-agent")
                 if path.parent not in numbers:
-                    pulls = [p for name in ("pulls.json", "pulls-agent.json") if (path.parent / name).exists()
-                             for p in json.loads((path.parent / name).read_text())]
-                    numbers[path.parent] = (
-                        {p["number"] for p in pulls if (p.get("created_at") or "")[:10] >= day},
-                        {p["number"] for p in pulls if (p.get("created_at") or "")[:10] < day
-                         and _since(p, ("updated_at", "closed_at", "merged_at"), day)})
-                items = before_last_day(kind, json.loads(path.read_text()), day, *numbers[path.parent])
+                    numbers[path.parent] = pull_numbers(path.parent, day)
+                items = before_day(kind, json.loads(path.read_text()), day, *numbers[path.parent])
                 (target / rel).write_text(json.dumps(items, separators=(",", ":")))
             else:
                 os.link(path, target / rel)
     since = (last - timedelta(days=SETTLE_DAYS)).isoformat()
+    after = (last + timedelta(days=1)).isoformat()  # the fetch sees each item as it stood at the day's end
     for repo_dir in sorted((raw / "delivery").glob("*/*")):
-        for kind, items in delivery_snapshot(repo_dir, since).items():
+        later = pull_numbers(repo_dir, after)
+        for kind, items in delivery_snapshot(repo_dir, since, day).items():
             out = nxt / "delivery" / repo_dir.parent.name / repo_dir.name / f"{kind}-{day}.json"
-            out.write_text(json.dumps(items, separators=(",", ":")))
-    (work / "laid-out-3").write_text("")
+            out.write_text(json.dumps(before_day(kind, items, after, *later), separators=(",", ":")))
+    (work / f"laid-out-{last}").write_text("")
     return base, nxt
 
 
@@ -219,7 +247,7 @@ def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
         t = time.perf_counter()
         generate_org(raw, users=users, days=days + 1, progress=True)
         print(f"generated {users} users x {days + 1} days in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    last = max(date.fromisoformat(p.name) for p in (raw / "metrics" / "users-1-day").iterdir())
+    last = new_day(raw)
     base, nxt = lay_out(raw, org / "zones", last)
     size_gib = sum(p.stat().st_size for p in (base / "metrics" / "users-1-day").rglob("*.ndjson")) / 2**30
     zone_gib = sum(p.stat().st_size for p in base.rglob("*") if p.is_file()) / 2**30
@@ -234,7 +262,8 @@ def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
     # a report run between the two, as on a day that publishes: the increment drops the filled tables again
     refreshed = child(REFRESH, str(wh))
     increment = child(INGEST, str(nxt), str(wh))
-    result = {"users": users, "records": floor["records"], "gib": size_gib, "zone_gib": zone_gib,
+    result = {"users": users, "records": floor["records"], "gib": size_gib, "zone_gib": zone_gib, "new_day": last,
+              "base_days": sum(1 for _ in (base / "metrics" / "users-1-day").iterdir()),
               "floor_s": floor["seconds"], "typed_s": floor["typed_seconds"], "u1d_s": ingest["users_1_day_seconds"],
               "ingest_s": ingest["seconds"], "u1d_ratio": ingest["users_1_day_seconds"] / floor["seconds"],
               "ratio": ingest["seconds"] / floor["seconds"], "zone_floor_s": floor["zone_seconds"],
@@ -247,7 +276,7 @@ def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
               "load_before": load, "load_after": os.getloadavg()[0]}
     if keep:
         wh.rename(org / "warehouse.duckdb")
-        print(f"kept {org / 'warehouse.duckdb'} ({days + 1} days)", file=sys.stderr)
+        print(f"kept {org / 'warehouse.duckdb'} ({result['base_days'] + 1} days)", file=sys.stderr)
     else:
         wh.unlink(missing_ok=True)
     return result
@@ -257,7 +286,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--sizes", help="comma-separated user counts, e.g. 1000,3000,10000 (overrides --users)")
-    ap.add_argument("--days", type=int, default=100, help="days in the ingested zone (one more is generated)")
+    ap.add_argument("--days", type=int, default=100,
+                    help="days generated beyond the new one; the base zone holds the days before the new day, the last "
+                         "working day generated (so fewer when the generated days end on a weekend)")
     ap.add_argument("--cache", default="/tmp/copilot-finops-bench", help="where generated orgs are kept between runs")
     ap.add_argument("--keep", action="store_true", help="keep each warehouse (after the increment) in the org folder")
     args = ap.parse_args()
@@ -281,12 +312,13 @@ def main() -> None:
     for r in rows:
         kinds = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["by_kind"].items(), key=lambda kv: -kv[1])[:6])
         print(f"  {r['users']} users, seconds by kind: {kinds}; warehouse {r['warehouse_gib']:.2f} GiB")
-    print(f"\nDaily increment: ingest of the zone plus one day's fetch into the {args.days}-day warehouse (only new files "
-          "read), after a report run refreshed its materialized views")
+    print("\nDaily increment: ingest of the zone plus one working day's fetch into the base's warehouse (only new "
+          "files read), after a report run refreshed its materialized views")
     for r in rows:
         kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["inc_by_kind"].items(), key=lambda kv: -kv[1])[:5])
         print(f"  {r['users']:>7} users: {r['inc_files']} files, {r['inc_rows']:,} rows in {r['inc_s']:.2f} s = "
-              f"{100 * r['inc_s'] / r['ingest_s']:.1f} % of the {args.days}-day ingest ({r['ingest_s']:.1f} s); "
+              f"{100 * r['inc_s'] / r['ingest_s']:.1f} % of the {r['base_days']}-day ingest ({r['ingest_s']:.1f} s), "
+              f"new day {r['new_day']:%a %Y-%m-%d}; "
               f"peak {r['inc_peak_mib']:,.0f} MiB; {kinds} (refresh before it, untimed: {r['refresh_s']:.1f} s)")
     if len(rows) > 1:
         base = rows[0]
