@@ -296,7 +296,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.users]
     print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rows = [measure(users, args.days, Path(args.cache), args.keep) for users in sizes]
-    print(f"\n{args.days} days. floor: count(*) over read_json of the users-1-day files (faster of two runs); typed: "
+    spans = ", ".join(sorted({f"{r['base_days']} days" for r in rows}))
+    print(f"\nbase zone: {spans}. floor: count(*) over read_json of the users-1-day files (faster of two runs); typed: "
           "DuckDB reading every field of them into a table in memory; zone floor: count(*) over read_json of every "
           "file of the raw zone, a read per kind (faster of two runs).")
     print("users-1-day: ingest's time on those files and its ratio to the floor; all: ingest of the whole raw zone, "
