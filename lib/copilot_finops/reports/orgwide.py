@@ -2,7 +2,8 @@
 
 Several pages judge a team against the whole org (peers judge peers): the pattern fit (pages 04 and 06), the
 delivery window (05 and 06) and the what-if's repricing (07); others read org-wide figures every team's page
-shares: the cost history, repositories and agent costs (02) and the budget guardrails (00, 03 and 06). Each is memoised beside the warehouse (`cache`).
+shares: the cost history, repositories and agent costs (02) and the budget guardrails (00, 03 and 06). Each is
+memoised beside the warehouse (`cache`).
 Without this step the first notebook of a period to need one paid for it (minutes at 30,000 developers) while
 the others waited on its lock with no word on the terminal. Here each pass runs once, is named and timed, and
 every team's page, the first included, reads it.
