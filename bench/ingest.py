@@ -115,22 +115,22 @@ def _since(item: dict, keys: tuple[str, ...], since: str) -> bool:
 def delivery_snapshot(repo_dir: Path, since: str, until: str = "9999-12-31") -> dict[str, list]:
     """What a daily fetch of one repo writes: the items of each delivery kind that changed from `since` to `until`."""
 
-    def _since(item: dict, keys: tuple[str, ...], since: str) -> bool:  # (and not only after `until`)
+    def changed(item: dict, keys: tuple[str, ...]) -> bool:
         return any(isinstance(item.get(k), str) and since <= item[k][:10] <= until for k in keys)
 
     def load(kind: str) -> list:
         path = repo_dir / f"{kind}.json"
         return json.loads(path.read_text()) if path.exists() else []
 
-    pulls = [p for p in load("pulls") if _since(p, ("updated_at", "created_at", "closed_at", "merged_at"), since)]
+    pulls = [p for p in load("pulls") if changed(p, ("updated_at", "created_at", "closed_at", "merged_at"))]
     numbers = {p["number"] for p in pulls}
-    reviews = [r for r in load("reviews") if _since(r, ("submitted_at",), since)
+    reviews = [r for r in load("reviews") if changed(r, ("submitted_at",))
                or int(r.get("pull_request_url", "/0").rsplit("/", 1)[-1]) in numbers]
-    deployments = [d for d in load("deployments") if _since(d, ("created_at", "updated_at"), since)]
+    deployments = [d for d in load("deployments") if changed(d, ("created_at", "updated_at"))]
     return {"pulls": pulls, "reviews": reviews, "pull-files": [f for f in load("pull-files") if f["number"] in numbers],
             "deployments": deployments,
-            "deployment-statuses": [s for s in load("deployment-statuses") if _since(s, ("created_at",), since)],
-            "issues": [i for i in load("issues") if _since(i, ("updated_at", "created_at", "closed_at"), since)]}
+            "deployment-statuses": [s for s in load("deployment-statuses") if changed(s, ("created_at",))],
+            "issues": [i for i in load("issues") if changed(i, ("updated_at", "created_at", "closed_at"))]}
 
 
 def _before(item: dict, keys: tuple[str, ...], day: str) -> dict:
