@@ -120,7 +120,7 @@ def _assert_same(memoised, fresh, where="value"):
         assert memoised == fresh, where
 
 
-def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_path):
+def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_path, monkeypatch):
     """What a team notebook reads from the memo is what the first one computed: frames, dicts and the
     dataclasses holding them (guardrail report, delivery window), from every @memoised function."""
     db = tmp_path / "w.duckdb"
@@ -181,6 +181,14 @@ def test_every_memoised_value_reads_back_exactly_as_computed(small_demo, tmp_pat
             assert delivery_report.team_delivery_of(con, period, params, team) is not None
         unknown = delivery_report.team_delivery_of(con, period, params, "no-such-team")
         _assert_same(unknown, delivery_report.team_delivery(con, window, "no-such-team"), "an unknown team")
+        # with the memo off, a page analyses its own team only, not every team to keep one
+        monkeypatch.setenv("COPILOT_FINOPS_CACHE", "0")
+        analysed = []
+        real = delivery_report.team_delivery
+        monkeypatch.setattr(delivery_report, "team_delivery", lambda c, w, t: analysed.append(t) or real(c, w, t))
+        team = next(iter(teams))
+        _assert_same(delivery_report.team_delivery_of(con, period, params, team), teams[team], "memo off")
+        assert analysed == [team]
     finally:
         con.close()
     _assert_same(current, flagged_weeks(labelled, {"2026-10"}, min_weight=params.patterns.review_min_weight), "month")

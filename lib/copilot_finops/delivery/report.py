@@ -97,10 +97,14 @@ def team_deliveries(con: duckdb.DuckDBPyConnection, period: Period, params: OrgP
 
 
 def team_delivery_of(con: duckdb.DuckDBPyConnection, period: Period, params: OrgParams, team: str) -> TeamDelivery:
-    """The team's `team_delivery` for the period, from `team_deliveries` (a team the period does not know is
-    analysed from the window: what it has is what `team_delivery` makes of no rows)."""
-    teams = team_deliveries(con, period, params)
-    return teams[team] if team in teams else team_delivery(con, prepare(con, period, params), team)
+    """The team's `team_delivery` for the period, from `team_deliveries` where the memo keeps it. Otherwise (the
+    memo off, or a warehouse it cannot keep entries for) only this team is analysed, as is a team the period does
+    not know (what `team_delivery` makes of no rows)."""
+    if cache.can_keep(con):
+        teams = team_deliveries(con, period, params)
+        if team in teams:
+            return teams[team]
+    return team_delivery(con, prepare(con, period, params), team)
 
 
 @cache.memoised("delivery-verdicts")
