@@ -77,8 +77,7 @@ def _encode(value, frames: list[pd.DataFrame]):
 
 def _decode(tree, hint, frames: list[pd.DataFrame]):
     if isinstance(tree, list):
-        item_hint = typing.get_args(hint)[0] if typing.get_origin(hint) is list and typing.get_args(hint) else None
-        return [_decode(v, item_hint, frames) for v in tree]
+        return [_decode(v, None, frames) for v in tree]
     if not isinstance(tree, dict):
         return tree
     if "$fields" in tree:
