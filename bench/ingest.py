@@ -169,10 +169,15 @@ def before_day(kind: str, items: list, day: str, created: set[int], pushed: set[
     return [_before(x, ("closed_at", "merged_at"), day) for x in items if created_before(x)]
 
 
-def pull_numbers(repo_dir: Path, day: str) -> tuple[set[int], set[int]]:
-    """A repo's pull requests created from `day` on, and those created before it and updated from it on."""
-    pulls = [p for name in ("pulls.json", "pulls-agent.json") if (repo_dir / name).exists()
-             for p in json.loads((repo_dir / name).read_text())]
+def repo_pulls(repo_dir: Path) -> list[dict]:
+    """A repo's pull requests as the generator wrote them (people's and the agent's)."""
+    return [p for name in ("pulls.json", "pulls-agent.json") if (repo_dir / name).exists()
+            for p in json.loads((repo_dir / name).read_text())]
+
+
+def pull_numbers(pulls: list[dict], day: str) -> tuple[set[int], set[int]]:
+    """The numbers of the pull requests created from `day` on, and of those created before it and updated from it
+    on."""
     return ({p["number"] for p in pulls if (p.get("created_at") or "")[:10] >= day},
             {p["number"] for p in pulls if (p.get("created_at") or "")[:10] < day
              and _since(p, ("updated_at", "closed_at", "merged_at"), day)})
@@ -204,7 +209,8 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
         return base, nxt
     shutil.rmtree(work, ignore_errors=True)
     day, month = last.isoformat(), last.strftime("%Y-%m")
-    numbers: dict[Path, tuple[set[int], set[int]]] = {}  # a repo's pull requests (created, pushed) from `day` on
+    pulls: dict[Path, list[dict]] = {}  # each repo's pull requests, read once
+    numbers: dict[Path, tuple[set[int], set[int]]] = {}  # and their pull_numbers for `day`
     for path in sorted(raw.rglob("*")):
         if not path.is_file() or path.name in ("manifest.jsonl", "ground_truth.json"):
             continue
@@ -222,7 +228,8 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
             elif rel.parts[0] == "delivery" and target is base and path.suffix == ".json":
                 kind = path.stem.removesuffix("-agent")
                 if path.parent not in numbers:
-                    numbers[path.parent] = pull_numbers(path.parent, day)
+                    pulls[path.parent] = repo_pulls(path.parent)
+                    numbers[path.parent] = pull_numbers(pulls[path.parent], day)
                 items = before_day(kind, json.loads(path.read_text()), day, *numbers[path.parent])
                 (target / rel).write_text(json.dumps(items, separators=(",", ":")))
             else:
@@ -230,7 +237,7 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
     since = (last - timedelta(days=SETTLE_DAYS)).isoformat()
     after = (last + timedelta(days=1)).isoformat()  # the fetch sees each item as it stood at the day's end
     for repo_dir in sorted((raw / "delivery").glob("*/*")):
-        later = pull_numbers(repo_dir, after)
+        later = pull_numbers(pulls.get(repo_dir) or repo_pulls(repo_dir), after)
         for kind, items in delivery_snapshot(repo_dir, since, day).items():
             out = nxt / "delivery" / repo_dir.parent.name / repo_dir.name / f"{kind}-{day}.json"
             out.write_text(json.dumps(before_day(kind, items, after, *later), separators=(",", ":")))
