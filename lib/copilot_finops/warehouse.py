@@ -165,7 +165,7 @@ def build_views(files: list[tuple[str, str]], tables: set[str]) -> list[View]:
             if layer not in LAYERS or not file.startswith(LAYERS[layer][0]):
                 raise UserError(f"sql/{path}: a view file belongs in one of "
                                 + ", ".join(f"{d}/{prefix}*.sql" for d, (prefix, _) in LAYERS.items()))
-            name = file.removesuffix(".sql")
+            name = _view_name(path)
             if name in parsed or name in tables:
                 raise UserError(f"sql/{path}: the name {name} is taken by another view or a table: rename the file")
             reads, ctes[name] = _relations_read(con, path, sql)
@@ -203,6 +203,11 @@ def build_views(files: list[tuple[str, str]], tables: set[str]) -> list[View]:
         ordered += [parsed[n] for n in ready]
         sorter.done(*ready)
     return ordered
+
+
+def _view_name(path: str) -> str:
+    """A view file's view: its name without `.sql` (path under sql/)."""
+    return path.rpartition("/")[2].removesuffix(".sql")
 
 
 def _header(sql: str) -> str:
@@ -320,15 +325,14 @@ def mark_stale(con: duckdb.DuckDBPyConnection) -> None:
     """Before changing the tables the materialized views read: point each such view back at its SQL and drop its
     table, and record them stale. Every read stays correct (slower) until `refresh_materialized`; a purge leaves no
     row behind in them. Cheap: what an ingest of one new day pays, and nothing when they are stale already (every
-    writer of the state records it last, after the views and tables changed)."""
+    writer of the state records it last, after the views and tables changed). The views are found by their files'
+    headers (`views()` would parse every file's SQL first, a tenth of a second); the order does not matter here."""
     row = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [MATERIALIZED_KEY]).fetchone()
     if row and row[0] == "stale":
         return
-    # (the view files' headers say which; `views()` would parse every file's SQL first, a tenth of a second, and
-    # the order does not matter here: every view and table a replaced view reads exists throughout)
     for path, sql in _sql_files():
         if path != SCHEMA_FILE and _MATERIALIZED.search(_header(sql)):
-            con.execute(f"CREATE OR REPLACE VIEW {path.rpartition('/')[2].removesuffix('.sql')} AS\n{sql}")
+            con.execute(f"CREATE OR REPLACE VIEW {_view_name(path)} AS\n{sql}")
     _drop_materialized_tables(con)
     _record_materialized(con, "stale")
 
