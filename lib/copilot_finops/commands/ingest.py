@@ -14,7 +14,8 @@ def register(sub) -> None:
         "--full. Lines that cannot be read go to the `quarantine` table with their file and line.",
         "copilot-finops ingest raw/ --warehouse data/warehouse.duckdb")
     p.add_argument("raw", metavar="RAWDIR", help="raw-zone folder (from `generate` or `fetch`)")
-    p.add_argument("--full", action="store_true", help="re-read every file, not only new or changed ones")
+    p.add_argument("--full", action="store_true", help="re-read every file and write every row again, not only new or "
+                   "changed ones (pull requests whose file lists did not change included): after an upgrade")
     add_common(p, json_output=True)
     p.set_defaults(func=run_ingest)
 
