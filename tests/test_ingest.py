@@ -165,6 +165,21 @@ def test_tolerates_gzip_bom_crlf_arrays_renames_and_missing_breakdowns(tmp_path)
     assert (g, a) == (6, 4)
 
 
+def test_a_new_field_in_a_later_list_item_is_found_though_the_items_share_their_keys():
+    """Items of one list mostly share their keys, and the walk reads an item of a known shape only for what nests
+    below it: a field new in the second day's pull_requests must still show, and nothing else."""
+    from copilot_finops.ingest.schemas import unknown_fields
+
+    def day(d: str, **extra) -> dict:
+        return {"day": d, "daily_active_users": 3, "pull_requests": {"total_created": 1, **extra}}
+
+    record = {"organization_id": "1", "report_start_day": "2026-10-01", "report_end_day": "2026-10-28",
+              "day_totals": [day("2026-10-01"), day("2026-10-02", total_brand_new=2), day("2026-10-03")]}
+    assert unknown_fields("organization-28-day", record) == {"day_totals[].pull_requests.total_brand_new"}
+    record["day_totals"][1]["pull_requests"] = {"total_created": 1}
+    assert unknown_fields("organization-28-day", record) == set()
+
+
 def test_the_fast_and_the_line_by_line_parse_load_the_same_warehouse(small_demo, tmp_path, monkeypatch):
     """DuckDB's JSON reader parses clean files whole; the line-by-line path is the fallback. Both must
     load exactly the same rows, so forcing the fallback on the demo org must change nothing."""

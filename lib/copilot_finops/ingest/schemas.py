@@ -5,6 +5,8 @@ A schema is written as DuckDB's `from_json` takes it (dicts for objects, one-ite
 """
 from __future__ import annotations
 
+import functools
+
 NDJSON_KINDS = ("users-28-day", "organization-28-day", "enterprise-28-day", "users-1-day", "user-teams-1-day",
                 "organization-1-day", "enterprise-1-day")
 DOC_KINDS = ("seats", "teams", "ai-credit-usage", "premium-request-usage")
@@ -100,31 +102,54 @@ LEFT_IN_RAW = {
 }
 
 
-def field_paths(spec, prefix: str = "") -> set[str]:
-    """Every field path of a parse schema or a parsed JSON value: `a.b` for objects, `a[].b` for list items."""
-    out: set[str] = set()
+def field_paths(spec, prefix: str = "", out: set[str] | None = None) -> set[str]:
+    """Every field path of a parse schema or a parsed JSON value: `a.b` for objects, `a[].b` for list items.
+    (Into one set, `out`: a users record holds some three hundred values, and its sample is read per file.)"""
+    if out is None:
+        out = set()
     if isinstance(spec, dict):
         for key, value in spec.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             out.add(path)
-            out |= field_paths(value, path)
+            if isinstance(value, (dict, list)):
+                field_paths(value, path, out)
     elif isinstance(spec, list):
+        shapes: set[tuple] = set()  # the key lists of the items seen: their own paths are in `out` already
         for item in spec:
-            out |= field_paths(item, prefix + "[]")
+            if isinstance(item, dict) and (keys := tuple(item)) in shapes:
+                for key, value in item.items():  # only what nests below an item of a known shape can differ
+                    if isinstance(value, (dict, list)):
+                        field_paths(value, f"{prefix}[].{key}", out)
+            elif isinstance(item, (dict, list)):
+                if isinstance(item, dict):
+                    shapes.add(keys)
+                field_paths(item, prefix + "[]", out)
     return out
+
+
+_KNOWN: dict[tuple, tuple[dict, frozenset[str]]] = {}  # (kind, the schema object) -> its paths: a schema may be swapped whole
 
 
 def known_fields(kind: str) -> tuple[frozenset[str], tuple[str, ...]]:
     """(paths a parser reads, prefixes of paths left in the raw zone on purpose) for an NDJSON kind."""
-    return frozenset(field_paths(NDJSON_SCHEMAS[kind][0])), LEFT_IN_RAW[kind]
+    schema = NDJSON_SCHEMAS[kind][0]
+    key = (kind, id(schema))
+    if key not in _KNOWN or _KNOWN[key][0] is not schema:
+        _KNOWN[key] = (schema, frozenset(field_paths(schema)))
+    return _KNOWN[key][1], LEFT_IN_RAW[kind]
+
+
+@functools.lru_cache(maxsize=4096)
+def _left_in_raw(path: str, left: tuple[str, ...]) -> bool:
+    """Whether `path` is one of `left`, or lies under one (the same few paths recur in every record)."""
+    return any(path == x or path.startswith(x + ".") or path.startswith(x + "[]") for x in left)
 
 
 def unknown_fields(kind: str, record: dict) -> set[str]:
     """The field paths of `record` that no parser of `kind` knows and that are not left in the raw zone on purpose;
     of a new object or list, only its own path (what it holds is new by construction)."""
     known, left = known_fields(kind)
-    new = {p for p in field_paths(record) - known
-           if not any(p == x or p.startswith(x + ".") or p.startswith(x + "[]") for x in left)}
+    new = {p for p in field_paths(record) - known if not _left_in_raw(p, left)}
     return {p for p in new if not any(p.startswith(q + ".") or p.startswith(q + "[]") for q in new)}
 
 
