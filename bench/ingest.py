@@ -16,7 +16,9 @@ floor: `count(*)` over `read_json` of every file of `base` (a read per kind, so 
 (untimed), `ingest_raw` of `next` into that warehouse: only the new day's files are read. It prints ingest's
 time on the users-1-day files and its ratio to the floor, the whole zone's time and its ratio to the zone floor
 (and to the users-1-day floor), records per second, each child's peak memory (its VmHWM), the growth from the
-smallest size and the increment's share of the base's ingest. Run by hand; not part of CI.
+smallest size and the increment's share of the base's ingest. With --pairs N, the users-1-day count and the
+base's ingest are measured N times, in turn, and each pair's ratio is printed with their median. Run by hand;
+not part of CI.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +44,9 @@ for _ in range(2):  # the faster of two runs: the first may still be reading the
     t = time.perf_counter()
     n = con.execute("SELECT count(*) FROM read_json(?, format='newline_delimited')", [files]).fetchone()[0]
     times.append(time.perf_counter() - t)
+if sys.argv[2:] == ["count-only"]:  # a later pair of --pairs: the count alone
+    print(json.dumps({"seconds": min(times), "records": n}))
+    sys.exit()
 from copilot_finops.ingest.schemas import NDJSON_SCHEMAS, _columns_literal
 t = time.perf_counter()  # a second reference: DuckDB parsing every field into typed columns, in memory
 con.execute("SET memory_limit = '1500MB'")
@@ -245,7 +251,7 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
     return base, nxt
 
 
-def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
+def measure(users: int, days: int, cache: Path, keep: bool, pairs_wanted: int = 1) -> dict:
     org = cache / f"org-{users}u-{days + 1}d"
     raw = org / "raw"
     if not (raw / "ground_truth.json").exists():
@@ -269,6 +275,15 @@ def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
     # a report run between the two, as on a day that publishes: the increment drops the filled tables again
     refreshed = child(REFRESH, str(wh))
     increment = child(INGEST, str(nxt), str(wh))
+    pairs = [(floor["seconds"], ingest["users_1_day_seconds"])]
+    for _ in range(1, pairs_wanted):  # the count, then the whole base's ingest into a new warehouse, again
+        again = org / "bench-pair.duckdb"
+        counted = child(FLOOR, str(base), "count-only")
+        ingested = child(INGEST, str(base), str(again))
+        for p in (again, again.with_suffix(".duckdb.wal")):
+            p.unlink(missing_ok=True)
+        shutil.rmtree(str(again) + ".cache", ignore_errors=True)
+        pairs.append((counted["seconds"], ingested["users_1_day_seconds"]))
     result = {"users": users, "records": floor["records"], "gib": size_gib, "zone_gib": zone_gib, "new_day": last,
               "base_days": sum(1 for _ in (base / "metrics" / "users-1-day").iterdir()),
               "floor_s": floor["seconds"], "typed_s": floor["typed_seconds"], "u1d_s": ingest["users_1_day_seconds"],
@@ -280,7 +295,7 @@ def measure(users: int, days: int, cache: Path, keep: bool) -> dict:
               "inc_files": increment["files"], "inc_rows": increment["rows"], "inc_peak_mib": increment["peak_mib"],
               "inc_by_kind": increment["by_kind"], "refresh_s": refreshed["seconds"] or 0.0,
               "warehouse_gib": wh.stat().st_size / 2**30,
-              "load_before": load, "load_after": os.getloadavg()[0]}
+              "load_before": load, "load_after": os.getloadavg()[0], "pairs": pairs}
     if keep:
         wh.rename(org / "warehouse.duckdb")
         print(f"kept {org / 'warehouse.duckdb'} ({result['base_days'] + 1} days)", file=sys.stderr)
@@ -298,11 +313,15 @@ def main() -> None:
                          "working day generated (so fewer when the generated days end on a weekend)")
     ap.add_argument("--cache", default="/tmp/copilot-finops-bench", help="where generated orgs are kept between runs")
     ap.add_argument("--keep", action="store_true", help="keep each warehouse (after the increment) in the org folder")
+    ap.add_argument("--pairs", type=int, default=1,
+                    help="times the users-1-day count and the base's ingest are measured, one after the other; with "
+                         "more than one, the ratio of each pair and their median are printed too (this machine's "
+                         "speed drifts between minutes: a ratio of adjacent runs is steadier than one run's)")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.users]
     print(f"{os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    rows = [measure(users, args.days, Path(args.cache), args.keep) for users in sizes]
+    rows = [measure(users, args.days, Path(args.cache), args.keep, args.pairs) for users in sizes]
     spans = ", ".join(sorted({f"{r['base_days']} days" for r in rows}))
     print(f"\nbase zone: {spans}. floor: count(*) over read_json of the users-1-day files (faster of two runs); typed: "
           "DuckDB reading every field of them into a table in memory; zone floor: count(*) over read_json of every "
@@ -320,6 +339,12 @@ def main() -> None:
     for r in rows:
         kinds = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["by_kind"].items(), key=lambda kv: -kv[1])[:6])
         print(f"  {r['users']} users, seconds by kind: {kinds}; warehouse {r['warehouse_gib']:.2f} GiB")
+    for r in rows:
+        if len(r["pairs"]) > 1:
+            ratios = sorted(u / f for f, u in r["pairs"])
+            each = ", ".join(f"{u:.1f} / {f:.1f} = {u / f:.2f}" for f, u in r["pairs"])
+            print(f"  {r['users']} users, users-1-day ingest / floor in {len(ratios)} pairs, one after the other: "
+                  f"{each}; median ratio {statistics.median(ratios):.2f}")
     print("\nDaily increment: ingest of the zone plus one working day's fetch into the base's warehouse (only new "
           "files read), after a report run refreshed its materialized views")
     for r in rows:
