@@ -16,8 +16,9 @@ floor: `count(*)` over `read_json` of every file of `base` (a read per kind, so 
 (untimed), `ingest_raw` of `next` into that warehouse: only the new day's files are read. It prints ingest's
 time on the users-1-day files and its ratio to the floor, the whole zone's time and its ratio to the zone floor
 (and to the users-1-day floor), records per second, each child's peak memory (its VmHWM), the growth from the
-smallest size and the increment's share of the base's ingest. With --pairs N, the users-1-day count and the
-base's ingest are measured N times, in turn, and each pair's ratio is printed with their median. Run by hand;
+smallest size and the increment's share of the base's ingest. With --pairs N, the users-1-day count, the
+base's ingest and the increment (from a copy of the refreshed warehouse) are measured N times, in turn, and
+each pair's ratios are printed with their medians. Run by hand;
 not part of CI.
 """
 from __future__ import annotations
@@ -274,16 +275,24 @@ def measure(users: int, days: int, cache: Path, keep: bool, pairs_wanted: int = 
     assert ingest["records"] == floor["records"] and not ingest["quarantined"], (ingest, floor)
     # a report run between the two, as on a day that publishes: the increment drops the filled tables again
     refreshed = child(REFRESH, str(wh))
+    before = org / "bench-before-increment.duckdb"
+    if pairs_wanted > 1:  # the refreshed warehouse, which each later pair's increment starts from again
+        shutil.copyfile(wh, before)
     increment = child(INGEST, str(nxt), str(wh))
-    pairs = [(floor["seconds"], ingest["users_1_day_seconds"])]
-    for _ in range(1, pairs_wanted):  # the count, then the whole base's ingest into a new warehouse, again
+    pairs = [(floor["seconds"], ingest["users_1_day_seconds"], ingest["seconds"], increment["seconds"])]
+    for _ in range(1, pairs_wanted):  # the count, the whole base's ingest into a new warehouse, the increment, again
         again = org / "bench-pair.duckdb"
         counted = child(FLOOR, str(base), "count-only")
         ingested = child(INGEST, str(base), str(again))
         for p in (again, again.with_suffix(".duckdb.wal")):
             p.unlink(missing_ok=True)
         shutil.rmtree(str(again) + ".cache", ignore_errors=True)
-        pairs.append((counted["seconds"], ingested["users_1_day_seconds"]))
+        shutil.copyfile(before, again)
+        incremented = child(INGEST, str(nxt), str(again))
+        again.unlink()
+        pairs.append((counted["seconds"], ingested["users_1_day_seconds"], ingested["seconds"],
+                      incremented["seconds"]))
+    before.unlink(missing_ok=True)
     result = {"users": users, "records": floor["records"], "gib": size_gib, "zone_gib": zone_gib, "new_day": last,
               "base_days": sum(1 for _ in (base / "metrics" / "users-1-day").iterdir()),
               "floor_s": floor["seconds"], "typed_s": floor["typed_seconds"], "u1d_s": ingest["users_1_day_seconds"],
@@ -314,8 +323,8 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/copilot-finops-bench", help="where generated orgs are kept between runs")
     ap.add_argument("--keep", action="store_true", help="keep each warehouse (after the increment) in the org folder")
     ap.add_argument("--pairs", type=int, default=1,
-                    help="times the users-1-day count and the base's ingest are measured, one after the other; with "
-                         "more than one, the ratio of each pair and their median are printed too (this machine's "
+                    help="times the users-1-day count, the base's ingest and the increment are measured, in turn; with "
+                         "more than one, each pair's ratios and their medians are printed too (this machine's "
                          "speed drifts between minutes: a ratio of adjacent runs is steadier than one run's)")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
@@ -341,10 +350,14 @@ def main() -> None:
         print(f"  {r['users']} users, seconds by kind: {kinds}; warehouse {r['warehouse_gib']:.2f} GiB")
     for r in rows:
         if len(r["pairs"]) > 1:
-            ratios = sorted(u / f for f, u in r["pairs"])
-            each = ", ".join(f"{u:.1f} / {f:.1f} = {u / f:.2f}" for f, u in r["pairs"])
+            ratios = [u / f for f, u, _, _ in r["pairs"]]
+            each = ", ".join(f"{u:.1f} / {f:.1f} = {u / f:.2f}" for f, u, _, _ in r["pairs"])
             print(f"  {r['users']} users, users-1-day ingest / floor in {len(ratios)} pairs, one after the other: "
                   f"{each}; median ratio {statistics.median(ratios):.2f}")
+            shares = [100 * i / b for _, _, b, i in r["pairs"]]
+            each = ", ".join(f"{i:.2f} / {b:.1f} = {100 * i / b:.1f} %" for _, _, b, i in r["pairs"])
+            print(f"  {r['users']} users, the new day's ingest / the base's in each pair: {each}; "
+                  f"median {statistics.median(shares):.1f} %")
     print("\nDaily increment: ingest of the zone plus one working day's fetch into the base's warehouse (only new "
           "files read), after a report run refreshed its materialized views")
     for r in rows:
