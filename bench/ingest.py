@@ -18,8 +18,7 @@ time on the users-1-day files and its ratio to the floor, the whole zone's time 
 (and to the users-1-day floor), records per second, each child's peak memory (its VmHWM), the growth from the
 smallest size and the increment's share of the base's ingest. With --pairs N, the users-1-day count, the
 base's ingest and the increment (from a copy of the refreshed warehouse) are measured N times, in turn, and
-each pair's ratios are printed with their medians. Run by hand;
-not part of CI.
+each pair's ratios are printed with their medians. Run by hand; not part of CI.
 """
 from __future__ import annotations
 

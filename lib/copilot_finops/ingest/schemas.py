@@ -114,29 +114,31 @@ def field_paths(spec, prefix: str = "", out: set[str] | None = None) -> set[str]
             if isinstance(value, (dict, list)):
                 field_paths(value, path, out)
     elif isinstance(spec, list):
-        shapes: set[tuple] = set()  # the key lists of the items seen: their own paths are in `out` already
+        shapes: set[tuple] = set()  # the keys of the items seen
         for item in spec:
-            if isinstance(item, dict) and (keys := tuple(item)) in shapes:
-                for key, value in item.items():  # only what nests below an item of a known shape can differ
-                    if isinstance(value, (dict, list)):
-                        field_paths(value, f"{prefix}[].{key}", out)
-            elif isinstance(item, (dict, list)):
-                if isinstance(item, dict):
-                    shapes.add(keys)
+            if isinstance(item, dict):
+                keys = tuple(item)
+                if keys in shapes:  # its own paths are in `out` already: only what nests below its keys can differ
+                    for key, value in item.items():
+                        if isinstance(value, (dict, list)):
+                            field_paths(value, f"{prefix}[].{key}", out)
+                    continue
+                shapes.add(keys)
+            if isinstance(item, (dict, list)):
                 field_paths(item, prefix + "[]", out)
     return out
 
 
-_KNOWN: dict[tuple, tuple[dict, frozenset[str]]] = {}  # (kind, the schema object) -> its paths: a schema may be swapped whole
+_KNOWN: dict[str, tuple[dict, frozenset[str]]] = {}  # kind -> (its schema, the schema's paths)
 
 
 def known_fields(kind: str) -> tuple[frozenset[str], tuple[str, ...]]:
     """(paths a parser reads, prefixes of paths left in the raw zone on purpose) for an NDJSON kind."""
     schema = NDJSON_SCHEMAS[kind][0]
-    key = (kind, id(schema))
-    if key not in _KNOWN or _KNOWN[key][0] is not schema:
-        _KNOWN[key] = (schema, frozenset(field_paths(schema)))
-    return _KNOWN[key][1], LEFT_IN_RAW[kind]
+    cached = _KNOWN.get(kind)
+    if cached is None or cached[0] is not schema:  # (a schema may be swapped whole: a test gives a parser less)
+        cached = _KNOWN[kind] = (schema, frozenset(field_paths(schema)))
+    return cached[1], LEFT_IN_RAW[kind]
 
 
 @functools.lru_cache(maxsize=4096)
