@@ -25,7 +25,7 @@ from .schemas import NDJSON_SCHEMAS, WITNESS, _columns_literal, unknown_fields
 
 BATCH_BYTES = 256 * 1024 * 1024  # NDJSON bytes parsed per DuckDB statement: bounds memory at any org size
 PARSERS = 2  # batches parsed at once, ahead of the one loading: some 3 × BATCH_BYTES of records held in all
-SCRATCH = "ingest_scratch"  # an in-memory database the parse-ahead thread writes to (temp tables are per cursor)
+SCRATCH = "ingest_scratch"  # an in-memory database the parse threads write to (temp tables are per cursor)
 BREAKDOWN_KINDS = ("users-1-day", "users-28-day")  # the kinds whose records carry the BREAKDOWNS lists
 
 def _reshaped(kind: str) -> bool:
@@ -53,17 +53,20 @@ class ReportLoader:
 
         A thread reads ahead (inflate, hash, count and sample each file; hashing releases the GIL); PARSERS
         threads parse the next batches inside DuckDB (each its own cursor, into a table of the in-memory
-        `SCRATCH` database) and check their records while this thread loads the batch before. Each statement
-        runs on one thread (`threads = 1` while the batches load): the stages keep both cores busy, and a parse
-        split across threads costs more in all, its pieces put back in order (the users-1-day reports of 10,000
-        users load 0.77-0.93 × as long so, in six alternating runs). DuckDB numbers a batch's records by
-        insertion order (`preserve_insertion_order`, a global setting): it is on while the batches load.
+        `SCRATCH` database) and check their records while this thread loads the batch before. With more than
+        one batch, each statement runs on one thread (`threads = 1` while the batches load): the stages keep
+        both cores busy, and a parse split across threads costs more in all, its pieces put back in order (the
+        users-1-day reports of 10,000 users took 0.77-0.93 × as long so, in six alternating runs). A single
+        batch (a day's fetch) has no stage to overlap with: its statements keep every thread. DuckDB numbers a
+        batch's records by insertion order (`preserve_insertion_order`, a global setting): it is on while the
+        batches load.
         """
         con = self.con
         con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
         threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
         con.execute("SET preserve_insertion_order = true")
-        con.execute("SET threads = 1")
+        if sum(f.path.stat().st_size for f in files) > BATCH_BYTES:  # (a gzip file's size as stored: an estimate)
+            con.execute("SET threads = 1")
         cursors: list[duckdb.DuckDBPyConnection] = []
         local = threading.local()
 
