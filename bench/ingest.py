@@ -251,6 +251,13 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
     return base, nxt
 
 
+def remove_warehouse(path: Path) -> None:
+    """A bench warehouse gone, with its WAL and memo folder (a stale WAL would be replayed into the next one)."""
+    for p in (path, path.with_suffix(".duckdb.wal")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(str(path) + ".cache", ignore_errors=True)
+
+
 def measure(users: int, days: int, cache: Path, keep: bool, pairs_wanted: int = 1) -> dict:
     org = cache / f"org-{users}u-{days + 1}d"
     raw = org / "raw"
@@ -267,9 +274,7 @@ def measure(users: int, days: int, cache: Path, keep: bool, pairs_wanted: int = 
     load = os.getloadavg()[0]
     floor = child(FLOOR, str(base))
     wh = org / "bench.duckdb"
-    for p in (wh, wh.with_suffix(".duckdb.wal")):
-        p.unlink(missing_ok=True)
-    shutil.rmtree(str(wh) + ".cache", ignore_errors=True)
+    remove_warehouse(wh)
     ingest = child(INGEST, str(base), str(wh))
     assert ingest["records"] == floor["records"] and not ingest["quarantined"], (ingest, floor)
     # a report run between the two, as on a day that publishes: the increment drops the filled tables again
@@ -282,13 +287,12 @@ def measure(users: int, days: int, cache: Path, keep: bool, pairs_wanted: int = 
     for _ in range(1, pairs_wanted):  # the count, the whole base's ingest into a new warehouse, the increment, again
         again = org / "bench-pair.duckdb"
         counted = child(FLOOR, str(base), "count-only")
+        remove_warehouse(again)
         ingested = child(INGEST, str(base), str(again))
-        for p in (again, again.with_suffix(".duckdb.wal")):
-            p.unlink(missing_ok=True)
-        shutil.rmtree(str(again) + ".cache", ignore_errors=True)
+        remove_warehouse(again)
         shutil.copyfile(before, again)
         incremented = child(INGEST, str(nxt), str(again))
-        again.unlink()
+        remove_warehouse(again)
         pairs.append((counted["seconds"], ingested["users_1_day_seconds"], ingested["seconds"],
                       incremented["seconds"]))
     before.unlink(missing_ok=True)
@@ -308,7 +312,7 @@ def measure(users: int, days: int, cache: Path, keep: bool, pairs_wanted: int = 
         wh.rename(org / "warehouse.duckdb")
         print(f"kept {org / 'warehouse.duckdb'} ({result['base_days'] + 1} days)", file=sys.stderr)
     else:
-        wh.unlink(missing_ok=True)
+        remove_warehouse(wh)
     return result
 
 
