@@ -14,6 +14,8 @@ manifest.jsonl), then `ingest` it, or pass --ingest to do both.
 
 Incremental: days already complete in the raw zone are skipped (manifest checksums), the
 last three days are always re-pulled (GitHub revises them), and missing days are back-filled.
+Delivery data is asked for from a day before the last fetch of the repo: the pull requests
+(with their reviews and files) and incidents changed since, the deployments made since.
 A rerun after an interruption (Ctrl-C, a crash, a spent --max-wait) completes the raw zone.
 
 The token comes from GITHUB_TOKEN or GH_TOKEN, never from a flag. Org reports need the

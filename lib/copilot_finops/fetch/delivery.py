@@ -3,7 +3,15 @@
 A repo's six files are one snapshot, `delivery/<owner>/<repo>/<kind>-<until>.json`, holding what
 changed in the snapshot's window (pulls by `updated_at`, deployments by `created_at`, incident
 issues by `since`). Ingest lets later snapshots win on natural keys, so a rerun only asks for
-the window since the last snapshot (minus the settle days), not the repo's whole history.
+what changed since the last snapshot was fetched (with a day's margin), not the repo's whole history.
+
+Pull requests, reviews and issues are live objects: any change moves a pull request's or an issue's
+`updated_at`, and the lists are read up to the moment of the fetch, whatever `--until` says. So the
+window starts from the day the last snapshot was fetched (`fetched_day` in the manifest), not from its
+`until`, which trails the fetch by the usage reports' two publishing days; and a day before it
+(`OVERLAP_DAYS`), for a fetch that ran for hours or a clock that is off. Counting from `until` minus
+the usage reports' three settling days, as earlier versions did, asked a daily run for a week of
+changes again, two requests per pull request (its reviews and its files).
 """
 from __future__ import annotations
 
@@ -11,6 +19,8 @@ from datetime import date, timedelta
 
 from .context import DELIVERY_KINDS, SETTLE_DAYS, FetchContext, run_units
 from .github import NEEDS_REPO, NEEDS_TEAMS
+
+OVERLAP_DAYS = 1  # a window starts this many days before the day the last snapshot was fetched
 
 
 def repos_to_fetch(ctx: FetchContext) -> list[str]:
@@ -25,18 +35,21 @@ def repos_to_fetch(ctx: FetchContext) -> list[str]:
     return sorted(r["full_name"] for r in repos)
 
 
-def coverage(ctx: FetchContext, repo: str) -> tuple[date, date] | None:
-    """The window complete snapshots of `repo` cover, or None. Snapshots chain without holes by construction."""
+def coverage(ctx: FetchContext, repo: str) -> tuple[date, date, date | None] | None:
+    """The window complete snapshots of `repo` cover, and the day the latest of them was fetched (None for a
+    snapshot written before the manifest said so); None without any. Snapshots chain without holes by
+    construction."""
     batches: dict[str, list[dict]] = {}
     for line in ctx.raw.lines:
         if line.get("repo") == repo and line.get("kind") in DELIVERY_KINDS and "since" in line:
             batches.setdefault(line["fetched_at"], []).append(line)
-    spans = [(date.fromisoformat(lines[0]["since"]), date.fromisoformat(lines[0]["until"]))
-             for lines in batches.values()
-             if {line["kind"] for line in lines} == set(DELIVERY_KINDS) and all(ctx.raw.intact(x) for x in lines)]
-    if not spans:
+    complete = {at: lines[0] for at, lines in batches.items()
+                if {line["kind"] for line in lines} == set(DELIVERY_KINDS) and all(ctx.raw.intact(x) for x in lines)}
+    if not complete:
         return None
-    return min(s for s, _ in spans), max(u for _, u in spans)
+    spans = [(date.fromisoformat(x["since"]), date.fromisoformat(x["until"])) for x in complete.values()]
+    latest = complete[max(complete)].get("fetched_day")
+    return min(s for s, _ in spans), max(u for _, u in spans), date.fromisoformat(latest) if latest else None
 
 
 def window_for(ctx: FetchContext, repo: str) -> date | None:
@@ -44,10 +57,13 @@ def window_for(ctx: FetchContext, repo: str) -> date | None:
     covered = coverage(ctx, repo)
     if covered is None or ctx.since < covered[0]:
         return ctx.since
-    if covered[1] >= ctx.until and not ctx.recent(ctx.until):
+    _, until, fetched = covered
+    if until >= ctx.until and not ctx.recent(ctx.until):
         return None
-    # Things updated shortly before the last snapshot may have been caught mid-change: overlap by the settle days.
-    return max(ctx.since, covered[1] - timedelta(days=SETTLE_DAYS))
+    if fetched is None:  # a snapshot of an earlier version: its until, less the settle days
+        return max(ctx.since, until - timedelta(days=SETTLE_DAYS))
+    # what changed since the last snapshot's lists were read, and a day's margin; never after this run's until
+    return max(ctx.since, min(ctx.until, fetched - timedelta(days=OVERLAP_DAYS)))
 
 
 def run(ctx: FetchContext, kind: str = "delivery") -> None:
@@ -103,6 +119,6 @@ def fetch_repo(ctx: FetchContext, repo: str) -> str:
         tmp, sha = ctx.raw.stage_json(documents[k])
         staged.append((tmp, f"delivery/{repo}/{k}-{ctx.until.isoformat()}.json", sha, len(documents[k])))
         fields.append({"kind": k, "repo": repo, "since": since.isoformat(), "until": ctx.until.isoformat(),
-                       "source": sources[k]})
+                       "fetched_day": ctx.today.isoformat(), "source": sources[k]})
     ctx.raw.commit(staged, fields)
     return "fetched"
