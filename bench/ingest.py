@@ -6,8 +6,9 @@
 For each size it generates a demo org of days + 1 days (cached under --cache), and lays out two raw zones of
 hard links: `base`, the first `days` days, and `next`, the same plus what a daily fetch adds for the last day
 (its usage, user-teams and org reports, its seat and team snapshots, the month's billing files fetched again,
-and a delivery snapshot per repo of what changed in the last four days). The base's delivery documents are
-those of the day before (`before_day`): what the new day created, closed, merged or pushed is not in them. The new
+and a delivery snapshot per repo of what changed in the window `fetch` asks for: from a day (`OVERLAP_DAYS`)
+before the base's fetch, the day before, so the last three days). The base's delivery documents are those of the
+day before (`before_day`): what the new day created, closed, merged or pushed is not in them. The new
 day is the last working day generated (`new_day`); later days are left out of both zones.
 Then, in fresh child processes, it times (a) the floor: `SELECT count(*) FROM read_json([...base's users-1-day
 files...])`, the faster of two runs, DuckDB reading the same files into typed columns in memory, and the zone
@@ -33,6 +34,8 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from copilot_finops.fetch.delivery import OVERLAP_DAYS
 
 FLOOR = """
 import duckdb, glob, json, sys, time, resource
@@ -103,7 +106,6 @@ def peak_mib():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 """
-SETTLE_DAYS = 3  # a daily fetch re-pulls the last three days (DESIGN.md, "Sources")
 
 
 def child(code: str, *args: str) -> dict:
@@ -211,7 +213,9 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
     so the base holds each document as `before_day` makes it, and the fetch each item as it stood at `last`'s end.
     """
     base, nxt = work / "base", work / "next"
-    if (work / f"laid-out-{last}").exists():
+    since = (last - timedelta(days=1 + OVERLAP_DAYS)).isoformat()  # the base was fetched the day before `last`
+    done = work / f"laid-out-{last}-since-{since}"  # (a cache laid out for another window is laid out again)
+    if done.exists():
         return base, nxt
     shutil.rmtree(work, ignore_errors=True)
     day, month = last.isoformat(), last.strftime("%Y-%m")
@@ -240,14 +244,13 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
                 (target / rel).write_text(json.dumps(items, separators=(",", ":")))
             else:
                 os.link(path, target / rel)
-    since = (last - timedelta(days=SETTLE_DAYS)).isoformat()
     after = (last + timedelta(days=1)).isoformat()  # the fetch sees each item as it stood at the day's end
     for repo_dir in sorted((raw / "delivery").glob("*/*")):
         later = pull_numbers(pulls.get(repo_dir) or repo_pulls(repo_dir), after)
         for kind, items in delivery_snapshot(repo_dir, since, day).items():
             out = nxt / "delivery" / repo_dir.parent.name / repo_dir.name / f"{kind}-{day}.json"
             out.write_text(json.dumps(before_day(kind, items, after, *later), separators=(",", ":")))
-    (work / f"laid-out-{last}").write_text("")
+    done.write_text("")
     return base, nxt
 
 
