@@ -6,9 +6,9 @@
 For each size it generates a demo org of days + 1 days (cached under --cache), and lays out two raw zones of
 hard links: `base`, the first `days` days, and `next`, the same plus what a daily fetch adds for the last day
 (its usage, user-teams and org reports, its seat and team snapshots, the month's billing files fetched again,
-and a delivery snapshot per repo of what changed in the window `fetch` asks for: from a day (`OVERLAP_DAYS`)
-before the base's fetch, the day before, so the last three days). The base's delivery documents are those of the
-day before (`before_day`): what the new day created, closed, merged or pushed is not in them. The new
+and a delivery snapshot per repo of what changed in the window `fetch` asks for: from `OVERLAP_DAYS` before the
+base's fetch, which was the day before the new day, so the last three days). The base's delivery documents are
+those of the day before (`before_day`): what the new day created, closed, merged or pushed is not in them. The new
 day is the last working day generated (`new_day`); later days are left out of both zones.
 Then, in fresh child processes, it times (a) the floor: `SELECT count(*) FROM read_json([...base's users-1-day
 files...])`, the faster of two runs, DuckDB reading the same files into typed columns in memory, and the zone

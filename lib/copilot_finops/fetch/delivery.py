@@ -11,7 +11,9 @@ window starts from the day the last snapshot was fetched (`fetched_day` in the m
 `until`, which trails the fetch by the usage reports' two publishing days; and a day before it
 (`OVERLAP_DAYS`), for a fetch that ran for hours or a clock that is off. Counting from `until` minus
 the usage reports' three settling days, as earlier versions did, asked a daily run for a week of
-changes again, two requests per pull request (its reviews and its files).
+changes again, two requests per pull request (its reviews and its files). Deployments are listed by
+creation: a deployment's statuses are read again while it is in a window, at least a day after it was
+made, which is when a pipeline has long reported them.
 """
 from __future__ import annotations
 
