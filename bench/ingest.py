@@ -6,8 +6,8 @@
 For each size it generates a demo org of days + 1 days (cached under --cache), and lays out two raw zones of
 hard links: `base`, the first `days` days, and `next`, the same plus what a daily fetch adds for the last day
 (its usage, user-teams and org reports, its seat and team snapshots, the month's billing files fetched again,
-and a delivery snapshot per repo of what changed in the window `fetch` asks for: from `OVERLAP_DAYS` before the
-base's fetch, which was the day before the new day, so the last three days). The base's delivery documents are
+and a delivery snapshot per repo of what changed in the window `fetch` asks for (`window_start`) after the base's
+fetch, which was the day before the new day: the last three days). The base's delivery documents are
 those of the day before (`before_day`): what the new day created, closed, merged or pushed is not in them. The new
 day is the last working day generated (`new_day`); later days are left out of both zones.
 Then, in fresh child processes, it times (a) the floor: `SELECT count(*) FROM read_json([...base's users-1-day
@@ -35,7 +35,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from copilot_finops.fetch.delivery import OVERLAP_DAYS
+from copilot_finops.fetch.delivery import window_start
 
 FLOOR = """
 import duckdb, glob, json, sys, time, resource
@@ -213,7 +213,7 @@ def lay_out(raw: Path, work: Path, last: date) -> tuple[Path, Path]:
     so the base holds each document as `before_day` makes it, and the fetch each item as it stood at `last`'s end.
     """
     base, nxt = work / "base", work / "next"
-    since = (last - timedelta(days=1 + OVERLAP_DAYS)).isoformat()  # the base was fetched the day before `last`
+    since = window_start(last - timedelta(days=1), last).isoformat()  # the base was fetched the day before `last`
     done = work / f"laid-out-{last}-since-{since}"  # (a cache laid out for another window is laid out again)
     if done.exists():
         return base, nxt

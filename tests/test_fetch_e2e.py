@@ -225,16 +225,16 @@ def test_a_rerun_asks_only_for_what_may_have_changed(reference, demo, tmp_path):
         # the first fetch ran on 11-10: what changed since, and a day before; never after this run's until
         assert [line["since"] for line in delivery] == ["2026-09-02", "2026-09-02", "2026-10-31", "2026-10-31"]
         reviewed = {e["path"] for e in gh.log if e["path"].endswith("/reviews")}
-        assert reviewed == {f"/repos/{repo}/pulls/{n}/reviews" for repo in REPOS
-                            for n in updated_since(demo, repo, "2026-10-31")}  # 5 of 232
+        assert reviewed == reviews_of(demo, "2026-10-31")  # 5 of 232
     assert data_files(raw).keys() == data_files(reference["raw"]).keys()
 
 
-def updated_since(served: Path, repo: str, day: str) -> set[int]:
-    """The numbers of the pull requests of `repo` the generator last updated on `day` or later."""
-    folder = served / "delivery" / repo
-    return {p["number"] for name in ("pulls.json", "pulls-agent.json") if (folder / name).exists()
-            for p in json.loads((folder / name).read_text()) if (p.get("updated_at") or "")[:10] >= day}
+def reviews_of(served: Path, day: str) -> set[str]:
+    """The review requests of the pull requests of REPOS the generator last updated on `day` or later."""
+    return {f"/repos/{repo}/pulls/{p['number']}/reviews" for repo in REPOS
+            for name in ("pulls.json", "pulls-agent.json") if (served / "delivery" / repo / name).exists()
+            for p in json.loads((served / "delivery" / repo / name).read_text())
+            if (p.get("updated_at") or "")[:10] >= day}
 
 
 def test_a_daily_run_asks_for_the_pull_requests_changed_since_the_day_before_the_last_fetch(demo, tmp_path):
@@ -253,19 +253,16 @@ def test_a_daily_run_asks_for_the_pull_requests_changed_since_the_day_before_the
             return ([x["since"] for x in lines if x.get("kind") == "pulls"],
                     {e["path"] for e in gh.log if e["path"].endswith("/reviews")})
 
-    def reviews_of(day: str) -> set[str]:
-        return {f"/repos/{repo}/pulls/{n}/reviews" for repo in REPOS for n in updated_since(demo, repo, day)}
-
     since, _ = daily(date(2026, 10, 30))  # until 10-28
     assert since == ["2026-10-20", "2026-10-20"]
     since, reviewed = daily(date(2026, 10, 31))  # until 10-29
     assert since[2:] == ["2026-10-29", "2026-10-29"]
-    assert reviewed == reviews_of("2026-10-29") and len(reviewed) < len(reviews_of("2026-10-25"))  # 15 of 28
+    assert reviewed == reviews_of(demo, "2026-10-29") and len(reviewed) < len(reviews_of(demo, "2026-10-25"))  # 15 of 28
     manifest = raw / "manifest.jsonl"
     manifest.write_text("".join(json.dumps({k: v for k, v in json.loads(x).items() if k != "fetched_day"}) + "\n"
                                 for x in manifest.read_text().splitlines()))
     since, reviewed = daily(date(2026, 11, 1))  # until 10-30; the last snapshot's until, 10-29, less three days
-    assert since[4:] == ["2026-10-26", "2026-10-26"] and reviewed == reviews_of("2026-10-26")
+    assert since[4:] == ["2026-10-26", "2026-10-26"] and reviewed == reviews_of(demo, "2026-10-26")
 
 
 def test_all_repos_lists_the_org(demo, tmp_path):

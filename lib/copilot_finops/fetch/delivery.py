@@ -64,8 +64,13 @@ def window_for(ctx: FetchContext, repo: str) -> date | None:
         return None
     if fetched is None:  # a snapshot of an earlier version: its until, less the settle days
         return max(ctx.since, until - timedelta(days=SETTLE_DAYS))
-    # what changed since the last snapshot's lists were read, and a day's margin; never after this run's until
-    return max(ctx.since, min(ctx.until, fetched - timedelta(days=OVERLAP_DAYS)))
+    return max(ctx.since, window_start(fetched, ctx.until))
+
+
+def window_start(fetched: date, until: date) -> date:
+    """Where the next window starts after a snapshot fetched on `fetched`: what changed since its lists were read,
+    with OVERLAP_DAYS of margin; never after the next run's `until`."""
+    return min(until, fetched - timedelta(days=OVERLAP_DAYS))
 
 
 def run(ctx: FetchContext, kind: str = "delivery") -> None:
