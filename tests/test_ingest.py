@@ -361,6 +361,111 @@ def test_a_file_list_changed_and_changed_back_in_one_run_ends_as_the_last_file_h
     assert _contents(together / "w.duckdb", ("source_file",)) == _contents(one_by_one / "w.duckdb", ("source_file",))
 
 
+def _pr(number: int, title: str) -> dict:
+    return {"number": number, "title": title, "user": {"login": "a", "id": 1}, "state": "open",
+            "created_at": "2026-10-01T10:00:00Z", "labels": [{"name": "bug"}], "head": {"ref": "fix", "sha": "abc"}}
+
+
+def _review(review_id: int, number: int, state: str) -> dict:
+    return {"id": review_id, "user": {"login": "b", "id": 2}, "state": state, "submitted_at": "2026-10-02T10:00:00Z",
+            "pull_request_url": f"https://api.github.com/repos/o/r/pulls/{number}"}
+
+
+def _files(number: int, name: str) -> dict:
+    return {"number": number, "files": [{"filename": name, "status": "modified", "additions": 1, "deletions": 0}]}
+
+
+def _delivery(db: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {"pulls": con.execute("SELECT p.number, p.title, p.body, f.path, p.source_line FROM pull_request p "
+                                     "JOIN raw_file f ON f.file_id = p.source_file ORDER BY 1").fetchall(),
+                "reviews": con.execute("SELECT review_id, state, commit_id FROM review ORDER BY 1").fetchall(),
+                "files": con.execute("SELECT number, filename, status FROM pull_request_file ORDER BY 1, 2").fetchall()}
+    finally:
+        con.close()
+
+
+def test_elements_served_again_byte_for_byte_are_not_built_again(tmp_path):
+    """A daily fetch brings again pull requests, reviews and file lists the warehouse holds as served: their rows
+    stand as they are (their provenance the file that served them first), a changed element replaces its rows,
+    and `ingest --full` builds every element again."""
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    _write(raw / "delivery/o/r/pulls.json", json.dumps([_pr(1, "one"), _pr(2, "two")]))
+    _write(raw / "delivery/o/r/reviews.json", json.dumps([_review(7, 1, "COMMENTED"), _review(8, 2, "APPROVED")]))
+    _write(raw / "delivery/o/r/pull-files.json", json.dumps([_files(1, "a.py"), _files(2, "b.py")]))
+    assert ingest_raw(raw, db).elements_unchanged == 0
+    con = duckdb.connect(str(db))  # marks that show whether a row is written again
+    con.execute("UPDATE pull_request SET body = 'as it was'")
+    con.execute("UPDATE review SET commit_id = 'as it was'")
+    con.execute("UPDATE pull_request_file SET status = 'as it was'")
+    con.close()
+    # the next day serves pull request 1, its review and its file list again as they were; 2's changed
+    _write(raw / "delivery/o/r/pulls-2026-10-05.json", json.dumps([_pr(1, "one"), _pr(2, "two, retitled")]))
+    _write(raw / "delivery/o/r/reviews-2026-10-05.json",
+           json.dumps([_review(7, 1, "COMMENTED"), _review(8, 2, "DISMISSED")]))
+    _write(raw / "delivery/o/r/pull-files-2026-10-05.json", json.dumps([_files(1, "a.py"), _files(2, "c.py")]))
+    summary = ingest_raw(raw, db)
+    assert summary.elements_unchanged == 3
+    assert summary.by_kind == {"pulls": 2, "reviews": 2, "pull-files": 2}  # rows held count as loaded
+    assert _delivery(db) == {
+        "pulls": [(1, "one", "as it was", "delivery/o/r/pulls.json", 1),
+                  (2, "two, retitled", None, "delivery/o/r/pulls-2026-10-05.json", 2)],
+        "reviews": [(7, "COMMENTED", "as it was"), (8, "DISMISSED", None)],
+        "files": [(1, "a.py", "as it was"), (2, "c.py", "modified")]}
+    full = ingest_raw(raw, db, full=True)
+    assert full.elements_unchanged == 0
+    assert _delivery(db) == {
+        "pulls": [(1, "one", None, "delivery/o/r/pulls-2026-10-05.json", 1),
+                  (2, "two, retitled", None, "delivery/o/r/pulls-2026-10-05.json", 2)],
+        "reviews": [(7, "COMMENTED", None), (8, "DISMISSED", None)],
+        "files": [(1, "a.py", "modified"), (2, "c.py", "modified")]}
+
+
+def test_the_same_file_list_served_by_another_repo_is_built_for_it(tmp_path):
+    """A file list names no repo: the same bytes served for another repo's pull request load its rows."""
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    _write(raw / "delivery/o/one/pull-files.json", json.dumps([_files(1, "a.py")]))
+    ingest_raw(raw, db)
+    _write(raw / "delivery/o/two/pull-files.json", json.dumps([_files(1, "a.py")]))
+    assert ingest_raw(raw, db).elements_unchanged == 0
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT repo, number, filename FROM pull_request_file ORDER BY 1").fetchall() == [
+        ("o/one", 1, "a.py"), ("o/two", 1, "a.py")]
+
+
+def test_an_element_changed_and_served_back_in_one_run_ends_as_the_last_file_has_it(tmp_path):
+    """An element one file of a run changes and a later file (or a later element of the same file) serves
+    again as the warehouse held it ends as served last, as loading the files one by one leaves it."""
+    together, one_by_one = tmp_path / "together", tmp_path / "one_by_one"
+    steps = [{"pulls.json": [_pr(1, "one"), _pr(2, "two")]},
+             {"pulls-2026-10-05.json": [_pr(1, "changed"), _pr(2, "two")], "pulls-2026-10-06.json": [_pr(1, "one")]},
+             {"pulls-2026-10-07.json": [_pr(2, "changed"), _pr(2, "two")]}]
+    for files in steps:
+        for name, doc in files.items():
+            for root in (together, one_by_one):
+                _write(root / "raw/delivery/o/r" / name, json.dumps(doc))
+            assert ingest_raw(one_by_one / "raw", one_by_one / "w.duckdb").files_ingested == 1
+        assert ingest_raw(together / "raw", together / "w.duckdb").files_ingested == len(files)
+        assert _contents(together / "w.duckdb") == _contents(one_by_one / "w.duckdb")
+    assert [row[:2] for row in _delivery(together / "w.duckdb")["pulls"]] == [(1, "one"), (2, "two")]
+
+
+def test_a_document_msgspec_cannot_read_loads_as_before(tmp_path):
+    """A document with a byte-order mark or NaN is parsed whole by `json`, as before: its rows carry no digest (the
+    next fetch of its elements builds them again). An element with a number beyond a double is read by `json`
+    too, its document still split and digested."""
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    _write(raw / "delivery/o/r/pulls.json", "\ufeff" + json.dumps([_pr(1, "one")]))
+    _write(raw / "delivery/o/r/reviews.json", json.dumps([{**_review(7, 1, "APPROVED"), "score": float("nan")}]))
+    _write(raw / "delivery/o/r/pull-files.json", json.dumps([_files(1, "a.py")])[:-1] + ', {"number": 2, "x": 1e400}]')
+    summary = ingest_raw(raw, db)
+    assert summary.lines_quarantined == 0 and summary.by_kind == {"pulls": 1, "reviews": 1, "pull-files": 1}
+    con = duckdb.connect(str(db), read_only=True)
+    assert [con.execute(f"SELECT count(*), count(element_digest) FROM {t}").fetchone()
+            for t in ("pull_request", "review", "pull_request_file")] == [(1, 0), (1, 0), (1, 1)]
+
+
 def test_unreadable_document_is_quarantined_whole(tmp_path):
     raw = tmp_path / "raw"
     _write(raw / "seats/2026-10-05.json", '[{"total_seats": 1, "seats": [{"assignee": {"login": "a", "id": 1}}]')

@@ -15,7 +15,7 @@ from datetime import date
 
 import duckdb
 
-from . import signatures
+from . import repeats, signatures
 from .elements import (BadElement, as_day, as_element, as_int, as_number, as_object, as_text, label_names,
                        patch_text, pull_people, ts, user_logins)
 from .replacing import Replacement, apply, replacement
@@ -34,10 +34,18 @@ class FileRejected(Exception):
         self.message, self.line, self.excerpt = message, line, excerpt
 
 
-def read(f) -> tuple[object, str, int]:
-    """(parsed document, sha256, size in bytes) of a raw file; FileRejected when it is not JSON."""
+def read(f, served: bool = False) -> tuple[object, str, int]:
+    """(parsed document, sha256, size in bytes) of a raw file; FileRejected when it is not JSON.
+
+    served : for the kinds of `repeats.KINDS`, the document's elements as served (`repeats.Served`), not yet
+        decoded, when msgspec reads it as a list; `stage` then decodes only those the tables do not hold.
+    """
     data = f.path.read_bytes()
     sha, size = hashlib.sha256(data).hexdigest(), len(data)
+    if served and f.kind in repeats.KINDS:
+        doc = repeats.split(f.kind, data, f.path.name)
+        if doc is not None:
+            return doc, sha, size
     try:
         text = signatures.file_text(data, f.path.name)
     except ValueError as exc:
@@ -90,7 +98,7 @@ def _each(f, items: list, build) -> tuple[list[dict], list]:
     """Rows `build(element, index)` makes of each element (a list of rows, possibly empty), and the quarantine
     rows of the elements it refused (BadElement), with their 1-based index."""
     rows, bad = [], []
-    for i, item in enumerate(items, 1):
+    for i, item in zip(items.places if isinstance(items, repeats.Picked) else range(1, len(items) + 1), items):
         try:
             rows.extend(build(item, i))
         except BadElement as exc:
@@ -114,21 +122,27 @@ def load(con: duckdb.DuckDBPyConnection, f, doc, file_id: int) -> tuple[int, lis
     return rows, bad
 
 
-def stage(con: duckdb.DuckDBPyConnection, f, doc, file_id: int) -> tuple[int, list, list[Replacement]]:
+def stage(con: duckdb.DuckDBPyConnection, f, doc, file_id: int,
+          seen: dict | None = None) -> tuple[int, list, list[Replacement]]:
     """`load` without the writes: (rows loaded, quarantine rows, the Replacements that load them).
 
     The Replacements of several files of a kind, applied together in file order (`replacing.apply`), leave the
     tables as loading the files one by one does. A kind whose rows depend on what the tables hold (teams) is
     written here, and gives no Replacements.
+
+    seen : kind -> the keys whose rows this run built so far (see `repeats`), updated here. Given, the elements
+        of a `repeats.Served` document that the tables hold as served are left out (their rows still count in
+        the rows loaded); None builds every element.
     """
     loader = {"seats": _seats, "teams": _teams, "ai-credit-usage": _billing, "premium-request-usage": _billing,
               "pulls": _pulls, "reviews": _reviews, "pull-files": _pull_files, "deployments": _deployments,
               "deployment-statuses": _deployment_statuses, "issues": _issues}[f.kind]
-    items = _items(doc, "seats" if f.kind == "seats" else None)
+    served = isinstance(doc, repeats.Served)
+    items = doc.head(50) if served else _items(doc, "seats" if f.kind == "seats" else None)
     wrong = signatures.mismatch(f.kind, items[:50])
     if wrong:
         raise FileRejected(wrong, 0, _dump(items[0])[:2000])
-    return loader(con, f, items, file_id)
+    return repeats.stage(con, f, doc, file_id, loader, seen) if served else loader(con, f, items, file_id)
 
 
 def _snapshot_day(f) -> date:
@@ -240,11 +254,12 @@ _AMOUNTS = {"price_per_unit": "pricePerUnit", "gross_quantity": "grossQuantity",
 _AMOUNT_KEYS = list(_AMOUNTS.values())
 PULL_COLUMNS = ["repo", "number", "author_login", "author_id", "author_type", "labels", "title", "body", "state",
                 "draft", "created_at", "closed_at", "merged_at", "merge_commit_sha", "head_ref", "head_sha",
-                "source_file", "source_line"]
+                "source_file", "source_line", "element_digest"]
 
 
 def _pulls(con, f, items, file_id):
     repo = f.repo
+    digests = repeats.digests(items)
 
     def build(p, i):
         p = as_element(p, "pull request")
@@ -255,7 +270,7 @@ def _pulls(con, f, items, file_id):
                   label_names(p.get("labels")), as_text(p.get("title")), as_text(p.get("body")),
                   as_text(p.get("state")), bool(p.get("draft")), ts(p.get("created_at")), ts(p.get("closed_at")),
                   ts(merged), as_text(p.get("merge_commit_sha")) if merged else None, as_text(head.get("ref")),
-                  as_text(head.get("sha")), file_id, i), pull_people(p))]
+                  as_text(head.get("sha")), file_id, i, digests[i - 1]), pull_people(p))]
 
     built, bad = _each(f, items, build)
     rows = [row for row, _ in built]
@@ -270,6 +285,7 @@ def _pulls(con, f, items, file_id):
 
 def _reviews(con, f, items, file_id):
     repo = f.repo
+    digests = repeats.digests(items)
 
     def build(r, i):
         r = as_element(r, "review")
@@ -278,15 +294,16 @@ def _reviews(con, f, items, file_id):
             raise BadElement("review without id or pull_request_url")
         number = int(m.group(1)) if m else as_int(r.get("pull_number"), "pull_number")
         return [(repo, number, as_int(r["id"], "id"), as_text(as_object(r.get("user")).get("login")),
-                 as_text(r.get("state")), ts(r.get("submitted_at")), as_text(r.get("commit_id")))]
+                 as_text(r.get("state")), ts(r.get("submitted_at")), as_text(r.get("commit_id")), digests[i - 1])]
 
     rows, bad = _each(f, items, build)
-    cols = ["repo", "number", "review_id", "reviewer_login", "state", "submitted_at", "commit_id"]
+    cols = ["repo", "number", "review_id", "reviewer_login", "state", "submitted_at", "commit_id", "element_digest"]
     return _staged(replacement("review", cols, rows, ["repo", "number", "review_id"]), bad)
 
 
 def _pull_files(con, f, items, file_id):
     repo = f.repo
+    digests = repeats.digests(items)
 
     def build(p, i):
         p = as_element(p, "pull request")
@@ -300,7 +317,7 @@ def _pull_files(con, f, items, file_id):
                  patch_text(x))
                 for x in files if isinstance(x, dict) and isinstance(x.get("filename"), str) and x["filename"]]
         digest = _files_digest(rows)
-        return [(*row, digest) for row in rows]
+        return [(*row, digest, digests[i - 1]) for row in rows]
 
     rows, bad = _each(f, items, build)
     # a PR's file list is replaced whole, where it changed: the patch text becomes its sketch only then
@@ -309,7 +326,8 @@ def _pull_files(con, f, items, file_id):
     return _staged(files, bad)
 
 
-PULL_FILE_COLUMNS = ["repo", "number", "filename", "status", "additions", "deletions", "patch_sketch", "files_digest"]
+PULL_FILE_COLUMNS = ["repo", "number", "filename", "status", "additions", "deletions", "patch_sketch", "files_digest",
+                     "element_digest"]
 # Bump when the rows built of a file list change for the same list (a new column, another sketch): the
 # digests then differ from every stored one, and the next fetch of each pull request writes it again.
 PULL_FILES_VERSION = f"1:{SKETCH_SIZE}"
@@ -323,7 +341,7 @@ def _files_digest(rows: list[tuple]) -> int:
 
 def _sketched(row: tuple) -> tuple:
     """A pull request file's row to write: its patch text (staged in the sketch's place) becomes the sketch."""
-    return (*row[:6], patch_sketch(row[6]), row[7])
+    return (*row[:6], patch_sketch(row[6]), *row[7:])
 
 
 def _deployments(con, f, items, file_id):

@@ -47,13 +47,13 @@ class Replacement:
     digest: str | None = None
     finish: Callable[[tuple], tuple] | None = None
 
-    def group_values(self) -> list[tuple]:
+    def groupgetter(self) -> list[tuple]:
         if self.groups is not None:
             return self.groups
-        return list(dict.fromkeys(map(_values(self.columns, self.replace_by), self.rows)))
+        return list(dict.fromkeys(map(getter(self.columns, self.replace_by), self.rows)))
 
 
-def _values(columns: list[str], names: list[str]) -> Callable[[tuple], tuple]:
+def getter(columns: list[str], names: list[str]) -> Callable[[tuple], tuple]:
     """A function giving the tuple of a row's values of `names` (a row holding the values of `columns`)."""
     positions = [columns.index(n) for n in names]
     if len(positions) == 1:
@@ -90,10 +90,11 @@ _TYPES: dict[tuple[str, str], pa.DataType | None] = {}  # (table, column) -> Arr
 
 def _types(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> list[pa.DataType | None]:
     """The Arrow type of each column (None for a type `_ARROW` lacks: Arrow infers it, DuckDB casts)."""
-    if any((table, c) not in _TYPES for c in columns):
-        for column, duckdb_type in con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                               "WHERE table_schema = 'main' AND table_name = ?", [table]).fetchall():
-            _TYPES[(table, column)] = _arrow_type(duckdb_type)
+    if any((table, c) not in _TYPES for c in columns):  # every table's at once: each query costs milliseconds
+        for name, column, duckdb_type in con.execute("SELECT table_name, column_name, data_type "
+                                                     "FROM information_schema.columns WHERE table_schema = 'main' "
+                                                     "AND table_catalog = current_database()").fetchall():
+            _TYPES[(name, column)] = _arrow_type(duckdb_type)
     return [_TYPES[(table, c)] for c in columns]
 
 
@@ -109,8 +110,8 @@ def merged(replacements: list[Replacement]) -> tuple[list[tuple] | None, list[tu
     replacement gave more): the last replacement naming a group inserts its rows."""
     own = all(r.groups is None for r in replacements)
     if len(replacements) == 1:
-        return None if own else replacements[0].group_values(), replacements[0].rows
-    groups = [r.group_values() for r in replacements]
+        return None if own else replacements[0].groupgetter(), replacements[0].rows
+    groups = [r.groupgetter() for r in replacements]
     last: dict[tuple, int] = {}
     for i, values in enumerate(groups):
         last.update(dict.fromkeys(values, i))
@@ -119,15 +120,15 @@ def merged(replacements: list[Replacement]) -> tuple[list[tuple] | None, list[tu
         if r.groups is None and all(last[g] == i for g in values):  # no later file names its rows' groups
             rows.extend(r.rows)
             continue
-        group_of = _values(r.columns, r.replace_by)
+        group_of = getter(r.columns, r.replace_by)
         rows.extend(row for row in r.rows if last[group_of(row)] == i)
     return None if own else list(last), rows
 
 
 def _changed(con: duckdb.DuckDBPyConnection, r: Replacement, rows: list[tuple]) -> list[tuple]:
     """`rows` without those of the groups `r.table` already holds with the same digest (`r.digest`)."""
-    group_of = _values(r.columns, r.replace_by)
-    digest_of = _values(r.columns, [r.digest])
+    group_of = getter(r.columns, r.replace_by)
+    digest_of = getter(r.columns, [r.digest])
     incoming = list(dict.fromkeys(group + digest_of(row) for row in rows for group in (group_of(row),)))
     names = [*r.replace_by, r.digest]
     con.register("incoming_digest", _arrow_table(con, r.table, names, incoming))

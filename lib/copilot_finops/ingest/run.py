@@ -19,12 +19,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
 from .. import retention, warehouse
 from ..errors import UserError
-from . import attribution, documents, migrate, replacing
+from . import attribution, documents, migrate, replacing, repeats
 from .manifest import load_manifest
 from .rawfiles import RawFile, _load_order, discover
 from .reports import ReportLoader
@@ -52,6 +53,7 @@ MEMORY_LIMIT = os.environ.get("COPILOT_FINOPS_INGEST_MEMORY", "1500MB")  # DuckD
 ROW_GROUP_SIZE = 8192
 STAGED_ROWS = 50_000  # rows of JSON documents held before they are written: bounds memory on a first ingest
 TRANSACTION_BYTES = 128 * 1024 * 1024  # JSON documents loaded in one transaction (whole kinds): bounds its size
+READ_BYTES = 64 * 1024 * 1024  # documents of a kind read together, their elements looked up in one query (repeats)
 
 
 @dataclass
@@ -61,6 +63,7 @@ class IngestSummary:
     files_seen: int = 0
     files_ingested: int = 0
     files_unchanged: int = 0
+    elements_unchanged: int = 0  # elements of documents served again as the tables hold them (ingest.repeats)
     rows_loaded: int = 0
     lines_quarantined: int = 0
     by_kind: dict = field(default_factory=dict)
@@ -90,6 +93,7 @@ class Ingestor(ReportLoader):
         self._moved: list[int] = []  # raw_file ids read again from this raw zone, written by write_registered()
         self._cutoff: list | None = None  # [the recorded retention cutoff], read once: ingest never purges
         self.compare = True  # leave groups whose digest is unchanged as they are (False: `ingest --full`)
+        self._seen: dict | None = None  # kind -> keys built in this run, for documents.stage (None: build all)
 
     def commit(self) -> None:
         """Write the open transaction's raw_file and ingest_file rows (a few statements, not a few a file) and
@@ -223,9 +227,10 @@ class Ingestor(ReportLoader):
         try:
             for kind, files in group:
                 t0 = time.perf_counter()
+                self._seen = {} if self.compare else None
                 staged: list[replacing.Replacement] = []
-                for f in files:
-                    staged += self._load_document(f)
+                for f, read in self._read(kind, files):
+                    staged += self._load_document(f, read)
                     if sum(len(r.rows) for r in staged) >= STAGED_ROWS:
                         replacing.apply(con, staged, self.compare)
                         staged.clear()
@@ -246,10 +251,11 @@ class Ingestor(ReportLoader):
             return
         kind, files = group[0]
         t0 = time.perf_counter()
-        for f in files:
+        self._seen = {} if self.compare else None
+        for f, read in self._read(kind, files):
             con.execute("BEGIN")
             try:
-                replacing.apply(con, self._load_document(f), self.compare)
+                replacing.apply(con, self._load_document(f, read), self.compare)
             except UNFORESEEN as exc:
                 self.rollback()
                 self.reject_file(f, f"could not be read as {kind}: {type(exc).__name__}: {exc}"[:500])
@@ -258,19 +264,46 @@ class Ingestor(ReportLoader):
             self.commit()
         seconds[kind] = round(time.perf_counter() - t0, 3)
 
-    def _load_document(self, f: RawFile) -> list[replacing.Replacement]:
-        """Read one document, quarantine what it must, and return the Replacements that load its rows (the
-        attribution kinds write theirs here)."""
+    def _read(self, kind: str, files: list[RawFile]) -> Iterator[tuple[RawFile, tuple | Exception | None]]:
+        """Each file with its document (what `documents.read` returns, or the FileRejected it raises), or None
+        to read it when it loads. The kinds of `repeats.KINDS` are read up to READ_BYTES ahead, and which of their
+        elements the tables hold is looked up once for those files (`repeats.hold`), not once a file."""
+        if kind not in repeats.KINDS or self._seen is None:
+            yield from ((f, None) for f in files)
+            return
+        chunk, size = [], 0
+        for n, f in enumerate(files):
+            chunk.append(f)
+            size += f.path.stat().st_size
+            if size < READ_BYTES and n + 1 < len(files):
+                continue
+            read: list[tuple | Exception] = []
+            for g in chunk:
+                try:
+                    read.append(documents.read(g, served=True))
+                except documents.FileRejected as exc:
+                    read.append(exc)
+            repeats.hold(self.con, [(g.repo, r[0]) for g, r in zip(chunk, read)
+                                    if isinstance(r, tuple) and isinstance(r[0], repeats.Served)])
+            yield from zip(chunk, read)
+            chunk, size = [], 0
+
+    def _load_document(self, f: RawFile, read: tuple | Exception | None = None) -> list[replacing.Replacement]:
+        """Read one document (unless `_read` did), quarantine what it must, and return the Replacements that
+        load its rows (the attribution kinds write theirs here)."""
         staged = []
         try:
+            if isinstance(read, Exception):
+                raise read
             if f.kind in ATTRIBUTION_KINDS:
                 text, sha, size = attribution.read(f)
                 file_id = self.register(f, sha, size)
                 self.write_registered()  # a team map replaces what the path's earlier versions (in raw_file) loaded
                 rows, bad = attribution.load(self.con, f, text, file_id)
             else:
-                doc, sha, size = documents.read(f)
-                rows, bad, staged = documents.stage(self.con, f, doc, self.register(f, sha, size))
+                doc, sha, size = read or documents.read(f, served=True)
+                rows, bad, staged = documents.stage(self.con, f, doc, self.register(f, sha, size), self._seen)
+                self.summary.elements_unchanged += getattr(doc, "unchanged", 0)
         except documents.FileRejected as exc:
             self.reject_file(f, exc.message, exc.excerpt, transaction=False)
             return []

@@ -203,12 +203,17 @@ ALTER TABLE pull_request_file ADD COLUMN IF NOT EXISTS patch_sketch BIGINT[];
 -- A digest of what the pull request's file rows were built from (the same in each): a fetch that brings the
 -- list again unchanged leaves the rows as they are (ingest.replacing). NULL in rows from before it: written again.
 ALTER TABLE pull_request_file ADD COLUMN IF NOT EXISTS files_digest BIGINT;
+-- A digest of the element each row was built of, as served (ingest.repeats): an element a fetch brings again
+-- byte for byte is not built again. NULL in rows from before it: built again the next time they are fetched.
+ALTER TABLE pull_request ADD COLUMN IF NOT EXISTS element_digest BIGINT;
+ALTER TABLE pull_request_file ADD COLUMN IF NOT EXISTS element_digest BIGINT;
 
 -- grain: repo, number, review_id
 CREATE TABLE IF NOT EXISTS review (
     repo VARCHAR NOT NULL, number BIGINT NOT NULL, review_id BIGINT NOT NULL,
     reviewer_login VARCHAR, state VARCHAR, submitted_at TIMESTAMP, commit_id VARCHAR
 );
+ALTER TABLE review ADD COLUMN IF NOT EXISTS element_digest BIGINT;  -- as pull_request's
 
 -- grain: repo, deployment_id
 CREATE TABLE IF NOT EXISTS deployment (
