@@ -3,7 +3,8 @@
 `run` drives a run (`ingest_raw`), `rawfiles` finds the files and their kinds, `schemas` holds the
 kinds and the NDJSON parse schemas, `reports` loads NDJSON usage reports inside DuckDB, and
 `documents` loads the JSON documents (seats, teams, billing, delivery) element by element, each value
-checked by `elements`; `imports` takes files downloaded by hand into the raw zone.
+checked by `elements`, leaving out the pull requests, reviews and file lists a fetch serves again as the
+tables hold them (`repeats`); `imports` takes files downloaded by hand into the raw zone.
 """
 from .imports import import_files
 from .rawfiles import RawFile, discover

@@ -81,12 +81,12 @@ class Served:
         return [_decode(raw) for raw in self.raws[:n]]
 
     def pick(self, con: duckdb.DuckDBPyConnection, repo: str, seen: set | None) -> Picked:
-        """The elements whose rows must be built: all of them unless `seen` is given (the keys built so far in
-        this run), else those whose digest no row of `repo` carries, or whose key was built in this run."""
+        """The elements whose rows must be built: all of them unless `seen` is given (the hashes of the keys built
+        so far in this run), else those whose digest no row of `repo` carries, or whose key was built in this run."""
         if seen is not None and self.held is None:
             hold(con, [(repo, self)])
         held = {} if seen is None else self.held
-        skip = {i: rows for i, (key, rows) in held.items() if key not in seen}
+        skip = {i: rows for i, (key, rows) in held.items() if hash(key) not in seen}
         if skip:
             picked = Picked(_decode(raw) for i, raw in enumerate(self.raws) if i not in skip)
             picked.places = [i + 1 for i in range(len(self.raws)) if i not in skip]
@@ -104,7 +104,8 @@ class Served:
 
 def stage(con: duckdb.DuckDBPyConnection, f, doc: Served, file_id: int, loader, seen: dict | None):
     """`documents.stage` of a Served document: `loader` builds the rows of the elements `pick` leaves in; the
-    rows of those left out count in the rows loaded. `seen` (kind -> keys built in this run) is updated."""
+    rows of those left out count in the rows loaded. `seen` (kind -> hashes of the keys built in this run) is
+    updated."""
     held, built = KINDS[f.kind], None if seen is None else seen.setdefault(f.kind, set())
     items = doc.pick(con, f.repo, built)
     rows, bad, replacements = loader(con, f, items, file_id)
@@ -113,8 +114,8 @@ def stage(con: duckdb.DuckDBPyConnection, f, doc: Served, file_id: int, loader, 
         items = doc.pick(con, f.repo, None)
         rows, bad, replacements = loader(con, f, items, file_id)
         keys = _keys(replacements, held)
-    if built is not None:
-        built.update(keys)
+    if built is not None:  # (hashes: a million keys take a third of the memory; one that collides is only built)
+        built.update(map(hash, keys))
     return rows + items.unchanged_rows, bad, replacements
 
 

@@ -53,7 +53,7 @@ MEMORY_LIMIT = os.environ.get("COPILOT_FINOPS_INGEST_MEMORY", "1500MB")  # DuckD
 ROW_GROUP_SIZE = 8192
 STAGED_ROWS = 50_000  # rows of JSON documents held before they are written: bounds memory on a first ingest
 TRANSACTION_BYTES = 128 * 1024 * 1024  # JSON documents loaded in one transaction (whole kinds): bounds its size
-READ_BYTES = 64 * 1024 * 1024  # documents of a kind read together, their elements looked up in one query (repeats)
+READ_BYTES = 16 * 1024 * 1024  # documents of a kind read together, their elements looked up in one query (repeats)
 
 
 @dataclass
@@ -93,7 +93,7 @@ class Ingestor(ReportLoader):
         self._moved: list[int] = []  # raw_file ids read again from this raw zone, written by write_registered()
         self._cutoff: list | None = None  # [the recorded retention cutoff], read once: ingest never purges
         self.compare = True  # leave groups whose digest is unchanged as they are (False: `ingest --full`)
-        self._seen: dict | None = None  # kind -> keys built in this run, for documents.stage (None: build all)
+        self._seen: dict | None = None  # kind -> hashes of the keys built in this run, for documents.stage
 
     def commit(self) -> None:
         """Write the open transaction's raw_file and ingest_file rows (a few statements, not a few a file) and
