@@ -434,9 +434,14 @@ def test_the_same_file_list_served_by_another_repo_is_built_for_it(tmp_path):
         ("o/one", 1, "a.py"), ("o/two", 1, "a.py")]
 
 
-def test_an_element_changed_and_served_back_in_one_run_ends_as_the_last_file_has_it(tmp_path):
+@pytest.mark.parametrize("read_bytes", [None, 1], ids=["read-together", "read-one-by-one"])
+def test_an_element_changed_and_served_back_in_one_run_ends_as_the_last_file_has_it(tmp_path, monkeypatch,
+                                                                                   read_bytes):
     """An element one file of a run changes and a later file (or a later element of the same file) serves
-    again as the warehouse held it ends as served last, as loading the files one by one leaves it."""
+    again as the warehouse held it ends as served last, as loading the files one by one leaves it: whether the
+    files are looked up together or each alone (READ_BYTES)."""
+    if read_bytes:
+        monkeypatch.setattr("copilot_finops.ingest.run.READ_BYTES", read_bytes)
     together, one_by_one = tmp_path / "together", tmp_path / "one_by_one"
     steps = [{"pulls.json": [_pr(1, "one"), _pr(2, "two")]},
              {"pulls-2026-10-05.json": [_pr(1, "changed"), _pr(2, "two")], "pulls-2026-10-06.json": [_pr(1, "one")]},

@@ -130,9 +130,9 @@ def stage(con: duckdb.DuckDBPyConnection, f, doc, file_id: int,
     tables as loading the files one by one does. A kind whose rows depend on what the tables hold (teams) is
     written here, and gives no Replacements.
 
-    seen : kind -> the hashes of the keys whose rows this run built so far (see `repeats`), updated here. Given,
-        the elements of a `repeats.Served` document that the tables hold as served are left out (their rows still
-        count in the rows loaded); None builds every element.
+    seen : kind -> the hashes of the keys built since `repeats.hold` looked up `doc` (`repeats.read_ahead`),
+        updated here. Given, the elements of a `repeats.Served` document that the tables hold as served are left
+        out (their rows still count in the rows loaded); None builds every element.
     """
     loader = {"seats": _seats, "teams": _teams, "ai-credit-usage": _billing, "premium-request-usage": _billing,
               "pulls": _pulls, "reviews": _reviews, "pull-files": _pull_files, "deployments": _deployments,

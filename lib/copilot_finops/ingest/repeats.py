@@ -13,8 +13,9 @@ file that served the same bytes. Every other element is decoded and loaded as be
 
 Skipping must leave the tables as loading every file in order does. It does when the rows holding the digest
 are the rows the element would write, i.e. no earlier file (or earlier element) of the same run changed that
-key first: the loader keeps the keys it built in this run (`seen`) and builds an element again whose key is in
-it. `ingest --full` skips nothing.
+key first. The documents are looked up a few at a time (`read_ahead`), after what the files before them staged
+is written; the loader keeps the keys those read together build (`seen`) and builds an element again whose key
+is in it. `ingest --full` skips nothing.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import hashlib
 import json
 import struct
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import duckdb
 import msgspec
@@ -82,7 +84,7 @@ class Served:
 
     def pick(self, con: duckdb.DuckDBPyConnection, repo: str, seen: set | None) -> Picked:
         """The elements whose rows must be built: all of them unless `seen` is given (the hashes of the keys built
-        so far in this run), else those whose digest no row of `repo` carries, or whose key was built in this run."""
+        since `hold` looked), else those whose digest no row of `repo` carries, or whose key was built since."""
         if seen is not None and self.held is None:
             hold(con, [(repo, self)])
         held = {} if seen is None else self.held
@@ -104,8 +106,8 @@ class Served:
 
 def stage(con: duckdb.DuckDBPyConnection, f, doc: Served, file_id: int, loader, seen: dict | None):
     """`documents.stage` of a Served document: `loader` builds the rows of the elements `pick` leaves in; the
-    rows of those left out count in the rows loaded. `seen` (kind -> hashes of the keys built in this run) is
-    updated."""
+    rows of those left out count in the rows loaded. `seen` (kind -> hashes of the keys built since `hold` looked)
+    is updated."""
     held, built = KINDS[f.kind], None if seen is None else seen.setdefault(f.kind, set())
     items = doc.pick(con, f.repo, built)
     rows, bad, replacements = loader(con, f, items, file_id)
@@ -172,6 +174,27 @@ def _decode(raw) -> object:
         return _DECODE.decode(raw)
     except msgspec.DecodeError:
         return json.loads(bytes(raw).decode("utf-8", errors="replace"))
+
+
+def read_ahead(con: duckdb.DuckDBPyConnection, files: list, read: Callable, flush: Callable[[], None],
+               budget: int) -> Iterator[tuple]:
+    """(file, `read(file)`, seen) for each file, read up to `budget` bytes ahead: what the tables hold of the
+    elements of those read ahead is looked up in one query (`hold`), after `flush` wrote what the files before
+    them staged. So only the keys these files build are kept to check (seen, a dict for `documents.stage`, the
+    same for the files read together; None when they hold nothing, and every element is built)."""
+    chunk, size = [], 0
+    for n, f in enumerate(files):
+        chunk.append(f)
+        size += f.path.stat().st_size
+        if size < budget and n + 1 < len(files):
+            continue
+        docs = [read(g) for g in chunk]
+        flush()
+        served = [(g.repo, d[0]) for g, d in zip(chunk, docs) if isinstance(d, tuple) and isinstance(d[0], Served)]
+        hold(con, served)
+        seen = {} if any(doc.held for _, doc in served) else None
+        yield from ((g, d, seen) for g, d in zip(chunk, docs))
+        chunk, size = [], 0
 
 
 def hold(con: duckdb.DuckDBPyConnection, docs: list[tuple[str, Served]]) -> None:

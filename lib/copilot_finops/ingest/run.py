@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -93,7 +93,6 @@ class Ingestor(ReportLoader):
         self._moved: list[int] = []  # raw_file ids read again from this raw zone, written by write_registered()
         self._cutoff: list | None = None  # [the recorded retention cutoff], read once: ingest never purges
         self.compare = True  # leave groups whose digest is unchanged as they are (False: `ingest --full`)
-        self._seen: dict | None = None  # kind -> hashes of the keys built in this run, for documents.stage
 
     def commit(self) -> None:
         """Write the open transaction's raw_file and ingest_file rows (a few statements, not a few a file) and
@@ -227,14 +226,17 @@ class Ingestor(ReportLoader):
         try:
             for kind, files in group:
                 t0 = time.perf_counter()
-                self._seen = {} if self.compare else None
                 staged: list[replacing.Replacement] = []
-                for f, read in self._read(kind, files):
-                    staged += self._load_document(f, read)
+
+                def flush() -> None:
+                    replacing.apply(con, staged, self.compare)
+                    staged.clear()
+
+                for f, read, seen in self._read(kind, files, flush):
+                    staged += self._load_document(f, read, seen)
                     if sum(len(r.rows) for r in staged) >= STAGED_ROWS:
-                        replacing.apply(con, staged, self.compare)
-                        staged.clear()
-                replacing.apply(con, staged, self.compare)
+                        flush()
+                flush()
                 self.reapply_retention(kind)
                 seconds[kind] = round(time.perf_counter() - t0, 3)
         except UNFORESEEN:
@@ -251,11 +253,10 @@ class Ingestor(ReportLoader):
             return
         kind, files = group[0]
         t0 = time.perf_counter()
-        self._seen = {} if self.compare else None
-        for f, read in self._read(kind, files):
+        for f, read, seen in self._read(kind, files, lambda: None):  # (each file is written before the next)
             con.execute("BEGIN")
             try:
-                replacing.apply(con, self._load_document(f, read), self.compare)
+                replacing.apply(con, self._load_document(f, read, seen), self.compare)
             except UNFORESEEN as exc:
                 self.rollback()
                 self.reject_file(f, f"could not be read as {kind}: {type(exc).__name__}: {exc}"[:500])
@@ -264,33 +265,17 @@ class Ingestor(ReportLoader):
             self.commit()
         seconds[kind] = round(time.perf_counter() - t0, 3)
 
-    def _read(self, kind: str, files: list[RawFile]) -> Iterator[tuple[RawFile, tuple | Exception | None]]:
-        """Each file with its document (what `documents.read` returns, or the FileRejected it raises), or None
-        to read it when it loads. The kinds of `repeats.KINDS` are read up to READ_BYTES ahead, and which of their
-        elements the tables hold is looked up once for those files (`repeats.hold`), not once a file."""
-        if kind not in repeats.KINDS or self._seen is None:
-            yield from ((f, None) for f in files)
-            return
-        chunk, size = [], 0
-        for n, f in enumerate(files):
-            chunk.append(f)
-            size += f.path.stat().st_size
-            if size < READ_BYTES and n + 1 < len(files):
-                continue
-            read: list[tuple | Exception] = []
-            for g in chunk:
-                try:
-                    read.append(documents.read(g, served=True))
-                except documents.FileRejected as exc:
-                    read.append(exc)
-            repeats.hold(self.con, [(g.repo, r[0]) for g, r in zip(chunk, read)
-                                    if isinstance(r, tuple) and isinstance(r[0], repeats.Served)])
-            yield from zip(chunk, read)
-            chunk, size = [], 0
+    def _read(self, kind: str, files: list[RawFile], flush: Callable[[], None]) -> Iterator[tuple]:
+        """(file, its document or the FileRejected reading it raised or None to read it when it loads, the keys
+        seen) for each file: the kinds of `repeats.KINDS` are read ahead (`repeats.read_ahead`)."""
+        if kind not in repeats.KINDS or not self.compare:
+            return ((f, None, None) for f in files)
+        return repeats.read_ahead(self.con, files, _read_served, flush, READ_BYTES)
 
-    def _load_document(self, f: RawFile, read: tuple | Exception | None = None) -> list[replacing.Replacement]:
+    def _load_document(self, f: RawFile, read: tuple | Exception | None = None,
+                       seen: dict | None = None) -> list[replacing.Replacement]:
         """Read one document (unless `_read` did), quarantine what it must, and return the Replacements that
-        load its rows (the attribution kinds write theirs here)."""
+        load its rows (the attribution kinds write theirs here). seen: see `documents.stage`."""
         staged = []
         try:
             if isinstance(read, Exception):
@@ -302,7 +287,7 @@ class Ingestor(ReportLoader):
                 rows, bad = attribution.load(self.con, f, text, file_id)
             else:
                 doc, sha, size = read or documents.read(f, served=True)
-                rows, bad, staged = documents.stage(self.con, f, doc, self.register(f, sha, size), self._seen)
+                rows, bad, staged = documents.stage(self.con, f, doc, self.register(f, sha, size), seen)
                 self.summary.elements_unchanged += getattr(doc, "unchanged", 0)
         except documents.FileRejected as exc:
             self.reject_file(f, exc.message, exc.excerpt, transaction=False)
@@ -310,6 +295,13 @@ class Ingestor(ReportLoader):
         self.quarantine(bad)
         self.mark_ingested(f, rows, len(bad))
         return staged
+
+
+def _read_served(f: RawFile) -> tuple | Exception:
+    try:
+        return documents.read(f, served=True)
+    except documents.FileRejected as exc:
+        return exc
 
 
 def ingest_raw(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike, full: bool = False,
