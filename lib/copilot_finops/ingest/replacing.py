@@ -47,7 +47,7 @@ class Replacement:
     digest: str | None = None
     finish: Callable[[tuple], tuple] | None = None
 
-    def groupgetter(self) -> list[tuple]:
+    def group_values(self) -> list[tuple]:
         if self.groups is not None:
             return self.groups
         return list(dict.fromkeys(map(getter(self.columns, self.replace_by), self.rows)))
@@ -110,8 +110,8 @@ def merged(replacements: list[Replacement]) -> tuple[list[tuple] | None, list[tu
     replacement gave more): the last replacement naming a group inserts its rows."""
     own = all(r.groups is None for r in replacements)
     if len(replacements) == 1:
-        return None if own else replacements[0].groupgetter(), replacements[0].rows
-    groups = [r.groupgetter() for r in replacements]
+        return None if own else replacements[0].group_values(), replacements[0].rows
+    groups = [r.group_values() for r in replacements]
     last: dict[tuple, int] = {}
     for i, values in enumerate(groups):
         last.update(dict.fromkeys(values, i))
