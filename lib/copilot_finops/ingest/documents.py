@@ -142,7 +142,7 @@ def stage(con: duckdb.DuckDBPyConnection, f, doc, file_id: int,
     wrong = signatures.mismatch(f.kind, items[:50])
     if wrong:
         raise FileRejected(wrong, 0, _dump(items[0])[:2000])
-    return repeats.stage(con, f, doc, file_id, loader, seen) if served else loader(con, f, items, file_id)
+    return repeats.stage(con, f, doc, file_id, loader, seen, _items) if served else loader(con, f, items, file_id)
 
 
 def _snapshot_day(f) -> date:

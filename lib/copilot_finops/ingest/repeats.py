@@ -65,7 +65,7 @@ class Picked(list):
 
 
 class Served:
-    """A document's elements as served (flattened as `documents._items` flattens pages), not yet decoded."""
+    """A document's elements as served (its pages flattened as `documents._items` flattens them), not decoded."""
 
     def __init__(self, kind: str, data: bytes, raws: list):
         self.kind, self.data, self.raws = kind, data, raws
@@ -82,7 +82,8 @@ class Served:
         """The first n elements, decoded (what the kind's signature is checked on)."""
         return [_decode(raw) for raw in self.raws[:n]]
 
-    def pick(self, con: duckdb.DuckDBPyConnection, repo: str, seen: set | None) -> Picked:
+    def pick(self, con: duckdb.DuckDBPyConnection, repo: str, seen: set | None,
+             flatten: Callable[[object], list]) -> Picked:
         """The elements whose rows must be built: all of them unless `seen` is given (the hashes of the keys built
         since `hold` looked), else those whose digest no row of `repo` carries, or whose key was built since."""
         if seen is not None and self.held is None:
@@ -92,9 +93,9 @@ class Served:
         if skip:
             picked = Picked(_decode(raw) for i, raw in enumerate(self.raws) if i not in skip)
             picked.places = [i + 1 for i in range(len(self.raws)) if i not in skip]
-        else:  # (one call for the whole document: a first fetch's elements are all new)
+        else:  # one call for the whole document (a first fetch's elements are all new), its pages flattened
             try:
-                picked = Picked(_flat(_DECODE.decode(self.data)))
+                picked = Picked(flatten(_DECODE.decode(self.data)))
             except msgspec.DecodeError:
                 picked = Picked(map(_decode, self.raws))
             picked.places = range(1, len(picked) + 1)
@@ -104,16 +105,20 @@ class Served:
         return picked
 
 
-def stage(con: duckdb.DuckDBPyConnection, f, doc: Served, file_id: int, loader, seen: dict | None):
-    """`documents.stage` of a Served document: `loader` builds the rows of the elements `pick` leaves in; the
-    rows of those left out count in the rows loaded. `seen` (kind -> hashes of the keys built since `hold` looked)
+def stage(con: duckdb.DuckDBPyConnection, f, doc: Served, file_id: int, loader, seen: dict | None,
+          flatten: Callable[[object], list]):
+    """`documents.stage` of a Served document: `loader` builds the rows of the elements `pick` leaves in (a
+    document decoded whole is flattened into its elements by `flatten`, as `split` does); the rows of those
+    left out count in the rows loaded. `seen` (kind -> hashes of the keys built since `hold` looked)
     is updated."""
     held, built = KINDS[f.kind], None if seen is None else seen.setdefault(f.kind, set())
-    items = doc.pick(con, f.repo, built)
+    items = doc.pick(con, f.repo, built, flatten)
     rows, bad, replacements = loader(con, f, items, file_id)
+    if not items.unchanged_keys and built is None:  # (a first fetch: nothing held, nothing to keep)
+        return rows, bad, replacements
     keys = _keys(replacements, held)
     if keys & items.unchanged_keys:  # the file serves a key twice, once as held: the last one must win, build all
-        items = doc.pick(con, f.repo, None)
+        items = doc.pick(con, f.repo, None, flatten)
         rows, bad, replacements = loader(con, f, items, file_id)
         keys = _keys(replacements, held)
     if built is not None:  # (hashes: a million keys take a third of the memory; one that collides is only built)
@@ -152,19 +157,6 @@ def split(kind: str, data: bytes, name: str) -> Served | None:
         return Served(kind, data, raws)
     except (msgspec.DecodeError, OSError, EOFError):
         return None
-
-
-def _flat(doc) -> list:
-    """The elements of a decoded document, its pages flattened as `split` flattens them."""
-    if not isinstance(doc, list):
-        return [doc]
-    out = []
-    for item in doc:
-        if isinstance(item, list):
-            out.extend(item)
-        else:
-            out.append(item)
-    return out
 
 
 def _decode(raw) -> object:
