@@ -121,7 +121,7 @@ def stage(con: duckdb.DuckDBPyConnection, f, doc: Served, file_id: int, loader, 
         items = doc.pick(con, f.repo, None, flatten)
         rows, bad, replacements = loader(con, f, items, file_id)
         keys = _keys(replacements, held)
-    if built is not None:  # (hashes: a million keys take a third of the memory; one that collides is only built)
+    if built is not None:  # (hashes take less room than the key tuples; a key whose hash collides is only built)
         built.update(map(hash, keys))
     return rows + items.unchanged_rows, bad, replacements
 
